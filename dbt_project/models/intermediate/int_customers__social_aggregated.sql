@@ -1,0 +1,32 @@
+-- One row per resolved customer with a social post on or before the reference date: posts,
+-- average star rating and average sentiment score.
+with
+
+posts as (
+
+    select * from {{ ref('int_posts__scored') }}
+
+),
+
+reference as (
+
+    select * from {{ ref('int_reference_date__selected') }}
+
+),
+
+final as (
+
+    select
+        posts.customer_id,
+        count(*) as posts,
+        avg(posts.rating) as avg_rating,
+        avg(posts.sentiment_score) as avg_sentiment_score
+    from posts
+    cross join reference
+    where posts.customer_id is not null
+        and cast(posts.posted_at as date) <= reference.reference_date
+    group by all
+
+)
+
+select * from final

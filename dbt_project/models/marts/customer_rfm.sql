@@ -1,0 +1,54 @@
+with
+
+purchases as (
+
+    select * from {{ ref('int_customers__purchases_aggregated') }}
+
+),
+
+metrics as (
+
+    select
+        customer_id,
+        reference_date,
+        reference_date - last_purchase_date as recency_days,
+        purchases as frequency,
+        net_revenue as monetary
+    from purchases
+
+),
+
+-- Quintiles over all customers. Each metric is tied a lot (most customers buy once), so ties
+-- are broken by the other two metrics and finally md5(customer_id): among equally frequent
+-- customers the bigger and more recent spenders score higher. Recency ascends from the
+-- oldest purchase, so the most recent customers score 5.
+scored as (
+
+    select
+        *,
+        {{ quintile_score(['recency_days desc', 'frequency', 'monetary']) }} as r_score,
+        {{ quintile_score(['frequency', 'monetary', 'recency_days desc']) }} as f_score,
+        {{ quintile_score(['monetary', 'frequency', 'recency_days desc']) }} as m_score
+    from metrics
+
+),
+
+final as (
+
+    select
+        cast(customer_id as varchar) as customer_id,
+        cast(reference_date as date) as reference_date,
+        cast(recency_days as integer) as recency_days,
+        cast(frequency as bigint) as frequency,
+        cast(monetary as decimal(18, 2)) as monetary,
+        cast(r_score as integer) as r_score,
+        cast(f_score as integer) as f_score,
+        cast(m_score as integer) as m_score,
+        cast(r_score || f_score || m_score as varchar) as rfm_cell,
+        cast({{ rfm_segment('r_score', 'f_score') }} as varchar) as rfm_segment,
+        cast({{ rfm_value_class('r_score', 'f_score', 'm_score') }} as varchar) as value_class
+    from scored
+
+)
+
+select * from final

@@ -1,0 +1,55 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_line_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+-- Incremental window: the order lines whose latest version was delivered in
+-- [min_date, max_date] (the lines arrive with the order's first delivery). Product
+-- attributes are those known when the line's day was processed.
+
+with
+
+order_lines as (
+
+    select * from {{ ref('stg_orders__order_lines') }}
+    {% if is_incremental() -%}
+    where delivered_on between cast('{{ var("min_date") }}' as date)
+        and cast('{{ var("max_date") }}' as date)
+    {%- endif %}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_orders__products') }}
+
+),
+
+final as (
+
+    select
+        cast(order_lines.order_line_id as varchar) as order_line_id,
+        cast(order_lines.order_id as varchar) as order_id,
+        cast(order_lines.line_number as bigint) as line_number,
+        cast(order_lines.product_id as varchar) as product_id,
+        cast(products.product_name as varchar) as product_name,
+        cast(products.category as varchar) as category,
+        cast(products.subcategory as varchar) as subcategory,
+        cast(products.brand as varchar) as brand,
+        cast(products.price_band as varchar) as price_band,
+        cast(order_lines.quantity as bigint) as quantity,
+        cast(order_lines.unit_price as decimal(18, 2)) as unit_price,
+        cast(order_lines.line_discount_amount as decimal(18, 2)) as line_discount_amount,
+        cast(order_lines.line_amount as decimal(18, 2)) as line_amount,
+        cast(order_lines.delivered_on as date) as delivered_on
+    from order_lines
+    left join products
+        on products.product_id = order_lines.product_id
+
+)
+
+select * from final

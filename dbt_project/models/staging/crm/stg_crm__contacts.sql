@@ -1,0 +1,33 @@
+with
+
+source as (
+
+    select * from {{ source('crm', 'contacts') }}
+
+),
+
+latest as (
+
+    select * from source
+    {{ qualify_latest_version(['contact_id'], 'updated_at') }}
+
+),
+
+final as (
+
+    select
+        contact_id,
+        trim(customer_id) as customer_id,
+        name as contact_name,
+        email,
+        phone,
+        role as decision_role,
+        title,
+        updated_at,
+        _partition_date as delivered_on
+
+    from latest
+
+)
+
+select * from final

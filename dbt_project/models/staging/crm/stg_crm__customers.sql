@@ -1,0 +1,51 @@
+with
+
+source as (
+
+    select * from {{ source('crm', 'customers') }}
+
+),
+
+latest as (
+
+    select * from source
+    {{ qualify_latest_version(['customer_id'], 'updated_at') }}
+
+),
+
+final as (
+
+    select
+        trim(customer_id) as customer_id,
+        customer_type,
+        name as customer_name,
+        email,
+        phone,
+        gender,
+        birthday,
+        city,
+        region,
+        occupation,
+        signup_date,
+        acquisition_channel,
+        account_manager_id,
+        membership_tier as crm_membership_tier,
+        email_consent,
+        sms_consent,
+        wechat_consent,
+        phone_consent,
+        marketing_opt_out,
+        opted_out_at,
+        tags,
+        social_handles,
+        nullif(trim(referred_by), '') as referred_by_customer_id,
+        revisit_interval_days,
+        next_revisit_date,
+        updated_at,
+        _partition_date as delivered_on
+
+    from latest
+
+)
+
+select * from final

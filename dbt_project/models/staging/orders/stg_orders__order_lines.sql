@@ -1,0 +1,33 @@
+with
+
+source as (
+
+    select * from {{ source('orders', 'order_lines') }}
+
+),
+
+latest as (
+
+    select * from source
+    {{ qualify_latest_version(['order_id', 'line_number']) }}
+
+),
+
+final as (
+
+    select
+        md5(concat_ws('|', order_id, line_number)) as order_line_id,
+        order_id,
+        line_number,
+        product_id,
+        quantity,
+        unit_price,
+        coalesce(discount_amount, 0) as line_discount_amount,
+        line_amount,
+        _partition_date as delivered_on
+
+    from latest
+
+)
+
+select * from final

@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('orders', 'orders') }}
+
+),
+
+latest as (
+
+    select * from source
+    {{ qualify_latest_version(['order_id'], 'updated_at') }}
+
+),
+
+final as (
+
+    select
+        order_id,
+        nullif(trim(customer_id), '') as customer_id,
+        guest_email,
+        guest_phone,
+        ordered_at,
+        cast(ordered_at as date) as order_date,
+        status as order_status,
+        channel,
+        currency,
+        items_amount,
+        discount_amount,
+        coalesce(shipping_amount, 0) as shipping_amount,
+        total_amount,
+        coalesce(refund_amount, 0) as refund_amount,
+        updated_at,
+        _partition_date as delivered_on
+
+    from latest
+
+)
+
+select * from final

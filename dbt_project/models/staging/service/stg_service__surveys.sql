@@ -1,0 +1,32 @@
+with
+
+source as (
+
+    select * from {{ source('service', 'surveys') }}
+
+),
+
+latest as (
+
+    select * from source
+    {{ qualify_latest_version(['survey_id'], 'answered_at') }}
+
+),
+
+final as (
+
+    select
+        survey_id,
+        ticket_id,
+        nullif(trim(customer_id), '') as customer_id,
+        survey_type,
+        answered_at,
+        score,
+        comment,
+        _partition_date as delivered_on
+
+    from latest
+
+)
+
+select * from final

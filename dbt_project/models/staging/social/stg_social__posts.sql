@@ -1,0 +1,36 @@
+with
+
+source as (
+
+    select * from {{ source('social', 'posts') }}
+
+),
+
+latest as (
+
+    select * from source
+    {{ qualify_latest_version(['post_id']) }}
+
+),
+
+final as (
+
+    select
+        post_id,
+        platform,
+        post_type,
+        author_handle,
+        nullif(trim(customer_id), '') as customer_id,
+        product_id,
+        posted_at,
+        language,
+        text as post_text,
+        rating,
+        coalesce(likes, 0) as likes,
+        _partition_date as delivered_on
+
+    from latest
+
+)
+
+select * from final

@@ -1,0 +1,252 @@
+"""The `weixi` command: generate demo data, run the pipeline, backfill a range, render the contract.
+
+Errors meant for the user are one line (what, where, what to do); a traceback only appears with
+``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from orchestration.settings import PROJECT_ROOT, WeixiSettings, get_settings
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+OUTPUT_TABLES = ("customer_360", "customer_rfm", "fct_orders", "kpi_daily")
+
+
+class UserError(click.ClickException):
+    """An error with a message for the user and no traceback."""
+
+
+def _yesterday(settings: WeixiSettings) -> date:
+    return datetime.now(ZoneInfo(settings.timezone)).date() - timedelta(days=1)
+
+
+def _say(message: str) -> None:
+    click.echo(f"[{datetime.now():%H:%M:%S}] {message}", err=True)
+
+
+def landing_dates(landing: Path) -> list[date]:
+    """The delivery days present in a landing folder (any source)."""
+    days = set()
+    for folder in landing.glob("*/*"):
+        if folder.is_dir() and not folder.parent.name.startswith("_"):
+            try:
+                days.add(date.fromisoformat(folder.name))
+            except ValueError:
+                raise UserError(
+                    f"{folder}: folder name is not a date (expected "
+                    "<landing>/<source>/<YYYY-MM-DD>/)"
+                ) from None
+    return sorted(days)
+
+
+class _Commands(click.Group):
+    """Turns unexpected exceptions into one line, unless --debug asks for the traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if "--debug" in sys.argv:
+                raise
+            raise UserError(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
+                            ) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--warehouse", type=click.Path(path_type=Path),
+              help="DuckDB warehouse file [default: data/warehouse.duckdb, or WEIXI_WAREHOUSE].")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def main(ctx: click.Context, warehouse: Path | None, debug: bool) -> None:
+    """Weixi (维系): customer-retention data platform.
+
+    \b
+    Typical use:
+      weixi generate                       demo data into data/landing
+      weixi run                            the whole pipeline over every landing day
+      weixi backfill --start 2025-01-01 --end 2025-03-31
+    Settings come from WEIXI_* environment variables (see README).
+    """
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    if warehouse is not None:
+        # Flags are one more way of giving settings; the settings object stays the one reader.
+        os.environ["WEIXI_WAREHOUSE"] = str(warehouse.resolve())
+        get_settings.cache_clear()
+    ctx.obj = {"debug": debug}
+
+
+@main.command()
+@click.option("--customers", default=5000, show_default=True, help="Number of customers.")
+@click.option("--days", default=730, show_default=True, help="Number of delivery days.")
+@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]),
+              help="Last delivery day [default: yesterday in the shop's timezone].")
+@click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Landing folder to write [default: data/landing, or WEIXI_LANDING].")
+def generate(customers: int, days: int, end_date: datetime | None, seed: int,
+             out: Path | None) -> None:
+    """Generate realistic demo deliveries for the four sources."""
+    from orchestration.demo_data import GeneratorConfig
+    from orchestration.demo_data import generate as generate_data
+
+    settings = get_settings()
+    if customers < 1 or days < 1:
+        raise UserError("--customers and --days must be at least 1")
+    config = GeneratorConfig(
+        out=(out or settings.landing).resolve(),
+        customers=customers,
+        days=days,
+        end_date=end_date.date() if end_date else _yesterday(settings),
+        seed=seed,
+    )
+    _say(f"generating {customers:,} customers over {days} days into {config.out}")
+    summary = generate_data(config, progress=_say)
+    click.echo(str(summary))
+
+
+def _resolve_range(landing: Path, start: date | None, end: date | None,
+                   settings: WeixiSettings) -> tuple[date, date]:
+    if not landing.is_dir():
+        raise UserError(f"{landing}: landing folder not found; run `weixi generate` or give "
+                        "--landing <folder with <source>/<YYYY-MM-DD>/ deliveries>")
+    days = landing_dates(landing)
+    if not days and (start is None or end is None):
+        raise UserError(f"{landing}: no delivery folders <source>/<YYYY-MM-DD>/ found")
+    start = start or days[0]
+    end = end or days[-1]
+    if start > end:
+        raise UserError(f"--start {start} is after --end {end}")
+    if start < settings.partition_start:
+        raise UserError(
+            f"{start} is before the first partition {settings.partition_start}; set "
+            f"WEIXI_PARTITION_START={start} (or later) and run again"
+        )
+    last = _yesterday(settings) + timedelta(days=1)
+    if end > last:
+        raise UserError(f"--end {end} is in the future for the partitions (last: {last})")
+    return start, end
+
+
+def _print_outputs(settings: WeixiSettings) -> None:
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        for table in OUTPUT_TABLES:
+            count = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
+            click.echo(f"  marts.{table:<14} {count:>10,} rows")
+        quarantined = con.execute("select count(*) from raw._quarantine").fetchone()[0]
+        click.echo(f"  raw._quarantine     {quarantined:>10,} rows")
+
+
+def execute_range(start: date, end: date, debug: bool) -> None:
+    """Materialise every asset for the days ``start``..``end`` in one in-process run: each
+    partitioned asset handles the whole range once, then the unpartitioned models rebuild."""
+    from orchestration.defs.dbt.project import prepare_manifest
+
+    settings = get_settings()
+    _say("parsing the dbt project")
+    prepare_manifest(force=True)
+
+    from orchestration.definitions import defs
+    from orchestration.instance import weixi_instance
+
+    job = defs().resolve_job_def("weixi_nightly")
+    tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+    _say(f"running {start} .. {end} ({(end - start).days + 1} days) into {settings.warehouse}")
+    began = time.monotonic()
+    result = job.execute_in_process(
+        instance=weixi_instance(settings),
+        tags=tags,
+        raise_on_error=debug,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        for event in failures:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            click.echo(f"weixi: step {event.step_key} failed: {message}", err=True)
+        raise UserError(f"run {result.run_id} failed; see the messages above, fix the cause and "
+                        "run the same command again (loads are idempotent)")
+    _say(f"done in {time.monotonic() - began:,.0f} s (run {result.run_id})")
+    _print_outputs(settings)
+
+
+@main.command()
+@click.option("--landing", type=click.Path(path_type=Path),
+              help="Landing folder [default: data/landing, or WEIXI_LANDING].")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="First day [default: first "
+              "day in the landing folder].")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day [default: last day in "
+              "the landing folder].")
+@click.pass_context
+def run(ctx: click.Context, landing: Path | None, start: datetime | None,
+        end: datetime | None) -> None:
+    """Run the whole pipeline over a landing folder: every day in it, or --start/--end."""
+    if landing is not None:
+        os.environ["WEIXI_LANDING"] = str(landing.resolve())
+        get_settings.cache_clear()
+    settings = get_settings()
+    first, last = _resolve_range(settings.landing, start and start.date(), end and end.date(),
+                                 settings)
+    execute_range(first, last, ctx.obj["debug"])
+
+
+@main.command()
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First day.")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last day.")
+@click.option("--landing", type=click.Path(path_type=Path),
+              help="Landing folder [default: data/landing, or WEIXI_LANDING].")
+@click.pass_context
+def backfill(ctx: click.Context, start: datetime, end: datetime, landing: Path | None) -> None:
+    """Materialise a date range: each asset runs once over the whole range (a single-run
+    backfill); days are replaced, so re-running a range is safe."""
+    ctx.invoke(run, landing=landing, start=start, end=end)
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Fail if docs/data_contract.md is out of date.")
+def contract(check: bool) -> None:
+    """Write the landing data contract to docs/data_contract.md."""
+    from orchestration.contract import render_markdown
+
+    target = PROJECT_ROOT / "docs" / "data_contract.md"
+    text = render_markdown()
+    if check:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            raise UserError(f"{target} is out of date: run `weixi contract`")
+        return
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("dg_args", nargs=-1, type=click.UNPROCESSED)
+def dev(dg_args: tuple[str, ...]) -> None:
+    """Start the Dagster UI (`dg dev`) on Weixi's instance, so `weixi` runs show in it."""
+    from orchestration.instance import prepare_dagster_home
+
+    dg = Path(sys.executable).with_name("dg")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": prepare_dagster_home(get_settings()),
+        "PATH": f"{dg.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    os.execve(dg, [str(dg), "dev", *dg_args], env)
+
+
+if __name__ == "__main__":
+    main()

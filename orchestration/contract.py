@@ -1,0 +1,356 @@
+"""The landing data contract: what each source delivers, where, and in which columns.
+
+This module is the single home of the contract. The loader validates deliveries against it, the
+demo-data generator writes to it, and `docs/data_contract.md` is rendered from it
+(`weixi contract`), so the three can never drift apart.
+
+Landing layout: ``<landing>/<source>/<YYYY-MM-DD>/<entity>*.<csv|jsonl>``. The folder date is the
+delivery (partition) date. Several files for one entity on one day are allowed
+(``orders.csv``, ``orders_2.csv``); all are loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["string", "integer", "decimal", "boolean", "date", "timestamp"]
+FileFormat = Literal["csv", "jsonl"]
+
+DUCKDB_TYPES: dict[str, str] = {
+    "string": "varchar",
+    "integer": "bigint",
+    "decimal": "decimal(18,2)",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+LINEAGE_COLUMNS: dict[str, str] = {
+    "_partition_date": "date",
+    "_file": "varchar",
+    "_row_number": "bigint",
+    "_load_id": "varchar",
+    "_loaded_at": "timestamp",
+}
+"""Columns the loader adds to every raw row: the delivery date, file, row and load it came from."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    description: str
+    required: bool = False
+    allowed: tuple[str, ...] = ()
+    pii: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One kind of file within a source's daily delivery, loaded into ``raw.<source>__<name>``."""
+
+    name: str
+    format: FileFormat
+    description: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def file_glob(self) -> str:
+        return f"{self.name}*.{self.format}"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    description: str
+    entities: tuple[Entity, ...] = field(default_factory=tuple)
+
+    def raw_table(self, entity: Entity) -> str:
+        return f"raw.{self.name}__{entity.name}"
+
+
+def _c(name: str, type_: ColumnType, description: str, **kwargs) -> Column:
+    return Column(name, type_, description, **kwargs)
+
+
+CONSENT_NOTE = "true: the customer agreed to be contacted on this channel"
+
+CRM = Source(
+    "crm",
+    "CRM export: customers/accounts and B2B contacts, as the rows changed that day.",
+    (
+        Entity(
+            "customers",
+            "csv",
+            "One row per customer created or changed that day; the latest `updated_at` wins.",
+            ("customer_id",),
+            (
+                _c("customer_id", "string", "CRM customer or account id", required=True),
+                _c("customer_type", "string", "consumer or business account", required=True,
+                   allowed=("consumer", "business")),
+                _c("name", "string", "full name (business: company name)", pii=True),
+                _c("email", "string", "e-mail as typed into the CRM", pii=True),
+                _c("phone", "string", "phone as typed into the CRM, any format", pii=True),
+                _c("gender", "string", "female, male or unknown",
+                   allowed=("female", "male", "unknown")),
+                _c("birthday", "date", "date of birth", pii=True),
+                _c("city", "string", "city"),
+                _c("region", "string", "region or province"),
+                _c("occupation", "string", "occupation (consumers) or industry (business)"),
+                _c("signup_date", "date", "date the customer signed up", required=True),
+                _c("acquisition_channel", "string", "how the customer was acquired",
+                   allowed=("search", "social", "referral", "store", "marketplace", "direct")),
+                _c("account_manager_id", "string", "assigned account manager, if any"),
+                _c("membership_tier", "string", "tier as recorded in the CRM",
+                   allowed=("standard", "silver", "gold")),
+                _c("email_consent", "boolean", CONSENT_NOTE + " (e-mail)"),
+                _c("sms_consent", "boolean", CONSENT_NOTE + " (SMS)"),
+                _c("wechat_consent", "boolean", CONSENT_NOTE + " (WeChat)"),
+                _c("phone_consent", "boolean", CONSENT_NOTE + " (phone calls)"),
+                _c("marketing_opt_out", "boolean",
+                   "true: opted out of all marketing, whatever the channel consents say"),
+                _c("opted_out_at", "timestamp", "when the marketing opt-out was recorded"),
+                _c("tags", "string", "semicolon-separated CRM tags"),
+                _c("social_handles", "string",
+                   "known social accounts, `platform:handle` separated by semicolons"),
+                _c("referred_by", "string", "customer_id of the referring customer"),
+                _c("revisit_interval_days", "integer", "account-manager revisit cadence (B2B)"),
+                _c("next_revisit_date", "date", "next planned account-manager visit (B2B)"),
+                _c("updated_at", "timestamp", "when the CRM row last changed", required=True),
+            ),
+        ),
+        Entity(
+            "contacts",
+            "csv",
+            "B2B contacts of business accounts, with their role in the decision chain.",
+            ("contact_id",),
+            (
+                _c("contact_id", "string", "contact id", required=True),
+                _c("customer_id", "string", "the business account", required=True),
+                _c("name", "string", "contact name", pii=True),
+                _c("email", "string", "contact e-mail", pii=True),
+                _c("phone", "string", "contact phone", pii=True),
+                _c("role", "string", "role in the decision chain", required=True,
+                   allowed=("decision_maker", "influencer", "user")),
+                _c("title", "string", "job title"),
+                _c("updated_at", "timestamp", "when the contact last changed", required=True),
+            ),
+        ),
+    ),
+)
+
+ORDERS = Source(
+    "orders",
+    "Shop / ERP export: the day's new and changed orders, their lines, and catalogue changes.",
+    (
+        Entity(
+            "orders",
+            "csv",
+            "One row per order created or changed that day (status changes re-deliver the order).",
+            ("order_id",),
+            (
+                _c("order_id", "string", "order id", required=True),
+                _c("customer_id", "string", "CRM customer id; empty for guest checkouts"),
+                _c("guest_email", "string", "e-mail given at guest checkout", pii=True),
+                _c("guest_phone", "string", "phone given at guest checkout", pii=True),
+                _c("ordered_at", "timestamp", "when the order was placed (shop local time)",
+                   required=True),
+                _c("status", "string", "order status", required=True,
+                   allowed=("paid", "shipped", "cancelled", "refunded")),
+                _c("channel", "string", "sales channel",
+                   allowed=("app", "web", "mini_program", "store", "marketplace")),
+                _c("currency", "string", "ISO currency code of the amounts"),
+                _c("items_amount", "decimal", "sum of line amounts before order discount",
+                   required=True),
+                _c("discount_amount", "decimal", "order-level discount", required=True),
+                _c("shipping_amount", "decimal", "shipping charged"),
+                _c("total_amount", "decimal", "amount paid: items - discount + shipping",
+                   required=True),
+                _c("refund_amount", "decimal", "amount refunded (refunded orders)"),
+                _c("updated_at", "timestamp", "when the order last changed", required=True),
+            ),
+        ),
+        Entity(
+            "order_lines",
+            "csv",
+            "The lines of the orders first delivered that day.",
+            ("order_id", "line_number"),
+            (
+                _c("order_id", "string", "order id", required=True),
+                _c("line_number", "integer", "line number within the order", required=True),
+                _c("product_id", "string", "product id", required=True),
+                _c("quantity", "integer", "units", required=True),
+                _c("unit_price", "decimal", "price per unit", required=True),
+                _c("discount_amount", "decimal", "line discount"),
+                _c("line_amount", "decimal", "quantity x unit price - line discount",
+                   required=True),
+            ),
+        ),
+        Entity(
+            "products",
+            "csv",
+            "Catalogue rows added or changed that day (the first day carries the whole catalogue).",
+            ("product_id",),
+            (
+                _c("product_id", "string", "product id", required=True),
+                _c("product_name", "string", "product name (Chinese or English)"),
+                _c("category", "string", "category", required=True),
+                _c("subcategory", "string", "subcategory"),
+                _c("brand", "string", "brand"),
+                _c("price_band", "string", "price band within the category",
+                   allowed=("budget", "mid", "premium")),
+                _c("list_price", "decimal", "list price", required=True),
+                _c("is_repeat_purchase", "boolean",
+                   "true for consumables a customer buys again"),
+                _c("status", "string", "sale status", required=True,
+                   allowed=("active", "discontinued")),
+                _c("launched_on", "date", "launch date"),
+                _c("updated_at", "timestamp", "when the product last changed", required=True),
+            ),
+        ),
+    ),
+)
+
+SERVICE = Source(
+    "service",
+    "Helpdesk / call-centre export: tickets opened or changed that day, and survey answers.",
+    (
+        Entity(
+            "tickets",
+            "csv",
+            "One row per ticket opened or changed that day; the latest `updated_at` wins.",
+            ("ticket_id",),
+            (
+                _c("ticket_id", "string", "ticket id", required=True),
+                _c("customer_id", "string", "CRM customer id, when the agent linked one"),
+                _c("contact_phone", "string", "caller's phone, any format", pii=True),
+                _c("contact_email", "string", "sender's e-mail", pii=True),
+                _c("order_id", "string", "order the ticket is about"),
+                _c("channel", "string", "contact channel",
+                   allowed=("phone", "wechat", "email", "web", "app")),
+                _c("category", "string", "ticket category (complaint root cause)",
+                   allowed=("delivery_delay", "product_quality", "wrong_item", "refund_request",
+                            "billing", "inquiry", "other")),
+                _c("is_complaint", "boolean", "true for complaints", required=True),
+                _c("severity", "string", "severity",
+                   allowed=("low", "medium", "high", "critical")),
+                _c("status", "string", "ticket status", required=True,
+                   allowed=("open", "resolved")),
+                _c("opened_at", "timestamp", "when the ticket was received", required=True),
+                _c("first_response_at", "timestamp", "first reply to the customer"),
+                _c("resolved_at", "timestamp", "when the ticket was resolved"),
+                _c("compensation_amount", "decimal", "compensation given"),
+                _c("description", "string", "the customer's words (Chinese or English)"),
+                _c("updated_at", "timestamp", "when the ticket last changed", required=True),
+            ),
+        ),
+        Entity(
+            "surveys",
+            "csv",
+            "Satisfaction (CSAT 1-5) and NPS (0-10) survey answers received that day.",
+            ("survey_id",),
+            (
+                _c("survey_id", "string", "survey answer id", required=True),
+                _c("ticket_id", "string", "ticket surveyed (CSAT), if any"),
+                _c("customer_id", "string", "CRM customer id"),
+                _c("survey_type", "string", "csat or nps", required=True,
+                   allowed=("csat", "nps")),
+                _c("answered_at", "timestamp", "when the answer was given", required=True),
+                _c("score", "integer", "CSAT 1-5 or NPS 0-10", required=True),
+                _c("comment", "string", "free-text comment"),
+            ),
+        ),
+    ),
+)
+
+SOCIAL = Source(
+    "social",
+    "Social listening: WeChat, Xiaohongshu and Weibo posts, comments, mentions and shop reviews.",
+    (
+        Entity(
+            "posts",
+            "jsonl",
+            "One JSON object per post, comment, review or mention published that day.",
+            ("post_id",),
+            (
+                _c("post_id", "string", "post id", required=True),
+                _c("platform", "string", "where it was published", required=True,
+                   allowed=("wechat", "xiaohongshu", "weibo", "review")),
+                _c("post_type", "string", "kind of post",
+                   allowed=("post", "comment", "review", "mention")),
+                _c("author_handle", "string", "the author's handle on the platform",
+                   required=True, pii=True),
+                _c("customer_id", "string", "CRM customer id, where the platform links one"),
+                _c("product_id", "string", "product mentioned or reviewed"),
+                _c("posted_at", "timestamp", "when it was published", required=True),
+                _c("language", "string", "zh or en", allowed=("zh", "en")),
+                _c("text", "string", "the text", required=True),
+                _c("rating", "integer", "star rating 1-5 (reviews)"),
+                _c("likes", "integer", "likes"),
+            ),
+        ),
+    ),
+)
+
+SOURCES: tuple[Source, ...] = (CRM, ORDERS, SERVICE, SOCIAL)
+
+
+def source(name: str) -> Source:
+    """The source called ``name``; raises KeyError naming the known sources."""
+    for s in SOURCES:
+        if s.name == name:
+            return s
+    raise KeyError(f"unknown source {name!r}; known: {', '.join(s.name for s in SOURCES)}")
+
+
+def render_markdown() -> str:
+    """The contract as the Markdown page kept at docs/data_contract.md."""
+    lines = [
+        "# Landing data contract",
+        "",
+        "Generated from `orchestration/contract.py` by `weixi contract`; do not edit by hand.",
+        "",
+        "Each source delivers one folder per day: `<landing>/<source>/<YYYY-MM-DD>/`, holding",
+        "files named `<entity>*.csv` (UTF-8, header row, comma-separated, empty field = null) or",
+        "`<entity>*.jsonl` (one JSON object per line). The folder date is the partition date.",
+        "Timestamps are shop local time, `YYYY-MM-DD HH:MM:SS`; dates `YYYY-MM-DD`; booleans",
+        "`true`/`false`; decimals use a dot.",
+        "",
+        "A row that breaks a rule below (wrong number of fields, invalid JSON, a required value",
+        "missing, a value that is not of the column's type or not among its allowed values) is",
+        "quarantined in `raw._quarantine` with its file, row number and reason. A file missing a",
+        "required column fails the load, naming the file and the columns. Extra columns are",
+        "ignored and reported in the load's metadata.",
+        "",
+        "Every raw table also carries the lineage columns "
+        + ", ".join(f"`{c}`" for c in LINEAGE_COLUMNS)
+        + ".",
+    ]
+    for s in SOURCES:
+        lines += ["", f"## {s.name}", "", s.description]
+        for e in s.entities:
+            lines += [
+                "",
+                f"### `{e.file_glob}` → `{s.raw_table(e)}`",
+                "",
+                e.description + f" Key: {', '.join(f'`{k}`' for k in e.key)}.",
+                "",
+                "| column | type | required | allowed values | PII | description |",
+                "|---|---|---|---|---|---|",
+            ]
+            for c in e.columns:
+                lines.append(
+                    f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | "
+                    f"{', '.join(c.allowed)} | {'yes' if c.pii else ''} | {c.description} |"
+                )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,17 @@
+"""The Dagster code location: the defs/ modules, resources from the settings, one writer."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.defs.resources import build_resources
+from orchestration.settings import get_settings
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        # DuckDB allows one writing process: steps run one after another in the run's process.
+        dg.Definitions(resources=build_resources(get_settings()), executor=dg.in_process_executor),
+    )

@@ -1,0 +1,22 @@
+"""The nightly job and its schedule: yesterday's partition, end to end, at 02:00 shop time."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.settings import get_settings
+
+nightly_job = dg.define_asset_job(
+    "weixi_nightly",
+    # Partitioned by the daily partitions of the ingestion and incremental assets it selects.
+    selection=dg.AssetSelection.all(),
+    description="Load a day's deliveries and rebuild every model and mart from them.",
+    op_retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+)
+
+nightly_schedule = dg.build_schedule_from_partitioned_job(
+    nightly_job,
+    hour_of_day=get_settings().nightly_hour,
+    minute_of_hour=get_settings().nightly_minute,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
