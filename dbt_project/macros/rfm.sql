@@ -39,9 +39,10 @@
     end
 {%- endmacro %}
 
-{#- Quintile score 1-5 of the ordering given (ascending: the last fifth scores 5). Ties in the
-    metric are broken by the further ordering columns and finally by md5(customer_id), so the
-    scores are deterministic and every score occurs once there are at least five customers. -#}
-{% macro quintile_score(order_by) -%}
-    cast(ntile(5) over (order by {{ order_by | join(', ') }}, md5(customer_id)) as integer)
+{#- Quintile score 1-5 of `metric` (ascending: the last fifth scores 5). Customers with equal
+    values are ordered by md5(customer_id): a stable, arbitrary order that uses no other metric,
+    so every score holds a fifth of the customers (all five occur from five customers on) and a
+    score never mixes in the other two metrics. -#}
+{% macro quintile_score(metric) -%}
+    cast(ntile(5) over (order by {{ metric }}, md5(customer_id)) as integer)
 {%- endmacro %}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -180,8 +181,11 @@ def load_source(
     start: date,
     end: date,
     load_id: str,
+    progress: Callable[[date, int], None] | None = None,
 ) -> SourceLoadReport:
     """Replace ``source``'s rows for the days ``start``..``end`` with what ``landing`` holds.
+
+    ``progress`` is called after each day with the day and the rows read so far.
 
     Raises DeliveryError, leaving the warehouse unchanged, when a file cannot be loaded at all.
     """
@@ -219,6 +223,8 @@ def load_source(
                     for p in sorted(folder.iterdir())
                     if p not in known
                 ]
+            if progress is not None:
+                progress(day, report.total("rows_read"))
         con.executemany(
             f"insert into {LOADS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [

@@ -18,17 +18,18 @@ metrics as (
 
 ),
 
--- Quintiles over all customers. Each metric is tied a lot (most customers buy once), so ties
--- are broken by the other two metrics and finally md5(customer_id): among equally frequent
--- customers the bigger and more recent spenders score higher. Recency ascends from the
--- oldest purchase, so the most recent customers score 5.
+-- Quintiles over all customers. Each metric is heavily tied (most customers buy once), so
+-- equal values are spread over neighbouring scores in md5(customer_id) order: deterministic,
+-- all five scores occur, and no score borrows from another metric (breaking frequency ties by
+-- spend would push one-time big spenders to a higher F and empty the `potential` class).
+-- Recency is ordered from the oldest purchase, so the most recent customers score 5.
 scored as (
 
     select
         *,
-        {{ quintile_score(['recency_days desc', 'frequency', 'monetary']) }} as r_score,
-        {{ quintile_score(['frequency', 'monetary', 'recency_days desc']) }} as f_score,
-        {{ quintile_score(['monetary', 'frequency', 'recency_days desc']) }} as m_score
+        {{ quintile_score('recency_days desc') }} as r_score,
+        {{ quintile_score('frequency') }} as f_score,
+        {{ quintile_score('monetary') }} as m_score
     from metrics
 
 ),

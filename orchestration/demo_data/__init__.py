@@ -1,0 +1,7 @@
+"""Deterministic demo data for Weixi: a shop's CRM, orders, service and social deliveries in
+the landing layout of `orchestration.contract`, with planted behaviour for the models to find
+(see docs/demo_data.md) and its ground truth under ``<out>/_truth/``."""
+
+from .generator import GenerationSummary, GeneratorConfig, generate
+
+__all__ = ["GenerationSummary", "GeneratorConfig", "generate"]

@@ -1,0 +1,46 @@
+"""Constants and helpers the tests share: the demo window, resources, table snapshots."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.defs.resources import build_resources
+from orchestration.settings import WeixiSettings
+
+DEMO_END = date(2025, 6, 30)
+DEMO_DAYS = 75
+DEMO_START = date(2025, 4, 17)
+DEMO_CUSTOMERS = 400
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def range_tags(start: date, end: date) -> dict[str, str]:
+    return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+
+
+def weixi_resources(warehouse: Path, landing: Path) -> dict:
+    return build_resources(WeixiSettings(warehouse=warehouse, landing=landing).resolved())
+
+
+def table_snapshot(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """Every table and view of ``schemas``, sorted, without the columns that name the load."""
+    out = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in (select unnest(?)) order by 1",
+            [list(schemas)],
+        ).fetchall()
+        for (table,) in tables:
+            columns = [
+                c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()
+                if c not in {"_load_id", "_loaded_at", "load_id", "loaded_at"}
+            ]
+            select = ", ".join(f'"{c}"' for c in columns)
+            out[table] = con.execute(f"select {select} from {table} order by all").df()
+    return out

@@ -1,0 +1,54 @@
+"""The code location loads, with the shape the nightly run and backfills rely on."""
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.defs.dbt.assets import INCREMENTAL_SELECTOR, dbt_vars
+from orchestration.settings import PROJECT_ROOT, get_settings
+
+
+def test_dbt_vars_carry_the_window_and_business_parameters():
+    assert dbt_vars("/w.duckdb") == {"warehouse_path": "/w.duckdb",
+                                     **get_settings().dbt_business_vars()}
+    window = dbt_vars("/w.duckdb", (date(2025, 1, 1), date(2025, 1, 31)))
+    assert (window["min_date"], window["max_date"]) == ("2025-01-01", "2025-01-31")
+    assert window["silver_tier_spend"] == 10_000 and window["gold_tier_spend"] == 20_000
+
+
+def test_definitions_load(dbt_manifest):
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"raw/crm", "raw/orders", "raw/service", "raw/social"} <= keys
+    assert {"marts/customer_360", "marts/customer_rfm", "marts/fct_orders",
+            "marts/kpi_daily"} <= keys
+    fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
+    assert fct.partitions_def is not None, f"{INCREMENTAL_SELECTOR} models are partitioned"
+    assert graph.get(dg.AssetKey(["marts", "customer_360"])).partitions_def is None
+    assert dg.AssetKey(["raw", "orders"]) in graph.get(
+        dg.AssetKey(["staging", "stg_orders__orders"])).parent_keys
+    for key in (["raw", "crm"], ["marts", "fct_orders"]):
+        node = graph.get(dg.AssetKey(key))
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+
+    schedule = definitions.resolve_schedule_def("weixi_nightly_schedule")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Asia/Shanghai"
+    job = definitions.resolve_job_def("weixi_nightly")
+    assert job.partitions_def is not None
+
+
+def test_dg_check_defs_passes(dbt_manifest):
+    dg_cli = Path(sys.executable).with_name("dg")
+    env = {**os.environ, "VIRTUAL_ENV": sys.prefix,
+           "PATH": f"{dg_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run([str(dg_cli), "check", "defs"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
