@@ -151,14 +151,20 @@ def _print_outputs(settings: WeixiSettings) -> None:
         click.echo(f"  raw._quarantine     {quarantined:>10,} rows")
 
 
-def execute_range(start: date, end: date, debug: bool) -> None:
+def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     """Materialise every asset for the days ``start``..``end`` in one in-process run: each
-    partitioned asset handles the whole range once, then the unpartitioned models rebuild."""
+    partitioned asset handles the whole range once, then the unpartitioned models rebuild.
+
+    With ``record`` the run is kept in the Dagster instance that the UI shows. Dagster records
+    an event per asset and day of the range there, which for a two-year range costs far more
+    than the work itself, so by default the run uses a throw-away instance."""
     from orchestration.defs.dbt.project import prepare_manifest
 
     settings = get_settings()
     _say("parsing the dbt project")
     prepare_manifest(force=True)
+
+    import dagster as dg
 
     from orchestration.definitions import defs
     from orchestration.instance import weixi_instance
@@ -167,8 +173,9 @@ def execute_range(start: date, end: date, debug: bool) -> None:
     tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
     _say(f"running {start} .. {end} ({(end - start).days + 1} days) into {settings.warehouse}")
     began = time.monotonic()
+    instance = weixi_instance(settings) if record else dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(
-        instance=weixi_instance(settings),
+        instance=instance,
         tags=tags,
         raise_on_error=debug,
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
@@ -192,9 +199,11 @@ def execute_range(start: date, end: date, debug: bool) -> None:
               "day in the landing folder].")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day [default: last day in "
               "the landing folder].")
+@click.option("--record", is_flag=True, help="Keep the run in the Dagster UI's history (slow "
+              "for long ranges: Dagster writes an event per asset and day).")
 @click.pass_context
 def run(ctx: click.Context, landing: Path | None, start: datetime | None,
-        end: datetime | None) -> None:
+        end: datetime | None, record: bool) -> None:
     """Run the whole pipeline over a landing folder: every day in it, or --start/--end."""
     if landing is not None:
         os.environ["WEIXI_LANDING"] = str(landing.resolve())
@@ -202,7 +211,7 @@ def run(ctx: click.Context, landing: Path | None, start: datetime | None,
     settings = get_settings()
     first, last = _resolve_range(settings.landing, start and start.date(), end and end.date(),
                                  settings)
-    execute_range(first, last, ctx.obj["debug"])
+    execute_range(first, last, ctx.obj["debug"], record)
 
 
 @main.command()
@@ -210,11 +219,13 @@ def run(ctx: click.Context, landing: Path | None, start: datetime | None,
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last day.")
 @click.option("--landing", type=click.Path(path_type=Path),
               help="Landing folder [default: data/landing, or WEIXI_LANDING].")
+@click.option("--record", is_flag=True, help="Keep the run in the Dagster UI's history.")
 @click.pass_context
-def backfill(ctx: click.Context, start: datetime, end: datetime, landing: Path | None) -> None:
+def backfill(ctx: click.Context, start: datetime, end: datetime, landing: Path | None,
+             record: bool) -> None:
     """Materialise a date range: each asset runs once over the whole range (a single-run
     backfill); days are replaced, so re-running a range is safe."""
-    ctx.invoke(run, landing=landing, start=start, end=end)
+    ctx.invoke(run, landing=landing, start=start, end=end, record=record)
 
 
 @main.command()

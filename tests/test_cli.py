@@ -44,7 +44,7 @@ def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest
            "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
     result = subprocess.run(
         [WEIXI, "backfill", "--landing", str(demo_landing), "--start", "2025-06-24",
-         "--end", DEMO_END.isoformat()],
+         "--end", DEMO_END.isoformat(), "--record"],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -52,3 +52,17 @@ def test_dg_check_defs_passes(dbt_manifest):
     result = subprocess.run([str(dg_cli), "check", "defs"], cwd=PROJECT_ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nightly_schedule_requests_yesterdays_partition(dbt_manifest):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from orchestration.definitions import defs
+
+    schedule = defs().resolve_schedule_def("weixi_nightly_schedule")
+    tick = datetime(2025, 3, 2, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2025-03-01"]

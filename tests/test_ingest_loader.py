@@ -54,7 +54,7 @@ def test_bad_rows_are_quarantined_with_file_row_and_reason(tmp_path):
     ]
     loaded = con.execute("select order_id, status, total_amount, _row_number "
                          "from raw.orders__orders").fetchall()
-    assert [(r[0], r[1], float(r[2]), r[3]) for r in loaded] == [("O1", "PAID", 100.0, 2)]
+    assert [(r[0], r[1], float(r[2]), r[3]) for r in loaded] == [("O1", "paid", 100.0, 2)]
 
 
 def test_missing_required_column_fails_naming_file_and_column(tmp_path):

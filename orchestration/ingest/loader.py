@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from orchestration.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Entity, Source
 from orchestration.ingest.reading import DeliveryError, read_delivery_file
@@ -118,55 +119,97 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, sources: tuple[Source, ...
     _create_table(con, LOADS_TABLE, _LOADS_COLUMNS)
 
 
-def _load_file(
-    con: duckdb.DuckDBPyConnection,
-    source: Source,
-    entity: Entity,
-    path: Path,
-    relative: str,
-    day: date,
-    load_id: str,
-    loaded_at: datetime,
-    load: EntityLoad,
-    reasons: Counter[str],
-) -> None:
-    read = read_delivery_file(path, entity)
-    lineage = [day, relative, load_id, loaded_at]
-    con.register("_delivered", read.rows)
-    try:
-        con.execute(
-            f"create or replace temp table _validated as {validation_sql(entity, '_delivered')}"
-        )
-    finally:
-        con.unregister("_delivered")
-    con.execute(
-        f"""insert into {source.raw_table(entity)} by name
-        select * exclude (_reason, _record), ? as _partition_date, ? as _file,
-               ? as _load_id, ? as _loaded_at
-        from _validated where _reason = ''""",
-        lineage,
-    )
-    bad = con.execute(
-        "select _row_number, _reason, _record from _validated where _reason <> ''"
-    ).fetchall()
-    rejected = read.rejects + bad
-    if rejected:
-        con.executemany(
+BATCH_ROWS = 200_000
+"""Rows read before they are validated and written: DuckDB's cost per statement, not per row,
+dominates when a backfill reads thousands of small daily files, so files are written in
+batches."""
+
+
+class _EntityBatch:
+    """Files of one entity that were read but not yet validated and written."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, source: Source, entity: Entity,
+                 load_id: str, loaded_at: datetime, report: SourceLoadReport) -> None:
+        self.con, self.source, self.entity = con, source, entity
+        self.load_id, self.loaded_at, self.report = load_id, loaded_at, report
+        self.columns: dict[str, list] = self._empty()
+        self.loads: dict[date, EntityLoad] = {}
+
+    def _empty(self) -> dict[str, list]:
+        return {name: [] for name in (*self.entity.column_names, "_row_number",
+                                      "_partition_date", "_file")}
+
+    def add(self, path: Path, relative: str, load: EntityLoad) -> None:
+        read = read_delivery_file(path, self.entity)
+        day = load.partition_date
+        load.files.append(relative)
+        load.rows_read += read.rows_read
+        load.rows_quarantined += len(read.rejects)
+        load.extra_columns.update(read.extra_columns)
+        self.loads[day] = load
+        if read.rejects:
+            self._quarantine([(day, relative, row, reason, record)
+                              for row, reason, record in read.rejects])
+        rows = len(read.row_numbers)
+        for name, values in read.columns.items():
+            self.columns[name].extend(values)
+        self.columns["_row_number"].extend(read.row_numbers)
+        self.columns["_partition_date"].extend([day] * rows)
+        self.columns["_file"].extend([relative] * rows)
+        if len(self.columns["_file"]) >= BATCH_ROWS:
+            self.flush()
+
+    def _quarantine(self, rows: list[tuple]) -> None:
+        self.con.executemany(
             f"insert into {QUARANTINE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [source.name, entity.name, day, relative, row, reason, record, load_id,
-                 loaded_at]
-                for row, reason, record in rejected
-            ],
+            [[self.source.name, self.entity.name, *row, self.load_id, self.loaded_at]
+             for row in rows],
         )
-        for _, reason, _ in rejected:
-            for part in reason.split("; "):
-                reasons[f"{entity.name}: {_rule(part)}"] += 1
-    load.files.append(relative)
-    load.rows_read += read.rows_read
-    load.rows_quarantined += len(rejected)
-    load.rows_loaded += read.rows_read - len(rejected)
-    load.extra_columns.update(read.extra_columns)
+        for *_, reason, _ in rows:
+            self._count(reason)
+
+    def _count(self, reason: str, n: int = 1) -> None:
+        for part in reason.split("; "):
+            self.report.reasons[f"{self.entity.name}: {_rule(part)}"] += n
+
+    def flush(self) -> None:
+        if not self.columns["_file"]:
+            return
+        con = self.con
+        types = {"_row_number": pa.int64(), "_partition_date": pa.date32()}
+        delivered = pa.table({name: pa.array(values, types.get(name, pa.string()))
+                              for name, values in self.columns.items()})
+        self.columns = self._empty()
+        con.register("_delivered", delivered)
+        try:
+            sql = validation_sql(self.entity, "_delivered", ("_partition_date", "_file"))
+            con.execute(f"create or replace temp table _validated as {sql}")
+        finally:
+            con.unregister("_delivered")
+        con.execute(
+            f"""insert into {self.source.raw_table(self.entity)} by name
+            select * exclude (_reason, _record), ? as _load_id, ? as _loaded_at
+            from _validated where _reason = ''""",
+            [self.load_id, self.loaded_at],
+        )
+        con.execute(
+            f"""insert into {QUARANTINE_TABLE}
+            select ?, ?, _partition_date, _file, _row_number, _reason, _record, ?, ?
+            from _validated where _reason <> ''""",
+            [self.source.name, self.entity.name, self.load_id, self.loaded_at],
+        )
+        bad_by_day = con.execute(
+            "select _partition_date, count(*) from _validated where _reason <> '' group by all"
+        ).fetchall()
+        for day, n in bad_by_day:
+            self.loads[day].rows_quarantined += n
+        reasons = con.execute(
+            "select part, count(*) from (select unnest(string_split(_reason, '; ')) as part "
+            "from _validated where _reason <> '') group by all"
+        ).fetchall()
+        for reason, n in reasons:
+            self._count(reason, n)
+        con.execute("drop table _validated")
 
 
 def _rule(reason: str) -> str:
@@ -205,17 +248,17 @@ def load_source(
                 f"delete from {table} where source = ? and {date_column} between ? and ?",
                 [source.name, start, end],
             )
+        batches = [_EntityBatch(con, source, entity, load_id, loaded_at, report)
+                   for entity in source.entities]
         for offset in range((end - start).days + 1):
             day = start + timedelta(days=offset)
             folder = landing / source.name / day.isoformat()
             known: set[Path] = set()
-            for entity in source.entities:
-                load = EntityLoad(entity.name, day)
-                for path in sorted(folder.glob(entity.file_glob)):
+            for batch in batches:
+                load = EntityLoad(batch.entity.name, day)
+                for path in sorted(folder.glob(batch.entity.file_glob)):
                     known.add(path)
-                    relative = path.relative_to(landing).as_posix()
-                    _load_file(con, source, entity, path, relative, day, load_id, loaded_at,
-                               load, report.reasons)
+                    batch.add(path, path.relative_to(landing).as_posix(), load)
                 report.loads.append(load)
             if folder.is_dir():
                 report.unrecognised_files += [
@@ -225,6 +268,10 @@ def load_source(
                 ]
             if progress is not None:
                 progress(day, report.total("rows_read"))
+        for batch in batches:
+            batch.flush()
+        for load in report.loads:
+            load.rows_loaded = load.rows_read - load.rows_quarantined
         con.executemany(
             f"insert into {LOADS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [

@@ -11,8 +11,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from orchestration.contract import Entity
 
 
@@ -22,18 +20,20 @@ class DeliveryError(Exception):
 
 @dataclass
 class ReadFile:
-    """The rows of one file as text (None for empty), with the rows that could not be read."""
+    """The rows of one file as text, column by column, with the rows that could not be read."""
 
     path: Path
-    rows: pd.DataFrame
-    """One column per contract column, plus `_row_number` (line in the file)."""
+    columns: dict[str, list[str | None]]
+    """One list of values per contract column ('' or None where empty)."""
+    row_numbers: list[int]
+    """The line in the file where each row starts."""
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
     """(line number, reason, raw record) for rows that could not be read."""
     extra_columns: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
-        return len(self.rows) + len(self.rejects)
+        return len(self.row_numbers) + len(self.rejects)
 
 
 def read_delivery_file(path: Path, entity: Entity) -> ReadFile:
@@ -64,13 +64,6 @@ def _check_columns(path: Path, entity: Entity, present: list[str]) -> tuple[str,
     return tuple(c for c in present if c not in entity.column_names)
 
 
-def _frame(entity: Entity, records: list[dict[str, str | None]], lines: list[int]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=list(entity.column_names))
-    frame = frame.astype(object).where(frame.notna(), None)
-    frame["_row_number"] = pd.Series(lines, dtype="int64")
-    return frame
-
-
 def _read_csv(path: Path, entity: Entity) -> ReadFile:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
@@ -79,9 +72,9 @@ def _read_csv(path: Path, entity: Entity) -> ReadFile:
             raise DeliveryError(f"{path}: empty file without a header row")
         header = [h.strip() for h in header]
         extra = _check_columns(path, entity, header)
-        wanted = [(i, name) for i, name in enumerate(header) if name in entity.column_names]
+        position = {name: i for i, name in enumerate(header)}
         width = len(header)
-        records: list[dict[str, str | None]] = []
+        records: list[list[str]] = []
         lines: list[int] = []
         rejects: list[tuple[int, str, str]] = []
         start = reader.line_num + 1
@@ -94,10 +87,15 @@ def _read_csv(path: Path, entity: Entity) -> ReadFile:
                     (start, f"expected {width} fields, found {len(fields)}", ",".join(fields))
                 )
             else:
-                records.append({name: (fields[i] or None) for i, name in wanted})
+                records.append(fields)
                 lines.append(start)
             start = reader.line_num + 1
-    return ReadFile(path, _frame(entity, records, lines), rejects, extra)
+    values = list(zip(*records, strict=True)) if records else [()] * width
+    columns = {
+        name: list(values[position[name]]) if name in position else [None] * len(records)
+        for name in entity.column_names
+    }
+    return ReadFile(path, columns, lines, rejects, extra)
 
 
 def _as_text(value: object) -> str | None:
@@ -112,7 +110,7 @@ def _as_text(value: object) -> str | None:
 
 
 def _read_jsonl(path: Path, entity: Entity) -> ReadFile:
-    records: list[dict[str, str | None]] = []
+    columns: dict[str, list[str | None]] = {name: [] for name in entity.column_names}
     lines: list[int] = []
     rejects: list[tuple[int, str, str]] = []
     seen: set[str] = set()
@@ -129,9 +127,10 @@ def _read_jsonl(path: Path, entity: Entity) -> ReadFile:
                 rejects.append((line_number, "not a JSON object", line.rstrip("\n")))
                 continue
             seen.update(obj)
-            records.append({name: _as_text(obj.get(name)) for name in entity.column_names})
+            for name, values in columns.items():
+                values.append(_as_text(obj.get(name)))
             lines.append(line_number)
     # A line may leave out an optional key; a required key missing from every line is a
     # file-level error, while one missing from some lines is quarantined row by row.
-    extra = _check_columns(path, entity, sorted(seen)) if records else ()
-    return ReadFile(path, _frame(entity, records, lines), rejects, extra)
+    extra = _check_columns(path, entity, sorted(seen)) if lines else ()
+    return ReadFile(path, columns, lines, rejects, extra)

@@ -19,8 +19,11 @@ def _literal(text: str) -> str:
 
 def _typed(column: Column) -> str:
     value = f"nullif(trim({_quote(column.name)}), '')"
+    if column.allowed:
+        # Allowed values compare case-insensitively and are stored in their contract spelling.
+        return f"lower(trim({_quote(column.name)}))"
     if column.type == "string":
-        return f"{_quote(column.name)}"
+        return f"nullif({_quote(column.name)}, '')"
     if column.type == "integer":
         # DuckDB would round '9.5' to 10; an integer column takes whole numbers only.
         whole = f"regexp_full_match({value}, '[+-]?[0-9]+')"
@@ -58,10 +61,11 @@ def _checks(column: Column) -> list[str]:
     return checks
 
 
-def validation_sql(entity: Entity, relation: str) -> str:
-    """A query over ``relation`` (all columns text, plus ``_row_number``) that returns the typed
-    contract columns, ``_row_number``, ``_reason`` ('' when the row keeps every rule) and
-    ``_record`` (the row as delivered, as JSON, for the quarantine)."""
+def validation_sql(entity: Entity, relation: str, passthrough: tuple[str, ...] = ()) -> str:
+    """A query over ``relation`` (contract columns as text, ``_row_number`` and the
+    ``passthrough`` columns) that returns the typed contract columns, ``_row_number``, the
+    passthrough columns, ``_reason`` ('' when the row keeps every rule) and ``_record`` (the
+    row as delivered, as JSON, for the quarantine)."""
     typed = ",\n    ".join(f"{_typed(c)} as {_quote(c.name)}" for c in entity.columns)
     checks = ",\n        ".join(check for c in entity.columns for check in _checks(c))
     record = ", ".join(f"{_quote(c.name)} := {_quote(c.name)}" for c in entity.columns)
@@ -74,7 +78,7 @@ with checked as (
 )
 select
     {typed},
-    _row_number,
+    _row_number,{"".join(f" {_quote(c)}," for c in passthrough)}
     _reason,
     case when _reason <> '' then to_json(struct_pack({record})) end as _record
 from checked
