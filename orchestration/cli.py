@@ -254,6 +254,7 @@ def dev(dg_args: tuple[str, ...]) -> None:
     env = {
         **os.environ,
         "DAGSTER_HOME": prepare_dagster_home(get_settings()),
+        "VIRTUAL_ENV": sys.prefix,
         "PATH": f"{dg.parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     os.execve(dg, [str(dg), "dev", *dg_args], env)
