@@ -183,8 +183,11 @@ def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         for event in failures:
-            error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
+            data = event.step_failure_data
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                message = data.user_failure_data.description
+            else:
+                message = data.error.message.strip() if data.error else "unknown error"
             click.echo(f"weixi: step {event.step_key} failed: {message}", err=True)
         raise UserError(f"run {result.run_id} failed; see the messages above, fix the cause and "
                         "run the same command again (loads are idempotent)")

@@ -49,6 +49,22 @@ def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "marts.customer_360" in result.stdout
-    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+    instance_yaml = (tmp_path / "dagster_home" / "dagster.yaml").read_text()
+    assert "max_concurrent_runs: 1" in instance_yaml and "default_limit: 1" in instance_yaml
+    assert "enabled: false" in instance_yaml
     runs = list((tmp_path / "dagster_home").rglob("*.db"))
     assert runs, "the run is recorded in the Dagster instance that `make dev` shows"
+
+
+def test_bad_delivery_fails_naming_file_and_columns(tmp_path, dbt_manifest):
+    day = tmp_path / "landing" / "orders" / "2025-03-01"
+    day.mkdir(parents=True)
+    (day / "orders.csv").write_text("order_id,customer_id\nO1,C1\n")
+    env = {**os.environ, "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
+    result = subprocess.run([WEIXI, "run", "--landing", str(tmp_path / "landing")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-2:]
+    assert last[0].startswith("weixi: step raw__orders failed: ")
+    assert f"{day / 'orders.csv'}: missing required column(s) ordered_at, status" in last[0]
+    assert last[1].startswith("Error: run ") and "run the same command again" in last[1]

@@ -38,6 +38,12 @@ def test_definitions_load(dbt_manifest):
         node = graph.get(dg.AssetKey(key))
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
 
+    # DuckDB takes one writer: every asset is in the warehouse pool, steps run one at a time.
+    materializable = [graph.get(k) for k in graph.get_all_asset_keys()
+                      if graph.get(k).is_materializable]
+    assert {frozenset(node.pools) for node in materializable} == {frozenset({"weixi_warehouse"})}
+    assert definitions.resolve_job_def("weixi_nightly").executor_def.name == "in_process"
+
     schedule = definitions.resolve_schedule_def("weixi_nightly_schedule")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "Asia/Shanghai"
