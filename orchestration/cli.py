@@ -58,7 +58,7 @@ class _Commands(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if "--debug" in sys.argv:
+            if ctx.params.get("debug"):
                 raise
             raise UserError(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
                             ) from None
@@ -99,7 +99,7 @@ def main(ctx: click.Context, warehouse: Path | None, debug: bool) -> None:
 def generate(customers: int, days: int, end_date: datetime | None, seed: int,
              out: Path | None) -> None:
     """Generate realistic demo deliveries for the four sources."""
-    from orchestration.demo_data import GeneratorConfig
+    from orchestration.demo_data import GeneratorConfig, NotDemoData
     from orchestration.demo_data import generate as generate_data
 
     settings = get_settings()
@@ -113,7 +113,10 @@ def generate(customers: int, days: int, end_date: datetime | None, seed: int,
         seed=seed,
     )
     _say(f"generating {customers:,} customers over {days} days into {config.out}")
-    summary = generate_data(config, progress=_say)
+    try:
+        summary = generate_data(config, progress=_say)
+    except NotDemoData as exc:
+        raise UserError(str(exc)) from None
     click.echo(str(summary))
 
 
@@ -134,9 +137,10 @@ def _resolve_range(landing: Path, start: date | None, end: date | None,
             f"{start} is before the first partition {settings.partition_start}; set "
             f"WEIXI_PARTITION_START={start} (or later) and run again"
         )
-    last = _yesterday(settings) + timedelta(days=1)
+    last = _yesterday(settings)
     if end > last:
-        raise UserError(f"--end {end} is in the future for the partitions (last: {last})")
+        raise UserError(f"{end} has no partition yet: the last complete day in "
+                        f"{settings.timezone} is {last}; use --end {last} or earlier")
     return start, end
 
 

@@ -68,3 +68,11 @@ def test_bad_delivery_fails_naming_file_and_columns(tmp_path, dbt_manifest):
     assert last[0].startswith("weixi: step raw__orders failed: ")
     assert f"{day / 'orders.csv'}: missing required column(s) ordered_at, status" in last[0]
     assert last[1].startswith("Error: run ") and "run the same command again" in last[1]
+
+
+def test_a_day_without_partition_is_refused_clearly(tmp_path):
+    (tmp_path / "orders" / "2999-01-01").mkdir(parents=True)
+    result = subprocess.run([WEIXI, "run", "--landing", str(tmp_path)], capture_output=True,
+                            text=True)
+    assert result.returncode == 1
+    assert "2999-01-01 has no partition yet" in result.stderr

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.contract import SOURCES, Column, Entity
-from orchestration.demo_data import GenerationSummary, GeneratorConfig, generate
+from orchestration.demo_data import GenerationSummary, GeneratorConfig, NotDemoData, generate
 
 END = date(2025, 6, 30)
 DAYS = 180
@@ -379,3 +379,12 @@ def test_social_posts_mix_languages_platforms_and_links(landing: Path) -> None:
         if post["rating"]:
             rating[truth[post["post_id"]]["sentiment"]].append(int(post["rating"]))
     assert sum(rating[-1]) / len(rating[-1]) < 3 < sum(rating[1]) / len(rating[1])
+
+
+def test_refuses_to_overwrite_deliveries_it_did_not_write(tmp_path):
+    real = tmp_path / "crm" / "2025-01-01" / "customers.csv"
+    real.parent.mkdir(parents=True)
+    real.write_text("customer_id\nREAL\n")
+    with pytest.raises(NotDemoData, match="did not write"):
+        generate(GeneratorConfig(out=tmp_path, customers=20, days=5, end_date=date(2025, 1, 5)))
+    assert real.read_text() == "customer_id\nREAL\n"

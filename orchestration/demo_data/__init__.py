@@ -3,5 +3,6 @@ the landing layout of `orchestration.contract`, with planted behaviour for the m
 (see docs/demo_data.md) and its ground truth under ``<out>/_truth/``."""
 
 from .generator import GenerationSummary, GeneratorConfig, generate
+from .writer import NotDemoData
 
-__all__ = ["GenerationSummary", "GeneratorConfig", "generate"]
+__all__ = ["GenerationSummary", "GeneratorConfig", "NotDemoData", "generate"]

@@ -95,6 +95,7 @@ def generate(config: GeneratorConfig,
         raise ValueError(f"need at least 1 customer and 1 day, got {config.customers} "
                          f"customers and {config.days} days")
     started = time.perf_counter()
+    clear_output(config.out)
     say = progress or (lambda _message: None)
     window = Window(config.first_date, config.days)
     rngs = iter(np.random.default_rng(config.seed).spawn(12))
@@ -149,7 +150,6 @@ def generate(config: GeneratorConfig,
         "posts": _post_truth(posts, post_id, population),
     }
     say("writing files ...")
-    clear_output(config.out)
     write_truth(config.out, truth)
     rows, files = write_landing(config.out, tables, window)
     summary = GenerationSummary(

@@ -25,8 +25,21 @@ DAY_COLUMN = "_day"
 _WRITERS = 2
 
 
+class NotDemoData(Exception):
+    """The output folder holds deliveries that the generator did not write."""
+
+
 def clear_output(out: Path) -> None:
-    """Remove what a previous run wrote (the source folders and the truth), nothing else."""
+    """Remove what a previous run wrote (the source folders and the truth), nothing else.
+
+    Raises NotDemoData rather than delete source folders of a landing folder that has no
+    ground truth, i.e. real deliveries someone pointed ``--out`` at by mistake."""
+    sources = [out / s.name for s in SOURCES if (out / s.name).exists()]
+    if sources and not (out / TRUTH_FOLDER).exists():
+        raise NotDemoData(
+            f"{out} already holds deliveries ({', '.join(p.name for p in sources)}) that "
+            "`weixi generate` did not write; give an empty or new folder with --out"
+        )
     for folder in [s.name for s in SOURCES] + [TRUTH_FOLDER]:
         shutil.rmtree(out / folder, ignore_errors=True)
 
