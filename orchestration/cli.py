@@ -11,14 +11,16 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
 from orchestration.settings import PROJECT_ROOT, WeixiSettings, get_settings
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+if TYPE_CHECKING:
+    import dagster as dg
+
 OUTPUT_TABLES = ("customer_360", "customer_rfm", "fct_orders", "kpi_daily")
 
 
@@ -156,47 +158,45 @@ def _print_outputs(settings: WeixiSettings) -> None:
 
 
 def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
-    """Materialise every asset for the days ``start``..``end`` in one in-process run: each
-    partitioned asset handles the whole range once, then the unpartitioned models rebuild.
+    """Materialise every asset for the days ``start``..``end``: each asset runs once, the
+    partitioned ones over the whole range (see `orchestration.runner`).
 
-    With ``record`` the run is kept in the Dagster instance that the UI shows. Dagster records
-    an event per asset and day of the range there, which for a two-year range costs far more
-    than the work itself, so by default the run uses a throw-away instance."""
+    With ``record`` the runs are kept in the Dagster instance that the UI shows; by default they
+    use a throw-away instance, which skips Dagster's bookkeeping of every asset and day."""
+    import dagster as dg
+
     from orchestration.defs.dbt.project import prepare_manifest
 
     settings = get_settings()
     _say("parsing the dbt project")
     prepare_manifest(force=True)
 
-    import dagster as dg
-
     from orchestration.definitions import defs
     from orchestration.instance import weixi_instance
+    from orchestration.runner import run_range
 
-    job = defs().resolve_job_def("weixi_nightly")
-    tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+    instance = weixi_instance(settings) if record else dg.DagsterInstance.ephemeral()
     _say(f"running {start} .. {end} ({(end - start).days + 1} days) into {settings.warehouse}")
     began = time.monotonic()
-    instance = weixi_instance(settings) if record else dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(
-        instance=instance,
-        tags=tags,
-        raise_on_error=debug,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-    )
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        for event in failures:
-            data = event.step_failure_data
-            if data.user_failure_data is not None and data.user_failure_data.description:
-                message = data.user_failure_data.description
-            else:
-                message = data.error.message.strip() if data.error else "unknown error"
-            click.echo(f"weixi: step {event.step_key} failed: {message}", err=True)
-        raise UserError(f"run {result.run_id} failed; see the messages above, fix the cause and "
-                        "run the same command again (loads are idempotent)")
-    _say(f"done in {time.monotonic() - began:,.0f} s (run {result.run_id})")
+    for result in run_range(defs(), start, end, instance, raise_on_error=debug):
+        if not result.success:
+            _report_failure(result)
+    _say(f"done in {time.monotonic() - began:,.0f} s")
     _print_outputs(settings)
+
+
+def _report_failure(result: dg.ExecuteInProcessResult) -> None:
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            message = data.user_failure_data.description
+        else:
+            message = data.error.message.strip() if data.error else "unknown error"
+        click.echo(f"weixi: step {event.step_key} failed: {message}", err=True)
+    raise UserError(f"run {result.run_id} failed; see the messages above, fix the cause and "
+                    "run the same command again (loads are idempotent)")
 
 
 @main.command()

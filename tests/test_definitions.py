@@ -72,3 +72,22 @@ def test_nightly_schedule_requests_yesterdays_partition(dbt_manifest):
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
         requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2025-03-01"]
+
+
+def test_stages_alternate_and_respect_dependencies(dbt_manifest):
+    from orchestration.definitions import defs
+    from orchestration.runner import plan_stages
+
+    graph = defs().resolve_asset_graph()
+    stages = plan_stages(graph)
+    assert [s.partitioned for s in stages] == [True, False, True, False]
+    assert set(stages[0].keys) == {dg.AssetKey(["raw", s]) for s in
+                                   ("crm", "orders", "service", "social")}
+    assert dg.AssetKey(["marts", "fct_orders"]) in stages[2].keys
+    assert dg.AssetKey(["marts", "customer_rfm"]) in stages[3].keys
+    stage_of = {key: i for i, stage in enumerate(stages) for key in stage.keys}
+    assert len(stage_of) == sum(len(s.keys) for s in stages)
+    for key, i in stage_of.items():
+        assert (graph.get(key).partitions_def is not None) == stages[i].partitioned
+        for parent in graph.get(key).parent_keys:
+            assert stage_of[parent] <= i, f"{parent} must run before {key}"
