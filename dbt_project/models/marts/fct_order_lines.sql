@@ -16,10 +16,7 @@ with
 order_lines as (
 
     select * from {{ ref('stg_orders__order_lines') }}
-    {% if is_incremental() -%}
-    where delivered_on between cast('{{ var("min_date") }}' as date)
-        and cast('{{ var("max_date") }}' as date)
-    {%- endif %}
+    {{ in_partition_window('delivered_on') }}
 
 ),
 

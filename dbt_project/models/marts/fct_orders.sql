@@ -17,10 +17,7 @@ with
 orders as (
 
     select * from {{ ref('int_orders__matched') }}
-    {% if is_incremental() -%}
-    where delivered_on between cast('{{ var("min_date") }}' as date)
-        and cast('{{ var("max_date") }}' as date)
-    {%- endif %}
+    {{ in_partition_window('delivered_on') }}
 
 ),
 
