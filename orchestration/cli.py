@@ -172,13 +172,15 @@ def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     prepare_manifest(force=True)
 
     from orchestration.definitions import defs
+    from orchestration.defs.schedules import NIGHTLY_JOB
     from orchestration.instance import weixi_instance
     from orchestration.runner import run_range
 
     instance = weixi_instance(settings) if record else dg.DagsterInstance.ephemeral()
     _say(f"running {start} .. {end} ({(end - start).days + 1} days) into {settings.warehouse}")
     began = time.monotonic()
-    for result in run_range(defs(), start, end, instance, raise_on_error=debug):
+    for result in run_range(defs(), start, end, instance, job_name=NIGHTLY_JOB,
+                            raise_on_error=debug):
         if not result.success:
             _report_failure(result)
     _say(f"done in {time.monotonic() - began:,.0f} s")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.console import compact_console
 from orchestration.defs.resources import build_resources
 from orchestration.settings import get_settings
 
@@ -13,5 +14,9 @@ def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
         # DuckDB allows one writing process: steps run one after another in the run's process.
-        dg.Definitions(resources=build_resources(get_settings()), executor=dg.in_process_executor),
+        dg.Definitions(
+            resources=build_resources(get_settings()),
+            executor=dg.in_process_executor,
+            loggers={"console": compact_console},
+        ),
     )

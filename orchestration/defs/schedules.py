@@ -6,8 +6,10 @@ import dagster as dg
 
 from orchestration.settings import get_settings
 
+NIGHTLY_JOB = "weixi_nightly"
+
 nightly_job = dg.define_asset_job(
-    "weixi_nightly",
+    NIGHTLY_JOB,
     # Partitioned by the daily partitions of the ingestion and incremental assets it selects.
     selection=dg.AssetSelection.all(),
     description="Load a day's deliveries and rebuild every model and mart from them.",
