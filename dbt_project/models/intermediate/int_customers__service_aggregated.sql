@@ -43,8 +43,10 @@ ticket_metrics as (
                 and epoch(first_response_at - opened_at)
                     <= {{ var('first_response_sla_hours') }} * 3600
         ) as complaints_replied_within_sla,
-        avg(epoch(resolved_at - opened_at) / 3600.0)
-            filter (where resolved_at is not null) as avg_resolution_hours,
+        -- Averaged over whole seconds (integers): a floating-point average would depend on
+        -- how DuckDB's threads split the rows, and re-runs must give identical tables.
+        avg(date_diff('second', opened_at, resolved_at))
+            filter (where resolved_at is not null) / 3600.0 as avg_resolution_hours,
         sum(compensation_amount) as compensation_amount
     from tickets_in_scope
     group by all

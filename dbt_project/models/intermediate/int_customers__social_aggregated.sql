@@ -20,7 +20,8 @@ final as (
         posts.customer_id,
         count(*) as posts,
         avg(posts.rating) as avg_rating,
-        avg(posts.sentiment_score) as avg_sentiment_score
+        -- Decimal, not double: an exact sum keeps re-runs identical whatever the threading.
+        avg(cast(posts.sentiment_score as decimal(9, 6))) as avg_sentiment_score
     from posts
     cross join reference
     where posts.customer_id is not null
