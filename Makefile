@@ -27,6 +27,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check orchestration ml data_quality tests benchmarks
+	$(BIN)/ruff format --check orchestration ml data_quality tests benchmarks
 	$(BIN)/weixi contract --check
 	$(BIN)/pytest
 

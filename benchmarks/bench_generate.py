@@ -40,8 +40,13 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         summary = generate(
-            GeneratorConfig(out=out, customers=args.customers, days=args.days,
-                            end_date=args.end_date, seed=args.seed),
+            GeneratorConfig(
+                out=out,
+                customers=args.customers,
+                days=args.days,
+                end_date=args.end_date,
+                seed=args.seed,
+            ),
             progress=progress,
         )
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -34,11 +34,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
-        env = {**os.environ, "WEIXI_LANDING": str(work / "landing"),
-               "WEIXI_WAREHOUSE": str(work / "warehouse.duckdb"),
-               "WEIXI_DAGSTER_HOME": str(work / "dagster_home")}
-        generate = _timed([WEIXI, "generate", "--customers", str(args.customers),
-                           "--days", str(args.days)], env)
+        env = {
+            **os.environ,
+            "WEIXI_LANDING": str(work / "landing"),
+            "WEIXI_WAREHOUSE": str(work / "warehouse.duckdb"),
+            "WEIXI_DAGSTER_HOME": str(work / "dagster_home"),
+        }
+        generate = _timed(
+            [WEIXI, "generate", "--customers", str(args.customers), "--days", str(args.days)], env
+        )
         pipeline = _timed([WEIXI, "run"], env)
         with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
             lines = con.execute("select count(*) from marts.fct_order_lines").fetchone()[0]
@@ -47,8 +51,7 @@ def main() -> None:
         size_mb = (work / "warehouse.duckdb").stat().st_size / 2**20
     print(f"customers={customers:,} orders={orders:,} order_lines={lines:,} days={args.days}")
     print(f"generate_seconds={generate:,.1f}")
-    print(f"pipeline_seconds={pipeline:,.1f} "
-          f"({lines / pipeline:,.0f} order lines/s end to end)")
+    print(f"pipeline_seconds={pipeline:,.1f} ({lines / pipeline:,.0f} order lines/s end to end)")
     print(f"warehouse_mb={size_mb:,.0f}")
 
 

@@ -62,13 +62,17 @@ class _Commands(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            raise UserError(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
-                            ) from None
+            raise UserError(
+                f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
+            ) from None
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--warehouse", type=click.Path(path_type=Path),
-              help="DuckDB warehouse file [default: data/warehouse.duckdb, or WEIXI_WAREHOUSE].")
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path),
+    help="DuckDB warehouse file [default: data/warehouse.duckdb, or WEIXI_WAREHOUSE].",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def main(ctx: click.Context, warehouse: Path | None, debug: bool) -> None:
@@ -93,13 +97,20 @@ def main(ctx: click.Context, warehouse: Path | None, debug: bool) -> None:
 @main.command()
 @click.option("--customers", default=5000, show_default=True, help="Number of customers.")
 @click.option("--days", default=730, show_default=True, help="Number of delivery days.")
-@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]),
-              help="Last delivery day [default: yesterday in the shop's timezone].")
+@click.option(
+    "--end-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last delivery day [default: yesterday in the shop's timezone].",
+)
 @click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same data).")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="Landing folder to write [default: data/landing, or WEIXI_LANDING].")
-def generate(customers: int, days: int, end_date: datetime | None, seed: int,
-             out: Path | None) -> None:
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Landing folder to write [default: data/landing, or WEIXI_LANDING].",
+)
+def generate(
+    customers: int, days: int, end_date: datetime | None, seed: int, out: Path | None
+) -> None:
     """Generate realistic demo deliveries for the four sources."""
     from orchestration.demo_data import GeneratorConfig, NotDemoData
     from orchestration.demo_data import generate as generate_data
@@ -122,11 +133,14 @@ def generate(customers: int, days: int, end_date: datetime | None, seed: int,
     click.echo(str(summary))
 
 
-def _resolve_range(landing: Path, start: date | None, end: date | None,
-                   settings: WeixiSettings) -> tuple[date, date]:
+def _resolve_range(
+    landing: Path, start: date | None, end: date | None, settings: WeixiSettings
+) -> tuple[date, date]:
     if not landing.is_dir():
-        raise UserError(f"{landing}: landing folder not found; run `weixi generate` or give "
-                        "--landing <folder with <source>/<YYYY-MM-DD>/ deliveries>")
+        raise UserError(
+            f"{landing}: landing folder not found; run `weixi generate` or give "
+            "--landing <folder with <source>/<YYYY-MM-DD>/ deliveries>"
+        )
     days = landing_dates(landing)
     if not days and (start is None or end is None):
         raise UserError(f"{landing}: no delivery folders <source>/<YYYY-MM-DD>/ found")
@@ -141,8 +155,10 @@ def _resolve_range(landing: Path, start: date | None, end: date | None,
         )
     last = _yesterday(settings)
     if end > last:
-        raise UserError(f"{end} has no partition yet: the last complete day in "
-                        f"{settings.timezone} is {last}; use --end {last} or earlier")
+        raise UserError(
+            f"{end} has no partition yet: the last complete day in "
+            f"{settings.timezone} is {last}; use --end {last} or earlier"
+        )
     return start, end
 
 
@@ -179,8 +195,9 @@ def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     instance = weixi_instance(settings) if record else dg.DagsterInstance.ephemeral()
     _say(f"running {start} .. {end} ({(end - start).days + 1} days) into {settings.warehouse}")
     began = time.monotonic()
-    for result in run_range(defs(), start, end, instance, job_name=NIGHTLY_JOB,
-                            raise_on_error=debug):
+    for result in run_range(
+        defs(), start, end, instance, job_name=NIGHTLY_JOB, raise_on_error=debug
+    ):
         if not result.success:
             _report_failure(result)
     _say(f"done in {time.monotonic() - began:,.0f} s")
@@ -197,41 +214,66 @@ def _report_failure(result: dg.ExecuteInProcessResult) -> None:
         else:
             message = data.error.message.strip() if data.error else "unknown error"
         click.echo(f"weixi: step {event.step_key} failed: {message}", err=True)
-    raise UserError(f"run {result.run_id} failed; see the messages above, fix the cause and "
-                    "run the same command again (loads are idempotent)")
+    raise UserError(
+        f"run {result.run_id} failed; see the messages above, fix the cause and "
+        "run the same command again (loads are idempotent)"
+    )
 
 
 @main.command()
-@click.option("--landing", type=click.Path(path_type=Path),
-              help="Landing folder [default: data/landing, or WEIXI_LANDING].")
-@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="First day [default: first "
-              "day in the landing folder].")
-@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day [default: last day in "
-              "the landing folder].")
-@click.option("--record", is_flag=True, help="Keep the run in the Dagster UI's history (slow "
-              "for long ranges: Dagster writes an event per asset and day).")
+@click.option(
+    "--landing",
+    type=click.Path(path_type=Path),
+    help="Landing folder [default: data/landing, or WEIXI_LANDING].",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day [default: first day in the landing folder].",
+)
+@click.option(
+    "--end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day [default: last day in the landing folder].",
+)
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Keep the run in the Dagster UI's history (slow "
+    "for long ranges: Dagster writes an event per asset and day).",
+)
 @click.pass_context
-def run(ctx: click.Context, landing: Path | None, start: datetime | None,
-        end: datetime | None, record: bool) -> None:
+def run(
+    ctx: click.Context,
+    landing: Path | None,
+    start: datetime | None,
+    end: datetime | None,
+    record: bool,
+) -> None:
     """Run the whole pipeline over a landing folder: every day in it, or --start/--end."""
     if landing is not None:
         os.environ["WEIXI_LANDING"] = str(landing.resolve())
         get_settings.cache_clear()
     settings = get_settings()
-    first, last = _resolve_range(settings.landing, start and start.date(), end and end.date(),
-                                 settings)
+    first, last = _resolve_range(
+        settings.landing, start and start.date(), end and end.date(), settings
+    )
     execute_range(first, last, ctx.obj["debug"], record)
 
 
 @main.command()
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First day.")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last day.")
-@click.option("--landing", type=click.Path(path_type=Path),
-              help="Landing folder [default: data/landing, or WEIXI_LANDING].")
+@click.option(
+    "--landing",
+    type=click.Path(path_type=Path),
+    help="Landing folder [default: data/landing, or WEIXI_LANDING].",
+)
 @click.option("--record", is_flag=True, help="Keep the run in the Dagster UI's history.")
 @click.pass_context
-def backfill(ctx: click.Context, start: datetime, end: datetime, landing: Path | None,
-             record: bool) -> None:
+def backfill(
+    ctx: click.Context, start: datetime, end: datetime, landing: Path | None, record: bool
+) -> None:
     """Materialise a date range: each asset runs once over the whole range (a single-run
     backfill); days are replaced, so re-running a range is safe."""
     ctx.invoke(run, landing=landing, start=start, end=end, record=record)

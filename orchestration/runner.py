@@ -64,8 +64,11 @@ def run_range(
     """Run every stage for the days ``start``..``end``, one in-process run per stage of the job
     ``job_name`` (default: all assets), stopping after the first run that fails. Yields each
     run's result."""
-    job = (definitions.resolve_job_def(job_name) if job_name
-           else definitions.resolve_implicit_global_asset_job_def())
+    job = (
+        definitions.resolve_job_def(job_name)
+        if job_name
+        else definitions.resolve_implicit_global_asset_job_def()
+    )
     for stage in plan_stages(definitions.resolve_asset_graph()):
         tags = (
             {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}

@@ -28,9 +28,7 @@ class WeixiSettings(BaseSettings):
         PROJECT_ROOT / "data" / "landing",
         description="landing folder: <landing>/<source>/<YYYY-MM-DD>/<files>",
     )
-    partition_start: date = Field(
-        date(2024, 1, 1), description="first day of the daily partitions"
-    )
+    partition_start: date = Field(date(2024, 1, 1), description="first day of the daily partitions")
     timezone: str = Field("Asia/Shanghai", description="timezone of the nightly schedule")
     nightly_hour: int = Field(2, ge=0, le=23, description="hour the nightly run starts")
     nightly_minute: int = Field(0, ge=0, le=59, description="minute the nightly run starts")

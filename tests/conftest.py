@@ -27,8 +27,11 @@ from tests.support import (  # noqa: E402
 @pytest.fixture(scope="session")
 def demo_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("landing")
-    generate(GeneratorConfig(out=out, customers=DEMO_CUSTOMERS, days=DEMO_DAYS, end_date=DEMO_END,
-                             seed=7))
+    generate(
+        GeneratorConfig(
+            out=out, customers=DEMO_CUSTOMERS, days=DEMO_DAYS, end_date=DEMO_END, seed=7
+        )
+    )
     return out
 
 
@@ -46,8 +49,9 @@ def all_assets(dbt_manifest: None) -> list:
 
 
 @pytest.fixture(scope="session")
-def pipeline_warehouse(tmp_path_factory: pytest.TempPathFactory, demo_landing: Path,
-                       all_assets: list) -> tuple[Path, dg.ExecuteInProcessResult]:
+def pipeline_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, demo_landing: Path, all_assets: list
+) -> tuple[Path, dg.ExecuteInProcessResult]:
     """The whole pipeline over every demo day, as one ranged (single-run backfill) run."""
     warehouse = tmp_path_factory.mktemp("pipeline") / "warehouse.duckdb"
     result = dg.materialize(

@@ -38,7 +38,8 @@ def table_snapshot(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, pd.Da
         ).fetchall()
         for (table,) in tables:
             columns = [
-                c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()
+                c
+                for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()
                 if c not in {"_load_id", "_loaded_at", "load_id", "loaded_at"}
             ]
             select = ", ".join(f'"{c}"' for c in columns)

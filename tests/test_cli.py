@@ -23,8 +23,9 @@ def test_help_explains_each_command():
 
 
 def test_missing_landing_is_one_clear_line(tmp_path):
-    result = subprocess.run([WEIXI, "run", "--landing", str(tmp_path / "nowhere")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [WEIXI, "run", "--landing", str(tmp_path / "nowhere")], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert "landing folder not found" in result.stderr
     assert "Traceback" not in result.stderr
@@ -33,19 +34,35 @@ def test_missing_landing_is_one_clear_line(tmp_path):
 
 def test_bad_folder_name_names_the_folder(tmp_path):
     (tmp_path / "orders" / "yesterday").mkdir(parents=True)
-    result = subprocess.run([WEIXI, "run", "--landing", str(tmp_path)], capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [WEIXI, "run", "--landing", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert "orders/yesterday" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest):
-    env = {**os.environ, "WEIXI_DAGSTER_HOME": str(tmp_path / "dagster_home"),
-           "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
+    env = {
+        **os.environ,
+        "WEIXI_DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+    }
     result = subprocess.run(
-        [WEIXI, "backfill", "--landing", str(demo_landing), "--start", "2025-06-24",
-         "--end", DEMO_END.isoformat(), "--record"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            WEIXI,
+            "backfill",
+            "--landing",
+            str(demo_landing),
+            "--start",
+            "2025-06-24",
+            "--end",
+            DEMO_END.isoformat(),
+            "--record",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "marts.customer_360" in result.stdout
@@ -61,8 +78,13 @@ def test_bad_delivery_fails_naming_file_and_columns(tmp_path, dbt_manifest):
     day.mkdir(parents=True)
     (day / "orders.csv").write_text("order_id,customer_id\nO1,C1\n")
     env = {**os.environ, "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
-    result = subprocess.run([WEIXI, "run", "--landing", str(tmp_path / "landing")],
-                            capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [WEIXI, "run", "--landing", str(tmp_path / "landing")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-2:]
     assert last[0].startswith("weixi: step raw__orders failed: ")
@@ -72,7 +94,8 @@ def test_bad_delivery_fails_naming_file_and_columns(tmp_path, dbt_manifest):
 
 def test_a_day_without_partition_is_refused_clearly(tmp_path):
     (tmp_path / "orders" / "2999-01-01").mkdir(parents=True)
-    result = subprocess.run([WEIXI, "run", "--landing", str(tmp_path)], capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [WEIXI, "run", "--landing", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert "2999-01-01 has no partition yet" in result.stderr

@@ -13,8 +13,10 @@ from orchestration.settings import PROJECT_ROOT, get_settings
 
 
 def test_dbt_vars_carry_the_window_and_business_parameters():
-    assert dbt_vars("/w.duckdb") == {"warehouse_path": "/w.duckdb",
-                                     **get_settings().dbt_business_vars()}
+    assert dbt_vars("/w.duckdb") == {
+        "warehouse_path": "/w.duckdb",
+        **get_settings().dbt_business_vars(),
+    }
     window = dbt_vars("/w.duckdb", (date(2025, 1, 1), date(2025, 1, 31)))
     assert (window["min_date"], window["max_date"]) == ("2025-01-01", "2025-01-31")
     assert window["silver_tier_spend"] == 10_000 and window["gold_tier_spend"] == 20_000
@@ -27,20 +29,27 @@ def test_definitions_load(dbt_manifest):
     graph = definitions.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"raw/crm", "raw/orders", "raw/service", "raw/social"} <= keys
-    assert {"marts/customer_360", "marts/customer_rfm", "marts/fct_orders",
-            "marts/kpi_daily"} <= keys
+    assert {
+        "marts/customer_360",
+        "marts/customer_rfm",
+        "marts/fct_orders",
+        "marts/kpi_daily",
+    } <= keys
     fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
     assert fct.partitions_def is not None, f"{INCREMENTAL_SELECTOR} models are partitioned"
     assert graph.get(dg.AssetKey(["marts", "customer_360"])).partitions_def is None
-    assert dg.AssetKey(["raw", "orders"]) in graph.get(
-        dg.AssetKey(["staging", "stg_orders__orders"])).parent_keys
+    assert (
+        dg.AssetKey(["raw", "orders"])
+        in graph.get(dg.AssetKey(["staging", "stg_orders__orders"])).parent_keys
+    )
     for key in (["raw", "crm"], ["marts", "fct_orders"]):
         node = graph.get(dg.AssetKey(key))
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
 
     # DuckDB takes one writer: every asset is in the warehouse pool, steps run one at a time.
-    materializable = [graph.get(k) for k in graph.get_all_asset_keys()
-                      if graph.get(k).is_materializable]
+    materializable = [
+        graph.get(k) for k in graph.get_all_asset_keys() if graph.get(k).is_materializable
+    ]
     assert {frozenset(node.pools) for node in materializable} == {frozenset({"weixi_warehouse"})}
     assert definitions.resolve_job_def("weixi_nightly").executor_def.name == "in_process"
 
@@ -53,10 +62,19 @@ def test_definitions_load(dbt_manifest):
 
 def test_dg_check_defs_passes(dbt_manifest):
     dg_cli = Path(sys.executable).with_name("dg")
-    env = {**os.environ, "VIRTUAL_ENV": sys.prefix,
-           "PATH": f"{dg_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    result = subprocess.run([str(dg_cli), "check", "defs"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "VIRTUAL_ENV": sys.prefix,
+        "PATH": f"{dg_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    result = subprocess.run(
+        [str(dg_cli), "check", "defs"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -81,8 +99,9 @@ def test_stages_alternate_and_respect_dependencies(dbt_manifest):
     graph = defs().resolve_asset_graph()
     stages = plan_stages(graph)
     assert [s.partitioned for s in stages] == [True, False, True, False]
-    assert set(stages[0].keys) == {dg.AssetKey(["raw", s]) for s in
-                                   ("crm", "orders", "service", "social")}
+    assert set(stages[0].keys) == {
+        dg.AssetKey(["raw", s]) for s in ("crm", "orders", "service", "social")
+    }
     assert dg.AssetKey(["marts", "fct_orders"]) in stages[2].keys
     assert dg.AssetKey(["marts", "customer_rfm"]) in stages[3].keys
     stage_of = {key: i for i, stage in enumerate(stages) for key in stage.keys}

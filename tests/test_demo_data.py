@@ -27,12 +27,15 @@ INTEGER = re.compile(r"-?\d+")
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GenerationSummary,
-                                                                   list[str]]:
+def generated(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, GenerationSummary, list[str]]:
     out = tmp_path_factory.mktemp("demo")
     messages: list[str] = []
-    summary = generate(GeneratorConfig(out=out, customers=600, days=DAYS, end_date=END, seed=5),
-                       progress=messages.append)
+    summary = generate(
+        GeneratorConfig(out=out, customers=600, days=DAYS, end_date=END, seed=5),
+        progress=messages.append,
+    )
     return out, summary, messages
 
 
@@ -55,8 +58,9 @@ def read_rows(path: Path, entity: Entity) -> tuple[list[str], list[dict[str, str
         with path.open(encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader)
-            rows = [dict(zip(header, (v or None for v in fields), strict=True))
-                    for fields in reader]
+            rows = [
+                dict(zip(header, (v or None for v in fields), strict=True)) for fields in reader
+            ]
         return header, rows
     objects = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     header = list(objects[0])
@@ -86,8 +90,9 @@ def check_value(value: str | None, column: Column, where: str) -> None:
 
 def load(landing: Path, source: str, entity_name: str) -> list[dict[str, str | None]]:
     """All rows of an entity, each with its delivery folder date in ``_day``."""
-    entity = next(e for s in SOURCES if s.name == source for e in s.entities
-                  if e.name == entity_name)
+    entity = next(
+        e for s in SOURCES if s.name == source for e in s.entities if e.name == entity_name
+    )
     rows = []
     for path in sorted((landing / source).glob(f"*/{entity.file_glob}")):
         for row in read_rows(path, entity)[1]:
@@ -108,8 +113,9 @@ def latest(rows: list[dict], key: str) -> dict[str, dict]:
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes_and_a_rerun_replaces_the_output(tmp_path: Path) -> None:
@@ -143,14 +149,14 @@ def test_default_end_date_is_yesterday(tmp_path: Path) -> None:
 
 def test_layout_is_the_contracts(landing: Path) -> None:
     assert sorted(p.name for p in landing.iterdir()) == sorted(
-        [s.name for s in SOURCES] + ["_truth"])
+        [s.name for s in SOURCES] + ["_truth"]
+    )
     for source in SOURCES:
         for folder in (landing / source.name).iterdir():
             day = date.fromisoformat(folder.name)
             assert FIRST <= day <= END, folder
             for path in folder.iterdir():
-                entity = next(e for e in source.entities
-                              if fnmatch.fnmatch(path.name, e.file_glob))
+                entity = next(e for e in source.entities if fnmatch.fnmatch(path.name, e.file_glob))
                 assert path.name == f"{entity.name}.{entity.format}"
                 assert path.read_bytes().count(b"\n") >= 2 - (entity.format == "jsonl"), path
     assert (landing / "crm" / FIRST.isoformat() / "customers.csv").exists()
@@ -197,8 +203,9 @@ def test_orders_lines_and_amounts_are_consistent(landing: Path) -> None:
         order = first[line["order_id"]]
         assert line["_day"] == order["_day"] == order["ordered_at"][:10]
         assert line["product_id"] in products
-        amount = (int(line["quantity"]) * Decimal(line["unit_price"])
-                  - Decimal(line["discount_amount"]))
+        amount = int(line["quantity"]) * Decimal(line["unit_price"]) - Decimal(
+            line["discount_amount"]
+        )
         assert Decimal(line["line_amount"]) == amount
         items[line["order_id"]] += amount
         numbers[line["order_id"]].append(int(line["line_number"]))
@@ -208,9 +215,11 @@ def test_orders_lines_and_amounts_are_consistent(landing: Path) -> None:
 
     for row in orders:
         assert Decimal(row["items_amount"]) == items[row["order_id"]]
-        assert Decimal(row["total_amount"]) == (Decimal(row["items_amount"])
-                                                - Decimal(row["discount_amount"])
-                                                + Decimal(row["shipping_amount"]))
+        assert Decimal(row["total_amount"]) == (
+            Decimal(row["items_amount"])
+            - Decimal(row["discount_amount"])
+            + Decimal(row["shipping_amount"])
+        )
         assert (row["refund_amount"] is not None) == (row["status"] == "refunded")
         if row["status"] == "refunded":
             assert Decimal(row["refund_amount"]) <= Decimal(row["total_amount"])
@@ -223,8 +232,9 @@ def test_orders_lines_and_amounts_are_consistent(landing: Path) -> None:
     assert changed["shipped"] > 0.8 * len(first) and changed["refunded"] > 0
     for row in orders:
         if row["status"] == "shipped":
-            waited = (date.fromisoformat(row["_day"])
-                      - date.fromisoformat(row["ordered_at"][:10])).days
+            waited = (
+                date.fromisoformat(row["_day"]) - date.fromisoformat(row["ordered_at"][:10])
+            ).days
             assert 1 <= waited <= 3
 
 
@@ -232,8 +242,13 @@ def test_ids_refer_to_delivered_customers_and_products(landing: Path) -> None:
     customers = {r["customer_id"] for r in load(landing, "crm", "customers")}
     products = {r["product_id"] for r in load(landing, "orders", "products")}
     assert all(re.fullmatch(r"C\d{7}", c) for c in customers)
-    for source, entity in (("orders", "orders"), ("service", "tickets"),
-                           ("service", "surveys"), ("social", "posts"), ("crm", "contacts")):
+    for source, entity in (
+        ("orders", "orders"),
+        ("service", "tickets"),
+        ("service", "surveys"),
+        ("social", "posts"),
+        ("crm", "contacts"),
+    ):
         for row in load(landing, source, entity):
             assert row["customer_id"] is None or row["customer_id"] in customers
     for row in load(landing, "social", "posts"):
@@ -309,13 +324,18 @@ def test_tickets_surveys_and_bad_handling(landing: Path) -> None:
     complaints = [r for r in final.values() if r["is_complaint"] == "true"]
     orders = {r["order_id"] for r in load(landing, "orders", "orders")}
     assert all(r["order_id"] in orders for r in complaints)
-    late = [r for r in complaints if r["first_response_at"] and
-            datetime.fromisoformat(r["first_response_at"])
-            - datetime.fromisoformat(r["opened_at"]) > timedelta(hours=24)]
+    late = [
+        r
+        for r in complaints
+        if r["first_response_at"]
+        and datetime.fromisoformat(r["first_response_at"]) - datetime.fromisoformat(r["opened_at"])
+        > timedelta(hours=24)
+    ]
     assert late
 
-    truth = {t["ticket_id"]: t for t in
-             pq.read_table(landing / "_truth" / "tickets.parquet").to_pylist()}
+    truth = {
+        t["ticket_id"]: t for t in pq.read_table(landing / "_truth" / "tickets.parquet").to_pylist()
+    }
     csat: dict[bool, list[int]] = defaultdict(list)
     for survey in load(landing, "service", "surveys"):
         if survey["survey_type"] == "csat":
@@ -325,8 +345,11 @@ def test_tickets_surveys_and_bad_handling(landing: Path) -> None:
 
 def test_badly_handled_customers_stop_buying(landing: Path) -> None:
     truth = pq.read_table(landing / "_truth" / "customers.parquet").to_pylist()
-    churned = {t["customer_id"]: t["churned_after_complaint_at"] for t in truth
-               if t["churned_after_complaint"]}
+    churned = {
+        t["customer_id"]: t["churned_after_complaint_at"]
+        for t in truth
+        if t["churned_after_complaint"]
+    }
     assert churned
     for row in load(landing, "orders", "orders"):
         if row["customer_id"] in churned:
@@ -344,17 +367,21 @@ def test_purchases_are_heterogeneous_and_seasonal(landing: Path) -> None:
     per_day = Counter(r["ordered_at"][:10] for r in first.values())
     may = sum(per_day[f"2025-05-{d:02d}"] for d in range(1, 32)) / 31
     assert per_day["2025-06-18"] > 2 * may
-    festival = sum(per_day[(date(2025, 1, 29) + timedelta(days=d)).isoformat()]
-                   for d in range(-3, 4)) / 7
+    festival = (
+        sum(per_day[(date(2025, 1, 29) + timedelta(days=d)).isoformat()] for d in range(-3, 4)) / 7
+    )
     assert festival < may
 
-    truth = {t["customer_id"]: t for t in
-             pq.read_table(landing / "_truth" / "customers.parquet").to_pylist()}
+    truth = {
+        t["customer_id"]: t
+        for t in pq.read_table(landing / "_truth" / "customers.parquet").to_pylist()
+    }
     discount_share: dict[str, list[float]] = defaultdict(list)
     for row in first.values():
         if row["customer_id"]:
             discount_share[truth[row["customer_id"]]["persona"]].append(
-                float(row["discount_amount"] != "0.00"))
+                float(row["discount_amount"] != "0.00")
+            )
     share = {p: sum(v) / len(v) for p, v in discount_share.items()}
     assert share["price_sensitive"] > 2 * share["quality_seeking"]
 
@@ -364,16 +391,20 @@ def test_social_posts_mix_languages_platforms_and_links(landing: Path) -> None:
     assert {p["platform"] for p in posts} == {"wechat", "xiaohongshu", "weibo", "review"}
     assert {p["language"] for p in posts} == {"zh", "en"}
     assert any(re.search(r"[\u4e00-\u9fff]", p["text"]) for p in posts if p["language"] == "zh")
-    assert all(p["customer_id"] and p["product_id"] and p["rating"]
-               for p in posts if p["platform"] == "review")
+    assert all(
+        p["customer_id"] and p["product_id"] and p["rating"]
+        for p in posts
+        if p["platform"] == "review"
+    )
     assert all(p["rating"] is None for p in posts if p["platform"] != "review")
     social = [p for p in posts if p["platform"] != "review"]
     assert any(p["customer_id"] is None for p in social)
     assert any(p["customer_id"] for p in social)
     assert any("太贵" in p["text"] or "expensive" in p["text"] for p in posts)
 
-    truth = {t["post_id"]: t for t in
-             pq.read_table(landing / "_truth" / "posts.parquet").to_pylist()}
+    truth = {
+        t["post_id"]: t for t in pq.read_table(landing / "_truth" / "posts.parquet").to_pylist()
+    }
     rating: dict[int, list[int]] = defaultdict(list)
     for post in posts:
         if post["rating"]:

@@ -29,8 +29,11 @@ def _lines_delivered(landing, day: date) -> dict[str, int]:
 
 def test_partition_loads_every_delivered_row(tmp_path, demo_landing):
     warehouse = tmp_path / "w.duckdb"
-    result = dg.materialize(ingest_assets, partition_key=DEMO_END.isoformat(),
-                            resources=weixi_resources(warehouse, demo_landing))
+    result = dg.materialize(
+        ingest_assets,
+        partition_key=DEMO_END.isoformat(),
+        resources=weixi_resources(warehouse, demo_landing),
+    )
     assert result.success
     delivered = _lines_delivered(demo_landing, DEMO_END)
     assert sum(delivered.values()) > 0
@@ -39,24 +42,26 @@ def test_partition_loads_every_delivered_row(tmp_path, demo_landing):
             loaded = con.execute(f"select count(*) from {table}").fetchone()[0]
             quarantined = con.execute(
                 "select count(*) from raw._quarantine where source || '__' || entity = ?",
-                [table.removeprefix("raw.")]).fetchone()[0]
+                [table.removeprefix("raw.")],
+            ).fetchone()[0]
             assert loaded + quarantined == n, table
             dates = con.execute(f"select distinct _partition_date from {table}").fetchall()
             assert dates in ([], [(DEMO_END,)])
     for materialization in result.asset_materializations_for_node("raw__orders"):
         meta = materialization.metadata
-        assert meta["rows_read"].value == meta["rows_loaded"].value + meta[
-            "rows_quarantined"].value
+        assert meta["rows_read"].value == meta["rows_loaded"].value + meta["rows_quarantined"].value
         assert meta["rows_read"].value == sum(
-            n for t, n in delivered.items() if t.startswith("raw.orders__"))
+            n for t, n in delivered.items() if t.startswith("raw.orders__")
+        )
 
 
 def test_same_partition_twice_gives_identical_tables(tmp_path, demo_landing):
     warehouse = tmp_path / "w.duckdb"
     resources = weixi_resources(warehouse, demo_landing)
     for _ in range(2):
-        assert dg.materialize(ingest_assets, partition_key=DEMO_END.isoformat(),
-                              resources=resources).success
+        assert dg.materialize(
+            ingest_assets, partition_key=DEMO_END.isoformat(), resources=resources
+        ).success
         if _ == 0:
             first = table_snapshot(warehouse, ("raw",))
     second = table_snapshot(warehouse, ("raw",))
@@ -68,14 +73,19 @@ def test_same_partition_twice_gives_identical_tables(tmp_path, demo_landing):
 def test_ranged_backfill_is_one_run_over_all_days(tmp_path, demo_landing):
     warehouse = tmp_path / "w.duckdb"
     start, end = date(2025, 6, 1), DEMO_END
-    result = dg.materialize(ingest_assets, resources=weixi_resources(warehouse, demo_landing),
-                            tags=range_tags(start, end))
+    result = dg.materialize(
+        ingest_assets,
+        resources=weixi_resources(warehouse, demo_landing),
+        tags=range_tags(start, end),
+    )
     assert result.success
     partitions = {m.partition for m in result.asset_materializations_for_node("raw__orders")}
     assert len(partitions) == 30
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        days = con.execute("select min(_partition_date), max(_partition_date), "
-                           "count(distinct _partition_date) from raw.orders__orders").fetchone()
+        days = con.execute(
+            "select min(_partition_date), max(_partition_date), "
+            "count(distinct _partition_date) from raw.orders__orders"
+        ).fetchone()
         loads = con.execute("select count(distinct load_id) from raw._loads").fetchone()[0]
     assert days == (start, end, 30)
     assert loads == 1, "a single-run backfill loads the range in one run"

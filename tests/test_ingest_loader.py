@@ -11,8 +11,9 @@ from orchestration.ingest.loader import load_source
 from orchestration.ingest.reading import DeliveryError
 
 DAY = date(2025, 3, 1)
-ORDER_HEADER = ("order_id,customer_id,ordered_at,status,items_amount,discount_amount,"
-                "total_amount,updated_at")
+ORDER_HEADER = (
+    "order_id,customer_id,ordered_at,status,items_amount,discount_amount,total_amount,updated_at"
+)
 
 
 def _deliver(landing: Path, source: str, name: str, text: str, encoding: str = "utf-8") -> Path:
@@ -30,14 +31,22 @@ def _load(tmp_path: Path, source=ORDERS, load_id: str = "test"):
 
 
 def test_bad_rows_are_quarantined_with_file_row_and_reason(tmp_path):
-    _deliver(tmp_path / "landing", "orders", "orders.csv", "\n".join([
-        ORDER_HEADER,
-        "O1,C1,2025-03-01 10:00:00,PAID,100,0,100,2025-03-01 10:00:00",
-        "O2,C2,2025-03-01 11:00:00,lost,100,0,100,2025-03-01 11:00:00",
-        "O3,C3,not a time,paid,100,0,100,2025-03-01 11:00:00",
-        "O4,C4,2025-03-01 12:00:00,paid,100",
-        ",C5,2025-03-01 12:00:00,paid,1,0,1,2025-03-01 12:00:00",
-    ]) + "\n")
+    _deliver(
+        tmp_path / "landing",
+        "orders",
+        "orders.csv",
+        "\n".join(
+            [
+                ORDER_HEADER,
+                "O1,C1,2025-03-01 10:00:00,PAID,100,0,100,2025-03-01 10:00:00",
+                "O2,C2,2025-03-01 11:00:00,lost,100,0,100,2025-03-01 11:00:00",
+                "O3,C3,not a time,paid,100,0,100,2025-03-01 11:00:00",
+                "O4,C4,2025-03-01 12:00:00,paid,100",
+                ",C5,2025-03-01 12:00:00,paid,1,0,1,2025-03-01 12:00:00",
+            ]
+        )
+        + "\n",
+    )
     con, report = _load(tmp_path)
     assert report.total("rows_read") == 5
     assert report.total("rows_loaded") == 1
@@ -46,20 +55,23 @@ def test_bad_rows_are_quarantined_with_file_row_and_reason(tmp_path):
         "select _file, _row_number, reason from raw._quarantine order by _row_number"
     ).fetchall()
     assert rows == [
-        ("orders/2025-03-01/orders.csv", 3,
-         "status: 'lost' is not one of paid, shipped, cancelled, refunded"),
+        (
+            "orders/2025-03-01/orders.csv",
+            3,
+            "status: 'lost' is not one of paid, shipped, cancelled, refunded",
+        ),
         ("orders/2025-03-01/orders.csv", 4, "ordered_at: 'not a time' is not a valid timestamp"),
         ("orders/2025-03-01/orders.csv", 5, "expected 8 fields, found 5"),
         ("orders/2025-03-01/orders.csv", 6, "order_id: required value missing"),
     ]
-    loaded = con.execute("select order_id, status, total_amount, _row_number "
-                         "from raw.orders__orders").fetchall()
+    loaded = con.execute(
+        "select order_id, status, total_amount, _row_number from raw.orders__orders"
+    ).fetchall()
     assert [(r[0], r[1], float(r[2]), r[3]) for r in loaded] == [("O1", "paid", 100.0, 2)]
 
 
 def test_missing_required_column_fails_naming_file_and_column(tmp_path):
-    path = _deliver(tmp_path / "landing", "orders", "orders.csv",
-                    "order_id,customer_id\nO1,C1\n")
+    path = _deliver(tmp_path / "landing", "orders", "orders.csv", "order_id,customer_id\nO1,C1\n")
     with pytest.raises(DeliveryError) as err:
         _load(tmp_path)
     assert str(path) in str(err.value)
@@ -68,8 +80,12 @@ def test_missing_required_column_fails_naming_file_and_column(tmp_path):
 
 def test_failed_load_leaves_the_day_as_it_was(tmp_path):
     landing = tmp_path / "landing"
-    _deliver(landing, "orders", "orders.csv",
-             ORDER_HEADER + "\nO1,C1,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00\n")
+    _deliver(
+        landing,
+        "orders",
+        "orders.csv",
+        ORDER_HEADER + "\nO1,C1,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00\n",
+    )
     con, _ = _load(tmp_path)
     con.close()
     _deliver(landing, "orders", "orders_2.csv", "order_id\nO2\n")
@@ -80,9 +96,13 @@ def test_failed_load_leaves_the_day_as_it_was(tmp_path):
 
 
 def test_non_utf8_file_is_refused_clearly(tmp_path):
-    path = _deliver(tmp_path / "landing", "orders", "orders.csv",
-                    ORDER_HEADER + "\nO1,张三,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00\n",
-                    encoding="gbk")
+    path = _deliver(
+        tmp_path / "landing",
+        "orders",
+        "orders.csv",
+        ORDER_HEADER + "\nO1,张三,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00\n",
+        encoding="gbk",
+    )
     with pytest.raises(DeliveryError, match="not valid UTF-8") as err:
         _load(tmp_path)
     assert str(path) in str(err.value)
@@ -91,8 +111,12 @@ def test_non_utf8_file_is_refused_clearly(tmp_path):
 def test_reloading_a_day_replaces_it(tmp_path):
     landing = tmp_path / "landing"
     row = "O{n},C1,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00"
-    _deliver(landing, "orders", "orders.csv",
-             "\n".join([ORDER_HEADER, row.format(n=1), row.format(n=2)]) + "\n")
+    _deliver(
+        landing,
+        "orders",
+        "orders.csv",
+        "\n".join([ORDER_HEADER, row.format(n=1), row.format(n=2)]) + "\n",
+    )
     con, _ = _load(tmp_path, load_id="first")
     con.close()
     _deliver(landing, "orders", "orders.csv", "\n".join([ORDER_HEADER, row.format(n=3)]) + "\n")
@@ -100,26 +124,42 @@ def test_reloading_a_day_replaces_it(tmp_path):
     assert con.execute("select order_id, _load_id from raw.orders__orders").fetchall() == [
         ("O3", "second")
     ]
-    assert con.execute("select count(*) from raw._loads where source = 'orders'").fetchone()[0] \
-        == len(ORDERS.entities)
+    assert con.execute("select count(*) from raw._loads where source = 'orders'").fetchone()[
+        0
+    ] == len(ORDERS.entities)
 
 
 def test_jsonl_bad_lines_and_extra_keys(tmp_path):
-    _deliver(tmp_path / "landing", "social", "posts.jsonl", "\n".join([
-        '{"post_id": "S1", "platform": "weibo", "author_handle": "@a", '
-        '"posted_at": "2025-03-01 09:00:00", "text": "质量很好但是太贵了", "mood": "x"}',
-        "{not json",
-        '["a list"]',
-        '{"post_id": "S2", "platform": "weibo", "author_handle": "b", '
-        '"posted_at": "2025-03-01 09:00:00", "text": "ok", "rating": 9.5}',
-    ]) + "\n")
+    _deliver(
+        tmp_path / "landing",
+        "social",
+        "posts.jsonl",
+        "\n".join(
+            [
+                '{"post_id": "S1", "platform": "weibo", "author_handle": "@a", '
+                '"posted_at": "2025-03-01 09:00:00", "text": "质量很好但是太贵了", "mood": "x"}',
+                "{not json",
+                '["a list"]',
+                '{"post_id": "S2", "platform": "weibo", "author_handle": "b", '
+                '"posted_at": "2025-03-01 09:00:00", "text": "ok", "rating": 9.5}',
+            ]
+        )
+        + "\n",
+    )
     con, report = _load(tmp_path, source=SOCIAL)
-    assert (report.total("rows_read"), report.total("rows_loaded"),
-            report.total("rows_quarantined")) == (4, 1, 3)
+    assert (
+        report.total("rows_read"),
+        report.total("rows_loaded"),
+        report.total("rows_quarantined"),
+    ) == (4, 1, 3)
     assert report.extra_columns == ["posts.mood"]
     assert con.execute("select text from raw.social__posts").fetchone()[0] == "质量很好但是太贵了"
-    reasons = [r for (r,) in con.execute(
-        "select reason from raw._quarantine order by _row_number").fetchall()]
+    reasons = [
+        r
+        for (r,) in con.execute(
+            "select reason from raw._quarantine order by _row_number"
+        ).fetchall()
+    ]
     assert reasons[0].startswith("invalid JSON")
     assert reasons[1] == "not a JSON object"
     assert reasons[2] == "rating: '9.5' is not a valid integer"

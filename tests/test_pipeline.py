@@ -23,14 +23,17 @@ def _one(con, sql: str):
 
 
 def test_customer_360_has_exactly_one_row_per_customer(con):
-    rows, distinct = _one(con, "select count(*), count(distinct customer_id) "
-                               "from marts.customer_360")
+    rows, distinct = _one(
+        con, "select count(*), count(distinct customer_id) from marts.customer_360"
+    )
     crm = _one(con, "select count(distinct customer_id) from raw.crm__customers")[0]
     assert rows == distinct == crm > 0
 
 
 def test_customer_360_figures_agree_with_the_orders(con):
-    mismatches = _one(con, """
+    mismatches = _one(
+        con,
+        """
         with from_facts as (
             select customer_id, count(*) as orders, sum(net_revenue) as revenue
             from marts.fct_orders where is_purchase and customer_id is not null group by all
@@ -39,42 +42,52 @@ def test_customer_360_figures_agree_with_the_orders(con):
         left join from_facts f using (customer_id)
         where coalesce(f.orders, 0) <> c.lifetime_orders
            or abs(coalesce(f.revenue, 0) - c.lifetime_net_revenue) > 0.01
-    """)[0]
+    """,
+    )[0]
     assert mismatches == 0
 
 
 def test_rfm_scores_span_one_to_five_and_segments_are_varied(con):
     for score in ("r_score", "f_score", "m_score"):
-        values = {v for (v,) in con.execute(f"select distinct {score} from marts.customer_rfm")
-                  .fetchall()}
+        values = {
+            v for (v,) in con.execute(f"select distinct {score} from marts.customer_rfm").fetchall()
+        }
         assert values == {1, 2, 3, 4, 5}, score
     segments = _one(con, "select count(distinct rfm_segment) from marts.customer_rfm")[0]
     assert segments >= 4
-    classes = {v for (v,) in con.execute("select distinct value_class from marts.customer_rfm")
-               .fetchall()}
+    classes = {
+        v for (v,) in con.execute("select distinct value_class from marts.customer_rfm").fetchall()
+    }
     assert classes == {"high_value", "potential", "general", "low_value"}
     purchasers = _one(con, "select count(*) from marts.customer_360 where lifetime_orders > 0")[0]
     assert _one(con, "select count(*) from marts.customer_rfm")[0] == purchasers
 
 
 def test_fct_orders_holds_the_latest_state_of_every_delivered_order(con):
-    raw, facts = _one(con, """select (select count(distinct order_id) from raw.orders__orders),
-                                     (select count(*) from marts.fct_orders)""")
+    raw, facts = _one(
+        con,
+        """select (select count(distinct order_id) from raw.orders__orders),
+                                     (select count(*) from marts.fct_orders)""",
+    )
     assert raw == facts > 0
-    stale = _one(con, """
+    stale = _one(
+        con,
+        """
         with latest as (
             select order_id, arg_max(status, updated_at) as status
             from raw.orders__orders group by all
         )
         select count(*) from marts.fct_orders f join latest l using (order_id)
         where lower(l.status) <> f.order_status
-    """)[0]
+    """,
+    )[0]
     assert stale == 0
 
 
 def test_kpi_daily_covers_every_day(con):
-    days, first, last, orders = _one(con, "select count(*), min(kpi_date), max(kpi_date), "
-                                          "sum(orders) from marts.kpi_daily")
+    days, first, last, orders = _one(
+        con, "select count(*), min(kpi_date), max(kpi_date), sum(orders) from marts.kpi_daily"
+    )
     assert days == (last - first).days + 1
     assert orders == _one(con, "select count(*) from marts.fct_orders where is_purchase")[0]
 
@@ -85,14 +98,18 @@ def test_identity_matching_reports_rates(con):
     assert ((rates["match_rate"] > 0.5) & (rates["match_rate"] <= 1)).all()
 
 
-def test_rerunning_a_partition_gives_identical_tables(pipeline_warehouse, demo_landing,
-                                                      all_assets, tmp_path):
+def test_rerunning_a_partition_gives_identical_tables(
+    pipeline_warehouse, demo_landing, all_assets, tmp_path
+):
     warehouse, _ = pipeline_warehouse
     copy = tmp_path / "rerun.duckdb"
     shutil.copy(warehouse, copy)
     before = table_snapshot(copy, ("raw", "marts"))
-    result = dg.materialize(all_assets, partition_key=DEMO_END.isoformat(),
-                            resources=weixi_resources(copy, demo_landing))
+    result = dg.materialize(
+        all_assets,
+        partition_key=DEMO_END.isoformat(),
+        resources=weixi_resources(copy, demo_landing),
+    )
     assert result.success
     after = table_snapshot(copy, ("raw", "marts"))
     assert before.keys() == after.keys()
@@ -100,11 +117,13 @@ def test_rerunning_a_partition_gives_identical_tables(pipeline_warehouse, demo_l
         assert before[table].equals(after[table]), table
 
 
-def test_backfilling_in_two_chunks_gives_the_same_marts(pipeline_warehouse, demo_landing,
-                                                        all_assets, tmp_path):
+def test_backfilling_in_two_chunks_gives_the_same_marts(
+    pipeline_warehouse, demo_landing, all_assets, tmp_path
+):
     warehouse = tmp_path / "chunks.duckdb"
-    definitions = dg.Definitions(assets=all_assets,
-                                 resources=weixi_resources(warehouse, demo_landing))
+    definitions = dg.Definitions(
+        assets=all_assets, resources=weixi_resources(warehouse, demo_landing)
+    )
     middle = date(2025, 5, 31)
     with dg.instance_for_test() as instance:
         for start, end in ((DEMO_START, middle), (middle + timedelta(days=1), DEMO_END)):

@@ -12,12 +12,14 @@ from orchestration.ingest.loader import DeliveryError, SourceLoadReport, load_so
 WAREHOUSE_POOL = "weixi_warehouse"
 """Every asset that writes the warehouse runs in this pool; its limit of 1 keeps writers apart."""
 
+
 def _markdown_table(rows: dict[str, dict[str, int]]) -> str:
     columns = ["files", "rows_read", "rows_loaded", "rows_quarantined"]
     lines = ["| entity | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for entity, counts in rows.items():
         lines.append(f"| {entity} | " + " | ".join(f"{counts[c]:,}" for c in columns) + " |")
     return "\n".join(lines)
+
 
 def load_metadata(report: SourceLoadReport) -> dict[str, dg.MetadataValue | int | str]:
     """Asset metadata for a load: rows read = rows loaded + rows quarantined, per entity."""
@@ -33,6 +35,7 @@ def load_metadata(report: SourceLoadReport) -> dict[str, dg.MetadataValue | int 
         "extra_columns_ignored": ", ".join(report.extra_columns) or "none",
         "unrecognised_files": ", ".join(report.unrecognised_files[:20]) or "none",
     }
+
 
 def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
     """The daily-partitioned asset that loads ``source``'s deliveries into its raw tables."""
@@ -59,8 +62,9 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
 
         try:
             with warehouse.connect() as con:
-                report = load_source(con, source, landing.path, start, end, context.run_id,
-                                     progress)
+                report = load_source(
+                    con, source, landing.path, start, end, context.run_id, progress
+                )
         except DeliveryError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(
@@ -71,5 +75,6 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=load_metadata(report))
 
     return ingest
+
 
 ingest_assets = [build_ingest_asset(source) for source in SOURCES]

@@ -17,8 +17,14 @@ BANDS = ("budget", "mid", "premium")
 BAND_OF_POSITION = np.array([0, 0, 0, 1, 1, 1, 2, 2])
 
 CATEGORY_WEIGHTS: dict[str, float] = {
-    "mother_baby": 0.14, "beauty": 0.16, "apparel": 0.15, "electronics": 0.10,
-    "home": 0.12, "food_drink": 0.17, "pet": 0.10, "sports": 0.06,
+    "mother_baby": 0.14,
+    "beauty": 0.16,
+    "apparel": 0.15,
+    "electronics": 0.10,
+    "home": 0.12,
+    "food_drink": 0.17,
+    "pet": 0.10,
+    "sports": 0.06,
 }
 CATEGORIES = tuple(CATEGORY_WEIGHTS)
 
@@ -72,22 +78,62 @@ PRICE_LEVEL = 0.6
 
 # (brand, written in English?) per category; the i-th product of a subcategory takes brand i % 5.
 BRANDS: dict[str, tuple[tuple[str, bool], ...]] = {
-    "mother_baby": (("安贝", False), ("Little Sprout", True), ("暖阳宝贝", False),
-                    ("贝乐", False), ("NordBaby", True)),
-    "beauty": (("花间集", False), ("Lumière Lab", True), ("清颜", False), ("雪域", False),
-               ("Aqua Veil", True)),
-    "apparel": (("素衣", False), ("Urban Thread", True), ("北纬", False), ("轻风", False),
-                ("Harbor & Co", True)),
-    "electronics": (("星驰", False), ("Voltix", True), ("芯动", False), ("小禾", False),
-                    ("Aurion", True)),
-    "home": (("居然", False), ("Nordhem", True), ("木语", False), ("家和", False),
-             ("CasaLume", True)),
-    "food_drink": (("山野", False), ("Bean Theory", True), ("茶语", False), ("五谷丰", False),
-                   ("Daily Harvest", True)),
-    "pet": (("毛孩子", False), ("Happy Paws", True), ("汪星人", False), ("喵小姐", False),
-            ("PetNest", True)),
-    "sports": (("行者", False), ("Summit Gear", True), ("奔跑吧", False), ("野径", False),
-               ("FlowFit", True)),
+    "mother_baby": (
+        ("安贝", False),
+        ("Little Sprout", True),
+        ("暖阳宝贝", False),
+        ("贝乐", False),
+        ("NordBaby", True),
+    ),
+    "beauty": (
+        ("花间集", False),
+        ("Lumière Lab", True),
+        ("清颜", False),
+        ("雪域", False),
+        ("Aqua Veil", True),
+    ),
+    "apparel": (
+        ("素衣", False),
+        ("Urban Thread", True),
+        ("北纬", False),
+        ("轻风", False),
+        ("Harbor & Co", True),
+    ),
+    "electronics": (
+        ("星驰", False),
+        ("Voltix", True),
+        ("芯动", False),
+        ("小禾", False),
+        ("Aurion", True),
+    ),
+    "home": (
+        ("居然", False),
+        ("Nordhem", True),
+        ("木语", False),
+        ("家和", False),
+        ("CasaLume", True),
+    ),
+    "food_drink": (
+        ("山野", False),
+        ("Bean Theory", True),
+        ("茶语", False),
+        ("五谷丰", False),
+        ("Daily Harvest", True),
+    ),
+    "pet": (
+        ("毛孩子", False),
+        ("Happy Paws", True),
+        ("汪星人", False),
+        ("喵小姐", False),
+        ("PetNest", True),
+    ),
+    "sports": (
+        ("行者", False),
+        ("Summit Gear", True),
+        ("奔跑吧", False),
+        ("野径", False),
+        ("FlowFit", True),
+    ),
 }
 SERIES_ZH = ("经典款", "家庭装", "轻享版", "升级款", "Plus", "Pro", "旗舰版", "臻选礼盒")
 SERIES_EN = ("Classic", "Family Pack", "Lite", "Plus", "Select", "Pro", "Signature", "Reserve")
@@ -149,8 +195,11 @@ def build_catalogue(rng: np.random.Generator, window: Window) -> Catalogue:
     for s, (cat, noun_zh, noun_en, *_) in enumerate(SUBCATEGORIES.values()):
         for i in range(PRODUCTS_PER_SUBCATEGORY):
             brand, english = BRANDS[cat][i % len(BRANDS[cat])]
-            names.append(f"{brand} {noun_en} {SERIES_EN[i]}" if english
-                         else f"{brand} {noun_zh} {SERIES_ZH[i]}")
+            names.append(
+                f"{brand} {noun_en} {SERIES_EN[i]}"
+                if english
+                else f"{brand} {noun_zh} {SERIES_ZH[i]}"
+            )
             brands.append(brand)
             category.append(CATEGORIES.index(cat))
             subcategory.append(s)
@@ -203,8 +252,7 @@ def build_catalogue(rng: np.random.Generator, window: Window) -> Catalogue:
         if rng.random() < 0.7:
             price_change_day[repriced] = rng.integers(window.days // 4, window.days * 3 // 4)
             factor = rng.uniform(0.85, 1.15)
-            new_price_cents[repriced] = (np.round(price_cents[repriced] * factor / 100) * 100
-                                         - 10)
+            new_price_cents[repriced] = np.round(price_cents[repriced] * factor / 100) * 100 - 10
 
     repeat = np.array([SUBCATEGORIES[SUBCATEGORY_NAMES[s]][5] for s in sub])
     return Catalogue(
@@ -227,8 +275,7 @@ def build_catalogue(rng: np.random.Generator, window: Window) -> Catalogue:
     )
 
 
-def product_deliveries(rng: np.random.Generator, catalogue: Catalogue,
-                       window: Window) -> pa.Table:
+def product_deliveries(rng: np.random.Generator, catalogue: Catalogue, window: Window) -> pa.Table:
     """Catalogue rows per delivery day: the whole catalogue on day 0, then launches, price
     changes and discontinuations on their days. Carries the delivery day in ``_day``."""
     c = catalogue
@@ -249,20 +296,22 @@ def product_deliveries(rng: np.random.Generator, catalogue: Catalogue,
 
     seconds = day * 86_400 + rng.integers(3600, 6 * 3600, len(day))
     price = c.price_at(product, day)
-    return pa.table({
-        "product_id": c.product_id.take(pa.array(product)),
-        "product_name": col.pick(c.name, product),
-        "category": col.pick(CATEGORIES, c.category[product]),
-        "subcategory": col.pick(SUBCATEGORY_NAMES, c.subcategory[product]),
-        "brand": col.pick(c.brand, product),
-        "price_band": col.pick(BANDS, c.band[product]),
-        "list_price": col.money(price),
-        "is_repeat_purchase": col.booleans(c.repeat_purchase[product]),
-        "status": col.pick(("active", "discontinued"), (kind == 2).astype(int)),
-        "launched_on": col.dates(c.launch_day[product], window),
-        "updated_at": col.timestamps(seconds, window),
-        "_day": col.integers(day),
-    })
+    return pa.table(
+        {
+            "product_id": c.product_id.take(pa.array(product)),
+            "product_name": col.pick(c.name, product),
+            "category": col.pick(CATEGORIES, c.category[product]),
+            "subcategory": col.pick(SUBCATEGORY_NAMES, c.subcategory[product]),
+            "brand": col.pick(c.brand, product),
+            "price_band": col.pick(BANDS, c.band[product]),
+            "list_price": col.money(price),
+            "is_repeat_purchase": col.booleans(c.repeat_purchase[product]),
+            "status": col.pick(("active", "discontinued"), (kind == 2).astype(int)),
+            "launched_on": col.dates(c.launch_day[product], window),
+            "updated_at": col.timestamps(seconds, window),
+            "_day": col.integers(day),
+        }
+    )
 
 
 def co_purchase_truth(catalogue: Catalogue) -> pa.Table:
@@ -271,11 +320,13 @@ def co_purchase_truth(catalogue: Catalogue) -> pa.Table:
     first = [SUBCATEGORY_NAMES.index(anchor) for anchor, _ in CO_PURCHASE_RULES]
     anchors = np.flatnonzero(np.isin(catalogue.subcategory, first))
     partners = catalogue.companion[anchors]
-    return pa.table({
-        "product_a": catalogue.product_id.take(pa.array(anchors)),
-        "product_b": catalogue.product_id.take(pa.array(partners)),
-        "subcategory_a": col.pick(SUBCATEGORY_NAMES, catalogue.subcategory[anchors]),
-        "subcategory_b": col.pick(SUBCATEGORY_NAMES, catalogue.subcategory[partners]),
-        "probability_a_adds_b": np.full(len(anchors), PAIR_FORWARD_PROBABILITY),
-        "probability_b_adds_a": np.full(len(anchors), PAIR_REVERSE_PROBABILITY),
-    })
+    return pa.table(
+        {
+            "product_a": catalogue.product_id.take(pa.array(anchors)),
+            "product_b": catalogue.product_id.take(pa.array(partners)),
+            "subcategory_a": col.pick(SUBCATEGORY_NAMES, catalogue.subcategory[anchors]),
+            "subcategory_b": col.pick(SUBCATEGORY_NAMES, catalogue.subcategory[partners]),
+            "probability_a_adds_b": np.full(len(anchors), PAIR_FORWARD_PROBABILITY),
+            "probability_b_adds_a": np.full(len(anchors), PAIR_REVERSE_PROBABILITY),
+        }
+    )

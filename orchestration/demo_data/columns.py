@@ -17,8 +17,11 @@ _CENT = pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))
 
 def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     """Ids such as ``C0000042``: ``prefix`` then ``numbers`` zero-padded to ``width`` digits."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()),
-                          width=width, padding="0")
+    digits = pc.utf8_lpad(
+        pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()),
+        width=width,
+        padding="0",
+    )
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
@@ -53,11 +56,13 @@ def booleans(values: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
     return pa.array(np.asarray(values, dtype=bool), mask=null)
 
 
-def pick(vocabulary: Sequence[str] | pa.Array, index: np.ndarray,
-         null: np.ndarray | None = None) -> pa.Array:
+def pick(
+    vocabulary: Sequence[str] | pa.Array, index: np.ndarray, null: np.ndarray | None = None
+) -> pa.Array:
     """Strings ``vocabulary[index]``; null where ``null`` is true."""
-    vocab = vocabulary if isinstance(vocabulary, pa.Array) else pa.array(list(vocabulary),
-                                                                          pa.string())
+    vocab = (
+        vocabulary if isinstance(vocabulary, pa.Array) else pa.array(list(vocabulary), pa.string())
+    )
     return vocab.take(pa.array(np.asarray(index, dtype=np.int64), mask=null))
 
 
@@ -68,12 +73,14 @@ def concat(*parts: pa.Array | str) -> pa.Array:
 
 def with_nulls(array: pa.Array, null: np.ndarray) -> pa.Array:
     """``array`` with the positions where ``null`` is true set to null."""
-    return pc.if_else(pa.array(np.asarray(null, dtype=bool)), pa.nulls(len(array), array.type),
-                      array)
+    return pc.if_else(
+        pa.array(np.asarray(null, dtype=bool)), pa.nulls(len(array), array.type), array
+    )
 
 
-def weighted_choice(rng: np.random.Generator, weights: Sequence[float] | np.ndarray,
-                    n: int) -> np.ndarray:
+def weighted_choice(
+    rng: np.random.Generator, weights: Sequence[float] | np.ndarray, n: int
+) -> np.ndarray:
     """``n`` indexes into ``weights``, drawn with probability proportional to the weights."""
     w = np.asarray(weights, dtype=float)
     cdf = np.cumsum(w) / w.sum()

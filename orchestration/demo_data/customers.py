@@ -38,11 +38,13 @@ ACQUISITION_WEIGHTS = (0.25, 0.24, 0.12, 0.15, 0.14, 0.10)
 ORDER_CHANNELS = ("app", "web", "mini_program", "store", "marketplace")
 ORDER_CHANNEL_WEIGHTS = (0.40, 0.15, 0.25, 0.08, 0.12)
 GENDERS = ("female", "male", "unknown")
-BAND_PREFERENCE = np.array([
-    [0.65, 0.30, 0.05],  # price-sensitive: budget
-    [0.08, 0.32, 0.60],  # quality-seeking: premium
-    [0.30, 0.50, 0.20],  # regular
-])
+BAND_PREFERENCE = np.array(
+    [
+        [0.65, 0.30, 0.05],  # price-sensitive: budget
+        [0.08, 0.32, 0.60],  # quality-seeking: premium
+        [0.30, 0.50, 0.20],  # regular
+    ]
+)
 """Relative weight of the budget, mid and premium bands per persona."""
 
 
@@ -105,19 +107,24 @@ class Population:
         return np.arange(self.size) < self.n_crm
 
 
-def draw_population(rng: np.random.Generator, customers: int, window: Window,
-                    catalogue: Catalogue) -> Population:
+def draw_population(
+    rng: np.random.Generator, customers: int, window: Window, catalogue: Catalogue
+) -> Population:
     """``customers`` CRM customers plus a few guest shoppers, with identities and behaviour."""
     n_crm = customers
     n = n_crm + int(round(customers * GUEST_SHOPPER_SHARE))
     in_crm = np.arange(n) < n_crm
 
     signup_second = _signup_seconds(rng, n_crm, window)
-    guest_days = sample_days(rng, cumulative_weights(demand_multiplier(window)),
-                             np.zeros(n - n_crm, dtype=int), window.days)
-    signup_second = np.concatenate([
-        signup_second, guest_days * SECONDS_PER_DAY + rng.integers(8 * 3600, 22 * 3600,
-                                                                    n - n_crm)])
+    guest_days = sample_days(
+        rng,
+        cumulative_weights(demand_multiplier(window)),
+        np.zeros(n - n_crm, dtype=int),
+        window.days,
+    )
+    signup_second = np.concatenate(
+        [signup_second, guest_days * SECONDS_PER_DAY + rng.integers(8 * 3600, 22 * 3600, n - n_crm)]
+    )
     business = in_crm & (rng.random(n) < BUSINESS_SHARE)
     persona = col.weighted_choice(rng, PERSONA_WEIGHTS, n)
 
@@ -140,8 +147,9 @@ def draw_population(rng: np.random.Generator, customers: int, window: Window,
 
     # Business accounts: company names, company e-mail domains.
     industry = rng.integers(0, len(ident.INDUSTRIES), n)
-    company, stem = ident.company_names(rng, col.pick([c[0] for c in ident.CITIES], city),
-                                        industry, rng.random(n) < 0.15)
+    company, stem = ident.company_names(
+        rng, col.pick([c[0] for c in ident.CITIES], city), industry, rng.random(n) < 0.15
+    )
     is_business = pa.array(business)
     name = pc.if_else(is_business, company, name)
     number = ident.unique_numbers(rng, n, 10, 10**7)
@@ -162,13 +170,29 @@ def draw_population(rng: np.random.Generator, customers: int, window: Window,
     platforms[social_active & ~platforms.any(axis=1), 0] = True
 
     return Population(
-        n_crm=n_crm, business=business, persona=persona, signup_second=signup_second,
-        rate=rate, dropout=dropout, repeats_allowed=repeats_allowed,
-        prior_repeats=prior_repeats, initial_purchase=initial_purchase,
-        primary_category=primary_category, favourite_product=favourite_product,
-        preferred_channel=preferred_channel, english=english, gender=gender, name=name,
-        roman=roman, city=city, industry=industry, email=email, phone_number=phone_number,
-        handle=handle, social_active=social_active, platforms=platforms,
+        n_crm=n_crm,
+        business=business,
+        persona=persona,
+        signup_second=signup_second,
+        rate=rate,
+        dropout=dropout,
+        repeats_allowed=repeats_allowed,
+        prior_repeats=prior_repeats,
+        initial_purchase=initial_purchase,
+        primary_category=primary_category,
+        favourite_product=favourite_product,
+        preferred_channel=preferred_channel,
+        english=english,
+        gender=gender,
+        name=name,
+        roman=roman,
+        city=city,
+        industry=industry,
+        email=email,
+        phone_number=phone_number,
+        handle=handle,
+        social_active=social_active,
+        platforms=platforms,
     )
 
 
@@ -178,25 +202,35 @@ def _signup_seconds(rng: np.random.Generator, n: int, window: Window) -> np.ndar
     days = np.empty(n, dtype=np.int64)
     days[existing] = -rng.integers(30, 1095, existing.sum())
     growth = (1 + 0.6 * np.arange(window.days) / window.days) * demand_multiplier(window) ** 0.5
-    days[~existing] = sample_days(rng, cumulative_weights(growth),
-                                  np.zeros((~existing).sum(), dtype=int), window.days)
+    days[~existing] = sample_days(
+        rng, cumulative_weights(growth), np.zeros((~existing).sum(), dtype=int), window.days
+    )
     seconds = days * SECONDS_PER_DAY + rng.integers(7 * 3600, 23 * 3600, n)
     return np.sort(seconds)
 
 
-def _favourite_products(rng: np.random.Generator, catalogue: Catalogue,
-                        primary_category: np.ndarray, persona: np.ndarray) -> np.ndarray:
+def _favourite_products(
+    rng: np.random.Generator,
+    catalogue: Catalogue,
+    primary_category: np.ndarray,
+    persona: np.ndarray,
+) -> np.ndarray:
     """A product each person keeps coming back to: a consumable of their primary category where
     there is one, in their persona's price band."""
     favourite = np.empty(len(persona), dtype=np.int64)
     for category in range(len(CATEGORIES)):
         for p in range(len(PERSONAS)):
             who = np.flatnonzero((primary_category == category) & (persona == p))
-            products = np.flatnonzero((catalogue.category == category)
-                                      & (catalogue.launch_day <= 0)
-                                      & (catalogue.discontinue_day == NEVER))
-            weights = (catalogue.popularity[products] * BAND_PREFERENCE[p][
-                catalogue.band[products]] * np.where(catalogue.repeat_purchase[products], 4, 1))
+            products = np.flatnonzero(
+                (catalogue.category == category)
+                & (catalogue.launch_day <= 0)
+                & (catalogue.discontinue_day == NEVER)
+            )
+            weights = (
+                catalogue.popularity[products]
+                * BAND_PREFERENCE[p][catalogue.band[products]]
+                * np.where(catalogue.repeat_purchase[products], 4, 1)
+            )
             favourite[who] = products[col.weighted_choice(rng, weights, len(who))]
     return favourite
 
@@ -222,5 +256,6 @@ def customer_ids(index: np.ndarray, n_crm: int, null: np.ndarray | None = None) 
 def crm_phones(rng: np.random.Generator, population: Population) -> pa.Array:
     """Phones as typed into the CRM: mostly plain digits, some with dashes or +86."""
     style = rng.choice(3, population.size, p=[0.8, 0.1, 0.1])
-    return col.with_nulls(ident.format_phones(population.phone_number, style),
-                          ~population.has_phone)
+    return col.with_nulls(
+        ident.format_phones(population.phone_number, style), ~population.has_phone
+    )

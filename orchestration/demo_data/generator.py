@@ -84,16 +84,19 @@ class GenerationSummary:
         return "\n".join(lines)
 
 
-def generate(config: GeneratorConfig,
-             progress: Callable[[str], None] | None = None) -> GenerationSummary:
+def generate(
+    config: GeneratorConfig, progress: Callable[[str], None] | None = None
+) -> GenerationSummary:
     """Write the demo landing data for ``config`` and return what was written.
 
     The same config gives byte-identical files; a previous run's source folders and truth in
     ``config.out`` are replaced. ``progress`` receives short messages for a command line.
     """
     if config.customers < 1 or config.days < 1:
-        raise ValueError(f"need at least 1 customer and 1 day, got {config.customers} "
-                         f"customers and {config.days} days")
+        raise ValueError(
+            f"need at least 1 customer and 1 day, got {config.customers} "
+            f"customers and {config.days} days"
+        )
     started = time.perf_counter()
     clear_output(config.out)
     say = progress or (lambda _message: None)
@@ -111,18 +114,19 @@ def generate(config: GeneratorConfig,
     kept = orders["second"].to_numpy() <= stop[orders["person"].to_numpy()]
     orders = orders[kept]
     lines = lines[kept[lines["order"].to_numpy()]]
-    tickets = tickets[(tickets["order"] < 0)
-                      | kept[np.maximum(tickets["order"].to_numpy(), 0)]].reset_index(drop=True)
+    tickets = tickets[
+        (tickets["order"] < 0) | kept[np.maximum(tickets["order"].to_numpy(), 0)]
+    ].reset_index(drop=True)
     guests = guest_contacts(next(rngs), orders, population)
-    say(f"orders: {len(orders):,} ({len(guests):,} guest checkouts), "
-        f"order lines: {len(lines):,}")
+    say(f"orders: {len(orders):,} ({len(guests):,} guest checkouts), order lines: {len(lines):,}")
 
     rng = next(rngs)
     customers_table, opt_out_at = customer_deliveries(rng, population, orders, window)
     contacts = contact_deliveries(rng, population, window)
     rng = next(rngs)
-    tickets_table, ticket_id, linked = ticket_deliveries(rng, tickets, guests, population,
-                                                         catalogue, lines, window)
+    tickets_table, ticket_id, linked = ticket_deliveries(
+        rng, tickets, guests, population, catalogue, lines, window
+    )
     surveys = survey_answers(rng, tickets, ticket_id, linked, population, window)
     say(f"tickets: {len(tickets):,}, survey answers: {surveys.num_rows:,}")
     rng = next(rngs)
@@ -134,8 +138,9 @@ def generate(config: GeneratorConfig,
     tables = {
         ("crm", "customers"): lambda: customers_table,
         ("crm", "contacts"): lambda: contacts,
-        ("orders", "orders"): lambda: order_deliveries(order_rng, orders, guests, population,
-                                                       window),
+        ("orders", "orders"): lambda: order_deliveries(
+            order_rng, orders, guests, population, window
+        ),
         ("orders", "order_lines"): lambda: line_deliveries(lines, orders, catalogue, window),
         ("orders", "products"): lambda: product_deliveries(product_rng, catalogue, window),
         ("service", "tickets"): lambda: tickets_table,
@@ -153,8 +158,13 @@ def generate(config: GeneratorConfig,
     write_truth(config.out, truth)
     rows, files = write_landing(config.out, tables, window)
     summary = GenerationSummary(
-        out=config.out, first_date=window.first, last_date=window.last,
-        customers=population.n_crm, orders=len(orders), rows=rows, files=files,
+        out=config.out,
+        first_date=window.first,
+        last_date=window.last,
+        customers=population.n_crm,
+        orders=len(orders),
+        rows=rows,
+        files=files,
         seconds=time.perf_counter() - started,
         truth_files=[f"{name}.parquet" for name in truth],
     )
@@ -162,61 +172,78 @@ def generate(config: GeneratorConfig,
     return summary
 
 
-def _customer_truth(population: Population, orders, stop: np.ndarray, opt_out_at: np.ndarray,
-                    catalogue, window: Window) -> pa.Table:
+def _customer_truth(
+    population: Population,
+    orders,
+    stop: np.ndarray,
+    opt_out_at: np.ndarray,
+    catalogue,
+    window: Window,
+) -> pa.Table:
     n = population.n_crm
     allowed = repeat_budget(population)[:n]
     simulated = np.bincount(orders["person"].to_numpy(), minlength=population.size)[:n]
     churned = stop[:n] < window.end_second
     dropped_out = (simulated >= allowed) | (allowed <= 0)
-    return pa.table({
-        "customer_id": customer_ids(np.arange(n), n),
-        "persona": col.pick(PERSONAS, population.persona[:n]),
-        "is_business": population.business[:n],
-        "signup_date": col.dates(population.signup_day[:n], window),
-        "purchase_rate_per_day": population.rate[:n],
-        "dropout_probability": population.dropout[:n],
-        "repeats_allowed": population.repeats_allowed[:n],
-        "dropped_out": dropped_out & ~churned,
-        "churned_after_complaint": churned,
-        "churned_after_complaint_at": col.timestamps(np.where(churned, stop[:n], 0), window,
-                                                     ~churned),
-        "opted_out_at": col.timestamps(opt_out_at, window, opt_out_at < 0),
-        "primary_category": col.pick(CATEGORIES, population.primary_category[:n]),
-        "favourite_product_id": catalogue.product_id.take(
-            pa.array(population.favourite_product[:n])),
-        "orders_in_window": simulated,
-    })
+    return pa.table(
+        {
+            "customer_id": customer_ids(np.arange(n), n),
+            "persona": col.pick(PERSONAS, population.persona[:n]),
+            "is_business": population.business[:n],
+            "signup_date": col.dates(population.signup_day[:n], window),
+            "purchase_rate_per_day": population.rate[:n],
+            "dropout_probability": population.dropout[:n],
+            "repeats_allowed": population.repeats_allowed[:n],
+            "dropped_out": dropped_out & ~churned,
+            "churned_after_complaint": churned,
+            "churned_after_complaint_at": col.timestamps(
+                np.where(churned, stop[:n], 0), window, ~churned
+            ),
+            "opted_out_at": col.timestamps(opt_out_at, window, opt_out_at < 0),
+            "primary_category": col.pick(CATEGORIES, population.primary_category[:n]),
+            "favourite_product_id": catalogue.product_id.take(
+                pa.array(population.favourite_product[:n])
+            ),
+            "orders_in_window": simulated,
+        }
+    )
 
 
 def _guest_truth(guests, population: Population) -> pa.Table:
     owner = guests["owner"].to_numpy()
-    return pa.table({
-        "order_id": order_ids(guests["order"].to_numpy()),
-        "customer_id": customer_ids(np.maximum(owner, 0), population.n_crm, owner < 0),
-        "matchable": guests["matchable"].to_numpy(),
-    })
+    return pa.table(
+        {
+            "order_id": order_ids(guests["order"].to_numpy()),
+            "customer_id": customer_ids(np.maximum(owner, 0), population.n_crm, owner < 0),
+            "matchable": guests["matchable"].to_numpy(),
+        }
+    )
 
 
-def _ticket_truth(tickets, ticket_id: pa.Array, stop: np.ndarray,
-                  population: Population) -> pa.Table:
+def _ticket_truth(
+    tickets, ticket_id: pa.Array, stop: np.ndarray, population: Population
+) -> pa.Table:
     person = tickets["person"].to_numpy()
     opened = tickets["opened"].to_numpy()
-    return pa.table({
-        "ticket_id": ticket_id,
-        "customer_id": customer_ids(person, population.n_crm, ~population.in_crm[person]),
-        "bad_handling": tickets["bad_handling"].to_numpy(),
-        "triggered_churn": stop[person] == opened,
-    })
+    return pa.table(
+        {
+            "ticket_id": ticket_id,
+            "customer_id": customer_ids(person, population.n_crm, ~population.in_crm[person]),
+            "bad_handling": tickets["bad_handling"].to_numpy(),
+            "triggered_churn": stop[person] == opened,
+        }
+    )
 
 
 def _post_truth(posts, post_id: pa.Array, population: Population) -> pa.Table:
     person = posts["person"].to_numpy()
     theme = posts["theme"].to_numpy()
     known = (person >= 0) & population.in_crm[np.maximum(person, 0)]
-    return pa.table({
-        "post_id": post_id,
-        "customer_id": customer_ids(np.maximum(person, 0), population.n_crm, ~known),
-        "theme": col.pick(THEMES, theme),
-        "sentiment": SENTIMENT[theme],
-    })
+    return pa.table(
+        {
+            "post_id": post_id,
+            "customer_id": customer_ids(np.maximum(person, 0), population.n_crm, ~known),
+            "theme": col.pick(THEMES, theme),
+            "sentiment": SENTIMENT[theme],
+        }
+    )

@@ -73,8 +73,10 @@ def _write_csv(path: Path, table: pa.Table) -> None:
 
 def _write_jsonl(path: Path, table: pa.Table) -> None:
     as_text = [
-        pc.strftime(c, "%Y-%m-%d %H:%M:%S") if pa.types.is_timestamp(c.type)
-        else pc.cast(c, pa.string()) if pa.types.is_date(c.type) or pa.types.is_decimal(c.type)
+        pc.strftime(c, "%Y-%m-%d %H:%M:%S")
+        if pa.types.is_timestamp(c.type)
+        else pc.cast(c, pa.string())
+        if pa.types.is_date(c.type) or pa.types.is_decimal(c.type)
         else c
         for c in table.columns
     ]
@@ -83,8 +85,9 @@ def _write_jsonl(path: Path, table: pa.Table) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
-def write_landing(out: Path, tables: dict[tuple[str, str], Callable[[], pa.Table]],
-                  window: Window) -> tuple[dict[str, int], int]:
+def write_landing(
+    out: Path, tables: dict[tuple[str, str], Callable[[], pa.Table]], window: Window
+) -> tuple[dict[str, int], int]:
     """Write each ``(source, entity)`` table (with a ``_day`` column) as
     ``<out>/<source>/<YYYY-MM-DD>/<entity>.<csv|jsonl>``, one file per day that has rows.
 
@@ -103,10 +106,16 @@ def write_landing(out: Path, tables: dict[tuple[str, str], Callable[[], pa.Table
             rows[f"{source_name}/{entity_name}"] = table.num_rows
             if table.num_rows == 0:
                 continue
-            if not 0 <= pc.min(table[DAY_COLUMN]).as_py() <= pc.max(
-                    table[DAY_COLUMN]).as_py() < window.days:
-                raise ValueError(f"generated {source_name}/{entity_name} rows fall outside the "
-                                 f"window {window.first} .. {window.last}")
+            if (
+                not 0
+                <= pc.min(table[DAY_COLUMN]).as_py()
+                <= pc.max(table[DAY_COLUMN]).as_py()
+                < window.days
+            ):
+                raise ValueError(
+                    f"generated {source_name}/{entity_name} rows fall outside the "
+                    f"window {window.first} .. {window.last}"
+                )
             write = _write_csv if entity.format == "csv" else _write_jsonl
             jobs = []
             for day, rows_of_day in _day_slices(table):

@@ -128,16 +128,25 @@ batches."""
 class _EntityBatch:
     """Files of one entity that were read but not yet validated and written."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source: Source, entity: Entity,
-                 load_id: str, loaded_at: datetime, report: SourceLoadReport) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: Source,
+        entity: Entity,
+        load_id: str,
+        loaded_at: datetime,
+        report: SourceLoadReport,
+    ) -> None:
         self.con, self.source, self.entity = con, source, entity
         self.load_id, self.loaded_at, self.report = load_id, loaded_at, report
         self.columns: dict[str, list] = self._empty()
         self.loads: dict[date, EntityLoad] = {}
 
     def _empty(self) -> dict[str, list]:
-        return {name: [] for name in (*self.entity.column_names, "_row_number",
-                                      "_partition_date", "_file")}
+        return {
+            name: []
+            for name in (*self.entity.column_names, "_row_number", "_partition_date", "_file")
+        }
 
     def add(self, path: Path, relative: str, load: EntityLoad) -> None:
         read = read_delivery_file(path, self.entity)
@@ -148,8 +157,9 @@ class _EntityBatch:
         load.extra_columns.update(read.extra_columns)
         self.loads[day] = load
         if read.rejects:
-            self._quarantine([(day, relative, row, reason, record)
-                              for row, reason, record in read.rejects])
+            self._quarantine(
+                [(day, relative, row, reason, record) for row, reason, record in read.rejects]
+            )
         rows = len(read.row_numbers)
         for name, values in read.columns.items():
             self.columns[name].extend(values)
@@ -162,8 +172,10 @@ class _EntityBatch:
     def _quarantine(self, rows: list[tuple]) -> None:
         self.con.executemany(
             f"insert into {QUARANTINE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[self.source.name, self.entity.name, *row, self.load_id, self.loaded_at]
-             for row in rows],
+            [
+                [self.source.name, self.entity.name, *row, self.load_id, self.loaded_at]
+                for row in rows
+            ],
         )
         for *_, reason, _ in rows:
             self._count(reason)
@@ -177,8 +189,12 @@ class _EntityBatch:
             return
         con = self.con
         types = {"_row_number": pa.int64(), "_partition_date": pa.date32()}
-        delivered = pa.table({name: pa.array(values, types.get(name, pa.string()))
-                              for name, values in self.columns.items()})
+        delivered = pa.table(
+            {
+                name: pa.array(values, types.get(name, pa.string()))
+                for name, values in self.columns.items()
+            }
+        )
         self.columns = self._empty()
         con.register("_delivered", delivered)
         try:
@@ -248,8 +264,10 @@ def load_source(
                 f"delete from {table} where source = ? and {date_column} between ? and ?",
                 [source.name, start, end],
             )
-        batches = [_EntityBatch(con, source, entity, load_id, loaded_at, report)
-                   for entity in source.entities]
+        batches = [
+            _EntityBatch(con, source, entity, load_id, loaded_at, report)
+            for entity in source.entities
+        ]
         for offset in range((end - start).days + 1):
             day = start + timedelta(days=offset)
             folder = landing / source.name / day.isoformat()
@@ -275,9 +293,18 @@ def load_source(
         con.executemany(
             f"insert into {LOADS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                [load_id, source.name, load.entity, load.partition_date, len(load.files),
-                 load.rows_read, load.rows_loaded, load.rows_quarantined,
-                 ",".join(sorted(load.extra_columns)) or None, loaded_at]
+                [
+                    load_id,
+                    source.name,
+                    load.entity,
+                    load.partition_date,
+                    len(load.files),
+                    load.rows_read,
+                    load.rows_loaded,
+                    load.rows_quarantined,
+                    ",".join(sorted(load.extra_columns)) or None,
+                    loaded_at,
+                ]
                 for load in report.loads
             ],
         )

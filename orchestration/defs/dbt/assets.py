@@ -18,6 +18,7 @@ from orchestration.settings import get_settings
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 
+
 def dbt_vars(warehouse_path: str, window: tuple[date, date] | None = None) -> dict[str, Any]:
     """The ``--vars`` of a dbt invocation: the warehouse file, the business parameters and, for
     partitioned runs, the inclusive window ``min_date``..``max_date`` of delivery days."""
@@ -29,10 +30,13 @@ def dbt_vars(warehouse_path: str, window: tuple[date, date] | None = None) -> di
         variables["min_date"], variables["max_date"] = (d.isoformat() for d in window)
     return variables
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, variables: dict[str, Any]
-           ) -> Iterator[Any]:
+
+def _build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, variables: dict[str, Any]
+) -> Iterator[Any]:
     invocation = dbt.cli(["build", "--vars", json.dumps(variables)], context=context)
     yield from invocation.stream()
+
 
 @dbt_assets(
     manifest=weixi_dbt_project.manifest_path,
@@ -49,6 +53,7 @@ def dbt_incremental_models(
 ) -> Iterator[Any]:
     """Incremental facts, rebuilt for the delivery days of the partition window."""
     yield from _build(context, dbt, dbt_vars(warehouse.path, partition_dates(context)))
+
 
 @dbt_assets(
     manifest=weixi_dbt_project.manifest_path,

@@ -20,8 +20,9 @@ class WeixiDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey(["raw", dbt_resource_props["source_name"]])
         schema = dbt_resource_props.get("config", {}).get("schema")
-        return dg.AssetKey([schema, dbt_resource_props["name"]] if schema else
-                           [dbt_resource_props["name"]])
+        return dg.AssetKey(
+            [schema, dbt_resource_props["name"]] if schema else [dbt_resource_props["name"]]
+        )
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
