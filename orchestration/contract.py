@@ -145,6 +145,7 @@ CRM = Source(
                     "social_handles",
                     "string",
                     "known social accounts, `platform:handle` separated by semicolons",
+                    pii=True,
                 ),
                 _c("referred_by", "string", "customer_id of the referring customer"),
                 _c("revisit_interval_days", "integer", "account-manager revisit cadence (B2B)"),

@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from orchestration.contract import SOURCES
+from orchestration.contract import CRM, SOURCES
 from orchestration.defs.ingest import ingest_assets
 from tests.support import DEMO_END, range_tags, table_snapshot, weixi_resources
 
@@ -89,3 +89,22 @@ def test_ranged_backfill_is_one_run_over_all_days(tmp_path, demo_landing):
         loads = con.execute("select count(distinct load_id) from raw._loads").fetchone()[0]
     assert days == (start, end, 30)
     assert loads == 1, "a single-run backfill loads the range in one run"
+
+
+def test_metadata_preview_leaves_out_personal_data(tmp_path, demo_landing):
+    result = dg.materialize(
+        ingest_assets,
+        partition_key=DEMO_END.isoformat(),
+        resources=weixi_resources(tmp_path / "w.duckdb", demo_landing),
+    )
+    crm = CRM.entities[0]
+    pii = {c.name for c in crm.columns if c.pii}
+    assert {"email", "phone", "name", "birthday"} <= pii
+    (materialization,) = result.asset_materializations_for_node("raw__crm")
+    meta = materialization.metadata
+    preview = meta[f"preview ({DEMO_END}, no PII)"].value
+    header = preview.splitlines()[0]
+    assert "customer_id" in header
+    assert not pii & {h.strip() for h in header.split("|")}
+    assert "@" not in preview
+    assert meta["dagster/row_count"].value == meta["rows_loaded"].value

@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import dagster as dg
+import duckdb
 
 from orchestration.contract import SOURCES, Source
 from orchestration.defs.partitions import daily_partitions, partition_dates
@@ -13,24 +14,51 @@ WAREHOUSE_POOL = "weixi_warehouse"
 """Every asset that writes the warehouse runs in this pool; its limit of 1 keeps writers apart."""
 
 
-def _markdown_table(rows: dict[str, dict[str, int]]) -> str:
-    columns = ["files", "rows_read", "rows_loaded", "rows_quarantined"]
-    lines = ["| entity | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for entity, counts in rows.items():
-        lines.append(f"| {entity} | " + " | ".join(f"{counts[c]:,}" for c in columns) + " |")
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    """A Markdown table; numbers with thousands separators, pipes escaped."""
+
+    def cell(value: object) -> str:
+        if value is None:
+            text = ""
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, int):
+            text = f"{value:,}"
+        else:
+            text = str(value)
+        return text.replace("|", "\\|").replace("\n", " ")[:60]
+
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def preview(con: duckdb.DuckDBPyConnection, source: Source, day: date, limit: int = 5) -> str:
+    """The first rows loaded for ``day`` into the source's first table, without PII columns."""
+    entity = source.entities[0]
+    columns = [c.name for c in entity.columns if not c.pii]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    rows = con.execute(
+        f"select {quoted} from {source.raw_table(entity)} where _partition_date = ? "
+        f"order by _file, _row_number limit {limit}",
+        [day],
+    ).fetchall()
+    return markdown_table(columns, [list(r) for r in rows]) if rows else "no rows"
 
 
 def load_metadata(report: SourceLoadReport) -> dict[str, dg.MetadataValue | int | str]:
     """Asset metadata for a load: rows read = rows loaded + rows quarantined, per entity."""
     reasons = "\n".join(f"- {n:,} × {reason}" for reason, n in report.reasons.most_common(10))
+    counts = ["files", "rows_read", "rows_loaded", "rows_quarantined"]
+    by_entity = [[entity, *(c[k] for k in counts)] for entity, c in report.by_entity().items()]
     return {
         "partitions": f"{report.start} .. {report.end}",
+        "dagster/row_count": report.total("rows_loaded"),
         "rows_read": report.total("rows_read"),
         "rows_loaded": report.total("rows_loaded"),
         "rows_quarantined": report.total("rows_quarantined"),
         "files": report.total_files,
-        "by_entity": dg.MetadataValue.md(_markdown_table(report.by_entity())),
+        "by_entity": dg.MetadataValue.md(markdown_table(["entity", *counts], by_entity)),
         "quarantine_reasons": dg.MetadataValue.md(reasons or "none"),
         "extra_columns_ignored": ", ".join(report.extra_columns) or "none",
         "unrecognised_files": ", ".join(report.unrecognised_files[:20]) or "none",
@@ -65,6 +93,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
                 report = load_source(
                     con, source, landing.path, start, end, context.run_id, progress
                 )
+                sample = preview(con, source, end)
         except DeliveryError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(
@@ -72,7 +101,9 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
             f"{report.total('rows_loaded'):,} loaded, "
             f"{report.total('rows_quarantined'):,} quarantined"
         )
-        return dg.MaterializeResult(metadata=load_metadata(report))
+        metadata = load_metadata(report)
+        metadata[f"preview ({end}, no PII)"] = dg.MetadataValue.md(sample)
+        return dg.MaterializeResult(metadata=metadata)
 
     return ingest
 
