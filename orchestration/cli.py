@@ -37,10 +37,19 @@ def _say(message: str) -> None:
 
 
 def landing_dates(landing: Path) -> list[date]:
-    """The delivery days present in a landing folder (any source)."""
+    """The delivery days present in a landing folder, over the four sources' folders."""
+    from orchestration.contract import SOURCES
+
+    known = {source.name for source in SOURCES}
+    for folder in sorted(landing.iterdir()):
+        if folder.is_dir() and folder.name not in known and folder.name[0] not in "._":
+            _say(
+                f"warning: {folder} is not a source folder ({', '.join(sorted(known))}); "
+                "it is not loaded"
+            )
     days = set()
     for folder in landing.glob("*/*"):
-        if folder.is_dir() and not folder.parent.name.startswith("_"):
+        if folder.is_dir() and folder.parent.name in known:
             try:
                 days.add(date.fromisoformat(folder.name))
             except ValueError:
@@ -193,7 +202,8 @@ def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     from orchestration.runner import run_range
 
     instance = weixi_instance(settings) if record else dg.DagsterInstance.ephemeral()
-    _say(f"running {start} .. {end} ({(end - start).days + 1} days) into {settings.warehouse}")
+    days = (end - start).days + 1
+    _say(f"running {start} .. {end} ({days} day{'s' * (days > 1)}) into {settings.warehouse}")
     began = time.monotonic()
     for result in run_range(
         defs(), start, end, instance, job_name=NIGHTLY_JOB, raise_on_error=debug
