@@ -46,6 +46,38 @@ class WeixiSettings(BaseSettings):
     first_response_sla_hours: float = Field(24, description="complaint first-reply SLA")
     received_sla_hours: float = Field(1, description="complaint acknowledgement SLA")
 
+    # Prediction
+    model_registry: Path = Field(
+        PROJECT_ROOT / "data" / "models",
+        description="model registry: one folder per model version, plus the promoted pointer",
+    )
+    churn_horizon_days: int = Field(
+        90, ge=7, description="churn: no purchase in this many days after the as-of date"
+    )
+    ltv_horizon_months: int = Field(12, ge=1, description="lifetime value horizon")
+    ltv_annual_discount_rate: float = Field(
+        0.10, ge=0, description="yearly discount rate of predicted future value"
+    )
+    recommendations_per_customer: int = Field(10, ge=1, description="products per customer")
+
+    # Data quality, serving and alerts
+    quality_docs: Path = Field(
+        PROJECT_ROOT / "data" / "quality" / "docs", description="Great Expectations Data Docs"
+    )
+    serving_dir: Path = Field(
+        PROJECT_ROOT / "data" / "serving",
+        description="what BI tools read: the published serving database and Parquet files",
+    )
+    source_freshness_hours: float = Field(
+        36, description="warn when a source has not delivered for this many hours"
+    )
+    alert_log: Path = Field(
+        PROJECT_ROOT / "data" / "alerts.log", description="failed runs are written here"
+    )
+    alert_webhook_url: str | None = Field(
+        None, description="failed runs are also posted here when set (keep it out of the repo)"
+    )
+
     def resolved(self) -> WeixiSettings:
         """A copy with absolute paths, so that subprocesses (dbt) see the same files."""
         return self.model_copy(
@@ -53,6 +85,10 @@ class WeixiSettings(BaseSettings):
                 "warehouse": self.warehouse.resolve(),
                 "landing": self.landing.resolve(),
                 "dagster_home": self.dagster_home.resolve(),
+                "model_registry": self.model_registry.resolve(),
+                "quality_docs": self.quality_docs.resolve(),
+                "serving_dir": self.serving_dir.resolve(),
+                "alert_log": self.alert_log.resolve(),
             }
         )
 

@@ -19,6 +19,10 @@ from tests.support import (  # noqa: E402
     DEMO_DAYS,
     DEMO_END,
     DEMO_START,
+    ML_CUSTOMERS,
+    ML_DAYS,
+    ML_END,
+    ML_START,
     range_tags,
     weixi_resources,
 )
@@ -61,3 +65,28 @@ def pipeline_warehouse(
     )
     assert result.success
     return warehouse, result
+
+
+@pytest.fixture(scope="session")
+def ml_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ml_landing")
+    generate(
+        GeneratorConfig(out=out, customers=ML_CUSTOMERS, days=ML_DAYS, end_date=ML_END, seed=11)
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def ml_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, ml_landing: Path, all_assets: list
+) -> Path:
+    """Two years of deliveries through ingestion and dbt, for the models to learn from. Model
+    tests materialise their own assets on it; each writes only its own tables."""
+    warehouse = tmp_path_factory.mktemp("ml") / "warehouse.duckdb"
+    result = dg.materialize(
+        all_assets,
+        resources=weixi_resources(warehouse, ml_landing),
+        tags=range_tags(ML_START, ML_END),
+    )
+    assert result.success
+    return warehouse

@@ -15,6 +15,11 @@ DEMO_END = date(2025, 6, 30)
 DEMO_DAYS = 75
 DEMO_START = date(2025, 4, 17)
 DEMO_CUSTOMERS = 400
+# Models need history: two years, enough customers to learn from, still about a minute to build.
+ML_END = date(2025, 12, 30)
+ML_DAYS = 730
+ML_START = date(2024, 1, 1)
+ML_CUSTOMERS = 1500
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -23,8 +28,13 @@ def range_tags(start: date, end: date) -> dict[str, str]:
     return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
 
 
-def weixi_resources(warehouse: Path, landing: Path) -> dict:
-    return build_resources(WeixiSettings(warehouse=warehouse, landing=landing).resolved())
+def weixi_resources(warehouse: Path, landing: Path, **settings: object) -> dict:
+    """Resources for a warehouse and landing folder of a test's own. The model registry goes
+    beside the warehouse unless ``settings`` say otherwise."""
+    settings.setdefault("model_registry", warehouse.parent / "models")
+    return build_resources(
+        WeixiSettings(warehouse=warehouse, landing=landing, **settings).resolved()
+    )
 
 
 def table_snapshot(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, pd.DataFrame]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 
 from orchestration.defs.dbt.project import dbt_resource
 from orchestration.settings import WeixiSettings
@@ -32,6 +33,29 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
 
+    def write_table(self, table: str, frame: pd.DataFrame) -> int:
+        """Replace ``schema.table`` with ``frame`` in one transaction, so a reader sees either
+        the old table or the new one. Returns the number of rows written."""
+        schema = table.split(".")[0]
+        with self.connect() as con:
+            con.execute(f"create schema if not exists {schema}")
+            con.execute("begin")
+            con.register("_frame", frame)
+            con.execute(f"create or replace table {table} as select * from _frame")
+            con.unregister("_frame")
+            con.execute("commit")
+        return len(frame)
+
+
+class ModelRegistry(dg.ConfigurableResource):
+    """The model registry folder (see ``ml.registry``)."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
 
 class Landing(dg.ConfigurableResource):
     """The landing folder: ``<root>/<source>/<YYYY-MM-DD>/<files>``."""
@@ -48,5 +72,6 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
     return {
         "warehouse": Warehouse(path=str(settings.warehouse)),
         "landing": Landing(root=str(settings.landing)),
+        "models": ModelRegistry(root=str(settings.model_registry)),
         "dbt": dbt_resource(),
     }

@@ -17,6 +17,10 @@ class WeixiDbtTranslator(DagsterDbtTranslator):
         super().__init__(DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        # A node may name its asset in `meta: {dagster: {asset_key: [...]}}` (tables that
+        # Python assets write, read by dbt as sources).
+        if dbt_resource_props.get("meta", {}).get("dagster", {}).get("asset_key"):
+            return super().get_asset_key(dbt_resource_props)
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey(["raw", dbt_resource_props["source_name"]])
         schema = dbt_resource_props.get("config", {}).get("schema")

@@ -1,0 +1,70 @@
+"""Validation figures of every model, as asset metadata and in ``marts.model_validation`` so
+BI tools show them beside the scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from orchestration.defs.resources import Warehouse
+
+VALIDATION_TABLE = "marts.model_validation"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One validation figure of a model, with the same figure for its baseline when there is one."""
+
+    metric: str
+    value: float
+    baseline: str | None = None
+    baseline_value: float | None = None
+
+
+def record_validation(
+    warehouse: Warehouse, model: str, version: str, figures: list[Figure], note: str = ""
+) -> None:
+    """Replace the rows of ``model`` ``version`` in the validation table."""
+    rows = pd.DataFrame(
+        {
+            "model": model,
+            "model_version": version,
+            "validated_at": datetime.now(UTC).replace(tzinfo=None),
+            "metric": [f.metric for f in figures],
+            "value": [float(f.value) for f in figures],
+            "baseline": [f.baseline for f in figures],
+            "baseline_value": [
+                None if f.baseline_value is None else float(f.baseline_value) for f in figures
+            ],
+            "note": note,
+        }
+    ).astype({"baseline": "string", "baseline_value": "Float64"})
+    with warehouse.connect() as con:
+        con.execute("create schema if not exists marts")
+        con.execute(
+            f"""create table if not exists {VALIDATION_TABLE} (
+                model varchar, model_version varchar, validated_at timestamp, metric varchar,
+                value double, baseline varchar, baseline_value double, note varchar)"""
+        )
+        con.execute("begin")
+        con.execute(
+            f"delete from {VALIDATION_TABLE} where model = ? and model_version = ?",
+            [model, version],
+        )
+        con.register("_rows", rows)
+        con.execute(f"insert into {VALIDATION_TABLE} by name select * from _rows")
+        con.unregister("_rows")
+        con.execute("commit")
+
+
+def validation_metadata(figures: list[Figure]) -> dict[str, dg.MetadataValue]:
+    """Each figure as a float metadata entry (plotted over runs in the UI), baselines beside."""
+    metadata: dict[str, dg.MetadataValue] = {}
+    for f in figures:
+        metadata[f.metric] = dg.MetadataValue.float(float(f.value))
+        if f.baseline is not None and f.baseline_value is not None:
+            metadata[f"{f.metric} ({f.baseline})"] = dg.MetadataValue.float(float(f.baseline_value))
+    return metadata
