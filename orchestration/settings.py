@@ -58,6 +58,13 @@ class WeixiSettings(BaseSettings):
     ltv_annual_discount_rate: float = Field(
         0.10, ge=0, description="yearly discount rate of predicted future value"
     )
+    value_matrix_high_quantile: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="value matrix: current and predicted value count as high from this quantile "
+        "of all buyers (0.5: the median, 0.8: the top 20%)",
+    )
     recommendations_per_customer: int = Field(10, ge=1, description="products per customer")
 
     # Data quality, serving and alerts

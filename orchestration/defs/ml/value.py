@@ -1,0 +1,201 @@
+"""Lifetime value of every buyer (BG/NBD + Gamma-Gamma) and their place in the value matrix."""
+
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from ml import gamma_gamma, ltv
+from ml.history import NotEnoughHistory
+from ml.value_matrix import QUADRANTS, value_quadrants
+from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.ml.tables import conform
+from orchestration.defs.resources import Warehouse
+from orchestration.settings import get_settings
+
+VALUE_TABLE = "marts.customer_value"
+VALUE_COLUMNS = {
+    "customer_id": "string",
+    "reference_date": "date",
+    "first_purchase_date": "date",
+    "last_purchase_date": "date",
+    "purchases": "int64",
+    "repeat_purchases": "int64",
+    "first_to_last_purchase_days": "int64",
+    "customer_age_days": "int64",
+    "current_value": "float64",
+    "p_alive": "float64",
+    "churn_horizon_days": "int64",
+    "expected_purchases_churn_horizon": "float64",
+    "p_no_purchase_churn_horizon": "float64",
+    "ltv_horizon_months": "int64",
+    "expected_purchases_ltv_horizon": "float64",
+    "expected_spend_per_order": "float64",
+    "clv_12m": "float64",
+    "value_quadrant": "string",
+    "model_version": "string",
+}
+UPSTREAM = [["marts", "fct_orders"], ["intermediate", "int_reference_date__selected"]]
+
+
+def reference_date(warehouse: Warehouse) -> date:
+    """The date customer metrics are computed as of (``int_reference_date__selected``)."""
+    with warehouse.connect() as con:
+        return con.execute(
+            "select reference_date from intermediate.int_reference_date__selected"
+        ).fetchall()[0][0]
+
+
+def purchases(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
+    """Purchases of matched customers up to ``as_of``: refunded orders count, at their net
+    revenue; cancelled orders and guest checkouts matched to no customer do not."""
+    with warehouse.connect() as con:
+        return con.execute(
+            """select customer_id, order_date, cast(net_revenue as double) as revenue
+               from marts.fct_orders
+               where is_purchase and customer_id is not null and order_date <= ?""",
+            [as_of],
+        ).df()
+
+
+def _figures(holdout: ltv.Holdout, model: ltv.ValueModel, histories: pd.DataFrame) -> list[Figure]:
+    figures = [
+        Figure(comparison.metric, comparison.model, baseline, value)
+        for comparison in holdout.comparisons
+        for baseline, value in comparison.baselines.items()
+    ]
+    figures += [Figure(f"param_{name}", value) for name, value in model.parameters().items()]
+    figures += [
+        Figure("holdout_days", holdout.days),
+        Figure("holdout_customers", holdout.customers),
+        Figure("converged", float(model.purchases.converged and model.spend.converged)),
+        Figure(
+            "spend_frequency_correlation",
+            gamma_gamma.spend_frequency_correlation(
+                histories["frequency"], histories["repeat_mean_spend"]
+            ),
+        ),
+    ]
+    return figures
+
+
+def _holdout_table(holdout: ltv.Holdout) -> str:
+    rows = [
+        [c.metric, f"{c.model:.3f}", baseline, f"{value:.3f}"]
+        for c in holdout.comparisons
+        for baseline, value in c.baselines.items()
+    ]
+    return markdown_table(["metric", "model", "baseline", "baseline value"], rows)
+
+
+def _quadrant_table(scored: pd.DataFrame) -> str:
+    rows = []
+    for quadrant in QUADRANTS:
+        part = scored[scored["value_quadrant"] == quadrant]
+        rows.append(
+            [
+                quadrant,
+                len(part),
+                f"{len(part) / len(scored):.1%}",
+                f"{part['current_value'].sum() / scored['current_value'].sum():.1%}",
+                f"{part['clv_12m'].sum() / scored['clv_12m'].sum():.1%}",
+            ]
+        )
+    return markdown_table(
+        ["quadrant", "customers", "share", "revenue so far", "predicted value"], rows
+    )
+
+
+@dg.asset(
+    key=["marts", "customer_value"],
+    group_name="ml",
+    kinds={"python", "scipy", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    deps=[dg.AssetKey(key) for key in UPSTREAM],
+)
+def customer_value(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """What each buyer is worth: P(alive), expected purchases and value over the next 12 months
+    (BG/NBD + Gamma-Gamma, discounted) and the value-matrix quadrant, validated on a holdout."""
+    settings = get_settings()
+    as_of = reference_date(warehouse)
+    transactions = purchases(warehouse, as_of)
+    histories = ltv.purchase_histories(transactions, as_of)
+    horizon_days = round(settings.ltv_horizon_months * ltv.DAYS_PER_MONTH)
+    version = f"bgnbd-gamma-gamma@{as_of.isoformat()}"
+    try:
+        holdout = ltv.holdout_test(
+            transactions, as_of, ltv.holdout_days(histories, as_of, horizon_days)
+        )
+        ltv.check_customers(histories, "in the whole history")
+        model = ltv.fit_value_model(histories)
+    except NotEnoughHistory as reason:
+        context.log.warning(f"{VALUE_TABLE} left empty: {reason}")
+        rows = warehouse.write_table(VALUE_TABLE, conform(pd.DataFrame(), VALUE_COLUMNS))
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "reference_date": str(as_of),
+                "skipped": str(reason),
+            }
+        )
+
+    scores = ltv.score_customers(
+        model,
+        histories,
+        settings.ltv_horizon_months,
+        settings.ltv_annual_discount_rate,
+        settings.churn_horizon_days,
+    )
+    scored = histories.join(scores).rename(
+        columns={
+            "frequency": "repeat_purchases",
+            "recency": "first_to_last_purchase_days",
+            "T": "customer_age_days",
+            "revenue": "current_value",
+            "clv": "clv_12m",
+        }
+    )
+    scored["reference_date"] = as_of
+    scored["churn_horizon_days"] = settings.churn_horizon_days
+    scored["ltv_horizon_months"] = settings.ltv_horizon_months
+    scored["model_version"] = version
+    for money in ("current_value", "expected_spend_per_order", "clv_12m"):
+        scored[money] = scored[money].round(2)
+    scored["value_quadrant"] = value_quadrants(
+        scored["current_value"], scored["clv_12m"], settings.value_matrix_high_quantile
+    )
+    rows = warehouse.write_table(VALUE_TABLE, conform(scored, VALUE_COLUMNS))
+
+    figures = _figures(holdout, model, histories)
+    record_validation(
+        warehouse,
+        ltv.MODEL,
+        version,
+        figures,
+        note=f"calibrated up to {holdout.cutoff}, tested on the {holdout.days} days after",
+    )
+    top = scored.nlargest(10, "clv_12m")[
+        ["customer_id", "value_quadrant", "p_alive", "expected_purchases_ltv_horizon", "clv_12m"]
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "reference_date": str(as_of),
+            "model_version": version,
+            "parameters": dg.MetadataValue.json(model.parameters()),
+            "holdout": dg.MetadataValue.md(
+                f"Calibrated up to {holdout.cutoff}; {holdout.customers:,} customers tested on "
+                f"the {holdout.days} days after.\n\n{_holdout_table(holdout)}"
+            ),
+            "value_matrix": dg.MetadataValue.md(_quadrant_table(scored)),
+            "total_clv_12m": float(scored["clv_12m"].sum()),
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    list(top.columns),
+                    [[f"{v:.3f}" if isinstance(v, float) else v for v in r] for r in top.values],
+                )
+            ),
+            **validation_metadata(figures),
+        }
+    )
