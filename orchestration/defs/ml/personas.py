@@ -1,0 +1,218 @@
+"""Personas: buyers clustered by shopping style (price-sensitive, quality-seeking, ...)."""
+
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from ml import personas
+from ml.history import NotEnoughHistory
+from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.ml.tables import conform
+from orchestration.defs.ml.value import reference_date
+from orchestration.defs.resources import Warehouse
+
+PERSONAS_TABLE = "marts.customer_personas"
+PROFILES_TABLE = "marts.persona_profiles"
+FEATURE_COLUMNS = {name: "float64" for name in personas.PROFILE_FEATURES}
+PERSONA_COLUMNS = {
+    "customer_id": "string",
+    "reference_date": "date",
+    "persona": "string",
+    "cluster": "int64",
+    "distance": "float64",
+    "confidence": "float64",
+    **FEATURE_COLUMNS,
+    "model_version": "string",
+}
+PROFILE_COLUMNS = {
+    "persona": "string",
+    "customers": "int64",
+    "share": "float64",
+    **FEATURE_COLUMNS,
+    "description": "string",
+    "reference_date": "date",
+    "model_version": "string",
+}
+UPSTREAM = [
+    ["marts", "fct_orders"],
+    ["marts", "fct_order_lines"],
+    ["intermediate", "int_reference_date__selected"],
+]
+# Per customer, the totals of their purchases (cancelled orders and unmatched guests excluded;
+# refunded orders count, as everywhere) that ml.personas turns into style features.
+TOTALS_SQL = """
+with
+
+purchases as (
+    select * from marts.fct_orders
+    where is_purchase and customer_id is not null and order_date <= $as_of
+),
+
+order_lines as (
+    select purchases.customer_id, fct_order_lines.*
+    from marts.fct_order_lines
+    inner join purchases on purchases.order_id = fct_order_lines.order_id
+),
+
+line_totals as (
+    select
+        customer_id,
+        count(*) as lines,
+        count(*) filter (where line_discount_amount > 0) as discounted_lines,
+        sum(quantity * unit_price) as gross_amount,
+        sum(line_discount_amount) as line_discount_amount,
+        sum(line_amount) as line_amount,
+        coalesce(sum(line_amount) filter (where price_band = 'premium'), 0) as premium_amount,
+        coalesce(sum(line_amount) filter (where price_band = 'budget'), 0) as budget_amount,
+        count(distinct category) as categories
+    from order_lines
+    group by all
+),
+
+order_totals as (
+    select
+        customer_id,
+        min(order_date) as first_order_date,
+        count(*) as orders,
+        sum(net_revenue) as net_revenue,
+        sum(discount_amount) as order_discount_amount
+    from purchases
+    group by all
+)
+
+select
+    order_totals.customer_id,
+    order_totals.first_order_date,
+    order_totals.orders,
+    cast(order_totals.net_revenue as double) as net_revenue,
+    coalesce(line_totals.lines, 0) as lines,
+    coalesce(line_totals.discounted_lines, 0) as discounted_lines,
+    cast(coalesce(line_totals.gross_amount, 0) as double) as gross_amount,
+    cast(
+        coalesce(line_totals.line_discount_amount, 0) + order_totals.order_discount_amount
+        as double
+    ) as discount_amount,
+    cast(coalesce(line_totals.line_amount, 0) as double) as line_amount,
+    cast(coalesce(line_totals.premium_amount, 0) as double) as premium_amount,
+    cast(coalesce(line_totals.budget_amount, 0) as double) as budget_amount,
+    coalesce(line_totals.categories, 0) as categories
+from order_totals
+left join line_totals on line_totals.customer_id = order_totals.customer_id
+order by order_totals.customer_id
+"""
+
+
+def purchase_totals(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
+    """One row per buyer with the totals ``ml.personas.persona_features`` needs."""
+    with warehouse.connect() as con:
+        return con.execute(TOTALS_SQL, {"as_of": as_of}).df()
+
+
+def _figures(model: personas.PersonaModel, stability: float, shares: pd.Series) -> list[Figure]:
+    figures = [
+        Figure("clusters", model.k),
+        Figure("silhouette", model.silhouettes[model.k]),
+        Figure("stability_ari", stability),
+    ]
+    figures += [Figure(f"silhouette_k{k}", value) for k, value in model.silhouettes.items()]
+    figures += [Figure(f"share_{name}", share) for name, share in shares.items()]
+    return figures
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["marts", "customer_personas"],
+            description="Each buyer's persona (how they shop: price-sensitive, quality-seeking, "
+            "...), with the style features it was read from and how clearly it fits.",
+            deps=[dg.AssetKey(key) for key in UPSTREAM],
+            group_name="ml",
+            kinds={"python", "scikit-learn", "duckdb"},
+        ),
+        dg.AssetSpec(
+            ["marts", "persona_profiles"],
+            description="One row per persona: its size and average shopping style, in words.",
+            deps=[dg.AssetKey(key) for key in UPSTREAM],
+            group_name="ml",
+            kinds={"python", "scikit-learn", "duckdb"},
+        ),
+    ],
+    pool=WAREHOUSE_POOL,
+    name="customer_personas",
+)
+def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    """Personas: buyers clustered by shopping style and named from the cluster profiles, so
+    marketing can talk to the price-sensitive and the quality-seeking differently."""
+    as_of = reference_date(warehouse)
+    features = personas.persona_features(purchase_totals(warehouse, as_of), as_of)
+    version = f"kmeans@{as_of.isoformat()}"
+    try:
+        model = personas.fit_personas(features)
+    except NotEnoughHistory as reason:
+        context.log.warning(f"{PERSONAS_TABLE} and {PROFILES_TABLE} left empty: {reason}")
+        for table, columns in (
+            (PERSONAS_TABLE, PERSONA_COLUMNS),
+            (PROFILES_TABLE, PROFILE_COLUMNS),
+        ):
+            warehouse.write_table(table, conform(pd.DataFrame(), columns))
+            yield dg.MaterializeResult(
+                asset_key=["marts", table.split(".")[1]],
+                metadata={
+                    "dagster/row_count": 0,
+                    "reference_date": str(as_of),
+                    "skipped": str(reason),
+                },
+            )
+        return
+
+    assigned = personas.assign_personas(model, features)
+    customers = features.join(assigned).rename_axis("customer_id").reset_index()
+    customers["reference_date"] = as_of
+    customers["model_version"] = version
+    profiles = personas.persona_profiles(features, assigned["persona"])
+    profiles["reference_date"] = as_of
+    profiles["model_version"] = version
+    stability = personas.stability(features, model)
+    figures = _figures(model, stability, profiles.set_index("persona")["share"])
+
+    rows = warehouse.write_table(PERSONAS_TABLE, conform(customers, PERSONA_COLUMNS))
+    profile_rows = warehouse.write_table(PROFILES_TABLE, conform(profiles, PROFILE_COLUMNS))
+    record_validation(
+        warehouse,
+        personas.MODEL,
+        version,
+        figures,
+        note=f"k-means, k = {model.k} by silhouette over {list(personas.CLUSTER_COUNTS)}",
+    )
+    sizes = markdown_table(
+        ["persona", "customers", "share"],
+        [[p.persona, int(p.customers), f"{p.share:.1%}"] for p in profiles.itertuples()],
+    )
+    yield dg.MaterializeResult(
+        asset_key=["marts", "customer_personas"],
+        metadata={
+            "dagster/row_count": rows,
+            "reference_date": str(as_of),
+            "model_version": version,
+            "personas": dg.MetadataValue.md(sizes),
+            "preview": dg.MetadataValue.md(
+                markdown_table(
+                    ["customer_id", "persona", "confidence"],
+                    [
+                        [c.customer_id, c.persona, f"{c.confidence:.2f}"]
+                        for c in customers.head(10).itertuples()
+                    ],
+                )
+            ),
+            **validation_metadata(figures),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["marts", "persona_profiles"],
+        metadata={
+            "dagster/row_count": profile_rows,
+            "profiles": dg.MetadataValue.md("\n".join(f"- {d}" for d in profiles["description"])),
+        },
+    )
