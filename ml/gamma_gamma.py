@@ -101,10 +101,10 @@ def expected_spend(params: GammaGammaParams, x: np.ndarray, m: np.ndarray) -> np
 
 
 def spend_frequency_correlation(x: np.ndarray, m: np.ndarray) -> float:
-    """Pearson correlation of purchase count and mean spend among repeat buyers; Gamma-Gamma
-    assumes it is near 0."""
+    """Pearson correlation of purchase count and mean spend among customers with more than one
+    purchase; Gamma-Gamma assumes it is near 0."""
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
-    keep = x > 0
+    keep = x > 1
     if keep.sum() < 3 or np.std(x[keep]) == 0 or np.std(m[keep]) == 0:
         return float("nan")
     return float(np.corrcoef(x[keep], m[keep])[0, 1])

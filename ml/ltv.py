@@ -6,6 +6,11 @@ their revenue summed (BG/NBD counts events in continuous time; same-day orders a
 Time is measured in days. As in BG/NBD, ``frequency`` is the number of *repeat* purchase days,
 ``recency`` the days from the first to the last purchase and ``T`` the days from the first
 purchase to the as-of date.
+
+Gamma-Gamma learns spend per purchase from the mean over *all* a customer's purchase days, the
+first included (lifetimes' convention uses repeat purchases only): the demo data and most shops
+have no reason to think the first purchase differs, and a one-time buyer's purchase says
+something about what they spend.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ HISTORY_COLUMNS = [
     "recency",
     "T",
     "revenue",
-    "repeat_mean_spend",
+    "mean_spend",
 ]
 
 
@@ -51,8 +56,8 @@ class ValueModel:
 
 def purchase_histories(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """One row per customer with a purchase on or before ``as_of``: first and last purchase date,
-    purchase days, frequency / recency / T (days), revenue and the mean revenue of the repeat
-    purchase days (NaN without repeats).
+    purchase days, frequency / recency / T (days), revenue and the mean revenue per purchase
+    day.
 
     ``transactions`` has one row per purchase: customer_id, order_date, revenue."""
     frame = transactions.loc[
@@ -68,13 +73,11 @@ def purchase_histories(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
         last_purchase_date=("order_date", "max"),
         purchases=("order_date", "size"),
         revenue=("revenue", "sum"),
-        first_day_revenue=("revenue", "first"),
     ).reset_index()
     out["frequency"] = out["purchases"] - 1
     out["recency"] = (out["last_purchase_date"] - out["first_purchase_date"]).dt.days
     out["T"] = (pd.Timestamp(as_of) - out["first_purchase_date"]).dt.days
-    repeats = out["frequency"].where(out["frequency"] > 0)
-    out["repeat_mean_spend"] = (out["revenue"] - out["first_day_revenue"]) / repeats
+    out["mean_spend"] = out["revenue"] / out["purchases"]
     return out[HISTORY_COLUMNS].astype({"purchases": "int64", "frequency": "int64"})
 
 
@@ -108,12 +111,22 @@ def check_customers(histories: pd.DataFrame, period: str) -> None:
 
 
 def fit_value_model(histories: pd.DataFrame) -> ValueModel:
-    """Fit BG/NBD on every customer's (frequency, recency, T) and Gamma-Gamma on the repeat
-    buyers with positive repeat spend (a fully refunded repeat history has none)."""
+    """Fit BG/NBD on every customer's (frequency, recency, T) and Gamma-Gamma on every
+    customer's (purchases, mean spend) with a positive spend (fully refunded purchases have
+    none)."""
     purchases = bgnbd.fit(histories["frequency"], histories["recency"], histories["T"])
-    repeat = histories[(histories["frequency"] > 0) & (histories["repeat_mean_spend"] > 0)]
-    spend = gamma_gamma.fit(repeat["frequency"], repeat["repeat_mean_spend"])
+    spent = histories[histories["mean_spend"] > 0]
+    spend = gamma_gamma.fit(spent["purchases"], spent["mean_spend"])
     return ValueModel(purchases=purchases, spend=spend)
+
+
+def expected_spend_per_purchase(model: ValueModel, histories: pd.DataFrame) -> np.ndarray:
+    """Gamma-Gamma's expected spend of each customer's next purchases."""
+    return gamma_gamma.expected_spend(
+        model.spend.params,
+        histories["purchases"].to_numpy(dtype=float),
+        histories["mean_spend"].to_numpy(dtype=float),
+    )
 
 
 def discounted_value(
@@ -151,9 +164,7 @@ def score_customers(
     purchase and the discounted value over ``months``."""
     params = model.purchases.params
     x, t_x, T = (histories[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    spend = gamma_gamma.expected_spend(
-        model.spend.params, x, histories["repeat_mean_spend"].to_numpy(dtype=float)
-    )
+    spend = expected_spend_per_purchase(model, histories)
     purchases, value = discounted_value(params, spend, histories, months, annual_discount_rate)
     return pd.DataFrame(
         {
@@ -203,16 +214,14 @@ def holdout_test(transactions: pd.DataFrame, as_of: date, days: int) -> Holdout:
     model = fit_value_model(calibration)
     params = model.purchases.params
     x, t_x, T = (calibration[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    spend = gamma_gamma.expected_spend(
-        model.spend.params, x, calibration["repeat_mean_spend"].to_numpy(dtype=float)
-    )
+    spend = expected_spend_per_purchase(model, calibration)
     predicted = bgnbd.expected_purchases(params, days, x, t_x, T)
 
     actual = _purchase_days_between(transactions, cutoff, as_of, calibration["customer_id"])
     last = _purchase_days_between(
         transactions, cutoff - timedelta(days=days), cutoff, calibration["customer_id"]
     )
-    own_mean = (calibration["revenue"] / calibration["purchases"]).to_numpy()
+    own_mean = calibration["mean_spend"].to_numpy()
     historic = np.divide(x, T, out=np.zeros_like(x), where=T > 0) * days
     purchase_forecasts = {"historic_rate": historic, "last_period": last["purchases"].to_numpy()}
     revenue_forecasts = {

@@ -76,6 +76,67 @@ daily_new_customers as (
 
 ),
 
+-- Revenue concentration: on each month end and on the last day, the share of the trailing
+-- 12 months' revenue (365 days up to the date, as for the membership tier) that came from the
+-- top 20% of the customers who bought in those months. Measured on month ends only: ranking
+-- every active customer on every day would cost days x customers rows.
+measure_dates as (
+
+    select kpi_date from spine
+    where kpi_date = last_day(kpi_date)
+        or kpi_date = (select max(kpi_date) from spine)
+
+),
+
+customer_days as (
+
+    select
+        order_date,
+        customer_id,
+        sum(net_revenue) as revenue
+    from purchases
+    where customer_id is not null
+    group by all
+
+),
+
+trailing_revenue as (
+
+    select
+        measure_dates.kpi_date,
+        customer_days.customer_id,
+        sum(customer_days.revenue) as revenue
+    from measure_dates
+    inner join customer_days
+        on customer_days.order_date > measure_dates.kpi_date - interval 365 day
+        and customer_days.order_date <= measure_dates.kpi_date
+    group by all
+
+),
+
+ranked as (
+
+    select
+        kpi_date,
+        revenue,
+        row_number() over (partition by kpi_date order by revenue desc, customer_id)
+            as revenue_rank,
+        count(*) over (partition by kpi_date) as customers
+    from trailing_revenue
+
+),
+
+concentration as (
+
+    select
+        kpi_date,
+        sum(revenue) filter (where revenue_rank <= ceil(0.2 * customers))
+            / nullif(sum(revenue), 0) as top20_revenue_share_12m
+    from ranked
+    group by all
+
+),
+
 active_30d as (
 
     select
@@ -103,7 +164,8 @@ final as (
                     then daily_buyers.returning_buyers / daily_buyers.buyers
             end
             as double
-        ) as repurchase_rate
+        ) as repurchase_rate,
+        cast(concentration.top20_revenue_share_12m as double) as top20_revenue_share_12m
     from spine
     left join daily_orders
         on daily_orders.order_date = spine.kpi_date
@@ -113,6 +175,8 @@ final as (
         on daily_new_customers.order_date = spine.kpi_date
     left join active_30d
         on active_30d.kpi_date = spine.kpi_date
+    left join concentration
+        on concentration.kpi_date = spine.kpi_date
 
 )
 

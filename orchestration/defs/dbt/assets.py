@@ -1,5 +1,6 @@
 """The dbt models as Dagster assets: the incremental models run per daily partition window,
-everything else (views and tables that rebuild whole) runs unpartitioned after them."""
+everything else (views and tables that rebuild whole) runs unpartitioned after them, and the
+marts that read the model assets' scores (tag ``scored``) run last, after those assets."""
 
 import json
 from collections.abc import Iterator
@@ -17,6 +18,9 @@ from orchestration.defs.resources import Warehouse
 from orchestration.settings import get_settings
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
+# Marts built on the Python model assets' tables. They are a set of their own so that the op
+# graph runs dbt_models -> model assets -> dbt_scored_models without a cycle.
+SCORED_SELECTOR = "tag:scored"
 
 
 def dbt_vars(warehouse_path: str, window: tuple[date, date] | None = None) -> dict[str, Any]:
@@ -58,7 +62,7 @@ def dbt_incremental_models(
 @dbt_assets(
     manifest=weixi_dbt_project.manifest_path,
     project=weixi_dbt_project,
-    exclude=INCREMENTAL_SELECTOR,
+    exclude=f"{INCREMENTAL_SELECTOR} {SCORED_SELECTOR}",
     dagster_dbt_translator=WeixiDbtTranslator(),
     pool=WAREHOUSE_POOL,
     name="dbt_models",
@@ -67,4 +71,19 @@ def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
 ) -> Iterator[Any]:
     """Staging views, identity matching and the marts that rebuild whole each night."""
+    yield from _build(context, dbt, dbt_vars(warehouse.path))
+
+
+@dbt_assets(
+    manifest=weixi_dbt_project.manifest_path,
+    project=weixi_dbt_project,
+    select=SCORED_SELECTOR,
+    dagster_dbt_translator=WeixiDbtTranslator(),
+    pool=WAREHOUSE_POOL,
+    name="dbt_scored_models",
+)
+def dbt_scored_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+) -> Iterator[Any]:
+    """Marts that combine the dbt marts with the model scores (customer segments)."""
     yield from _build(context, dbt, dbt_vars(warehouse.path))

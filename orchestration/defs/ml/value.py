@@ -73,7 +73,7 @@ def _figures(holdout: ltv.Holdout, model: ltv.ValueModel, histories: pd.DataFram
         Figure(
             "spend_frequency_correlation",
             gamma_gamma.spend_frequency_correlation(
-                histories["frequency"], histories["repeat_mean_spend"]
+                histories["purchases"], histories["mean_spend"]
             ),
         ),
     ]
