@@ -18,8 +18,8 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 # Conditional expectations divide by (a - 1); the singularity at a = 1 is removable, and within
-# this distance of it the expectation is the mean of the values at 1 - h and 1 + h (error of
-# order h squared, no cancellation).
+# this distance h of it the expectation is interpolated between its values at 1 - h and 1 + h
+# (error of order h squared, instead of cancellation in the closed form).
 _NEAR_ONE = 1e-4
 
 
@@ -130,14 +130,22 @@ def p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) 
 
 
 def _expected_if_alive(params: BgNbdParams, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """E[purchases in (T, T + t] | alive at T, history]. Euler's transformation of the usual
-    closed form keeps the hypergeometric function's arguments bounded in x (no overflow)."""
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    if abs(a - 1) < _NEAR_ONE:
-        below = BgNbdParams(r, alpha, 1 - _NEAR_ONE, b)
-        above = BgNbdParams(r, alpha, 1 + _NEAR_ONE, b)
-        return 0.5 * (_expected_if_alive(below, t, x, T) + _expected_if_alive(above, t, x, T))
-    x = np.asarray(x, dtype=float)
+    """E[purchases in (T, T + t] | alive at T, history]."""
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    if abs(params.a - 1) < _NEAR_ONE:
+        below = _expected_if_alive_closed_form(params, 1 - _NEAR_ONE, t, x, T)
+        above = _expected_if_alive_closed_form(params, 1 + _NEAR_ONE, t, x, T)
+        weight = (params.a - (1 - _NEAR_ONE)) / (2 * _NEAR_ONE)
+        return below + weight * (above - below)
+    return _expected_if_alive_closed_form(params, params.a, t, x, T)
+
+
+def _expected_if_alive_closed_form(
+    params: BgNbdParams, a: float, t: float, x: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """The closed form with dropout parameter ``a``, after Euler's transformation of the
+    hypergeometric function, which keeps its arguments bounded in x (no overflow)."""
+    r, alpha, b = params.r, params.alpha, params.b
     z = t / (alpha + T + t)
     survival_term = np.power(1 - z, a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
     return (a + b + x - 1) / (a - 1) * (1 - survival_term)
