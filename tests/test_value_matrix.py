@@ -1,0 +1,171 @@
+"""The value assets on two years of generated shop data: lifetime value, value matrix, customer
+segments and revenue concentration; and a young shop whose history is too short."""
+
+import shutil
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.value_matrix import value_quadrants
+from tests.support import weixi_resources
+
+
+def test_quadrants_split_current_and_potential_value_at_the_quantile():
+    current = np.array([10, 20, 30, 40, 50, 60, 70, 80])
+    potential = np.array([80, 10, 70, 20, 60, 30, 50, 40])
+    # Median split (45 for both): high current = the last four, high potential = 80, 70, 60, 50.
+    assert list(value_quadrants(current, potential)) == [
+        "growth",
+        "marginal",
+        "growth",
+        "marginal",
+        "strategic",
+        "basic",
+        "strategic",
+        "basic",
+    ]
+    top = value_quadrants(current, potential, high_quantile=0.8)
+    assert list(top).count("strategic") == 0 and set(top) == {"growth", "basic", "marginal"}
+    assert len(value_quadrants(np.array([]), np.array([]))) == 0
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        value_quadrants(current, potential, high_quantile=1.0)
+
+
+def _model_assets() -> list:
+    from orchestration.defs.dbt.assets import dbt_scored_models
+    from orchestration.defs.ml.personas import customer_personas
+    from orchestration.defs.ml.value import customer_value
+
+    return [customer_value, customer_personas, dbt_scored_models]
+
+
+@pytest.fixture(scope="module")
+def scored(ml_warehouse, ml_landing, tmp_path_factory):
+    """A copy of the two-year warehouse with the value and persona assets and the scored marts
+    built on it."""
+    warehouse = tmp_path_factory.mktemp("value") / "warehouse.duckdb"
+    shutil.copy(ml_warehouse, warehouse)
+    result = dg.materialize(_model_assets(), resources=weixi_resources(warehouse, ml_landing))
+    assert result.success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        yield con, result
+
+
+def _frame(con, sql: str) -> pd.DataFrame:
+    return con.execute(sql).df()
+
+
+def test_every_buyer_gets_a_lifetime_value(scored):
+    con, _ = scored
+    value = _frame(con, "select * from marts.customer_value")
+    buyers = _frame(
+        con,
+        """select customer_id, days_since_last_order from marts.customer_360
+           where lifetime_orders > 0""",
+    )
+    assert value["customer_id"].is_unique
+    assert set(buyers["customer_id"]) <= set(value["customer_id"])
+    model_columns = [c for c in value.columns if c != "customer_id"]
+    assert value[model_columns].notna().all().all()
+    assert value["p_alive"].between(0, 1).all()
+    assert value["p_no_purchase_churn_horizon"].between(0, 1).all()
+    assert (value["clv_12m"] >= 0).all() and value["clv_12m"].sum() > 0
+    assert set(value["value_quadrant"]) == {"strategic", "growth", "basic", "marginal"}
+    # BG/NBD cannot drop a customer before a repeat purchase.
+    assert (value.loc[value["repeat_purchases"] == 0, "p_alive"] == 1).all()
+    # Lapsed repeat buyers are less likely alive and worth less than recent ones.
+    repeat = value[value["repeat_purchases"] >= 3]
+    gap = repeat["customer_age_days"] - repeat["first_to_last_purchase_days"]
+    recent, lapsed = repeat[gap < 60], repeat[gap > 300]
+    assert recent["p_alive"].median() > 0.8 > lapsed["p_alive"].median()
+    assert recent["clv_12m"].median() > 5 * lapsed["clv_12m"].median()
+
+
+def test_quadrants_follow_current_and_predicted_value(scored):
+    con, _ = scored
+    value = _frame(con, "select * from marts.customer_value")
+    by = value.groupby("value_quadrant")[["current_value", "clv_12m"]].median()
+    assert by.loc["strategic", "current_value"] > by.loc["growth", "current_value"]
+    assert by.loc["strategic", "clv_12m"] > by.loc["basic", "clv_12m"]
+    assert by.loc["basic", "current_value"] > by.loc["marginal", "current_value"]
+    assert by.loc["growth", "clv_12m"] > by.loc["marginal", "clv_12m"]
+
+
+def test_the_model_beats_naive_forecasts_in_the_holdout(scored):
+    con, result = scored
+    figures = _frame(con, "select * from marts.model_validation where model = 'customer_value'")
+    for metric in ("holdout_purchases_mae", "holdout_purchases_rmse", "holdout_revenue_mae"):
+        rows = figures[figures["metric"] == metric]
+        assert set(rows["baseline"]) == {"historic_rate", "last_period"}
+        assert (rows["value"] < rows["baseline_value"]).all(), metric
+    total = figures[figures["metric"] == "holdout_purchases_total_error"]
+    assert (total["value"].abs() < total["baseline_value"].abs()).all()
+    params = figures[figures["metric"].str.startswith("param_")].set_index("metric")["value"]
+    # The demo buys at 0.044 a day on average (docs/demo_data.md); the fit must see about that.
+    assert 0.025 < params["param_r"] / params["param_alpha"] < 0.07
+    metadata = result.asset_materializations_for_node("marts__customer_value")[0].metadata
+    assert metadata["dagster/row_count"].value > 1000
+    assert "holdout_purchases_mae (last_period)" in metadata
+    assert "customer_id" in metadata["preview"].md_str and "@" not in metadata["preview"].md_str
+
+
+def test_customer_segments_hold_every_segmentation_of_every_customer(scored):
+    con, _ = scored
+    segments = _frame(con, "select * from marts.customer_segments")
+    crm = con.execute("select count(*) from marts.customer_360").fetchall()[0][0]
+    assert len(segments) == crm and segments["customer_id"].is_unique
+    active = segments[~segments["lifecycle_stage"].isin(["prospect", "churned"])]
+    assert len(active) > 500
+    for column in ("value_quadrant", "persona", "rfm_segment", "membership_tier"):
+        assert active[column].notna().all(), column
+    prospects = segments[segments["lifecycle_stage"] == "prospect"]
+    assert prospects["value_quadrant"].isna().all() and prospects["persona"].isna().all()
+    value = _frame(con, "select customer_id, value_quadrant from marts.customer_value")
+    joined = segments.merge(value, on="customer_id", suffixes=("", "_model"))
+    assert (joined["value_quadrant"] == joined["value_quadrant_model"]).all()
+
+
+def test_revenue_concentration_matches_a_recount(scored):
+    con, _ = scored
+    last_day, share = con.execute(
+        """select kpi_date, top20_revenue_share_12m from marts.kpi_daily
+           order by kpi_date desc limit 1"""
+    ).fetchall()[0]
+    orders = _frame(
+        con,
+        f"""select customer_id, cast(net_revenue as double) as revenue from marts.fct_orders
+            where is_purchase and customer_id is not null
+              and order_date > date '{last_day}' - interval 365 day
+              and order_date <= date '{last_day}'""",
+    )
+    revenue = orders.groupby("customer_id")["revenue"].sum().sort_values(ascending=False)
+    top = int(np.ceil(0.2 * len(revenue)))
+    assert share == pytest.approx(revenue.iloc[:top].sum() / revenue.sum(), rel=1e-9)
+    assert 0.4 < share < 0.95
+    measured = _frame(
+        con, "select kpi_date from marts.kpi_daily where top20_revenue_share_12m is not null"
+    )
+    month_ends = pd.to_datetime(measured["kpi_date"]).dt.is_month_end
+    assert month_ends.sum() >= 23 and (~month_ends).sum() <= 1
+
+
+def test_a_young_shop_gets_empty_value_tables_and_still_builds_its_segments(
+    pipeline_warehouse, demo_landing, tmp_path
+):
+    warehouse = tmp_path / "young.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    result = dg.materialize(_model_assets(), resources=weixi_resources(warehouse, demo_landing))
+    assert result.success
+    metadata = result.asset_materializations_for_node("marts__customer_value")[0].metadata
+    assert "180 days of purchases" in metadata["skipped"].value
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.customer_value").fetchall()[0][0] == 0
+        columns = [r[0] for r in con.execute("describe marts.customer_value").fetchall()]
+        assert {"p_alive", "clv_12m", "value_quadrant"} <= set(columns)
+        rows, quadrants = con.execute(
+            "select count(*), count(value_quadrant) from marts.customer_segments"
+        ).fetchall()[0]
+        assert rows > 0 and quadrants == 0
