@@ -35,6 +35,15 @@ def test_definitions_load(dbt_manifest):
         "marts/fct_orders",
         "marts/kpi_daily",
     } <= keys
+    # The model assets come after the dbt marts they read, the scored marts after them.
+    value, segments = (
+        dg.AssetKey(["marts", "customer_value"]),
+        dg.AssetKey(["marts", "customer_segments"]),
+    )
+    assert dg.AssetKey(["marts", "fct_orders"]) in graph.get(value).parent_keys
+    assert {value, dg.AssetKey(["marts", "customer_personas"])} <= graph.get(segments).parent_keys
+    assert "marts/persona_profiles" in keys
+    assert graph.get(segments).partitions_def is None
     fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
     assert fct.partitions_def is not None, f"{INCREMENTAL_SELECTOR} models are partitioned"
     assert graph.get(dg.AssetKey(["marts", "customer_360"])).partitions_def is None
@@ -104,6 +113,7 @@ def test_stages_alternate_and_respect_dependencies(dbt_manifest):
     }
     assert dg.AssetKey(["marts", "fct_orders"]) in stages[2].keys
     assert dg.AssetKey(["marts", "customer_rfm"]) in stages[3].keys
+    assert dg.AssetKey(["marts", "customer_segments"]) in stages[3].keys
     stage_of = {key: i for i, stage in enumerate(stages) for key in stage.keys}
     assert len(stage_of) == sum(len(s.keys) for s in stages)
     for key, i in stage_of.items():
