@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ml.value_matrix import value_quadrants
-from tests.support import weixi_resources
+from tests.support import table_snapshot, weixi_resources
 
 
 def test_quadrants_split_current_and_potential_value_at_the_quantile():
@@ -51,7 +51,7 @@ def scored(ml_warehouse, ml_landing, tmp_path_factory):
     result = dg.materialize(_model_assets(), resources=weixi_resources(warehouse, ml_landing))
     assert result.success
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        yield con, result
+        yield con, result, warehouse
 
 
 def _frame(con, sql: str) -> pd.DataFrame:
@@ -59,7 +59,7 @@ def _frame(con, sql: str) -> pd.DataFrame:
 
 
 def test_every_buyer_gets_a_lifetime_value(scored):
-    con, _ = scored
+    con, *_ = scored
     value = _frame(con, "select * from marts.customer_value")
     buyers = _frame(
         con,
@@ -85,7 +85,7 @@ def test_every_buyer_gets_a_lifetime_value(scored):
 
 
 def test_quadrants_follow_current_and_predicted_value(scored):
-    con, _ = scored
+    con, *_ = scored
     value = _frame(con, "select * from marts.customer_value")
     by = value.groupby("value_quadrant")[["current_value", "clv_12m"]].median()
     assert by.loc["strategic", "current_value"] > by.loc["growth", "current_value"]
@@ -95,7 +95,7 @@ def test_quadrants_follow_current_and_predicted_value(scored):
 
 
 def test_the_model_beats_naive_forecasts_in_the_holdout(scored):
-    con, result = scored
+    con, result, _ = scored
     figures = _frame(con, "select * from marts.model_validation where model = 'customer_value'")
     for metric in ("holdout_purchases_mae", "holdout_purchases_rmse", "holdout_revenue_mae"):
         rows = figures[figures["metric"] == metric]
@@ -113,7 +113,7 @@ def test_the_model_beats_naive_forecasts_in_the_holdout(scored):
 
 
 def test_customer_segments_hold_every_segmentation_of_every_customer(scored):
-    con, _ = scored
+    con, *_ = scored
     segments = _frame(con, "select * from marts.customer_segments")
     crm = con.execute("select count(*) from marts.customer_360").fetchall()[0][0]
     assert len(segments) == crm and segments["customer_id"].is_unique
@@ -129,7 +129,7 @@ def test_customer_segments_hold_every_segmentation_of_every_customer(scored):
 
 
 def test_revenue_concentration_matches_a_recount(scored):
-    con, _ = scored
+    con, *_ = scored
     last_day, share = con.execute(
         """select kpi_date, top20_revenue_share_12m from marts.kpi_daily
            order by kpi_date desc limit 1"""
@@ -150,6 +150,16 @@ def test_revenue_concentration_matches_a_recount(scored):
     )
     month_ends = pd.to_datetime(measured["kpi_date"]).dt.is_month_end
     assert month_ends.sum() >= 23 and (~month_ends).sum() <= 1
+
+
+def test_rerunning_the_models_gives_identical_tables(scored, ml_landing, tmp_path):
+    _, _, warehouse = scored
+    again = tmp_path / "again.duckdb"
+    shutil.copy(warehouse, again)
+    assert dg.materialize(_model_assets(), resources=weixi_resources(again, ml_landing)).success
+    before, after = table_snapshot(warehouse, ("marts",)), table_snapshot(again, ("marts",))
+    for table in ("customer_value", "customer_personas", "persona_profiles", "customer_segments"):
+        assert before[f"marts.{table}"].equals(after[f"marts.{table}"]), table
 
 
 def test_a_young_shop_gets_empty_value_tables_and_still_builds_its_segments(
