@@ -7,9 +7,10 @@ of the previous :data:`HISTORY_DAYS` days. Two rules, both warnings:
 - an empty delivery: the source delivered no rows on a day although its trailing median is at
   least :data:`MIN_EMPTY_BASELINE_ROWS` rows (a valid empty day still loads; this only says it
   is unusual; below that median an empty day happens by chance);
-- the volume of an entity (not the whole source) is below :data:`LOW_RATIO` or above :data:`HIGH_RATIO` times its
-  trailing median, judged only where the median is at least :data:`MIN_BASELINE_ROWS` rows
-  (smaller daily counts vary too much by chance) over at least :data:`MIN_HISTORY_DAYS` days.
+- the volume of an entity (not the whole source) is below :data:`LOW_RATIO` or above
+  :data:`HIGH_RATIO` times its trailing median, judged only where the median is at least
+  :data:`MIN_BASELINE_ROWS` rows (smaller daily counts vary too much by chance) over at least
+  :data:`MIN_HISTORY_DAYS` days.
 """
 
 from __future__ import annotations
