@@ -98,7 +98,8 @@ def build_source_checks(source: Source) -> dg.AssetChecksDefinition:
                 results,
                 now,
             )
-        context.log.info(f"{source.name} {start}..{end}: {len(results)} rules evaluated")
+        passed = sum(r.passed for r in results)
+        context.log.info(f"{source.name} {start}..{end}: {passed} of {len(results)} rules passed")
         yield from check_results(
             context, asset_key, SOURCE_CHECKS, results, _docs(quality, validations)
         )
@@ -142,6 +143,8 @@ def build_table_checks(entry: TableRules) -> dg.AssetChecksDefinition:
                 results,
                 shop_now(quality),
             )
+        passed = sum(r.passed for r in results)
+        context.log.info(f"{entry.table}: {passed} of {len(results)} rules passed")
         yield from check_results(
             context, asset_key, TABLE_CHECKS, results, _docs(quality, validations)
         )
