@@ -43,8 +43,8 @@ class RunFailureAlert:
         return {"text": f"Weixi run failed: {self.line()}", **asdict(self)}
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def alert_from_context(context: dg.RunFailureSensorContext) -> RunFailureAlert:
@@ -58,14 +58,14 @@ def alert_from_context(context: dg.RunFailureSensorContext) -> RunFailureAlert:
             message = data.user_failure_data.description
         elif data.error is not None:
             message = data.error.message
-        errors.append(f"{event.step_key}: {_first_line(message)}")
-    error = "; ".join(errors) or _first_line(context.failure_event.message or "")
+        errors.append(f"{event.step_key}: {_one_line(message)}")
+    error = "; ".join(errors) or _one_line(context.failure_event.message or "")
     return RunFailureAlert(
         time=datetime.now().astimezone().isoformat(timespec="seconds"),
         job=context.dagster_run.job_name,
         run_id=context.dagster_run.run_id,
         failed_steps=steps,
-        error=" ".join(error.split())[:ERROR_SUMMARY_CHARS],
+        error=error[:ERROR_SUMMARY_CHARS],
     )
 
 
