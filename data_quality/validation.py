@@ -243,11 +243,13 @@ def _result_id(context: Any, dataset: str, run_id: Any) -> Any:
     return None
 
 
-def build_docs(docs_root: Path, validations: list[FrameValidation]) -> str:
-    """Render the pages of ``validations`` and their suites, prune old results, rebuild the index.
-    Returns the file URL of the index page."""
+def build_docs(
+    docs_root: Path, validations: list[FrameValidation], keep: int = KEEP_RESULTS_PER_SUITE
+) -> str:
+    """Render the pages of ``validations`` and their suites, keep the newest ``keep`` results of
+    each suite, rebuild the index. Returns the file URL of the index page."""
     context = quality_context(docs_root)
-    _prune(context)
+    _prune(context, keep)
     identifiers = [v.result_id for v in validations if v.result_id is not None]
     identifiers += [ExpectationSuiteIdentifier(name=v.dataset) for v in validations]
     urls = context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers)
@@ -264,15 +266,15 @@ def page_url(docs_root: Path, validation: FrameValidation) -> str | None:
     return sites[0]["site_url"] if sites else None
 
 
-def _prune(context: Any) -> None:
-    """Keep the newest results of each suite; drop older ones with their pages."""
+def _prune(context: Any, keep: int) -> None:
+    """Keep the newest ``keep`` results of each suite; drop older ones with their pages."""
     store = context.validation_results_store
     by_suite: dict[str, list] = defaultdict(list)
     for key in store.list_keys():
         by_suite[key.expectation_suite_identifier.name].append(key)
     for keys in by_suite.values():
         keys.sort(key=lambda k: str(k.run_id.run_time), reverse=True)
-        for key in keys[KEEP_RESULTS_PER_SUITE:]:
+        for key in keys[keep:]:
             for site in context.get_docs_sites_urls(resource_identifier=key, site_name=SITE):
                 Path(unquote(urlparse(site["site_url"]).path)).unlink(missing_ok=True)
             store.remove_key(key)

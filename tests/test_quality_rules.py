@@ -3,6 +3,7 @@ errors, volume, freshness and the results tables, on real DuckDB tables and GX v
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -15,7 +16,7 @@ from data_quality.raw_rules import raw_rules
 from data_quality.registry import MART_RULES, TableRules, registered
 from data_quality.results import CheckRun, record_results
 from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
-from data_quality.validation import EngineError, validate_frame
+from data_quality.validation import EngineError, build_docs, page_url, validate_frame
 from orchestration.contract import LINEAGE_COLUMNS, ORDERS, SOCIAL, Column
 from orchestration.ingest.loader import ensure_raw_tables
 
@@ -271,3 +272,18 @@ def test_a_table_rule_on_a_missing_column_fails_the_table_not_the_engine(tmp_pat
     assert len(table_rules(entry, {"customer_id"})) < len(
         table_rules(entry, {"customer_id", "probability"})
     )
+
+
+def test_data_docs_keep_the_newest_results_of_each_table(tmp_path):
+    docs = tmp_path / "docs"
+    con = _warehouse(tmp_path, [_order("O1")])
+    pages = []
+    for run in range(4):
+        validations = check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, f"run{run}")
+        build_docs(docs, validations, keep=2)
+        pages.append(page_url(docs, validations[0]))
+    results = list((docs / ".gx" / "validations" / "raw" / "orders__orders").rglob("*.json"))
+    assert len(results) == 2
+    kept = [Path(p.removeprefix("file://")).is_file() for p in pages]
+    assert kept == [False, False, True, True]
+    assert "run3" in (docs / "index.html").read_text(encoding="utf-8")
