@@ -82,7 +82,7 @@ def test_demo_deliveries_keep_the_contract_and_link_data_docs(checked):
     evaluations = _evaluations(result)
     for source in SOURCES:
         contract = evaluations[(source.name, "contract")]
-        assert contract.passed, contract.metadata["failed_rules"].value
+        assert contract.passed, contract.metadata["failed_expectations"].value
         assert contract.severity == dg.AssetCheckSeverity.ERROR and contract.blocking
         docs = contract.metadata["data_docs"].value
         assert docs == (root / "docs" / "index.html").as_uri()
@@ -90,7 +90,7 @@ def test_demo_deliveries_keep_the_contract_and_link_data_docs(checked):
         assert pages and all(Path(p.removeprefix("file://")).is_file() for p in pages)
     plausibility = evaluations[("crm", "plausibility")]
     assert not plausibility.passed and plausibility.severity == dg.AssetCheckSeverity.WARN
-    failed = plausibility.metadata["failed_rules"].value
+    failed = plausibility.metadata["failed_expectations"].value
     assert "values_to_match_regex(email): 1 of" in failed
     assert "values_to_match_regex(phone): 1 of" in failed
 
@@ -164,7 +164,7 @@ def test_a_key_twice_in_one_delivery_blocks_what_reads_the_source(tmp_path, demo
     )
     contract = _evaluations(result)[("orders", "contract")]
     assert not contract.passed and contract.severity == dg.AssetCheckSeverity.ERROR
-    assert "key unique within a delivery(order_id): 2 of" in contract.metadata["failed_rules"].value
+    assert "key unique within a delivery(order_id): 2 of" in contract.metadata["failed_expectations"].value
     assert not result.success and not read
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         blocking = con.execute(
@@ -193,7 +193,7 @@ def test_an_empty_day_loads_and_the_volume_check_warns(tmp_path, demo_landing):
     assert evaluations[("orders", "contract")].passed
     volume = evaluations[("orders", "volume")]
     assert not volume.passed and volume.severity == dg.AssetCheckSeverity.WARN
-    assert "delivery not empty: 1 of 1 rows" in volume.metadata["failed_rules"].value
+    assert "delivery not empty: 1 of 1 rows" in volume.metadata["failed_expectations"].value
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         loaded = con.execute(
             "select sum(files), sum(rows_read) from raw._loads where partition_date = ?",

@@ -38,9 +38,9 @@ def check_results(
             log = context.log.error if check.blocking else context.log.warning
             log(f"{asset_key.to_user_string()} {check.name}: {r.dataset}: {r.summary()}")
         metadata: dict[str, dg.RawMetadataValue] = {
-            "rules_passed": len(mine) - len(failed),
-            "rules_failed": len(failed),
-            "failed_rules": dg.MetadataValue.md(_rule_list(failed)),
+            "expectations_passed": len(mine) - len(failed),
+            "expectations_failed": len(failed),
+            "failed_expectations": dg.MetadataValue.md(_rule_list(failed)),
         }
         if docs.get("index"):
             metadata["data_docs"] = dg.MetadataValue.url(docs["index"])
