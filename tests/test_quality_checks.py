@@ -164,7 +164,10 @@ def test_a_key_twice_in_one_delivery_blocks_what_reads_the_source(tmp_path, demo
     )
     contract = _evaluations(result)[("orders", "contract")]
     assert not contract.passed and contract.severity == dg.AssetCheckSeverity.ERROR
-    assert "key unique within a delivery(order_id): 2 of" in contract.metadata["failed_expectations"].value
+    assert (
+        "key unique within a delivery(order_id): 2 of"
+        in contract.metadata["failed_expectations"].value
+    )
     assert not result.success and not read
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         blocking = con.execute(

@@ -52,7 +52,9 @@ def test_demo_marts_pass_and_bad_marts_are_blocked(marts_copy, tmp_path, demo_la
     result = _check_marts(marts_copy, tmp_path, demo_landing)
     evaluations = _evaluations(result)
     assert {name for name, _ in evaluations} == {k[1] for k in DBT_MARTS}
-    failed = {k: e.metadata["failed_expectations"].value for k, e in evaluations.items() if not e.passed}
+    failed = {
+        k: e.metadata["failed_expectations"].value for k, e in evaluations.items() if not e.passed
+    }
     assert result.success and not failed
 
     with duckdb.connect(str(marts_copy)) as con:
@@ -70,7 +72,9 @@ def test_demo_marts_pass_and_bad_marts_are_blocked(marts_copy, tmp_path, demo_la
     assert not rfm.passed and not kpi.passed
     assert rfm.severity == dg.AssetCheckSeverity.ERROR and rfm.blocking
     assert "one row per customer_id: 2 of" in rfm.metadata["failed_expectations"].value
-    assert "probability in [0, 1](repurchase_rate): 1 of" in kpi.metadata["failed_expectations"].value
+    assert (
+        "probability in [0, 1](repurchase_rate): 1 of" in kpi.metadata["failed_expectations"].value
+    )
     assert not result.success, "a failed blocking check fails the run"
 
 
