@@ -189,8 +189,8 @@ def raw_rules(source: Source, entity: Entity, present: set[str]) -> list[Rule]:
 
 
 def raw_frame_sql(source: Source, entity: Entity) -> str:
-    """The query of a raw table's rows for the delivery days ``?``..``?``, with the derived
-    :data:`DELIVERED_BY` column; the third parameter is now, in shop time."""
+    """The query of a raw table's rows of some delivery days, with the derived
+    :data:`DELIVERED_BY` column. Parameters: :func:`raw_frame_parameters`."""
     return (
         f"select *, least(_partition_date + interval 1 day, ?::timestamp) as {DELIVERED_BY} "
         f"from {source.raw_table(entity)} where _partition_date between ? and ? "
@@ -199,5 +199,5 @@ def raw_frame_sql(source: Source, entity: Entity) -> str:
 
 
 def raw_frame_parameters(start: date, end: date, now: datetime) -> list[object]:
-    """The parameters of :func:`raw_frame_sql`."""
+    """The parameters of :func:`raw_frame_sql`: now (shop time), first and last day."""
     return [now.replace(tzinfo=None), start, end]
