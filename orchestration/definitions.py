@@ -5,14 +5,18 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.console import compact_console
+from orchestration.defs.quality.checks import quality_definitions
 from orchestration.defs.resources import build_resources
 from orchestration.settings import get_settings
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        loaded,
+        # Output-table checks only for the tables the loaded assets define.
+        quality_definitions(loaded),
         # DuckDB allows one writing process: steps run one after another in the run's process.
         dg.Definitions(
             resources=build_resources(get_settings()),

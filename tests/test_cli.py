@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 from click.testing import CliRunner
 
 from orchestration.cli import main
@@ -46,6 +47,7 @@ def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest
         **os.environ,
         "WEIXI_DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "WEIXI_QUALITY_DOCS": str(tmp_path / "quality_docs"),
     }
     result = subprocess.run(
         [
@@ -71,13 +73,24 @@ def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest
     assert "enabled: false" in instance_yaml
     runs = list((tmp_path / "dagster_home").rglob("*.db"))
     assert runs, "the run is recorded in the Dagster instance that `make dev` shows"
+    # The quality checks ran with the backfill: Data Docs and one summary row per source/table.
+    assert (tmp_path / "quality_docs" / "index.html").is_file()
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        datasets = {
+            d for (d,) in con.execute("select dataset from marts.data_quality_runs").fetchall()
+        }
+    assert {"crm", "orders", "service", "social", "marts.customer_360"} <= datasets
 
 
 def test_bad_delivery_fails_naming_file_and_columns(tmp_path, dbt_manifest):
     day = tmp_path / "landing" / "orders" / "2025-03-01"
     day.mkdir(parents=True)
     (day / "orders.csv").write_text("order_id,customer_id\nO1,C1\n")
-    env = {**os.environ, "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
+    env = {
+        **os.environ,
+        "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "WEIXI_QUALITY_DOCS": str(tmp_path / "quality_docs"),
+    }
     result = subprocess.run(
         [WEIXI, "run", "--landing", str(tmp_path / "landing")],
         capture_output=True,

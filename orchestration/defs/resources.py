@@ -57,6 +57,21 @@ class ModelRegistry(dg.ConfigurableResource):
         return Path(self.root)
 
 
+class Quality(dg.ConfigurableResource):
+    """Where the data checks put Data Docs, how old a source's last delivery may get, the shop's
+    timezone (timestamps are shop time) and where failed runs are reported."""
+
+    docs: str
+    source_freshness_hours: float
+    timezone: str
+    alert_log: str
+    alert_webhook_url: str | None = None
+
+    @property
+    def docs_path(self) -> Path:
+        return Path(self.docs)
+
+
 class Landing(dg.ConfigurableResource):
     """The landing folder: ``<root>/<source>/<YYYY-MM-DD>/<files>``."""
 
@@ -73,5 +88,12 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
         "warehouse": Warehouse(path=str(settings.warehouse)),
         "landing": Landing(root=str(settings.landing)),
         "models": ModelRegistry(root=str(settings.model_registry)),
+        "quality": Quality(
+            docs=str(settings.quality_docs),
+            source_freshness_hours=settings.source_freshness_hours,
+            timezone=settings.timezone,
+            alert_log=str(settings.alert_log),
+            alert_webhook_url=settings.alert_webhook_url,
+        ),
         "dbt": dbt_resource(),
     }

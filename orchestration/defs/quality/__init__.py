@@ -1,0 +1,2 @@
+"""Data-quality checks, source freshness and failure alerts: thin Dagster wrappers around the
+``data_quality`` library."""

@@ -1,0 +1,186 @@
+"""Great Expectations checks as Dagster asset checks, made by two factories.
+
+- Per source, on ``["raw", <source>]``: ``contract`` (blocking), ``plausibility`` and ``volume``
+  (warnings), from one op that validates the delivery days the run materialised: the day of a
+  nightly run, the whole range of a ranged run (a backfill is validated in one pass per table,
+  not day by day). Run alone (from the UI, without a partition), it validates the latest
+  delivered day.
+- Per output table in ``data_quality.marts.MART_RULES`` whose asset exists: ``integrity``
+  (blocking) and ``freshness`` (warning), on the whole table.
+
+Each op records its rule results in ``quality.check_results`` and ``marts.data_quality_runs``
+and links its Data Docs pages from the checks' metadata. An engine error (a rule GX could not
+evaluate) fails the step, naming the table and the rule; it never passes or fails the check.
+"""
+
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from data_quality.registry import TableRules, registered
+from data_quality.results import QUALITY_RUNS, CheckRun, record_results
+from data_quality.rules import CONTRACT, FRESHNESS, INTEGRITY, PLAUSIBILITY, VOLUME
+from orchestration.contract import SOURCES, Source
+from orchestration.defs.ingest import WAREHOUSE_POOL
+from orchestration.defs.quality.reporting import check_results, check_specs, shop_now
+from orchestration.defs.resources import Quality, Warehouse
+from orchestration.runner import RANGE_END_TAG, RANGE_START_TAG
+
+PARTITION_TAG = "dagster/partition"
+SOURCE_CHECKS = [CONTRACT, PLAUSIBILITY, VOLUME]
+TABLE_CHECKS = [INTEGRITY, FRESHNESS]
+
+
+def checked_days(
+    tags: dict[str, str], con: duckdb.DuckDBPyConnection, source: str
+) -> tuple[date, date] | None:
+    """The delivery days a run's raw checks validate: the run's partition or partition range,
+    else the latest day loaded for ``source`` (None when nothing was loaded)."""
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        return date.fromisoformat(tags[RANGE_START_TAG]), date.fromisoformat(tags[RANGE_END_TAG])
+    if PARTITION_TAG in tags:
+        day = date.fromisoformat(tags[PARTITION_TAG])
+        return day, day
+    latest = con.execute(
+        "select max(partition_date) from raw._loads where source = ?", [source]
+    ).fetchone()[0]
+    return (latest, latest) if latest else None
+
+
+def _docs(quality: Quality, validations: list[Any]) -> dict[str, Any]:
+    from data_quality.validation import build_docs, page_url
+
+    index = build_docs(quality.docs_path, validations)
+    pages = {v.dataset: page_url(quality.docs_path, v) for v in validations}
+    return {"index": index, **pages}
+
+
+def build_source_checks(source: Source) -> dg.AssetChecksDefinition:
+    """The contract, plausibility and volume checks of ``source``'s ingestion asset."""
+    asset_key = dg.AssetKey(["raw", source.name])
+
+    @dg.multi_asset_check(
+        specs=check_specs(asset_key, SOURCE_CHECKS),
+        name=f"quality_raw_{source.name}",
+        description=f"Great Expectations rules on the {source.name} deliveries.",
+        pool=WAREHOUSE_POOL,
+    )
+    def source_quality(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quality: Quality
+    ):
+        # Great Expectations is imported when a check runs, not when the code location loads.
+        from data_quality.checks import check_raw_source, check_volume, merge
+        from data_quality.validation import EngineError
+
+        now = shop_now(quality)
+        with warehouse.connect() as con:
+            days = checked_days(context.run.tags, con, source.name)
+            if days is None:
+                raise dg.Failure(f"{source.name}: nothing loaded yet to check", allow_retries=False)
+            start, end = days
+            run_name = f"{start}_{end}_{context.run.run_id[:8]}"
+            try:
+                validations = check_raw_source(
+                    con, source, start, end, now, quality.docs_path, run_name
+                )
+                validations.append(
+                    check_volume(con, source, start, end, quality.docs_path, run_name)
+                )
+            except EngineError as exc:
+                raise dg.Failure(str(exc), allow_retries=False) from None
+            results = merge(validations)
+            record_results(
+                con,
+                CheckRun(context.run.run_id, "raw", source.name, start, end),
+                [c.name for c in SOURCE_CHECKS],
+                results,
+                now,
+            )
+        passed = sum(r.passed for r in results)
+        context.log.info(f"{source.name} {start}..{end}: {passed} of {len(results)} rules passed")
+        yield from check_results(
+            context, asset_key, SOURCE_CHECKS, results, _docs(quality, validations)
+        )
+
+    return source_quality
+
+
+def build_table_checks(entry: TableRules) -> dg.AssetChecksDefinition:
+    """The integrity and freshness checks of an output table."""
+    asset_key = dg.AssetKey(list(entry.asset_key))
+    schema, name = entry.asset_key
+
+    @dg.multi_asset_check(
+        specs=check_specs(asset_key, TABLE_CHECKS),
+        name=f"quality_{schema}_{name}",
+        description=f"Great Expectations rules on {entry.table}.",
+        pool=WAREHOUSE_POOL,
+    )
+    def table_quality(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quality: Quality
+    ):
+        from data_quality.checks import check_table, merge
+        from data_quality.validation import EngineError
+
+        run_name = f"{context.run.run_id[:8]}"
+        with warehouse.connect() as con:
+            try:
+                validations = check_table(con, entry, quality.docs_path, run_name)
+            except EngineError as exc:
+                raise dg.Failure(str(exc), allow_retries=False) from None
+            except duckdb.CatalogException as exc:
+                raise dg.Failure(
+                    f"{entry.table}: cannot be checked ({exc}); materialise it first",
+                    allow_retries=False,
+                ) from None
+            results = merge(validations)
+            record_results(
+                con,
+                CheckRun(context.run.run_id, "marts", entry.table),
+                [c.name for c in TABLE_CHECKS],
+                results,
+                shop_now(quality),
+            )
+        passed = sum(r.passed for r in results)
+        context.log.info(f"{entry.table}: {passed} of {len(results)} rules passed")
+        yield from check_results(
+            context, asset_key, TABLE_CHECKS, results, _docs(quality, validations)
+        )
+
+    return table_quality
+
+
+def existing_asset_keys(definitions: dg.Definitions) -> set[tuple[str, ...]]:
+    """The keys of the materialisable assets in ``definitions``, as tuples."""
+    keys: set[tuple[str, ...]] = set()
+    for asset in definitions.assets or ():
+        if isinstance(asset, dg.AssetsDefinition):
+            if asset.is_materializable:
+                keys |= {tuple(k.path) for k in asset.keys}
+    return keys
+
+
+def table_checks(existing: set[tuple[str, ...]]) -> list[dg.AssetChecksDefinition]:
+    """Checks for the registered output tables whose asset is in ``existing``."""
+    return [build_table_checks(entry) for entry in registered(existing)]
+
+
+def quality_definitions(loaded: dg.Definitions) -> dg.Definitions:
+    """The output-table checks for the tables that ``loaded`` defines."""
+    return dg.Definitions(asset_checks=table_checks(existing_asset_keys(loaded)))
+
+
+source_checks = [build_source_checks(source) for source in SOURCES]
+
+data_quality_runs = dg.AssetSpec(
+    key=dg.AssetKey(QUALITY_RUNS.split(".")),
+    description=(
+        "One row per run and source or table: rows delivered, loaded and quarantined, and the "
+        "data-quality rules that passed and failed. Written by the quality checks."
+    ),
+    group_name="marts",
+    kinds={"duckdb"},
+    metadata={"written_by": "the quality_* asset checks", "docs": "docs/data_quality.md"},
+)
