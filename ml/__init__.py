@@ -1,2 +1,2 @@
 """Weixi's models as plain, typed functions over pandas frames and numpy arrays. Nothing here
-knows about Dagster or the warehouse; ``orchestration/defs/predict/`` wires them in."""
+knows about Dagster or the warehouse; ``orchestration/defs/ml/`` wires them in."""
