@@ -107,7 +107,7 @@ def test_product_sentiment_agrees_with_the_posts(con):
         """select count(*), (select count(*) from staging.stg_orders__products),
                   count(top_complaint_themes) from marts.product_sentiment""",
     )
-    assert products == catalogue and themed > catalogue / 2
+    assert products == catalogue and themed > catalogue / 4
 
 
 def test_complaint_themes_count_every_theme_mention(con):
@@ -134,7 +134,7 @@ def test_complaint_themes_count_every_theme_mention(con):
     expensive = con.execute(
         "select example_phrasing from marts.complaint_themes where theme = 'too expensive'"
     ).df()["example_phrasing"]
-    assert expensive.notna().mean() > 0.5
+    assert expensive.notna().all()
     assert expensive.dropna().str.contains("贵|价格|打折|expensive|pric", regex=True).all()
 
 

@@ -112,13 +112,23 @@ phrasing_counts as (
 
 ),
 
-examples as (
+month_examples as (
 
     select theme, period_start, phrasing as example_phrasing
     from phrasing_counts
     qualify row_number() over (
         partition by theme, period_start order by uses desc, phrasing
     ) = 1
+
+),
+
+-- For months where no wording of the theme is shared enough: its most used one overall.
+theme_examples as (
+
+    select theme, phrasing as example_phrasing
+    from phrasing_counts
+    group by theme, phrasing
+    qualify row_number() over (partition by theme order by sum(uses) desc, phrasing) = 1
 
 ),
 
@@ -142,13 +152,18 @@ final as (
         ) as negative_share,
         cast(theme_metrics.texts / period_totals.period_texts as double) as share_of_texts,
         cast(theme_metrics.avg_sentiment_score as double) as avg_sentiment_score,
-        cast(examples.example_phrasing as varchar) as example_phrasing
+        cast(
+            coalesce(month_examples.example_phrasing, theme_examples.example_phrasing)
+            as varchar
+        ) as example_phrasing
     from theme_metrics
     inner join period_totals
         on period_totals.period_start = theme_metrics.period_start
-    left join examples
-        on examples.theme = theme_metrics.theme
-        and examples.period_start = theme_metrics.period_start
+    left join month_examples
+        on month_examples.theme = theme_metrics.theme
+        and month_examples.period_start = theme_metrics.period_start
+    left join theme_examples
+        on theme_examples.theme = theme_metrics.theme
 
 )
 
