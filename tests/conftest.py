@@ -48,8 +48,10 @@ def dbt_manifest() -> None:
 def all_assets(dbt_manifest: None) -> list:
     from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
     from orchestration.defs.ingest import ingest_assets
+    from orchestration.defs.ml.sentiment import text_sentiment
 
-    return [*ingest_assets, dbt_incremental_models, dbt_models]
+    # dbt reads the text sentiment (a Python asset between ingestion and dbt) as a source.
+    return [*ingest_assets, text_sentiment, dbt_incremental_models, dbt_models]
 
 
 @pytest.fixture(scope="session")

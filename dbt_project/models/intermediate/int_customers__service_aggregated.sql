@@ -1,6 +1,6 @@
 -- One row per resolved customer with a ticket or survey answer on or before the reference
--- date: ticket and complaint counts, complaint SLA, resolution time, compensation and the
--- latest CSAT and NPS answers.
+-- date: ticket and complaint counts, complaint SLA, resolution time, compensation, the
+-- latest CSAT and NPS answers, and the sentiment of what the customer wrote to service.
 with
 
 tickets as (
@@ -12,6 +12,12 @@ tickets as (
 surveys as (
 
     select * from {{ ref('stg_service__surveys') }}
+
+),
+
+service_texts as (
+
+    select * from {{ ref('int_service_texts__scored') }}
 
 ),
 
@@ -81,10 +87,35 @@ latest_surveys as (
 
 ),
 
+text_sentiment as (
+
+    select
+        service_texts.customer_id,
+        avg(cast(service_texts.sentiment_score as decimal(9, 6))) as avg_service_text_sentiment,
+        count(*) filter (where service_texts.sentiment_label = 'negative')
+            as negative_service_texts
+    from service_texts
+    cross join reference
+    where service_texts.customer_id is not null
+        and cast(service_texts.written_at as date) <= reference.reference_date
+    group by all
+
+),
+
+customers as (
+
+    select customer_id from ticket_metrics
+    union
+    select customer_id from latest_surveys
+    union
+    select customer_id from text_sentiment
+
+),
+
 final as (
 
     select
-        coalesce(ticket_metrics.customer_id, latest_surveys.customer_id) as customer_id,
+        customers.customer_id,
         coalesce(ticket_metrics.tickets, 0) as tickets,
         coalesce(ticket_metrics.complaints, 0) as complaints,
         case
@@ -95,10 +126,16 @@ final as (
         ticket_metrics.avg_resolution_hours,
         coalesce(ticket_metrics.compensation_amount, 0) as compensation_amount,
         latest_surveys.last_csat,
-        latest_surveys.last_nps
-    from ticket_metrics
-    full outer join latest_surveys
-        on latest_surveys.customer_id = ticket_metrics.customer_id
+        latest_surveys.last_nps,
+        text_sentiment.avg_service_text_sentiment,
+        coalesce(text_sentiment.negative_service_texts, 0) as negative_service_texts
+    from customers
+    left join ticket_metrics
+        on ticket_metrics.customer_id = customers.customer_id
+    left join latest_surveys
+        on latest_surveys.customer_id = customers.customer_id
+    left join text_sentiment
+        on text_sentiment.customer_id = customers.customer_id
 
 )
 

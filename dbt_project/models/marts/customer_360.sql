@@ -60,6 +60,10 @@ joined as (
         coalesce(social.posts, 0) as social_posts,
         social.avg_rating,
         social.avg_sentiment_score,
+        social.last_sentiment_score,
+        coalesce(social.negative_posts, 0) as negative_posts,
+        service.avg_service_text_sentiment,
+        coalesce(service.negative_service_texts, 0) as negative_service_texts,
         referrers.customer_id is not null as has_referred
     from customers
     cross join reference
@@ -132,6 +136,10 @@ final as (
         cast(social_posts as bigint) as social_posts,
         cast(avg_rating as double) as avg_rating,
         cast(avg_sentiment_score as double) as sentiment_score,
+        cast(last_sentiment_score as double) as last_sentiment_score,
+        cast(negative_posts as bigint) as negative_posts,
+        cast(avg_service_text_sentiment as double) as service_text_sentiment_score,
+        cast(negative_service_texts as bigint) as negative_service_texts,
         cast(trailing_12m_spend as decimal(18, 2)) as trailing_12m_spend,
         cast({{ membership_tier('trailing_12m_spend') }} as varchar) as membership_tier,
         cast(has_referred as boolean) as has_referred,

@@ -1,0 +1,143 @@
+-- One row per "bought together" rule antecedent -> consequent, at product and at subcategory
+-- level, over the purchases (baskets) up to the reference date: support, confidence, lift.
+{#- A rule needs this many baskets with both sides, and at least this support (share of all
+    baskets), so that big shops do not list millions of chance pairs and small ones no
+    one-off coincidences. -#}
+{% set min_pair_baskets = 10 %}
+{% set min_support = 0.0001 %}
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_orders__products') }}
+
+),
+
+reference as (
+
+    select * from {{ ref('int_reference_date__selected') }}
+
+),
+
+basket_lines as (
+
+    select lines.order_id, lines.product_id, products.subcategory
+    from lines
+    inner join orders
+        on orders.order_id = lines.order_id
+    left join products
+        on products.product_id = lines.product_id
+    cross join reference
+    where orders.is_purchase
+        and orders.order_date <= reference.reference_date
+        and lines.product_id is not null
+
+),
+
+items as (
+
+    select distinct 'product' as association_level, order_id, product_id as item
+    from basket_lines
+    union all
+    select distinct 'subcategory', order_id, subcategory
+    from basket_lines
+    where subcategory is not null
+
+),
+
+baskets as (
+
+    select count(distinct order_id) as baskets from basket_lines
+
+),
+
+item_baskets as (
+
+    select association_level, item, count(*) as item_baskets
+    from items
+    group by all
+
+),
+
+pairs as (
+
+    select
+        antecedent.association_level,
+        antecedent.item as antecedent,
+        consequent.item as consequent,
+        count(*) as pair_baskets
+    from items as antecedent
+    inner join items as consequent
+        on consequent.order_id = antecedent.order_id
+        and consequent.association_level = antecedent.association_level
+        and consequent.item <> antecedent.item
+    group by all
+
+),
+
+rules as (
+
+    select
+        pairs.*,
+        baskets.baskets,
+        pairs.pair_baskets / baskets.baskets as support,
+        pairs.pair_baskets / antecedent_baskets.item_baskets as confidence,
+        consequent_baskets.item_baskets / baskets.baskets as consequent_support
+    from pairs
+    cross join baskets
+    inner join item_baskets as antecedent_baskets
+        on antecedent_baskets.association_level = pairs.association_level
+        and antecedent_baskets.item = pairs.antecedent
+    inner join item_baskets as consequent_baskets
+        on consequent_baskets.association_level = pairs.association_level
+        and consequent_baskets.item = pairs.consequent
+    where pairs.pair_baskets >= {{ min_pair_baskets }}
+        and pairs.pair_baskets / baskets.baskets >= {{ min_support }}
+
+),
+
+final as (
+
+    select
+        cast(rules.association_level as varchar) as association_level,
+        cast(rules.antecedent as varchar) as antecedent,
+        cast(coalesce(antecedent_products.product_name, rules.antecedent) as varchar)
+            as antecedent_name,
+        cast(rules.consequent as varchar) as consequent,
+        cast(coalesce(consequent_products.product_name, rules.consequent) as varchar)
+            as consequent_name,
+        cast(rules.pair_baskets as bigint) as pair_baskets,
+        cast(rules.support as double) as support,
+        cast(rules.confidence as double) as confidence,
+        cast(rules.confidence / rules.consequent_support as double) as lift,
+        cast(
+            row_number() over (
+                partition by rules.association_level
+                order by rules.confidence / rules.consequent_support desc,
+                    rules.support desc, rules.antecedent, rules.consequent
+            )
+            as bigint
+        ) as lift_rank
+    from rules
+    left join products as antecedent_products
+        on rules.association_level = 'product'
+        and antecedent_products.product_id = rules.antecedent
+    left join products as consequent_products
+        on rules.association_level = 'product'
+        and consequent_products.product_id = rules.consequent
+
+)
+
+select * from final

@@ -1,0 +1,205 @@
+"""Next products per customer from their purchase history (item-item collaborative filtering),
+with a popularity fallback, backtested against popularity on every run."""
+
+from datetime import date
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from ml.history import NotEnoughHistory
+from ml.recommend import (
+    REASON_AGAIN,
+    REASON_POPULAR,
+    REASON_WITH,
+    Backtest,
+    Catalogue,
+    Purchases,
+    Recommendations,
+    backtest,
+    item_similarity,
+    popularity,
+    purchase_matrices,
+    recommend,
+)
+from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.resources import Warehouse
+from orchestration.settings import get_settings
+
+TABLE = "marts.recommendations"
+COLUMNS = {
+    "customer_id": "string",
+    "rank": "int64",
+    "product_id": "string",
+    "product_name": "string",
+    "score": "float64",
+    "reason": "string",
+    "reason_kind": "string",
+    "reason_product_id": "string",
+    "model_version": "string",
+}
+REASON_KINDS = {REASON_POPULAR: "popular", REASON_AGAIN: "buy_again", REASON_WITH: "bought_with"}
+
+# Every CRM customer and every customer with a purchase, in a fixed order (their positions).
+CUSTOMERS_SQL = """
+select customer_id from marts.customer_360
+union
+select customer_id from marts.fct_orders where customer_id is not null
+order by customer_id
+"""
+PRODUCTS_SQL = """
+select
+    product_id,
+    coalesce(product_name, product_id) as product_name,
+    coalesce(category, 'the shop') as category,
+    coalesce(product_status, '') <> 'discontinued' as sellable,
+    is_repeat_purchase as repeatable
+from staging.stg_orders__products
+order by product_id
+"""
+# Purchases up to the reference date, as positions: lines per customer, product and day.
+PURCHASES_SQL = """
+with
+customers as (
+    select customer_id, row_number() over (order by customer_id) - 1 as customer
+    from ({customers})
+),
+products as (
+    select product_id, row_number() over (order by product_id) - 1 as product
+    from staging.stg_orders__products
+)
+select customers.customer, products.product, orders.order_date, count(*) as lines
+from marts.fct_order_lines as lines
+inner join marts.fct_orders as orders using (order_id)
+inner join customers using (customer_id)
+inner join products using (product_id)
+cross join intermediate.int_reference_date__selected as reference
+where orders.is_purchase and orders.order_date <= reference.reference_date
+group by all
+order by all
+"""
+
+
+def _read(warehouse: Warehouse) -> tuple[pd.Series, pd.DataFrame, Purchases, date]:
+    with warehouse.connect() as con:
+        customers = con.execute(CUSTOMERS_SQL).df()["customer_id"]
+        products = con.execute(PRODUCTS_SQL).df()
+        frame = con.execute(PURCHASES_SQL.format(customers=CUSTOMERS_SQL)).df()
+        (reference,) = con.execute(
+            "select reference_date from intermediate.int_reference_date__selected"
+        ).fetchone()
+    frame["order_date"] = pd.to_datetime(frame["order_date"])
+    return customers, products, Purchases(frame, len(customers)), reference
+
+
+def recommendation_frame(
+    recs: Recommendations, customers: pd.Series, products: pd.DataFrame, version: str
+) -> pd.DataFrame:
+    """The mart rows: ids, names and the reason in words for each recommendation."""
+    names = products["product_name"].to_numpy(dtype=object)
+    ids = products["product_id"].to_numpy(dtype=object)
+    popular_in = "popular in " + products["category"].astype(str).to_numpy(dtype=object)
+    reason_product = np.maximum(recs.reason_product, 0)
+    reason = np.where(
+        recs.reason == REASON_WITH,
+        "bought with " + names[reason_product],
+        np.where(recs.reason == REASON_AGAIN, "buy again", popular_in[recs.product]),
+    )
+    frame = pd.DataFrame(
+        {
+            "customer_id": customers.to_numpy(dtype=object)[recs.customer],
+            "rank": recs.rank,
+            "product_id": ids[recs.product],
+            "product_name": names[recs.product],
+            "score": recs.score,
+            "reason": reason,
+            "reason_kind": pd.Series(recs.reason).map(REASON_KINDS).to_numpy(dtype=object),
+            "reason_product_id": np.where(recs.reason == REASON_POPULAR, None, ids[reason_product]),
+            "model_version": version,
+        }
+    )
+    return frame.astype(COLUMNS)
+
+
+def backtest_figures(result: Backtest, k: int) -> list[Figure]:
+    """Precision, recall and hit rate of the model with the popularity baseline beside."""
+    return [
+        Figure(f"precision_at_{k}", result.precision, "popularity", result.popularity_precision),
+        Figure(f"recall_at_{k}", result.recall, "popularity", result.popularity_recall),
+        Figure(f"hit_rate_at_{k}", result.hit_rate, "popularity", result.popularity_hit_rate),
+        Figure("backtest_customers", result.customers),
+        Figure("backtest_warm_customers", result.warm_customers),
+    ]
+
+
+@dg.asset(
+    key=["marts", "recommendations"],
+    deps=[
+        dg.AssetKey(["marts", "customer_360"]),
+        dg.AssetKey(["marts", "fct_orders"]),
+        dg.AssetKey(["marts", "fct_order_lines"]),
+        dg.AssetKey(["staging", "stg_orders__products"]),
+        dg.AssetKey(["intermediate", "int_reference_date__selected"]),
+    ],
+    group_name="ml",
+    kinds={"python", "scipy", "duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def recommendations(
+    context: dg.AssetExecutionContext, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """The next products to offer each customer, best first, with the reason in words
+    ("bought with ...", "buy again", "popular in ..."); never a product they cannot be sold."""
+    k = get_settings().recommendations_per_customer
+    customers, products, purchases, reference = _read(warehouse)
+    catalogue = Catalogue(
+        sellable=products["sellable"].to_numpy(dtype=bool),
+        repeatable=products["repeatable"].to_numpy(dtype=bool),
+    )
+    version = f"item_similarity-{reference}"
+    try:
+        result = backtest(purchases, catalogue, reference, k)
+    except NotEnoughHistory as reason:
+        context.log.warning(f"{reason}; marts.recommendations is left empty")
+        rows = warehouse.write_table(TABLE, pd.DataFrame(columns=list(COLUMNS)).astype(COLUMNS))
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": rows, "model_skipped": str(reason)}
+        )
+
+    weighted, bought = purchase_matrices(purchases, catalogue.size, reference)
+    popular = popularity(purchases, catalogue.size, reference)
+    recs = recommend(weighted, bought, item_similarity(bought), popular, catalogue, k)
+    frame = recommendation_frame(recs, customers, products, version)
+    rows = warehouse.write_table(TABLE, frame)
+
+    figures = backtest_figures(result, k)
+    record_validation(
+        warehouse,
+        "recommendations",
+        version,
+        figures,
+        note=f"time split at {result.cutoff}: fitted before, scored on the next 30 days",
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "customers": int(frame["customer_id"].nunique()),
+            "backtest_cutoff": str(result.cutoff),
+            "reasons": dg.MetadataValue.md(_reason_counts(frame)),
+            "most_recommended": dg.MetadataValue.md(_top_products(frame)),
+            **validation_metadata(figures),
+        }
+    )
+
+
+def _reason_counts(frame: pd.DataFrame) -> str:
+    counts = frame["reason_kind"].value_counts()
+    return markdown_table(["reason", "recommendations"], [[r, int(n)] for r, n in counts.items()])
+
+
+def _top_products(frame: pd.DataFrame, limit: int = 10) -> str:
+    top = frame.groupby(["product_id", "product_name"]).size().nlargest(limit)
+    return markdown_table(
+        ["product", "name", "customers"], [[p, name, int(n)] for (p, name), n in top.items()]
+    )

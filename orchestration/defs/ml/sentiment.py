@@ -1,0 +1,205 @@
+"""Sentiment and themes of every text customers wrote: social posts, ticket descriptions and
+survey comments, scored before dbt builds the marts that read them."""
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ml.history import NotEnoughHistory
+from ml.sentiment import (
+    SentimentModel,
+    SentimentValidation,
+    fit_sentiment_model,
+    sentiment_labels,
+    validate_sentiment_model,
+)
+from ml.sentiment_lexicon import lexicon_scores
+from ml.text_themes import COMPLAINT_THEMES, PRAISE_THEMES, THEMES, theme_lists, theme_matrix
+from orchestration.contract import SOURCES
+from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.resources import Warehouse
+from orchestration.ingest.loader import ensure_raw_tables
+
+TABLE = "ml.text_sentiment"
+LEXICON_VERSION = "keyword_lexicon"
+WEAK_TICKET_WEIGHT = 0.3
+"""Weight of a ticket description labelled only by its complaint flag (complaint = 2 stars,
+other = 3), against 1 for a text its author rated."""
+
+# Every version ever delivered of each text: a corrected text gets its own row, and dbt joins
+# on the hash of the text it keeps, so a score always belongs to the exact words.
+TEXTS_SQL = """
+select distinct 'post' as text_kind, post_id as source_id, text
+from raw.social__posts where nullif(trim(text), '') is not null
+union all
+select distinct 'ticket', ticket_id, description
+from raw.service__tickets where nullif(trim(description), '') is not null
+union all
+select distinct 'survey_comment', survey_id, comment
+from raw.service__surveys where nullif(trim(comment), '') is not null
+"""
+LABELLED_SQL = f"""
+select distinct post_id as id, text, rating::double as stars, 1.0 as weight, 'review' as source
+from raw.social__posts
+where rating between 1 and 5 and nullif(trim(text), '') is not null
+union all
+select distinct survey_id, comment, score::double, 1.0, 'csat_comment'
+from raw.service__surveys
+where survey_type = 'csat' and score between 1 and 5 and nullif(trim(comment), '') is not null
+union all
+select distinct ticket_id, description, case when is_complaint then 2.0 else 3.0 end,
+    {WEAK_TICKET_WEIGHT}, 'ticket'
+from raw.service__tickets
+where is_complaint is not null and nullif(trim(description), '') is not null
+"""
+NPS_SQL = """
+select distinct survey_id, comment as text, score::double as score
+from raw.service__surveys
+where survey_type = 'nps' and score between 0 and 10 and nullif(trim(comment), '') is not null
+"""
+
+
+def _read(
+    warehouse: Warehouse,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Texts to score (kind, id, hash), their distinct texts by hash, the labelled texts and
+    the NPS comments."""
+    with warehouse.connect() as con:
+        ensure_raw_tables(con, tuple(s for s in SOURCES if s.name in {"social", "service"}))
+        con.execute(
+            f"create temp table _texts as select *, md5(text) as text_hash from ({TEXTS_SQL})"
+        )
+        texts = _df(con, "select text_kind, source_id, text_hash from _texts")
+        distinct = _df(
+            con, "select text_hash, any_value(text) as text from _texts group by 1 order by 1"
+        )
+        labelled = _df(con, f"select * from ({LABELLED_SQL}) order by source, id, text, stars")
+        nps = _df(con, f"select * from ({NPS_SQL}) order by all")
+    return texts, distinct, labelled, nps
+
+
+def _df(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    return con.execute(sql).df()
+
+
+def score_texts(distinct: pd.DataFrame, model: SentimentModel | None) -> pd.DataFrame:
+    """Score, label and themes per distinct text (``text_hash``, ``text``); the keyword lexicon
+    scores when there is no model."""
+    texts = distinct["text"].astype(str)
+    score = lexicon_scores(texts) if model is None else model.score(texts)
+    matrix = theme_matrix(pa.array(texts, pa.string()))
+    complaint = np.array([t.kind == "complaint" for t in THEMES])
+    list_type = pd.ArrowDtype(pa.list_(pa.string()))
+    return pd.DataFrame(
+        {
+            "text_hash": distinct["text_hash"],
+            "sentiment_score": score.astype(float),
+            "sentiment_label": sentiment_labels(score),
+            "complaint_themes": pd.Series(
+                theme_lists(matrix[:, complaint], COMPLAINT_THEMES), dtype=list_type
+            ),
+            "praise_themes": pd.Series(
+                theme_lists(matrix[:, ~complaint], PRAISE_THEMES), dtype=list_type
+            ),
+            "scoring_method": "lexicon" if model is None else "model",
+            "model_version": LEXICON_VERSION if model is None else model.version,
+        }
+    )
+
+
+def sentiment_figures(v: SentimentValidation, theme_coverage: float | None) -> list[Figure]:
+    """The validation figures of the model, each with its baseline; figures that could not be
+    computed (no held-out texts of that kind) are left out."""
+    lexicon = "keyword_lexicon"
+    candidates = [
+        ("review_accuracy", v.accuracy, "majority_class", v.majority_accuracy),
+        ("review_macro_f1", v.macro_f1, lexicon, v.lexicon_macro_f1),
+        ("review_rating_correlation", v.rating_correlation, lexicon, v.lexicon_rating_correlation),
+        ("csat_comment_correlation", v.csat_correlation, lexicon, v.lexicon_csat_correlation),
+        ("ticket_complaint_auc", v.ticket_complaint_auc, lexicon, v.lexicon_ticket_complaint_auc),
+        ("nps_comment_correlation", v.nps_correlation, lexicon, v.lexicon_nps_correlation),
+        ("held_out_reviews", v.held_out_reviews, None, None),
+        ("training_texts", v.training_texts, None, None),
+        ("negative_texts_with_theme", theme_coverage, None, None),
+    ]
+    return [
+        Figure(metric, float(value), baseline, baseline_value)
+        for metric, value, baseline, baseline_value in candidates
+        if value is not None
+    ]
+
+
+@dg.asset(
+    key=["ml", "text_sentiment"],
+    deps=[dg.AssetKey(["raw", "social"]), dg.AssetKey(["raw", "service"])],
+    group_name="ml",
+    kinds={"python", "scikit-learn", "duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def text_sentiment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """How positive or negative every post, ticket description and survey comment is, and which
+    complaint or praise themes it names: one row per text version, in ml.text_sentiment."""
+    texts, distinct, labelled, nps = _read(warehouse)
+    metadata: dict[str, object] = {}
+    try:
+        validation = validate_sentiment_model(labelled, nps)
+        model: SentimentModel | None = fit_sentiment_model(labelled)
+    except NotEnoughHistory as reason:
+        context.log.warning(f"{reason}; scoring with the keyword lexicon instead")
+        validation, model = None, None
+        metadata["model_skipped"] = str(reason)
+
+    scored = score_texts(distinct, model)
+    table = texts.merge(scored, on="text_hash", how="left").sort_values(
+        ["text_kind", "source_id", "text_hash"], ignore_index=True
+    )
+    rows = warehouse.write_table(TABLE, table)
+
+    negative = scored["sentiment_label"] == "negative"
+    named = scored.loc[negative, "complaint_themes"].list.len() > 0
+    coverage = float(named.mean()) if negative.any() else None
+    version = scored["model_version"].iloc[0] if len(scored) else LEXICON_VERSION
+    if validation is not None:
+        figures = sentiment_figures(validation, coverage)
+        record_validation(
+            warehouse,
+            "text_sentiment",
+            version,
+            figures,
+            note=(
+                f"held-out reviews: majority-class macro-F1 {validation.majority_macro_f1:.3f}, "
+                f"keyword-lexicon accuracy {validation.lexicon_accuracy:.3f}"
+            ),
+        )
+        metadata.update(validation_metadata(figures))
+        metadata["majority_class_macro_f1"] = validation.majority_macro_f1
+        metadata["keyword_lexicon_accuracy"] = validation.lexicon_accuracy
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "distinct_texts": len(distinct),
+            "model_version": version,
+            "by_kind_and_label": dg.MetadataValue.md(_label_counts(table)),
+            "complaint_themes": dg.MetadataValue.md(_theme_counts(table)),
+            **metadata,
+        }
+    )
+
+
+def _label_counts(table: pd.DataFrame) -> str:
+    counts = table.pivot_table(
+        index="text_kind", columns="sentiment_label", values="source_id", aggfunc="count"
+    ).fillna(0)
+    labels = [c for c in ("negative", "neutral", "positive") if c in counts.columns]
+    return markdown_table(
+        ["kind", *labels],
+        [[kind, *(int(row[c]) for c in labels)] for kind, row in counts.iterrows()],
+    )
+
+
+def _theme_counts(table: pd.DataFrame) -> str:
+    themes = table["complaint_themes"].explode().value_counts()
+    return markdown_table(["complaint theme", "texts"], [[t, int(n)] for t, n in themes.items()])
