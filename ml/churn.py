@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -161,30 +162,34 @@ def _outcome(rows: pd.DataFrame) -> np.ndarray:
 def fit_gradient_boosting(
     train: pd.DataFrame, features: tuple[str, ...] = FEATURE_NAMES, seed: int = 0
 ) -> ChurnModel:
-    """Gradient-boosted trees with Platt (sigmoid) calibration fitted on out-of-fold scores.
-
-    Folds keep each customer's snapshots together, so calibration never sees a customer the
-    fold's trees were trained on. Sigmoid keeps the trees' ranking (isotonic would tie it)."""
+    """Gradient-boosted trees, then Platt (sigmoid) calibration on a fifth of the customers the
+    trees never saw (all snapshots of a customer stay on one side). One fit of the trees, so
+    training stays fast at a million customers; sigmoid keeps the trees' ranking (isotonic
+    would tie it)."""
     matrix, outcome = model_matrix(train, features), _outcome(train)
+    fit_rows, calibration_rows = next(
+        GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=seed).split(
+            matrix, outcome, groups=train["customer_id"]
+        )
+    )
     trees = HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=300,
+        learning_rate=0.1,
+        max_iter=200,
         max_leaf_nodes=15,
         min_samples_leaf=40,
         l2_regularization=1.0,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=20,
+        n_iter_no_change=10,
         random_state=seed,
-    )
-    folds = list(GroupKFold(n_splits=3).split(matrix, outcome, groups=train["customer_id"]))
-    calibrated = CalibratedClassifierCV(trees, method="sigmoid", cv=folds, ensemble=False)
-    calibrated.fit(matrix, outcome)
+    ).fit(matrix[fit_rows], outcome[fit_rows])
+    calibrated = CalibratedClassifierCV(FrozenEstimator(trees), method="sigmoid")
+    calibrated.fit(matrix[calibration_rows], outcome[calibration_rows])
     return ChurnModel(
         kind=GRADIENT_BOOSTING,
         features=features,
         estimator=calibrated,
-        explainer=calibrated.calibrated_classifiers_[0].estimator,
+        explainer=trees,
         reference=np.median(matrix, axis=0),
     )
 
