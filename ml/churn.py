@@ -59,9 +59,13 @@ class ChurnModel:
 
     def probability(self, snapshots: pd.DataFrame) -> np.ndarray:
         """Churn probability of each snapshot row."""
-        if snapshots.empty:
+        return self.probability_of(model_matrix(snapshots, self.features))
+
+    def probability_of(self, matrix: np.ndarray) -> np.ndarray:
+        """Churn probability of each row of the model matrix."""
+        if len(matrix) == 0:
             return np.empty(0)
-        return self.estimator.predict_proba(model_matrix(snapshots, self.features))[:, 1]
+        return self.estimator.predict_proba(matrix)[:, 1]
 
 
 @dataclass(frozen=True)
@@ -289,16 +293,14 @@ def score(
 ) -> pd.DataFrame:
     """One row per snapshot row: customer_id, as_of, churn_probability, risk_band and the top
     three reasons (reason_1 always set; reason_2, reason_3 when there are that many)."""
-    probability = model.probability(snapshots)
-    reasons = explain(model, snapshots)
-    return pd.DataFrame(
+    matrix = model_matrix(snapshots, model.features)
+    probability = model.probability_of(matrix)
+    scores = pd.DataFrame(
         {
-            "customer_id": snapshots["customer_id"].astype("string").to_numpy(),
+            "customer_id": pd.array(snapshots["customer_id"].to_numpy(), dtype="string"),
             "as_of": snapshots["as_of"].to_numpy(),
             "churn_probability": probability,
-            "risk_band": risk_band(probability, medium_from, high_from),
-            "reason_1": reasons["reason_1"].to_numpy(),
-            "reason_2": reasons["reason_2"].to_numpy(),
-            "reason_3": reasons["reason_3"].to_numpy(),
+            "risk_band": pd.array(risk_band(probability, medium_from, high_from), dtype="string"),
         }
     )
+    return pd.concat([scores, explain(model, snapshots, matrix)], axis=1)

@@ -39,7 +39,11 @@ class ModelFeature:
     compute: Callable[[pd.DataFrame], np.ndarray]
 
 
-_TIER_RANK = {"standard": 0.0, "silver": 1.0, "gold": 2.0}
+def _tier_rank(tier: pd.Series) -> np.ndarray:
+    """standard (or unknown) 0, silver 1, gold 2."""
+    values = tier.to_numpy(dtype=object)
+    return np.select([values == "gold", values == "silver"], [2.0, 1.0], 0.0)
+
 
 MODEL_FEATURES: tuple[ModelFeature, ...] = (
     ModelFeature("log_recency_days", "recency", _log("recency_days")),
@@ -67,7 +71,7 @@ MODEL_FEATURES: tuple[ModelFeature, ...] = (
     ModelFeature(
         "tier_rank",
         "value",
-        lambda f: f["membership_tier"].map(_TIER_RANK).astype(float).fillna(0.0).to_numpy(),
+        lambda f: _tier_rank(f["membership_tier"]),
     ),
     ModelFeature("categories", "breadth", _plain("categories")),
     ModelFeature("refunds", "refunds", _plain("refunds")),

@@ -31,11 +31,29 @@ NO_WARNING_SIGNS = "no warning signs"
 _TEXT = np.dtypes.StringDType()
 
 
+def _linear_weights(model: ChurnModel) -> np.ndarray | None:
+    """Log-odds per unit of each feature when the explainer is a standardised linear model."""
+    steps = getattr(model.explainer, "steps", None)
+    if (
+        steps
+        and len(steps) == 2
+        and hasattr(steps[0][1], "scale_")
+        and hasattr(steps[1][1], "coef_")
+    ):
+        return steps[1][1].coef_[0] / steps[0][1].scale_
+    return None
+
+
 def group_contributions(model: ChurnModel, matrix: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Reason groups and, per row and group, the rise in log-odds over typical values."""
     groups = group_columns(model.features)
-    base = model.explainer.decision_function(matrix)
     contributions = np.zeros((len(matrix), len(groups)))
+    weights = _linear_weights(model)
+    if weights is not None:
+        for g, columns in enumerate(groups.values()):
+            contributions[:, g] = (matrix[:, columns] - model.reference[columns]) @ weights[columns]
+        return list(groups), contributions
+    base = model.explainer.decision_function(matrix)
     for g, columns in enumerate(groups.values()):
         typical = model.reference[columns]
         differ = np.flatnonzero((matrix[:, columns] != typical).any(axis=1))
@@ -231,14 +249,22 @@ def _columns(snapshots: pd.DataFrame, names: tuple[str, ...], rows: np.ndarray) 
     return out
 
 
-def explain(model: ChurnModel, snapshots: pd.DataFrame, top: int = TOP_REASONS) -> pd.DataFrame:
+def explain(
+    model: ChurnModel,
+    snapshots: pd.DataFrame,
+    matrix: np.ndarray | None = None,
+    top: int = TOP_REASONS,
+) -> pd.DataFrame:
     """Columns ``reason_1`` .. ``reason_<top>`` for each snapshot row: the reason groups that
     raise the customer's score most, phrased from their figures. A customer with none gets
-    ``no warning signs`` as reason_1 and no further reasons."""
+    ``no warning signs`` as reason_1 and no further reasons. ``matrix``: the snapshots' model
+    matrix, when the caller has it already."""
     n = len(snapshots)
     reasons = [np.full(n, None, dtype=object) for _ in range(top)]
     if n:
-        groups, contributions = group_contributions(model, model_matrix(snapshots, model.features))
+        if matrix is None:
+            matrix = model_matrix(snapshots, model.features)
+        groups, contributions = group_contributions(model, matrix)
         order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
         strong = np.take_along_axis(contributions, order, axis=1) > MIN_CONTRIBUTION
         for g, group in enumerate(groups):

@@ -176,17 +176,18 @@ def test_risk_bands_follow_the_cut_offs():
     assert bands.tolist() == ["low", "low", "medium", "medium", "high", "high"]
 
 
-def test_logistic_reasons_are_coefficient_times_deviation(snapshots):
+def test_logistic_reasons_equal_the_what_if_on_the_model(snapshots):
     from ml.churn_features import group_columns, model_matrix
     from ml.churn_reasons import group_contributions
 
     model = fit_logistic_regression(snapshots[snapshots["churned"].notna()])
     matrix = model_matrix(snapshots.head(50), model.features)
-    groups, contributions = group_contributions(model, matrix.copy())
-    scaler, logistic = model.explainer[0], model.explainer[-1]
-    weights = logistic.coef_[0] / scaler.scale_
+    groups, contributions = group_contributions(model, matrix)
+    base = model.explainer.decision_function(matrix)
     for g, columns in enumerate(group_columns(model.features).values()):
-        expected = (matrix[:, columns] - model.reference[columns]) @ weights[columns]
+        typical = matrix.copy()
+        typical[:, columns] = model.reference[columns]
+        expected = base - model.explainer.decision_function(typical)
         np.testing.assert_allclose(contributions[:, g], expected, atol=1e-9)
     assert groups[0] == "recency"
 
