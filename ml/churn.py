@@ -26,10 +26,11 @@ from sklearn.model_selection import GroupShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ml.churn_features import FEATURE_NAMES, LABEL, RECENCY_FEATURE, model_matrix
+from ml.churn_features import FEATURE_NAMES, FEATURE_RISK, LABEL, RECENCY_FEATURE, model_matrix
 from ml.churn_reasons import explain
 from ml.classification_metrics import ClassificationMetrics, classification_metrics
 from ml.history import NotEnoughHistory
+from ml.parallel import tree_threads
 from ml.registry import PromotionDecision, decide_promotion
 
 MODEL_NAME = "churn"
@@ -65,7 +66,8 @@ class ChurnModel:
         """Churn probability of each row of the model matrix."""
         if len(matrix) == 0:
             return np.empty(0)
-        return self.estimator.predict_proba(matrix)[:, 1]
+        with tree_threads(len(matrix)):
+            return self.estimator.predict_proba(matrix)[:, 1]
 
 
 @dataclass(frozen=True)
@@ -185,10 +187,13 @@ def fit_gradient_boosting(
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        monotonic_cst=[FEATURE_RISK[name] for name in features],
         random_state=seed,
-    ).fit(matrix[fit_rows], outcome[fit_rows])
-    calibrated = CalibratedClassifierCV(FrozenEstimator(trees), method="sigmoid")
-    calibrated.fit(matrix[calibration_rows], outcome[calibration_rows])
+    )
+    with tree_threads(len(fit_rows)):
+        trees.fit(matrix[fit_rows], outcome[fit_rows])
+        calibrated = CalibratedClassifierCV(FrozenEstimator(trees), method="sigmoid")
+        calibrated.fit(matrix[calibration_rows], outcome[calibration_rows])
     return ChurnModel(
         kind=GRADIENT_BOOSTING,
         features=features,

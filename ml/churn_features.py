@@ -32,11 +32,17 @@ def _plain(column: str) -> Callable[[pd.DataFrame], np.ndarray]:
 
 @dataclass(frozen=True)
 class ModelFeature:
-    """One column of the model matrix, computed from the snapshot columns, in a reason group."""
+    """One column of the model matrix, computed from the snapshot columns, in a reason group.
+
+    ``risk`` is the known direction of its effect, all else equal: 1 when more of it can only
+    raise the churn risk (days since the last purchase, complaints handled badly), -1 when it
+    can only lower it, 0 when the data decide (frequency: a frequent buyer gone quiet is more
+    likely lost than an occasional one). The trees are held to it."""
 
     name: str
     group: str
     compute: Callable[[pd.DataFrame], np.ndarray]
+    risk: int = 0
 
 
 def _tier_rank(tier: pd.Series) -> np.ndarray:
@@ -46,13 +52,14 @@ def _tier_rank(tier: pd.Series) -> np.ndarray:
 
 
 MODEL_FEATURES: tuple[ModelFeature, ...] = (
-    ModelFeature("log_recency_days", "recency", _log("recency_days")),
+    ModelFeature("log_recency_days", "recency", _log("recency_days"), risk=1),
     # How overdue the next purchase is relative to the customer's own rhythm (0: one purchase
     # day, no rhythm yet; repeat_buyer tells the two apart).
     ModelFeature(
         "log_recency_gap_ratio",
         "recency",
         lambda f: np.log1p(np.clip(_number(f, "recency_gap_ratio"), 0, 50)),
+        risk=1,
     ),
     ModelFeature("log_purchases", "frequency", _log("purchases")),
     ModelFeature("repeat_buyer", "frequency", lambda f: (_number(f, "purchases") > 1) * 1.0),
@@ -76,32 +83,37 @@ MODEL_FEATURES: tuple[ModelFeature, ...] = (
     ModelFeature("categories", "breadth", _plain("categories")),
     ModelFeature("refunds", "refunds", _plain("refunds")),
     ModelFeature("refund_share", "refunds", _plain("refund_share")),
-    ModelFeature("complaints", "complaints", _plain("complaints")),
-    ModelFeature("complaints_last_90d", "complaints", _plain("complaints_last_90d")),
-    ModelFeature("unresolved_complaints", "complaints", _plain("unresolved_complaints")),
-    ModelFeature("late_reply_complaints", "handling", _plain("late_reply_complaints")),
+    ModelFeature("complaints", "complaints", _plain("complaints"), risk=1),
+    ModelFeature("complaints_last_90d", "complaints", _plain("complaints_last_90d"), risk=1),
+    ModelFeature("unresolved_complaints", "complaints", _plain("unresolved_complaints"), risk=1),
+    ModelFeature("late_reply_complaints", "handling", _plain("late_reply_complaints"), risk=1),
     ModelFeature(
         "uncompensated_serious_complaints",
         "handling",
         _plain("uncompensated_serious_complaints"),
+        risk=1,
     ),
-    ModelFeature("badly_handled_complaints", "handling", _plain("badly_handled_complaints")),
-    ModelFeature("log_avg_resolution_hours", "handling", _log("avg_resolution_hours")),
+    ModelFeature(
+        "badly_handled_complaints", "handling", _plain("badly_handled_complaints"), risk=1
+    ),
+    ModelFeature("log_avg_resolution_hours", "handling", _log("avg_resolution_hours"), risk=1),
     ModelFeature("log_compensation_amount", "handling", _log("compensation_amount")),
     # Points below a satisfied answer (CSAT 4 of 5, NPS 7 of 10); no answer: no shortfall.
     ModelFeature(
         "csat_shortfall",
         "satisfaction",
         lambda f: np.clip(4 - _number(f, "last_csat", 4), 0, 3),
+        risk=1,
     ),
     ModelFeature(
         "nps_shortfall",
         "satisfaction",
         lambda f: np.clip(7 - _number(f, "last_nps", 7), 0, 7),
+        risk=1,
     ),
     ModelFeature("log_posts", "sentiment", _log("posts")),
-    ModelFeature("negative_posts", "sentiment", _plain("negative_posts")),
-    ModelFeature("avg_sentiment_score", "sentiment", _plain("avg_sentiment_score")),
+    ModelFeature("negative_posts", "sentiment", _plain("negative_posts"), risk=1),
+    ModelFeature("avg_sentiment_score", "sentiment", _plain("avg_sentiment_score"), risk=-1),
     ModelFeature("log_tenure_days", "tenure", _log("tenure_days")),
     ModelFeature(
         "is_business", "account", lambda f: (f["customer_type"] == "business").fillna(False) * 1.0
@@ -109,6 +121,7 @@ MODEL_FEATURES: tuple[ModelFeature, ...] = (
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in MODEL_FEATURES)
+FEATURE_RISK: dict[str, int] = {f.name: f.risk for f in MODEL_FEATURES}
 REASON_GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in MODEL_FEATURES))
 RECENCY_FEATURE = "log_recency_days"
 

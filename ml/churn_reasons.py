@@ -12,6 +12,7 @@ figures ("no purchase for 214 days, 3x the usual gap"), with numpy's vectorised 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ml.churn_features import group_columns, model_matrix
+from ml.parallel import tree_threads
 
 if TYPE_CHECKING:
     from ml.churn import ChurnModel
@@ -53,15 +55,16 @@ def group_contributions(model: ChurnModel, matrix: np.ndarray) -> tuple[list[str
         for g, columns in enumerate(groups.values()):
             contributions[:, g] = (matrix[:, columns] - model.reference[columns]) @ weights[columns]
         return list(groups), contributions
-    base = model.explainer.decision_function(matrix)
-    for g, columns in enumerate(groups.values()):
-        typical = model.reference[columns]
-        differ = np.flatnonzero((matrix[:, columns] != typical).any(axis=1))
-        if len(differ) == 0:
-            continue
-        what_if = matrix[differ]
-        what_if[:, columns] = typical
-        contributions[differ, g] = base[differ] - model.explainer.decision_function(what_if)
+    with tree_threads(len(matrix)):
+        base = model.explainer.decision_function(matrix)
+        for g, columns in enumerate(groups.values()):
+            typical = model.reference[columns]
+            differ = np.flatnonzero((matrix[:, columns] != typical).any(axis=1))
+            if len(differ) == 0:
+                continue
+            what_if = matrix[differ]
+            what_if[:, columns] = typical
+            contributions[differ, g] = base[differ] - model.explainer.decision_function(what_if)
     return list(groups), contributions
 
 
@@ -124,7 +127,9 @@ def _trend(c: Columns) -> np.ndarray:
         _int(100 * (1 - last / np.where(prior > 0, prior, 1))),
         "% on the previous quarter",
     )
-    stopped = _join("nothing bought in the last 90 days, after ", _amount(prior), " the 90 before")
+    stopped = _join(
+        "nothing bought in the last 90 days (spent ", _amount(prior), " in the 90 before)"
+    )
     recent = _join(_count(c["purchases_last_90d"], "purchase"), " in the last 90 days")
     return np.select(
         [(last == 0) & (prior == 0), last == 0, last < prior],
@@ -134,12 +139,7 @@ def _trend(c: Columns) -> np.ndarray:
 
 
 def _value(c: Columns) -> np.ndarray:
-    return _join(
-        c["membership_tier"],
-        " tier, spent ",
-        _amount(c["trailing_12m_spend"]),
-        " in the last 12 months",
-    )
+    return _join("spent only ", _amount(c["trailing_12m_spend"]), " in the last 12 months")
 
 
 def _breadth(c: Columns) -> np.ndarray:
@@ -218,30 +218,74 @@ def _account(c: Columns) -> np.ndarray:
     return _join(c["customer_type"], " account")
 
 
-PHRASES: dict[str, tuple[tuple[str, ...], Callable[[Columns], np.ndarray]]] = {
-    "recency": (("recency_days", "recency_gap_ratio"), _recency),
-    "frequency": (("purchases", "mean_gap_days"), _frequency),
-    "trend": (("spend_last_90d", "spend_prior_90d", "purchases_last_90d"), _trend),
-    "value": (("membership_tier", "trailing_12m_spend"), _value),
-    "breadth": (("categories",), _breadth),
-    "refunds": (("refunds", "refund_share"), _refunds),
-    "complaints": (("complaints", "complaints_last_90d", "unresolved_complaints"), _complaints),
-    "handling": (
+@dataclass(frozen=True)
+class Reason:
+    """How a reason group reads: the snapshot columns it needs, the phrase, and when the
+    customer's figures are a concern at all (a group can push the score up for a customer
+    whose figures are fine, e.g. a long tenure; that is no reason to give a marketer)."""
+
+    columns: tuple[str, ...]
+    phrase: Callable[[Columns], np.ndarray]
+    concerning: Callable[[Columns], np.ndarray]
+
+
+def _always(c: Columns) -> np.ndarray:
+    return np.ones(len(next(iter(c.values()))), dtype=bool)
+
+
+REASONS: dict[str, Reason] = {
+    "recency": Reason(("recency_days", "recency_gap_ratio"), _recency, _always),
+    "frequency": Reason(
+        ("purchases", "mean_gap_days"),
+        _frequency,
+        lambda c: (c["purchases"] <= 3) | (np.nan_to_num(c["mean_gap_days"]) >= 60),
+    ),
+    "trend": Reason(
+        ("spend_last_90d", "spend_prior_90d", "purchases_last_90d"),
+        _trend,
+        lambda c: (c["spend_last_90d"] < c["spend_prior_90d"]) | (c["spend_last_90d"] == 0),
+    ),
+    "value": Reason(
+        ("membership_tier", "trailing_12m_spend"),
+        _value,
+        lambda c: c["membership_tier"] == "standard",
+    ),
+    "breadth": Reason(("categories",), _breadth, lambda c: c["categories"] <= 2),
+    "refunds": Reason(("refunds", "refund_share"), _refunds, lambda c: c["refunds"] > 0),
+    "complaints": Reason(
+        ("complaints", "complaints_last_90d", "unresolved_complaints"),
+        _complaints,
+        lambda c: c["complaints"] > 0,
+    ),
+    "handling": Reason(
         ("late_reply_complaints", "uncompensated_serious_complaints", "avg_resolution_hours"),
         _handling,
+        lambda c: (
+            (c["late_reply_complaints"] > 0)
+            | (c["uncompensated_serious_complaints"] > 0)
+            | (np.nan_to_num(c["avg_resolution_hours"]) >= 48)
+        ),
     ),
-    "satisfaction": (("last_csat", "last_nps"), _satisfaction),
-    "sentiment": (("posts", "negative_posts", "avg_sentiment_score"), _sentiment),
-    "tenure": (("tenure_days",), _tenure),
-    "account": (("customer_type",), _account),
+    "satisfaction": Reason(
+        ("last_csat", "last_nps"),
+        _satisfaction,
+        lambda c: (c["last_csat"] <= 3) | (c["last_nps"] <= 6),
+    ),
+    "sentiment": Reason(
+        ("posts", "negative_posts", "avg_sentiment_score"),
+        _sentiment,
+        lambda c: (c["negative_posts"] > 0) | (np.nan_to_num(c["avg_sentiment_score"]) < 0),
+    ),
+    "tenure": Reason(("tenure_days",), _tenure, lambda c: c["tenure_days"] < 365),
+    "account": Reason(("customer_type",), _account, lambda c: ~_always(c)),
 }
 _TEXT_COLUMNS = {"membership_tier": "standard", "customer_type": "unknown"}
 
 
-def _columns(snapshots: pd.DataFrame, names: tuple[str, ...], rows: np.ndarray) -> Columns:
+def _columns(snapshots: pd.DataFrame, names: tuple[str, ...], rows: np.ndarray | None) -> Columns:
     out = {}
     for name in names:
-        series = snapshots[name].iloc[rows]
+        series = snapshots[name] if rows is None else snapshots[name].iloc[rows]
         if name in _TEXT_COLUMNS:
             out[name] = series.fillna(_TEXT_COLUMNS[name]).to_numpy(dtype=object).astype(_TEXT)
         else:
@@ -265,6 +309,10 @@ def explain(
         if matrix is None:
             matrix = model_matrix(snapshots, model.features)
         groups, contributions = group_contributions(model, matrix)
+        for g, group in enumerate(groups):
+            reason = REASONS[group]
+            fine = ~reason.concerning(_columns(snapshots, reason.columns, None))
+            contributions[fine, g] = -np.inf
         order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
         strong = np.take_along_axis(contributions, order, axis=1) > MIN_CONTRIBUTION
         for g, group in enumerate(groups):
@@ -272,8 +320,8 @@ def explain(
             rows = np.flatnonzero(chosen.any(axis=1))
             if len(rows) == 0:
                 continue
-            names, phrase = PHRASES[group]
-            text = phrase(_columns(snapshots, names, rows)).astype(object)
+            reason = REASONS[group]
+            text = reason.phrase(_columns(snapshots, reason.columns, rows)).astype(object)
             for k in range(top):
                 in_slot = chosen[rows, k]
                 reasons[k][rows[in_slot]] = text[in_slot]
