@@ -15,7 +15,8 @@ import pytest
 from ml import registry
 from ml.churn import MODEL_NAME
 from orchestration.defs.dbt.project import dbt_resource
-from orchestration.defs.ml.churn import FEATURES, PROMOTION_CHECK, churn_model, churn_scores
+from orchestration.defs.ingest import ingest_assets
+from orchestration.defs.ml.churn import PROMOTION_CHECK, churn_model, churn_scores
 from orchestration.settings import get_settings
 from tests.support import DEMO_END, DEMO_START, ML_END, range_tags, weixi_resources
 
@@ -195,9 +196,9 @@ def test_a_young_shop_gets_an_empty_scores_table_and_a_warning(
     )
 
 
-def _point_in_time_features(warehouse: Path, as_of: date) -> pd.DataFrame:
-    """Rebuild the snapshots as of ``as_of`` with short horizons (the demo has 75 days) with
-    real dbt, and read them."""
+def _point_in_time_features(warehouse: Path, as_of: date, select: str) -> pd.DataFrame:
+    """Build ``select`` with the snapshots as of ``as_of`` and short horizons (the demo has 75
+    days) with dbt, and read the snapshots."""
     variables = {
         "warehouse_path": str(warehouse),
         **get_settings().dbt_business_vars(),
@@ -210,7 +211,7 @@ def _point_in_time_features(warehouse: Path, as_of: date) -> pd.DataFrame:
         [
             "run",
             "--select",
-            "int_reference_date__selected churn_feature_snapshots",
+            select,
             "--vars",
             json.dumps(variables),
         ]
@@ -219,22 +220,21 @@ def _point_in_time_features(warehouse: Path, as_of: date) -> pd.DataFrame:
 
 
 def test_features_at_an_old_date_do_not_change_when_later_data_arrives(
-    pipeline_warehouse, demo_landing, all_assets, tmp_path
+    pipeline_warehouse, demo_landing, tmp_path
 ):
-    """The snapshots as of a cutoff, built from the deliveries up to the cutoff, equal those
-    built from all 75 days (the session's pipeline warehouse: the same as loading the later
-    days on top, as the chunked-backfill test shows)."""
+    """The snapshots as of a cutoff, built from the deliveries up to the cutoff (loaded by the
+    ingestion assets, then dbt), equal those built from all 75 days (the session's pipeline
+    warehouse: the same as loading the later days on top, as the chunked-backfill test
+    shows)."""
     cutoff = DEMO_END - timedelta(days=20)
     then = tmp_path / "then.duckdb"
-    upstream = dg.AssetSelection.assets(FEATURES).upstream()
     result = dg.materialize(
-        all_assets,
-        selection=upstream,
+        ingest_assets,
         resources=weixi_resources(then, demo_landing),
         tags=range_tags(DEMO_START, cutoff),
     )
     assert result.success
-    known_then = _point_in_time_features(then, cutoff)
+    known_then = _point_in_time_features(then, cutoff, "+churn_feature_snapshots")
 
     now = tmp_path / "now.duckdb"
     shutil.copy(pipeline_warehouse[0], now)
@@ -246,7 +246,9 @@ def test_features_at_an_old_date_do_not_change_when_later_data_arrives(
             where o.order_date <= '{cutoff}' and h.refunded_at >= '{cutoff + timedelta(days=1)}'""",
     )["n"][0]
     assert refunded_later > 0
-    known_now = _point_in_time_features(now, cutoff)
+    known_now = _point_in_time_features(
+        now, cutoff, "int_reference_date__selected churn_feature_snapshots"
+    )
 
     assert known_then["as_of"].nunique() == 5
     assert known_then["churned"].notna().sum() > 100
