@@ -54,6 +54,20 @@ class WeixiSettings(BaseSettings):
     churn_horizon_days: int = Field(
         90, ge=7, description="churn: no purchase in this many days after the as-of date"
     )
+    churn_snapshot_step_days: int = Field(
+        30, ge=1, description="churn: days between two training snapshots (as-of dates)"
+    )
+    churn_training_snapshots: int = Field(
+        12,
+        ge=2,
+        description="churn: labelled snapshots, the latest ends its horizon on the reference date",
+    )
+    churn_high_risk_probability: float = Field(
+        0.7, gt=0, lt=1, description="churn: probability from which a customer is high risk"
+    )
+    churn_medium_risk_probability: float = Field(
+        0.4, gt=0, lt=1, description="churn: probability from which a customer is medium risk"
+    )
     ltv_horizon_months: int = Field(12, ge=1, description="lifetime value horizon")
     ltv_annual_discount_rate: float = Field(
         0.10, ge=0, description="yearly discount rate of predicted future value"
@@ -110,6 +124,9 @@ class WeixiSettings(BaseSettings):
             "loyal_min_tenure_days": self.loyal_min_tenure_days,
             "first_response_sla_hours": self.first_response_sla_hours,
             "received_sla_hours": self.received_sla_hours,
+            "churn_horizon_days": self.churn_horizon_days,
+            "churn_snapshot_step_days": self.churn_snapshot_step_days,
+            "churn_training_snapshots": self.churn_training_snapshots,
         }
 
 

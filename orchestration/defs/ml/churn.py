@@ -1,0 +1,226 @@
+"""The churn model assets: a candidate trained, validated and maybe promoted every night, and
+the scores of every active customer from the promoted model."""
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from ml import registry
+from ml.churn import (
+    MODEL_NAME,
+    RECENCY_BASELINE,
+    SELECTION_METRIC,
+    ChurnCandidate,
+    decide,
+    score,
+    train_candidate,
+)
+from ml.history import NotEnoughHistory
+from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.resources import ModelRegistry, Warehouse
+from orchestration.settings import get_settings
+
+FEATURES = dg.AssetKey(["features", "churn_feature_snapshots"])
+MODEL = dg.AssetKey(["ml", "churn_model"])
+SCORES = dg.AssetKey(["marts", "churn_scores"])
+SCORES_TABLE = "marts.churn_scores"
+PROMOTION_CHECK = "churn_model_promotion"
+SCORE_COLUMNS = {
+    "customer_id": "string",
+    "as_of": pd.ArrowDtype(pa.date32()),
+    "churn_probability": "float64",
+    "risk_band": "string",
+    "reason_1": "string",
+    "reason_2": "string",
+    "reason_3": "string",
+    "model_version": "string",
+}
+
+
+def _read(warehouse: Warehouse, where: str) -> pd.DataFrame:
+    with warehouse.connect() as con:
+        return con.execute(
+            f"select * from {FEATURES.path[0]}.{FEATURES.path[1]} where {where}"
+        ).df()
+
+
+def _figures(candidate: ChurnCandidate) -> list[Figure]:
+    model, baseline = candidate.metrics, candidate.baseline_metrics
+    return [
+        Figure(metric, getattr(model, metric), RECENCY_BASELINE, getattr(baseline, metric))
+        for metric in ("roc_auc", "pr_auc", "brier", "top_decile_lift")
+    ] + [
+        Figure("validation_rows", model.rows),
+        Figure("validation_churn_rate", model.positive_rate),
+    ]
+
+
+@dg.asset(
+    key=MODEL,
+    deps=[FEATURES],
+    group_name="ml",
+    kinds={"python", "scikitlearn"},
+    pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            PROMOTION_CHECK,
+            asset=MODEL,
+            description="Tonight's churn candidate beat the recency baseline and the promoted "
+            "model out of time, and scoring now uses it (warns with the reason when not).",
+        )
+    ],
+)
+def churn_model(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, models: ModelRegistry
+) -> dg.MaterializeResult:
+    """Tonight's churn model: trained on past snapshots, validated on a later one, registered,
+    and promoted for scoring only when it predicts better than the rule of thumb (recency) and
+    the model in use."""
+    try:
+        candidate = train_candidate(_read(warehouse, "churned is not null"))
+    except NotEnoughHistory as short:
+        context.log.warning(f"no churn model trained tonight: {short}")
+        return dg.MaterializeResult(
+            metadata={"trained": False, "reason": str(short)},
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=PROMOTION_CHECK,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=f"no candidate: {short}",
+                    metadata={"reason": str(short)},
+                )
+            ],
+        )
+    current = registry.promoted(models.path, MODEL_NAME)
+    decision = decide(
+        candidate,
+        current.load() if current else None,
+        current.version if current else None,
+    )
+    figures = _figures(candidate)
+    version = registry.register(
+        models.path,
+        MODEL_NAME,
+        candidate.model,
+        {
+            **candidate.summary(),
+            "horizon_days": get_settings().churn_horizon_days,
+            "promotion": {"promoted": decision.promote, "reason": decision.reason},
+        },
+    ).version
+    if decision.promote:
+        registry.promote(models.path, MODEL_NAME, version, decision.reason)
+    record_validation(warehouse, MODEL_NAME, version, figures, note=decision.reason)
+    (context.log.info if decision.promote else context.log.warning)(
+        f"churn model {version}: {decision.reason}"
+    )
+    promotion = {
+        "reason": decision.reason,
+        "metric": SELECTION_METRIC,
+        "candidate": decision.candidate,
+        "baseline": decision.baseline,
+        "promoted_version": decision.promoted_version,
+        "promoted": decision.promoted,
+    }
+    return dg.MaterializeResult(
+        metadata={
+            **validation_metadata(figures),
+            "trained": True,
+            "model_version": version,
+            "model_kind": candidate.model.kind,
+            "promoted": decision.promote,
+            "reason": decision.reason,
+            "training_snapshots": ", ".join(d.isoformat() for d in candidate.split.train_as_of),
+            "validation_snapshot": candidate.split.validation_as_of.isoformat(),
+            "training_rows": candidate.training_rows,
+            "competitors": dg.MetadataValue.md(
+                markdown_table(
+                    ["model", "roc_auc", "pr_auc", "brier", "top_decile_lift"],
+                    [
+                        [kind, *(f"{getattr(m, f):.4f}" for f in ("roc_auc", "pr_auc", "brier"))]
+                        + [f"{m.top_decile_lift:.2f}"]
+                        for kind, m in {
+                            **candidate.competitors,
+                            RECENCY_BASELINE: candidate.baseline_metrics,
+                        }.items()
+                    ],
+                )
+            ),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=PROMOTION_CHECK,
+                passed=decision.promote,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=decision.reason,
+                metadata={k: v for k, v in promotion.items() if v is not None},
+            )
+        ],
+    )
+
+
+def _empty_scores() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in SCORE_COLUMNS.items()})
+
+
+@dg.asset(
+    key=SCORES,
+    deps=[MODEL, FEATURES],
+    group_name="ml",
+    kinds={"python", "scikitlearn", "duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def churn_scores(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, models: ModelRegistry
+) -> dg.MaterializeResult:
+    """Every active customer's probability of buying nothing in the churn horizon, a risk band
+    and the top reasons, from the promoted churn model."""
+    settings = get_settings()
+    current = registry.promoted(models.path, MODEL_NAME)
+    if current is None:
+        reason = "no churn model has been promoted yet: churn_scores is empty"
+        context.log.warning(reason)
+        frame, metadata = _empty_scores(), {"reason": reason}
+    else:
+        scored = score(
+            current.load(),
+            _read(warehouse, "is_scoring_snapshot"),
+            settings.churn_medium_risk_probability,
+            settings.churn_high_risk_probability,
+        )
+        scored["model_version"] = current.version
+        frame = scored.astype(SCORE_COLUMNS)
+        metadata = {"model_version": current.version}
+    rows = warehouse.write_table(SCORES_TABLE, frame)
+    bands = frame["risk_band"].value_counts()
+    top = frame.sort_values(["churn_probability", "customer_id"], ascending=[False, True])
+    metadata |= {
+        "dagster/row_count": rows,
+        "risk_bands": dg.MetadataValue.md(
+            markdown_table(
+                ["risk_band", "customers"],
+                [[b, int(bands.get(b, 0))] for b in ("high", "medium", "low")],
+            )
+        ),
+        "cut-offs": f"high from {settings.churn_high_risk_probability}, medium from "
+        f"{settings.churn_medium_risk_probability}",
+        "mean_churn_probability": float(frame["churn_probability"].mean()) if rows else 0.0,
+        "preview (highest risk, no PII)": dg.MetadataValue.md(
+            markdown_table(
+                ["customer_id", "churn_probability", "risk_band", "reason_1", "reason_2"],
+                [
+                    [
+                        r.customer_id,
+                        f"{r.churn_probability:.3f}",
+                        r.risk_band,
+                        r.reason_1,
+                        None if pd.isna(r.reason_2) else r.reason_2,
+                    ]
+                    for r in top.head(10).itertuples()
+                ],
+            )
+        ),
+    }
+    return dg.MaterializeResult(metadata=metadata)
