@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -91,7 +91,7 @@ def _raised(exception_info: dict) -> list[str]:
     ]
 
 
-@lru_cache(maxsize=8)
+@cache
 def quality_context(docs_root: Path) -> Any:
     """The GX context of this process for the Data Docs site in ``docs_root``."""
     store_root = docs_root / ".gx"

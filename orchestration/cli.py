@@ -171,7 +171,7 @@ def _resolve_range(
     return start, end
 
 
-def _print_outputs(settings: WeixiSettings) -> None:
+def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
     import duckdb
 
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
@@ -180,6 +180,22 @@ def _print_outputs(settings: WeixiSettings) -> None:
             click.echo(f"  marts.{table:<14} {count:>10,} rows")
         quarantined = con.execute("select count(*) from raw._quarantine").fetchone()[0]
         click.echo(f"  raw._quarantine     {quarantined:>10,} rows")
+        checked = (0, 0, 0)
+        if con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'data_quality_runs'"
+        ).fetchone()[0]:
+            checked = con.execute(
+                "select count(*), sum(checks_passed), sum(checks_failed - blocking_failures) "
+                "from marts.data_quality_runs where list_contains(?, run_id)",
+                [run_ids],
+            ).fetchone()
+    if checked[0]:
+        click.echo(
+            f"  data quality: {checked[0]} sources and tables checked, {checked[1]:,} rules "
+            f"passed, {checked[2]:,} warnings (marts.data_quality_runs); Data Docs: "
+            f"{settings.quality_docs / 'index.html'}"
+        )
 
 
 def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
@@ -205,13 +221,15 @@ def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     days = (end - start).days + 1
     _say(f"running {start} .. {end} ({days} day{'s' * (days > 1)}) into {settings.warehouse}")
     began = time.monotonic()
+    run_ids = []
     for result in run_range(
         defs(), start, end, instance, job_name=NIGHTLY_JOB, raise_on_error=debug
     ):
+        run_ids.append(result.run_id)
         if not result.success:
             _report_failure(result)
     _say(f"done in {time.monotonic() - began:,.0f} s")
-    _print_outputs(settings)
+    _print_outputs(settings, run_ids)
 
 
 def _report_failure(result: dg.ExecuteInProcessResult) -> None:

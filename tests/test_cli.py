@@ -68,6 +68,7 @@ def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "marts.customer_360" in result.stdout
+    assert "data quality: 10 sources and tables checked" in result.stdout
     instance_yaml = (tmp_path / "dagster_home" / "dagster.yaml").read_text()
     assert "max_concurrent_runs: 1" in instance_yaml and "default_limit: 1" in instance_yaml
     assert "enabled: false" in instance_yaml
