@@ -1,4 +1,5 @@
-"""The Dagster code location: the defs/ modules, resources from the settings, one writer."""
+"""The code location: the defs/ modules, the publish step, resources from the settings, one
+writer."""
 
 from pathlib import Path
 
@@ -6,13 +7,15 @@ import dagster as dg
 
 from orchestration.console import compact_console
 from orchestration.defs.resources import build_resources
+from orchestration.defs.serving import with_publish_asset
 from orchestration.settings import get_settings
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        # Publishing depends on every mart, so it is added once every module is loaded.
+        with_publish_asset(dg.load_from_defs_folder(path_within_project=Path(__file__).parent)),
         # DuckDB allows one writing process: steps run one after another in the run's process.
         dg.Definitions(
             resources=build_resources(get_settings()),
