@@ -174,12 +174,17 @@ def _resolve_range(
 def _print_outputs(settings: WeixiSettings) -> None:
     import duckdb
 
+    from orchestration.serving import SERVING_DATABASE
+
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         for table in OUTPUT_TABLES:
             count = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
             click.echo(f"  marts.{table:<14} {count:>10,} rows")
         quarantined = con.execute("select count(*) from raw._quarantine").fetchone()[0]
         click.echo(f"  raw._quarantine     {quarantined:>10,} rows")
+    serving = settings.serving_dir / SERVING_DATABASE
+    if serving.exists():
+        click.echo(f"BI tools read {serving} (read-only) and {serving.parent / 'parquet/current'}/")
 
 
 def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
