@@ -123,21 +123,21 @@ class EntityLoad:
     missing_columns: set[str] = field(default_factory=set)
 
     @property
-    def files(self) -> list[str]:
+    def files_read(self) -> list[DeliveredFile]:
         """The files read (skipped duplicates are not)."""
-        return [f.file for f in self.delivered if f.status != SKIPPED_DUPLICATE]
+        return [f for f in self.delivered if f.status != SKIPPED_DUPLICATE]
+
+    @property
+    def files(self) -> list[str]:
+        return [f.file for f in self.files_read]
 
     @property
     def files_skipped(self) -> int:
-        return sum(f.status == SKIPPED_DUPLICATE for f in self.delivered)
+        return len(self.delivered) - len(self.files_read)
 
     @property
     def encodings(self) -> str | None:
         return ",".join(sorted({f.encoding for f in self.files_read if f.encoding})) or None
-
-    @property
-    def files_read(self) -> list[DeliveredFile]:
-        return [f for f in self.delivered if f.status != SKIPPED_DUPLICATE]
 
 
 @dataclass
@@ -152,7 +152,7 @@ class SourceLoadReport:
     unrecognised_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """What the person on call should know although the load succeeded: extra or missing
-    optional columns, duplicate files, files read as GBK."""
+    optional columns, duplicate files."""
 
     def total(self, attribute: str) -> int:
         return sum(getattr(load, attribute) for load in self.loads)
