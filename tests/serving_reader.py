@@ -64,7 +64,7 @@ def main(serving: Path, out: Path, stop: Path) -> None:
                 line["error"] = f"{type(exc).__name__}: {exc}"
             log.write(json.dumps(line) + "\n")
             log.flush()
-            time.sleep(0.1)
+            time.sleep(0.2)
 
 
 if __name__ == "__main__":

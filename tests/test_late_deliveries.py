@@ -3,11 +3,18 @@ once per new state of the day's files."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from datetime import date
+
 import dagster as dg
 import duckdb
 
+from orchestration.contract import ORDERS
 from orchestration.defs.ingest import ingest_assets
 from orchestration.defs.late_deliveries import late_deliveries_sensor
+from orchestration.ingest.late import find_late_deliveries
+from orchestration.ingest.loader import load_source
 from tests import messy_landing as messy
 from tests.support import weixi_resources
 
@@ -67,9 +74,6 @@ def test_sensor_waits_while_a_run_holds_the_warehouse(tmp_path):
     resources = weixi_resources(warehouse, landing)
     messy.write(landing, f"orders/{DAY}/orders.csv", _orders("O1"))
     assert dg.materialize(ingest_assets, partition_key=DAY, resources=resources).success
-    import subprocess
-    import sys
-
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -94,3 +98,15 @@ def test_sensor_waits_while_a_run_holds_the_warehouse(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_days_loaded_before_files_were_recorded_do_not_all_look_late(tmp_path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    messy.write(landing, f"orders/{DAY}/orders.csv", _orders("O1"))
+    with duckdb.connect(str(warehouse)) as con:
+        load_source(con, ORDERS, landing, date(2025, 3, 1), date(2025, 3, 1), "old")
+        assert [d.day for d in find_late_deliveries(con, landing)] == []
+        # What an older version left: load records without file records.
+        con.execute("update raw._loads set files_skipped = null")
+        con.execute("delete from raw._files")
+        assert find_late_deliveries(con, landing) == []

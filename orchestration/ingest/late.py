@@ -1,6 +1,8 @@
 """Finding files delivered late: new or changed files in the folders of days already loaded.
 
-A day counts as loaded once ``raw._loads`` holds it for the source. Its folder is compared with
+A day counts as loaded once ``raw._loads`` holds it for the source, written by a loader that
+records files (days loaded before ``raw._files`` existed have no file records to compare with:
+they would all look new). Its folder is compared with
 ``raw._files``: a path not recorded, or a recorded path whose content changed (size or
 modification time differ, and then the SHA-256 too), is late. A file that disappeared is not:
 landing folders are often archived after loading, and reloading the day would empty it.
@@ -49,7 +51,9 @@ def find_late_deliveries(con: duckdb.DuckDBPyConnection, landing: Path) -> list[
     }
     if not {FILES_TABLE, LOADS_TABLE} <= tables:
         return []
-    loaded = con.execute(f"select distinct source, partition_date from {LOADS_TABLE}").fetchall()
+    loaded = con.execute(
+        f"select distinct source, partition_date from {LOADS_TABLE} where files_skipped is not null"
+    ).fetchall()
     recorded = _recorded(con)
     current: dict[date, list[str]] = defaultdict(list)
     late: dict[date, list[str]] = defaultdict(list)
