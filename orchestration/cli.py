@@ -21,7 +21,18 @@ from orchestration.settings import PROJECT_ROOT, WeixiSettings, get_settings
 if TYPE_CHECKING:
     import dagster as dg
 
-OUTPUT_TABLES = ("customer_360", "customer_rfm", "fct_orders", "kpi_daily")
+OUTPUT_TABLES = (
+    "customer_360",
+    "customer_rfm",
+    "customer_segments",
+    "customer_value",
+    "customer_personas",
+    "churn_scores",
+    "recommendations",
+    "product_associations",
+    "fct_orders",
+    "kpi_daily",
+)
 
 
 class UserError(click.ClickException):
@@ -174,12 +185,21 @@ def _resolve_range(
 def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
     import duckdb
 
+    from orchestration.serving import SERVING_DATABASE
+
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        built = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
         for table in OUTPUT_TABLES:
-            count = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
-            click.echo(f"  marts.{table:<14} {count:>10,} rows")
+            if table in built:
+                count = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
+                click.echo(f"  marts.{table:<22} {count:>10,} rows")
         quarantined = con.execute("select count(*) from raw._quarantine").fetchone()[0]
-        click.echo(f"  raw._quarantine     {quarantined:>10,} rows")
+        click.echo(f"  {'raw._quarantine':<28} {quarantined:>10,} rows")
         checked = (0, 0, 0)
         if con.execute(
             "select count(*) from information_schema.tables "
@@ -196,6 +216,9 @@ def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
             f"passed, {checked[2]:,} warnings (marts.data_quality_runs); Data Docs: "
             f"{settings.quality_docs / 'index.html'}"
         )
+    serving = settings.serving_dir / SERVING_DATABASE
+    if serving.exists():
+        click.echo(f"BI tools read {serving} (read-only) and {serving.parent / 'parquet/current'}/")
 
 
 def execute_range(start: date, end: date, debug: bool, record: bool) -> None:

@@ -36,6 +36,11 @@ LINEAGE_COLUMNS: dict[str, str] = {
 """Columns the loader adds to every raw row: the delivery date, file, row and load it came from."""
 
 
+Limit = Literal["max_amount", "max_quantity"]
+"""Upper bounds that depend on the shop; the loader takes their values from the settings
+(``WEIXI_MAX_AMOUNT``, ``WEIXI_MAX_QUANTITY``)."""
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -44,6 +49,29 @@ class Column:
     required: bool = False
     allowed: tuple[str, ...] = ()
     pii: bool = False
+    minimum: float | None = None
+    """Smallest value accepted (numbers)."""
+    maximum: float | Limit | None = None
+    """Largest value accepted (numbers): a number, or the name of a configurable limit."""
+    not_after_delivery: bool = False
+    """The value records something that has happened by the time the day is delivered, so a
+    value later than the delivery day (plus the configured tolerance) is in the future."""
+
+    @property
+    def rule(self) -> str:
+        """The value rules beyond type and allowed values, as the contract page shows them."""
+        parts = []
+        if self.minimum is not None or self.maximum is not None:
+            low = "" if self.minimum is None else f"{self.minimum:g}"
+            high = (
+                ""
+                if self.maximum is None
+                else (self.maximum if isinstance(self.maximum, str) else f"{self.maximum:g}")
+            )
+            parts.append(f"{low} .. {high}".strip())
+        if self.not_after_delivery:
+            parts.append("not after the delivery day")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -112,11 +140,17 @@ CRM = Source(
                     "female, male or unknown",
                     allowed=("female", "male", "unknown"),
                 ),
-                _c("birthday", "date", "date of birth", pii=True),
+                _c("birthday", "date", "date of birth", pii=True, not_after_delivery=True),
                 _c("city", "string", "city"),
                 _c("region", "string", "region or province"),
                 _c("occupation", "string", "occupation (consumers) or industry (business)"),
-                _c("signup_date", "date", "date the customer signed up", required=True),
+                _c(
+                    "signup_date",
+                    "date",
+                    "date the customer signed up",
+                    required=True,
+                    not_after_delivery=True,
+                ),
                 _c(
                     "acquisition_channel",
                     "string",
@@ -139,7 +173,12 @@ CRM = Source(
                     "boolean",
                     "true: opted out of all marketing, whatever the channel consents say",
                 ),
-                _c("opted_out_at", "timestamp", "when the marketing opt-out was recorded"),
+                _c(
+                    "opted_out_at",
+                    "timestamp",
+                    "when the marketing opt-out was recorded",
+                    not_after_delivery=True,
+                ),
                 _c("tags", "string", "semicolon-separated CRM tags"),
                 _c(
                     "social_handles",
@@ -148,9 +187,20 @@ CRM = Source(
                     pii=True,
                 ),
                 _c("referred_by", "string", "customer_id of the referring customer"),
-                _c("revisit_interval_days", "integer", "account-manager revisit cadence (B2B)"),
+                _c(
+                    "revisit_interval_days",
+                    "integer",
+                    "account-manager revisit cadence (B2B)",
+                    minimum=1,
+                ),
                 _c("next_revisit_date", "date", "next planned account-manager visit (B2B)"),
-                _c("updated_at", "timestamp", "when the CRM row last changed", required=True),
+                _c(
+                    "updated_at",
+                    "timestamp",
+                    "when the CRM row last changed",
+                    required=True,
+                    not_after_delivery=True,
+                ),
             ),
         ),
         Entity(
@@ -172,7 +222,13 @@ CRM = Source(
                     allowed=("decision_maker", "influencer", "user"),
                 ),
                 _c("title", "string", "job title"),
-                _c("updated_at", "timestamp", "when the contact last changed", required=True),
+                _c(
+                    "updated_at",
+                    "timestamp",
+                    "when the contact last changed",
+                    required=True,
+                    not_after_delivery=True,
+                ),
             ),
         ),
     ),
@@ -197,6 +253,7 @@ ORDERS = Source(
                     "timestamp",
                     "when the order was placed (shop local time)",
                     required=True,
+                    not_after_delivery=True,
                 ),
                 _c(
                     "status",
@@ -217,17 +274,46 @@ ORDERS = Source(
                     "decimal",
                     "sum of line amounts before order discount",
                     required=True,
+                    minimum=0,
+                    maximum="max_amount",
                 ),
-                _c("discount_amount", "decimal", "order-level discount", required=True),
-                _c("shipping_amount", "decimal", "shipping charged"),
+                _c(
+                    "discount_amount",
+                    "decimal",
+                    "order-level discount",
+                    required=True,
+                    minimum=0,
+                    maximum="max_amount",
+                ),
+                _c(
+                    "shipping_amount",
+                    "decimal",
+                    "shipping charged",
+                    minimum=0,
+                    maximum="max_amount",
+                ),
                 _c(
                     "total_amount",
                     "decimal",
                     "amount paid: items - discount + shipping",
                     required=True,
+                    minimum=0,
+                    maximum="max_amount",
                 ),
-                _c("refund_amount", "decimal", "amount refunded (refunded orders)"),
-                _c("updated_at", "timestamp", "when the order last changed", required=True),
+                _c(
+                    "refund_amount",
+                    "decimal",
+                    "amount refunded (refunded orders)",
+                    minimum=0,
+                    maximum="max_amount",
+                ),
+                _c(
+                    "updated_at",
+                    "timestamp",
+                    "when the order last changed",
+                    required=True,
+                    not_after_delivery=True,
+                ),
             ),
         ),
         Entity(
@@ -237,13 +323,33 @@ ORDERS = Source(
             ("order_id", "line_number"),
             (
                 _c("order_id", "string", "order id", required=True),
-                _c("line_number", "integer", "line number within the order", required=True),
-                _c("product_id", "string", "product id", required=True),
-                _c("quantity", "integer", "units", required=True),
-                _c("unit_price", "decimal", "price per unit", required=True),
-                _c("discount_amount", "decimal", "line discount"),
                 _c(
-                    "line_amount", "decimal", "quantity x unit price - line discount", required=True
+                    "line_number",
+                    "integer",
+                    "line number within the order",
+                    required=True,
+                    minimum=1,
+                ),
+                _c("product_id", "string", "product id", required=True),
+                _c(
+                    "quantity", "integer", "units", required=True, minimum=1, maximum="max_quantity"
+                ),
+                _c(
+                    "unit_price",
+                    "decimal",
+                    "price per unit",
+                    required=True,
+                    minimum=0,
+                    maximum="max_amount",
+                ),
+                _c("discount_amount", "decimal", "line discount", minimum=0, maximum="max_amount"),
+                _c(
+                    "line_amount",
+                    "decimal",
+                    "quantity x unit price - line discount",
+                    required=True,
+                    minimum=0,
+                    maximum="max_amount",
                 ),
             ),
         ),
@@ -264,7 +370,14 @@ ORDERS = Source(
                     "price band within the category",
                     allowed=("budget", "mid", "premium"),
                 ),
-                _c("list_price", "decimal", "list price", required=True),
+                _c(
+                    "list_price",
+                    "decimal",
+                    "list price",
+                    required=True,
+                    minimum=0,
+                    maximum="max_amount",
+                ),
                 _c("is_repeat_purchase", "boolean", "true for consumables a customer buys again"),
                 _c(
                     "status",
@@ -274,7 +387,13 @@ ORDERS = Source(
                     allowed=("active", "discontinued"),
                 ),
                 _c("launched_on", "date", "launch date"),
-                _c("updated_at", "timestamp", "when the product last changed", required=True),
+                _c(
+                    "updated_at",
+                    "timestamp",
+                    "when the product last changed",
+                    required=True,
+                    not_after_delivery=True,
+                ),
             ),
         ),
     ),
@@ -320,12 +439,40 @@ SERVICE = Source(
                 _c(
                     "status", "string", "ticket status", required=True, allowed=("open", "resolved")
                 ),
-                _c("opened_at", "timestamp", "when the ticket was received", required=True),
-                _c("first_response_at", "timestamp", "first reply to the customer"),
-                _c("resolved_at", "timestamp", "when the ticket was resolved"),
-                _c("compensation_amount", "decimal", "compensation given"),
+                _c(
+                    "opened_at",
+                    "timestamp",
+                    "when the ticket was received",
+                    required=True,
+                    not_after_delivery=True,
+                ),
+                _c(
+                    "first_response_at",
+                    "timestamp",
+                    "first reply to the customer",
+                    not_after_delivery=True,
+                ),
+                _c(
+                    "resolved_at",
+                    "timestamp",
+                    "when the ticket was resolved",
+                    not_after_delivery=True,
+                ),
+                _c(
+                    "compensation_amount",
+                    "decimal",
+                    "compensation given",
+                    minimum=0,
+                    maximum="max_amount",
+                ),
                 _c("description", "string", "the customer's words (Chinese or English)"),
-                _c("updated_at", "timestamp", "when the ticket last changed", required=True),
+                _c(
+                    "updated_at",
+                    "timestamp",
+                    "when the ticket last changed",
+                    required=True,
+                    not_after_delivery=True,
+                ),
             ),
         ),
         Entity(
@@ -338,8 +485,16 @@ SERVICE = Source(
                 _c("ticket_id", "string", "ticket surveyed (CSAT), if any"),
                 _c("customer_id", "string", "CRM customer id"),
                 _c("survey_type", "string", "csat or nps", required=True, allowed=("csat", "nps")),
-                _c("answered_at", "timestamp", "when the answer was given", required=True),
-                _c("score", "integer", "CSAT 1-5 or NPS 0-10", required=True),
+                _c(
+                    "answered_at",
+                    "timestamp",
+                    "when the answer was given",
+                    required=True,
+                    not_after_delivery=True,
+                ),
+                _c(
+                    "score", "integer", "CSAT 1-5 or NPS 0-10", required=True, minimum=0, maximum=10
+                ),
                 _c("comment", "string", "free-text comment"),
             ),
         ),
@@ -379,11 +534,17 @@ SOCIAL = Source(
                 ),
                 _c("customer_id", "string", "CRM customer id, where the platform links one"),
                 _c("product_id", "string", "product mentioned or reviewed"),
-                _c("posted_at", "timestamp", "when it was published", required=True),
+                _c(
+                    "posted_at",
+                    "timestamp",
+                    "when it was published",
+                    required=True,
+                    not_after_delivery=True,
+                ),
                 _c("language", "string", "zh or en", allowed=("zh", "en")),
                 _c("text", "string", "the text", required=True),
-                _c("rating", "integer", "star rating 1-5 (reviews)"),
-                _c("likes", "integer", "likes"),
+                _c("rating", "integer", "star rating 1-5 (reviews)", minimum=1, maximum=5),
+                _c("likes", "integer", "likes", minimum=0),
             ),
         ),
     ),
@@ -408,17 +569,25 @@ def render_markdown() -> str:
         "Generated from `orchestration/contract.py` by `weixi contract`; do not edit by hand.",
         "",
         "Each source delivers one folder per day: `<landing>/<source>/<YYYY-MM-DD>/`, holding",
-        "files named `<entity>*.csv` (UTF-8, header row, comma-separated, empty field = null) or",
+        "files named `<entity>*.csv` (header row, comma-separated, empty field = null) or",
         "`<entity>*.jsonl` (one JSON object per line). The folder date is the partition date.",
-        "Timestamps are shop local time, `YYYY-MM-DD HH:MM:SS`; dates `YYYY-MM-DD`; booleans",
-        "`true`/`false`; decimals use a dot.",
+        "Files are UTF-8; a GBK (GB18030) export is recognised and read as such, anything else",
+        "is refused. Timestamps are shop local time, `YYYY-MM-DD HH:MM:SS`; one that carries a",
+        "time-zone offset (`Z`, `+08:00`) is converted to shop local time. Dates `YYYY-MM-DD`;",
+        "booleans `true`/`false`; decimals use a dot.",
         "",
         "A row that breaks a rule below (wrong number of fields, invalid JSON, a required value",
         "missing, a value that is not of the column's type or not among its allowed values,",
-        "compared case-insensitively and stored lower-case) is",
-        "quarantined in `raw._quarantine` with its file, row number and reason. A file missing a",
-        "required column fails the load, naming the file and the columns. Extra columns are",
-        "ignored and reported in the load's metadata.",
+        "compared case-insensitively and stored lower-case, a number outside its range, a",
+        "date or time later than its delivery day) is quarantined in `raw._quarantine` with",
+        "its file, row number and reason. Ranges name the configurable limits `max_amount`",
+        "(`WEIXI_MAX_AMOUNT`, default 1,000,000) and `max_quantity` (`WEIXI_MAX_QUANTITY`,",
+        "default 10,000); *not after the delivery day* allows `WEIXI_FUTURE_TOLERANCE_HOURS`",
+        "(default 1) past the end of the day for timestamps, and never later than the load.",
+        "A file missing a required column, or in which not one value of a column is of its",
+        "type (a changed type), fails the load, naming the file and the columns. Extra columns",
+        "are ignored and reported. docs/bad_deliveries.md says what happens to every kind of",
+        "bad delivery.",
         "",
         "Every raw table also carries the lineage columns "
         + ", ".join(f"`{c}`" for c in LINEAGE_COLUMNS)
@@ -433,12 +602,13 @@ def render_markdown() -> str:
                 "",
                 e.description + f" Key: {', '.join(f'`{k}`' for k in e.key)}.",
                 "",
-                "| column | type | required | allowed values | PII | description |",
-                "|---|---|---|---|---|---|",
+                "| column | type | required | allowed values | range / rule | PII | description |",
+                "|---|---|---|---|---|---|---|",
             ]
             for c in e.columns:
                 lines.append(
                     f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | "
-                    f"{', '.join(c.allowed)} | {'yes' if c.pii else ''} | {c.description} |"
+                    f"{', '.join(c.allowed)} | {c.rule} | {'yes' if c.pii else ''} | "
+                    f"{c.description} |"
                 )
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""The Dagster code location: the defs/ modules, resources from the settings, one writer."""
+"""The code location: the defs/ modules, the publish step, resources from the settings, one
+writer."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import dagster as dg
 from orchestration.console import compact_console
 from orchestration.defs.quality.checks import quality_definitions
 from orchestration.defs.resources import build_resources
+from orchestration.defs.serving import with_publish_asset
 from orchestration.settings import get_settings
 
 
@@ -14,7 +16,8 @@ from orchestration.settings import get_settings
 def defs() -> dg.Definitions:
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     return dg.Definitions.merge(
-        loaded,
+        # Publishing depends on every mart, so it is added once every module is loaded.
+        with_publish_asset(loaded),
         # Output-table checks only for the tables the loaded assets define.
         quality_definitions(loaded),
         # DuckDB allows one writing process: steps run one after another in the run's process.

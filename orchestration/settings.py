@@ -11,7 +11,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,23 @@ class WeixiSettings(BaseSettings):
     loyal_min_tenure_days: int = Field(365, description="tenure that makes a buyer loyal")
     first_response_sla_hours: float = Field(24, description="complaint first-reply SLA")
     received_sla_hours: float = Field(1, description="complaint acknowledgement SLA")
+
+    # Deliveries: what a row may hold before it is quarantined, and how failed steps retry
+    max_amount: float = Field(
+        1_000_000, gt=0, description="largest amount (price, total, refund...) a row may carry"
+    )
+    max_quantity: int = Field(10_000, gt=0, description="largest quantity an order line may carry")
+    future_tolerance_hours: float = Field(
+        1,
+        ge=0,
+        description="how far past the end of its delivery day a timestamp may lie (clock skew)",
+    )
+    step_retries: int = Field(
+        2, ge=0, description="retries of a failed step (not of a bad delivery) in the nightly job"
+    )
+    retry_delay_seconds: float = Field(
+        30, ge=0, description="wait before the first retry; doubles with each further retry"
+    )
 
     # Prediction
     model_registry: Path = Field(
@@ -85,9 +102,10 @@ class WeixiSettings(BaseSettings):
     quality_docs: Path = Field(
         PROJECT_ROOT / "data" / "quality" / "docs", description="Great Expectations Data Docs"
     )
-    serving_dir: Path = Field(
-        PROJECT_ROOT / "data" / "serving",
-        description="what BI tools read: the published serving database and Parquet files",
+    serving_dir: Path | None = Field(
+        None,
+        description="what BI tools read: the published serving database and Parquet files "
+        "(default: the folder `serving` beside the warehouse)",
     )
     source_freshness_hours: float = Field(
         36, description="warn when a source has not delivered for this many hours"
@@ -98,6 +116,14 @@ class WeixiSettings(BaseSettings):
     alert_webhook_url: str | None = Field(
         None, description="failed runs are also posted here when set (keep it out of the repo)"
     )
+
+    @model_validator(mode="after")
+    def _serving_beside_warehouse(self) -> WeixiSettings:
+        # Beside the warehouse, so that pointing WEIXI_WAREHOUSE elsewhere (a test, a second
+        # shop) never publishes over another warehouse's serving files. Never None after this.
+        if self.serving_dir is None:
+            self.serving_dir = self.warehouse.parent / "serving"
+        return self
 
     def resolved(self) -> WeixiSettings:
         """A copy with absolute paths, so that subprocesses (dbt) see the same files."""

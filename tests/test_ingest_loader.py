@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from orchestration.contract import ORDERS, SOCIAL
+from orchestration.ingest.encoding import Decoded, EncodingError, decode
 from orchestration.ingest.loader import load_source
 from orchestration.ingest.reading import DeliveryError
 
@@ -95,17 +96,37 @@ def test_failed_load_leaves_the_day_as_it_was(tmp_path):
     assert con.execute("select order_id from raw.orders__orders").fetchall() == [("O1",)]
 
 
-def test_non_utf8_file_is_refused_clearly(tmp_path):
+def test_file_neither_utf8_nor_gbk_is_refused_with_byte_offset(tmp_path):
     path = _deliver(
         tmp_path / "landing",
         "orders",
         "orders.csv",
-        ORDER_HEADER + "\nO1,张三,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00\n",
-        encoding="gbk",
+        ORDER_HEADER + "\nO1,Müller,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00\n",
+        encoding="latin-1",
     )
-    with pytest.raises(DeliveryError, match="not valid UTF-8") as err:
+    offset = len(ORDER_HEADER) + len("\nO1,M")
+    with pytest.raises(DeliveryError, match=f"not valid UTF-8 at byte {offset} ") as err:
         _load(tmp_path)
-    assert str(path) in str(err.value)
+    assert str(path) in str(err.value) and "GBK" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["张伟,北京,欧阳娜娜", "王喆,李娜,上海,工程师,高价值;老客户,张伟", "plain ascii"],
+)
+def test_gbk_text_decodes_exactly(text):
+    assert decode(text.encode("gbk")) == Decoded(text, "utf-8" if text.isascii() else "gb18030")
+    assert decode(text.encode("utf-8")).encoding == "utf-8"
+    assert decode(("\ufeff" + text).encode("utf-8")).text == text
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["name\nMüller\n".encode("latin-1"), "\ufeffhi".encode("utf-16"), bytes(range(256))],
+)
+def test_bytes_that_are_not_chinese_text_are_refused(data):
+    with pytest.raises(EncodingError):
+        decode(data)
 
 
 def test_reloading_a_day_replaces_it(tmp_path):

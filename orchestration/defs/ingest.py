@@ -1,5 +1,6 @@
 """One ingestion asset per landing source, all made by one factory from the data contract."""
 
+from collections import Counter
 from datetime import date, timedelta
 
 import dagster as dg
@@ -8,7 +9,7 @@ import duckdb
 from orchestration.contract import SOURCES, Source
 from orchestration.defs.partitions import daily_partitions, partition_dates
 from orchestration.defs.resources import Landing, Warehouse
-from orchestration.ingest.loader import DeliveryError, SourceLoadReport, load_source
+from orchestration.ingest.loader import LOADED, DeliveryError, SourceLoadReport, load_source
 
 WAREHOUSE_POOL = "weixi_warehouse"
 """Every asset that writes the warehouse runs in this pool; its limit of 1 keeps writers apart."""
@@ -51,6 +52,10 @@ def load_metadata(report: SourceLoadReport) -> dict[str, dg.MetadataValue | int 
     reasons = "\n".join(f"- {n:,} × {reason}" for reason, n in report.reasons.most_common(10))
     counts = ["files", "rows_read", "rows_loaded", "rows_quarantined"]
     by_entity = [[entity, *(c[k] for k in counts)] for entity, c in report.by_entity().items()]
+    warnings = "\n".join(f"- {w}" for w in report.warnings[:20])
+    if len(report.warnings) > 20:
+        warnings += f"\n- … and {len(report.warnings) - 20:,} more (see raw._files, raw._loads)"
+    encodings = Counter(f.encoding for f in report.files if f.encoding)
     return {
         "partitions": f"{report.start} .. {report.end}",
         "dagster/row_count": report.total("rows_loaded"),
@@ -61,6 +66,10 @@ def load_metadata(report: SourceLoadReport) -> dict[str, dg.MetadataValue | int 
         "by_entity": dg.MetadataValue.md(markdown_table(["entity", *counts], by_entity)),
         "quarantine_reasons": dg.MetadataValue.md(reasons or "none"),
         "extra_columns_ignored": ", ".join(report.extra_columns) or "none",
+        "optional_columns_missing": ", ".join(report.missing_columns) or "none",
+        "duplicate_files": sum(f.status != LOADED for f in report.files),
+        "encodings": ", ".join(f"{e}: {n:,} files" for e, n in sorted(encodings.items())) or "none",
+        "warnings": dg.MetadataValue.md(warnings or "none"),
         "unrecognised_files": ", ".join(report.unrecognised_files[:20]) or "none",
     }
 
@@ -91,11 +100,13 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         try:
             with warehouse.connect() as con:
                 report = load_source(
-                    con, source, landing.path, start, end, context.run_id, progress
+                    con, source, landing.path, start, end, context.run_id, progress, landing.rules()
                 )
                 sample = preview(con, source, end)
         except DeliveryError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
+        for warning in report.warnings[:20]:
+            context.log.warning(warning)
         context.log.info(
             f"{source.name} {start}..{end}: {report.total('rows_read'):,} rows read, "
             f"{report.total('rows_loaded'):,} loaded, "

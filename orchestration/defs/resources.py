@@ -1,4 +1,4 @@
-"""Resources: the warehouse file, the landing folder and dbt.
+"""Resources: the warehouse file, the landing folder, the serving folder and dbt.
 
 They are kept apart from the asset logic so that tests can point every asset at a DuckDB file
 and landing folder of their own, and so that a run never opens the warehouse outside the
@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.defs.dbt.project import dbt_resource
+from orchestration.ingest.validation import DeliveryRules
 from orchestration.settings import WeixiSettings
 
 
@@ -25,9 +26,12 @@ class Warehouse(dg.ConfigurableResource):
     path: str
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path)
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the warehouse, closed on exit. Read-only connections fail while a
+        run writes (DuckDB locks the file), and make a writer fail while they are open."""
+        if not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(self.path, read_only=read_only)
         try:
             yield con
         finally:
@@ -73,7 +77,30 @@ class Quality(dg.ConfigurableResource):
 
 
 class Landing(dg.ConfigurableResource):
-    """The landing folder: ``<root>/<source>/<YYYY-MM-DD>/<files>``."""
+    """The landing folder: ``<root>/<source>/<YYYY-MM-DD>/<files>``, and the shop's limits on
+    what a delivered row may hold."""
+
+    root: str
+    max_amount: float = 1_000_000
+    max_quantity: int = 10_000
+    future_tolerance_hours: float = 1
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
+    def rules(self) -> DeliveryRules:
+        return DeliveryRules(
+            max_amount=self.max_amount,
+            max_quantity=self.max_quantity,
+            future_tolerance_hours=self.future_tolerance_hours,
+            timezone=self.timezone,
+        )
+
+
+class Serving(dg.ConfigurableResource):
+    """The serving folder BI tools read: ``weixi.duckdb`` and ``parquet/current/``."""
 
     root: str
 
@@ -86,7 +113,14 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
     """The resources of a Weixi run for ``settings``."""
     return {
         "warehouse": Warehouse(path=str(settings.warehouse)),
-        "landing": Landing(root=str(settings.landing)),
+        "landing": Landing(
+            root=str(settings.landing),
+            max_amount=settings.max_amount,
+            max_quantity=settings.max_quantity,
+            future_tolerance_hours=settings.future_tolerance_hours,
+            timezone=settings.timezone,
+        ),
+        "serving": Serving(root=str(settings.serving_dir)),
         "models": ModelRegistry(root=str(settings.model_registry)),
         "quality": Quality(
             docs=str(settings.quality_docs),

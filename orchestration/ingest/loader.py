@@ -1,29 +1,44 @@
 """Load a source's daily deliveries into DuckDB raw tables, one transaction per call.
 
-Loading a range of days first deletes every row of those days (raw rows, quarantined rows and
-load records), then inserts what the landing folder holds now, all in one transaction: a re-run
-gives the same tables, a corrected re-delivery replaces the day, and a failure leaves the
+Loading a range of days first deletes every row of those days (raw rows, quarantined rows, load
+and file records), then inserts what the landing folder holds now, all in one transaction: a
+re-run gives the same tables, a corrected re-delivery replaces the day, and a failure leaves the
 warehouse as it was.
+
+Every file is recorded in ``raw._files`` with the SHA-256 of its bytes, so that a file delivered
+twice is never counted twice: a copy of a file already in the same day's folder (a re-upload
+under another name) is skipped, and a copy of a file loaded for another day (an old export
+re-sent as a new day) has every row quarantined, naming the original.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
 
 from orchestration.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Entity, Source
-from orchestration.ingest.reading import DeliveryError, read_delivery_file
-from orchestration.ingest.validation import validation_sql
+from orchestration.ingest.reading import DeliveryError, ReadFile, read_delivery_file
+from orchestration.ingest.validation import DeliveryRules, changed_type_columns, validation_sql
 
 QUARANTINE_TABLE = "raw._quarantine"
 LOADS_TABLE = "raw._loads"
+FILES_TABLE = "raw._files"
+
+_EPOCH = datetime(1970, 1, 1)
+LOADED = "loaded"
+SKIPPED_DUPLICATE = "skipped_duplicate"
+"""Same bytes as another file of the same day and entity: not read again."""
+QUARANTINED_DUPLICATE = "quarantined_duplicate"
+"""Same bytes as a file loaded for another day: every row quarantined."""
 
 _QUARANTINE_COLUMNS = {
     "source": "varchar",
@@ -47,7 +62,51 @@ _LOADS_COLUMNS = {
     "rows_quarantined": "bigint",
     "extra_columns": "varchar",
     "loaded_at": "timestamp",
+    "files_skipped": "bigint",
+    "missing_columns": "varchar",
+    "encodings": "varchar",
 }
+_FILES_COLUMNS = {
+    "load_id": "varchar",
+    "source": "varchar",
+    "entity": "varchar",
+    "partition_date": "date",
+    "file": "varchar",
+    "sha256": "varchar",
+    "bytes": "bigint",
+    "modified_at": "timestamp",
+    "encoding": "varchar",
+    "rows_read": "bigint",
+    "status": "varchar",
+    "duplicate_of": "varchar",
+    "loaded_at": "timestamp",
+}
+
+
+@dataclass
+class DeliveredFile:
+    """One file of a day's delivery, as recorded in ``raw._files``."""
+
+    file: str
+    """Path relative to the landing folder."""
+    sha256: str
+    bytes: int
+    modified_at: datetime
+    """Modification time (UTC) when it was loaded; the late-data sensor compares it."""
+    encoding: str | None
+    rows_read: int
+    status: str
+    duplicate_of: str | None = None
+
+
+def mtime_utc(stat_mtime_ns: int) -> datetime:
+    """A file's modification time as the naive UTC timestamp kept in ``raw._files`` (to the
+    microsecond, computed exactly so that the late-data sensor can compare it)."""
+    return _EPOCH + timedelta(microseconds=stat_mtime_ns // 1000)
+
+
+def file_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -56,11 +115,29 @@ class EntityLoad:
 
     entity: str
     partition_date: date
-    files: list[str] = field(default_factory=list)
+    delivered: list[DeliveredFile] = field(default_factory=list)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     extra_columns: set[str] = field(default_factory=set)
+    missing_columns: set[str] = field(default_factory=set)
+
+    @property
+    def files_read(self) -> list[DeliveredFile]:
+        """The files read (skipped duplicates are not)."""
+        return [f for f in self.delivered if f.status != SKIPPED_DUPLICATE]
+
+    @property
+    def files(self) -> list[str]:
+        return [f.file for f in self.files_read]
+
+    @property
+    def files_skipped(self) -> int:
+        return len(self.delivered) - len(self.files_read)
+
+    @property
+    def encodings(self) -> str | None:
+        return ",".join(sorted({f.encoding for f in self.files_read if f.encoding})) or None
 
 
 @dataclass
@@ -73,6 +150,9 @@ class SourceLoadReport:
     loads: list[EntityLoad] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
     unrecognised_files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What the person on call should know although the load succeeded: extra or missing
+    optional columns, duplicate files."""
 
     def total(self, attribute: str) -> int:
         return sum(getattr(load, attribute) for load in self.loads)
@@ -97,6 +177,14 @@ class SourceLoadReport:
     def extra_columns(self) -> list[str]:
         return sorted({f"{load.entity}.{c}" for load in self.loads for c in load.extra_columns})
 
+    @property
+    def missing_columns(self) -> list[str]:
+        return sorted({f"{load.entity}.{c}" for load in self.loads for c in load.missing_columns})
+
+    @property
+    def files(self) -> list[DeliveredFile]:
+        return [f for load in self.loads for f in load.delivered]
+
 
 def _create_table(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
     ddl = ", ".join(f'"{name}" {type_}' for name, type_ in columns.items())
@@ -117,6 +205,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, sources: tuple[Source, ...
             _create_table(con, source.raw_table(entity), columns | LINEAGE_COLUMNS)
     _create_table(con, QUARANTINE_TABLE, _QUARANTINE_COLUMNS)
     _create_table(con, LOADS_TABLE, _LOADS_COLUMNS)
+    _create_table(con, FILES_TABLE, _FILES_COLUMNS)
 
 
 BATCH_ROWS = 200_000
@@ -133,32 +222,40 @@ class _EntityBatch:
         con: duckdb.DuckDBPyConnection,
         source: Source,
         entity: Entity,
-        load_id: str,
-        loaded_at: datetime,
-        report: SourceLoadReport,
+        load: _LoadContext,
     ) -> None:
-        self.con, self.source, self.entity = con, source, entity
-        self.load_id, self.loaded_at, self.report = load_id, loaded_at, report
+        self.con, self.source, self.entity, self.load = con, source, entity, load
         self.columns: dict[str, list] = self._empty()
         self.loads: dict[date, EntityLoad] = {}
+        self.paths: dict[str, Path] = {}
 
     def _empty(self) -> dict[str, list]:
         return {
             name: []
-            for name in (*self.entity.column_names, "_row_number", "_partition_date", "_file")
+            for name in (
+                *self.entity.column_names,
+                "_row_number",
+                "_partition_date",
+                "_file",
+                "_note",
+            )
         }
 
-    def add(self, path: Path, relative: str, load: EntityLoad) -> None:
-        read = read_delivery_file(path, self.entity)
+    def add(self, read: ReadFile, relative: str, load: EntityLoad, note: str | None) -> None:
+        """Queue the rows of ``read``; ``note`` (a duplicate delivery) quarantines them all."""
         day = load.partition_date
-        load.files.append(relative)
         load.rows_read += read.rows_read
         load.rows_quarantined += len(read.rejects)
         load.extra_columns.update(read.extra_columns)
+        load.missing_columns.update(read.missing_columns)
         self.loads[day] = load
+        self.paths[relative] = read.path
         if read.rejects:
             self._quarantine(
-                [(day, relative, row, reason, record) for row, reason, record in read.rejects]
+                [
+                    (day, relative, row, "; ".join(filter(None, (note, reason))), record)
+                    for row, reason, record in read.rejects
+                ]
             )
         rows = len(read.row_numbers)
         for name, values in read.columns.items():
@@ -166,6 +263,7 @@ class _EntityBatch:
         self.columns["_row_number"].extend(read.row_numbers)
         self.columns["_partition_date"].extend([day] * rows)
         self.columns["_file"].extend([relative] * rows)
+        self.columns["_note"].extend([note] * rows)
         if len(self.columns["_file"]) >= BATCH_ROWS:
             self.flush()
 
@@ -173,7 +271,7 @@ class _EntityBatch:
         self.con.executemany(
             f"insert into {QUARANTINE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                [self.source.name, self.entity.name, *row, self.load_id, self.loaded_at]
+                [self.source.name, self.entity.name, *row, self.load.load_id, self.load.loaded_at]
                 for row in rows
             ],
         )
@@ -182,7 +280,7 @@ class _EntityBatch:
 
     def _count(self, reason: str, n: int = 1) -> None:
         for part in reason.split("; "):
-            self.report.reasons[f"{self.entity.name}: {_rule(part)}"] += n
+            self.load.report.reasons[f"{self.entity.name}: {_rule(part)}"] += n
 
     def flush(self) -> None:
         if not self.columns["_file"]:
@@ -198,7 +296,17 @@ class _EntityBatch:
         self.columns = self._empty()
         con.register("_delivered", delivered)
         try:
-            sql = validation_sql(self.entity, "_delivered", ("_partition_date", "_file"))
+            changed = changed_type_columns(con, self.entity, "_delivered", self.load.rules)
+            if changed:
+                file, columns = sorted(changed.items())[0]
+                raise DeliveryError(
+                    f"{self.paths[file]}: column(s) changed type: {'; '.join(columns)}; fix "
+                    "the export (or the contract in orchestration/contract.py) and load the "
+                    "day again"
+                )
+            sql = validation_sql(
+                self.entity, "_delivered", self.load.rules, self.load.now, ("_file",)
+            )
             con.execute(f"create or replace temp table _validated as {sql}")
         finally:
             con.unregister("_delivered")
@@ -206,13 +314,13 @@ class _EntityBatch:
             f"""insert into {self.source.raw_table(self.entity)} by name
             select * exclude (_reason, _record), ? as _load_id, ? as _loaded_at
             from _validated where _reason = ''""",
-            [self.load_id, self.loaded_at],
+            [self.load.load_id, self.load.loaded_at],
         )
         con.execute(
             f"""insert into {QUARANTINE_TABLE}
             select ?, ?, _partition_date, _file, _row_number, _reason, _record, ?, ?
             from _validated where _reason <> ''""",
-            [self.source.name, self.entity.name, self.load_id, self.loaded_at],
+            [self.source.name, self.entity.name, self.load.load_id, self.load.loaded_at],
         )
         bad_by_day = con.execute(
             "select _partition_date, count(*) from _validated where _reason <> '' group by all"
@@ -233,6 +341,95 @@ def _rule(reason: str) -> str:
     return re.sub(r"'[^']*'", "'…'", reason)
 
 
+@dataclass
+class _LoadContext:
+    """What every file of one load shares."""
+
+    load_id: str
+    loaded_at: datetime
+    now: datetime
+    """Shop-local time of the load: no event can be later."""
+    rules: DeliveryRules
+    report: SourceLoadReport
+    originals: dict[tuple[str, str], tuple[str, date]]
+    """(entity, sha256) -> (file, day) of every non-empty file loaded so far, for finding
+    files re-delivered for another day."""
+
+
+def _delete_days(con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date) -> None:
+    for entity in source.entities:
+        con.execute(
+            f"delete from {source.raw_table(entity)} where _partition_date between ? and ?",
+            [start, end],
+        )
+    for table, date_column in (
+        (QUARANTINE_TABLE, "_partition_date"),
+        (LOADS_TABLE, "partition_date"),
+        (FILES_TABLE, "partition_date"),
+    ):
+        con.execute(
+            f"delete from {table} where source = ? and {date_column} between ? and ?",
+            [source.name, start, end],
+        )
+
+
+def _originals(con: duckdb.DuckDBPyConnection, source: Source) -> dict[tuple[str, str], tuple]:
+    rows = con.execute(
+        f"""select entity, sha256, arg_min(file, partition_date), min(partition_date)
+        from {FILES_TABLE} where source = ? and status = ? and rows_read > 0 group by all""",
+        [source.name, LOADED],
+    ).fetchall()
+    return {(entity, sha): (file, day) for entity, sha, file, day in rows}
+
+
+def _load_day_files(
+    batch: _EntityBatch, folder: Path, landing: Path, load: EntityLoad, known: set[Path]
+) -> None:
+    """Read one entity's files of one day into ``batch``, recording each file in ``load``."""
+    context = batch.load
+    day = load.partition_date
+    this_day: dict[str, DeliveredFile] = {}
+    for path in sorted(folder.glob(batch.entity.file_glob)):
+        known.add(path)
+        relative = path.relative_to(landing).as_posix()
+        data = path.read_bytes()
+        sha = file_sha256(data)
+        stamp = mtime_utc(path.stat().st_mtime_ns)
+        first = this_day.get(sha)
+        if first is not None:
+            load.delivered.append(
+                DeliveredFile(
+                    relative,
+                    sha,
+                    len(data),
+                    stamp,
+                    first.encoding,
+                    first.rows_read,
+                    SKIPPED_DUPLICATE,
+                    first.file,
+                )
+            )
+            context.report.warnings.append(
+                f"{relative}: skipped, same content as {first.file} (delivered twice)"
+            )
+            continue
+        read = read_delivery_file(path, batch.entity, data)
+        status, original, note = LOADED, None, None
+        earlier = context.originals.get((batch.entity.name, sha)) if read.rows_read else None
+        if earlier is not None and earlier[1] != day:
+            status, original = QUARANTINED_DUPLICATE, earlier[0]
+            note = f"duplicate delivery: same content as {original} (delivered for {earlier[1]})"
+            context.report.warnings.append(f"{relative}: every row quarantined, {note}")
+        elif read.rows_read:
+            context.originals.setdefault((batch.entity.name, sha), (relative, day))
+        delivered = DeliveredFile(
+            relative, sha, len(data), stamp, read.encoding, read.rows_read, status, original
+        )
+        this_day[sha] = delivered
+        load.delivered.append(delivered)
+        batch.add(read, relative, load, note)
+
+
 def load_source(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -241,42 +438,32 @@ def load_source(
     end: date,
     load_id: str,
     progress: Callable[[date, int], None] | None = None,
+    rules: DeliveryRules | None = None,
 ) -> SourceLoadReport:
-    """Replace ``source``'s rows for the days ``start``..``end`` with what ``landing`` holds.
+    """Replace ``source``'s rows for the days ``start``..``end`` with what ``landing`` holds,
+    checking rows against the contract and ``rules`` (default: the default limits).
 
     ``progress`` is called after each day with the day and the rows read so far.
 
     Raises DeliveryError, leaving the warehouse unchanged, when a file cannot be loaded at all.
     """
+    rules = rules or DeliveryRules()
     ensure_raw_tables(con, (source,))
     report = SourceLoadReport(source.name, start, end)
     loaded_at = datetime.now().replace(microsecond=0)
+    now = datetime.now(ZoneInfo(rules.timezone)).replace(tzinfo=None, microsecond=0)
     con.begin()
     try:
-        for entity in source.entities:
-            con.execute(
-                f"delete from {source.raw_table(entity)} where _partition_date between ? and ?",
-                [start, end],
-            )
-        for table in (QUARANTINE_TABLE, LOADS_TABLE):
-            date_column = "partition_date" if table == LOADS_TABLE else "_partition_date"
-            con.execute(
-                f"delete from {table} where source = ? and {date_column} between ? and ?",
-                [source.name, start, end],
-            )
-        batches = [
-            _EntityBatch(con, source, entity, load_id, loaded_at, report)
-            for entity in source.entities
-        ]
+        _delete_days(con, source, start, end)
+        context = _LoadContext(load_id, loaded_at, now, rules, report, _originals(con, source))
+        batches = [_EntityBatch(con, source, entity, context) for entity in source.entities]
         for offset in range((end - start).days + 1):
             day = start + timedelta(days=offset)
             folder = landing / source.name / day.isoformat()
             known: set[Path] = set()
             for batch in batches:
                 load = EntityLoad(batch.entity.name, day)
-                for path in sorted(folder.glob(batch.entity.file_glob)):
-                    known.add(path)
-                    batch.add(path, path.relative_to(landing).as_posix(), load)
+                _load_day_files(batch, folder, landing, load, known)
                 report.loads.append(load)
             if folder.is_dir():
                 report.unrecognised_files += [
@@ -288,31 +475,71 @@ def load_source(
                 progress(day, report.total("rows_read"))
         for batch in batches:
             batch.flush()
-        for load in report.loads:
-            load.rows_loaded = load.rows_read - load.rows_quarantined
-        con.executemany(
-            f"insert into {LOADS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [
-                    load_id,
-                    source.name,
-                    load.entity,
-                    load.partition_date,
-                    len(load.files),
-                    load.rows_read,
-                    load.rows_loaded,
-                    load.rows_quarantined,
-                    ",".join(sorted(load.extra_columns)) or None,
-                    loaded_at,
-                ]
-                for load in report.loads
-            ],
-        )
+        _record(con, source, report, load_id, loaded_at)
         con.commit()
     except BaseException:
         con.rollback()
         raise
+    for load in report.loads:
+        for kind, columns in (("extra", load.extra_columns), ("missing", load.missing_columns)):
+            if columns:
+                what = "ignored" if kind == "extra" else "loaded as empty"
+                report.warnings.append(
+                    f"{source.name}/{load.partition_date}/{load.entity}: {kind} column(s) "
+                    f"{', '.join(sorted(columns))} ({what})"
+                )
     return report
 
 
-__all__ = ["DeliveryError", "SourceLoadReport", "ensure_raw_tables", "load_source"]
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    report: SourceLoadReport,
+    load_id: str,
+    loaded_at: datetime,
+) -> None:
+    """Write the load's figures to ``raw._loads`` and its files to ``raw._files``."""
+    for load in report.loads:
+        load.rows_loaded = load.rows_read - load.rows_quarantined
+    loads = pa.Table.from_pylist(
+        [
+            {
+                "load_id": load_id,
+                "source": source.name,
+                "entity": load.entity,
+                "partition_date": load.partition_date,
+                "files": len(load.files),
+                "rows_read": load.rows_read,
+                "rows_loaded": load.rows_loaded,
+                "rows_quarantined": load.rows_quarantined,
+                "extra_columns": ",".join(sorted(load.extra_columns)) or None,
+                "loaded_at": loaded_at,
+                "files_skipped": load.files_skipped,
+                "missing_columns": ",".join(sorted(load.missing_columns)) or None,
+                "encodings": load.encodings,
+            }
+            for load in report.loads
+        ]
+    )
+    files = [
+        {
+            "load_id": load_id,
+            "source": source.name,
+            "entity": load.entity,
+            "partition_date": load.partition_date,
+            **{name: getattr(f, name) for name in _FILES_COLUMNS if hasattr(f, name)},
+            "loaded_at": loaded_at,
+        }
+        for load in report.loads
+        for f in load.delivered
+    ]
+    con.register("_loads_frame", loads)
+    con.execute(f"insert into {LOADS_TABLE} by name select * from _loads_frame")
+    con.unregister("_loads_frame")
+    if files:
+        con.register("_files_frame", pa.Table.from_pylist(files))
+        con.execute(f"insert into {FILES_TABLE} by name select * from _files_frame")
+        con.unregister("_files_frame")
+
+
+__all__ = ["DeliveryError", "DeliveryRules", "SourceLoadReport", "ensure_raw_tables", "load_source"]

@@ -7,11 +7,13 @@ value rules of the contract are checked afterwards, in DuckDB (see `validation.p
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.contract import Entity
+from orchestration.ingest.encoding import UTF8, EncodingError, decode
 
 
 class DeliveryError(Exception):
@@ -30,48 +32,62 @@ class ReadFile:
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
     """(line number, reason, raw record) for rows that could not be read."""
     extra_columns: tuple[str, ...] = ()
+    """Columns the file has and the contract does not: ignored."""
+    missing_columns: tuple[str, ...] = ()
+    """Optional contract columns the file lacks: loaded as null."""
+    encoding: str = UTF8
 
     @property
     def rows_read(self) -> int:
         return len(self.row_numbers) + len(self.rejects)
 
 
-def read_delivery_file(path: Path, entity: Entity) -> ReadFile:
-    """Read ``path`` as a delivery of ``entity``.
+def read_delivery_file(path: Path, entity: Entity, data: bytes | None = None) -> ReadFile:
+    """Read ``path`` (whose bytes are ``data``, when already read) as a delivery of ``entity``.
 
-    Raises DeliveryError when the whole file is unusable: not UTF-8, no header, or required
-    columns missing. Rows with the wrong number of fields (CSV) or that are not a JSON object
-    (JSONL) become rejects with their line number.
+    Raises DeliveryError when the whole file is unusable: neither UTF-8 nor GBK, no header,
+    a column named twice, or required columns missing. Rows with the wrong number of fields
+    (CSV) or that are not a JSON object (JSONL) become rejects with their line number.
     """
     try:
-        if entity.format == "csv":
-            return _read_csv(path, entity)
-        return _read_jsonl(path, entity)
-    except UnicodeDecodeError as exc:
+        decoded = decode(path.read_bytes() if data is None else data)
+    except EncodingError as exc:
         raise DeliveryError(
-            f"{path}: not valid UTF-8 at byte {exc.start} (a GBK export?); "
-            "re-export the file as UTF-8 and load the day again"
+            f"{path}: {exc}; re-export the file as UTF-8 and load the day again"
         ) from None
+    if entity.format == "csv":
+        read = _read_csv(path, entity, decoded.text)
+    else:
+        read = _read_jsonl(path, entity, decoded.text)
+    read.encoding = decoded.encoding
+    return read
 
 
-def _check_columns(path: Path, entity: Entity, present: list[str]) -> tuple[str, ...]:
+def _check_columns(
+    path: Path, entity: Entity, present: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(extra columns, missing optional columns) of a file with the columns ``present``."""
     missing = [c for c in entity.required_columns if c not in present]
     if missing:
         raise DeliveryError(
             f"{path}: missing required column(s) {', '.join(missing)}; "
             f"see docs/data_contract.md for the {entity.name} columns"
         )
-    return tuple(c for c in present if c not in entity.column_names)
+    twice = sorted({c for c in present if present.count(c) > 1})
+    if twice:
+        raise DeliveryError(f"{path}: column(s) {', '.join(twice)} appear more than once")
+    extra = tuple(c for c in present if c not in entity.column_names)
+    return extra, tuple(c for c in entity.column_names if c not in present)
 
 
-def _read_csv(path: Path, entity: Entity) -> ReadFile:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+def _read_csv(path: Path, entity: Entity, text: str) -> ReadFile:
+    with io.StringIO(text, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
             raise DeliveryError(f"{path}: empty file without a header row")
         header = [h.strip() for h in header]
-        extra = _check_columns(path, entity, header)
+        extra, missing = _check_columns(path, entity, header)
         position = {name: i for i, name in enumerate(header)}
         width = len(header)
         records: list[list[str]] = []
@@ -95,7 +111,7 @@ def _read_csv(path: Path, entity: Entity) -> ReadFile:
         name: list(values[position[name]]) if name in position else [None] * len(records)
         for name in entity.column_names
     }
-    return ReadFile(path, columns, lines, rejects, extra)
+    return ReadFile(path, columns, lines, rejects, extra, missing)
 
 
 def _as_text(value: object) -> str | None:
@@ -109,12 +125,12 @@ def _as_text(value: object) -> str | None:
     return text or None
 
 
-def _read_jsonl(path: Path, entity: Entity) -> ReadFile:
+def _read_jsonl(path: Path, entity: Entity, text: str) -> ReadFile:
     columns: dict[str, list[str | None]] = {name: [] for name in entity.column_names}
     lines: list[int] = []
     rejects: list[tuple[int, str, str]] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8-sig") as handle:
+    with io.StringIO(text) as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -131,6 +147,7 @@ def _read_jsonl(path: Path, entity: Entity) -> ReadFile:
                 values.append(_as_text(obj.get(name)))
             lines.append(line_number)
     # A line may leave out an optional key; a required key missing from every line is a
-    # file-level error, while one missing from some lines is quarantined row by row.
-    extra = _check_columns(path, entity, sorted(seen)) if lines else ()
+    # file-level error, while one missing from some lines is quarantined row by row. JSON
+    # lines routinely leave out empty optional keys, so those are not reported as missing.
+    extra = _check_columns(path, entity, sorted(seen))[0] if lines else ()
     return ReadFile(path, columns, lines, rejects, extra)

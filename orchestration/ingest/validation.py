@@ -6,7 +6,29 @@ themselves come from the contract, so adding a column there is enough.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
 from orchestration.contract import DUCKDB_TYPES, Column, Entity
+
+TYPE_CHANGE_MIN_VALUES = 2
+"""A column changed type when not one of at least this many values in a file is of its type;
+a single bad value is a bad row (quarantined), not a changed export."""
+_OFFSET = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+"""A time followed by a time-zone offset: `...23:59:59Z`, `...23:59:59+08:00`."""
+
+
+@dataclass(frozen=True)
+class DeliveryRules:
+    """The shop-dependent limits of the row rules (from the settings)."""
+
+    max_amount: float = 1_000_000
+    max_quantity: int = 10_000
+    future_tolerance_hours: float = 1
+    timezone: str = "Asia/Shanghai"
+    """Shop time zone: timestamps with an offset are converted to it."""
 
 
 def _quote(name: str) -> str:
@@ -17,7 +39,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _typed(column: Column) -> str:
+def _typed(column: Column, rules: DeliveryRules) -> str:
     value = f"nullif(trim({_quote(column.name)}), '')"
     if column.allowed:
         # Allowed values compare case-insensitively and are stored in their contract spelling.
@@ -28,7 +50,23 @@ def _typed(column: Column) -> str:
         # DuckDB would round '9.5' to 10; an integer column takes whole numbers only.
         whole = f"regexp_full_match({value}, '[+-]?[0-9]+')"
         return f"case when {whole} then try_cast({value} as bigint) end"
+    if column.type == "timestamp":
+        # DuckDB's cast to timestamp drops an offset silently ('23:59:59Z' would stay 23:59:59,
+        # eight hours off in Shanghai, often another day): convert such values to shop time.
+        local = f"try_cast(try_cast({value} as timestamptz) at time zone {_literal(rules.timezone)}"
+        return (
+            f"case when regexp_matches({value}, {_literal(_OFFSET)}) then {local} as timestamp) "
+            f"else try_cast({value} as timestamp) end"
+        )
     return f"try_cast({value} as {DUCKDB_TYPES[column.type]})"
+
+
+def _valid(column: Column, rules: DeliveryRules) -> str:
+    """True when a present value is of the column's type and among its allowed values."""
+    if column.allowed:
+        allowed = ", ".join(_literal(v) for v in column.allowed)
+        return f"lower(trim({_quote(column.name)})) in ({allowed})"
+    return f"{_typed(column, rules)} is not null"
 
 
 def _shown(column: Column) -> str:
@@ -36,7 +74,50 @@ def _shown(column: Column) -> str:
     return f"'''' || left({_quote(column.name)}, 40) || ''''"
 
 
-def _checks(column: Column) -> list[str]:
+def _number(value: float) -> str:
+    return f"{value:,g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+def _range_checks(column: Column, rules: DeliveryRules) -> list[str]:
+    checks = []
+    typed = _typed(column, rules)
+    if column.minimum is not None:
+        checks.append(
+            f"case when {typed} < {column.minimum} then {_literal(column.name + ': ')} || "
+            f"{_shown(column)} || {_literal(' is below the minimum ' + _number(column.minimum))}"
+            " end"
+        )
+    if column.maximum is not None:
+        if isinstance(column.maximum, str):
+            limit = float(getattr(rules, column.maximum))
+            label = f" is above the limit {_number(limit)} ({column.maximum})"
+        else:
+            limit, label = column.maximum, f" is above the maximum {_number(column.maximum)}"
+        checks.append(
+            f"case when {typed} > {limit} then {_literal(column.name + ': ')} || "
+            f"{_shown(column)} || {_literal(label)} end"
+        )
+    return checks
+
+
+def _future_check(column: Column, rules: DeliveryRules, now: datetime) -> str:
+    typed = _typed(column, rules)
+    now_literal = f"timestamp {_literal(now.isoformat(sep=' ', timespec='seconds'))}"
+    if column.type == "date":
+        days = int(rules.future_tolerance_hours // 24)
+        latest = f"least(_partition_date + {days}, cast({now_literal} as date))"
+    else:
+        micros = round((24 + rules.future_tolerance_hours) * 3600 * 1_000_000)
+        latest = (
+            f"least(cast(_partition_date as timestamp) + to_microseconds({micros}), {now_literal})"
+        )
+    return (
+        f"case when {typed} > {latest} then {_literal(column.name + ': ')} || {_shown(column)} || "
+        f"{_literal(' is later than its delivery day (in the future)')} end"
+    )
+
+
+def _checks(column: Column, rules: DeliveryRules, now: datetime) -> list[str]:
     name = _quote(column.name)
     present = f"nullif(trim({name}), '') is not null"
     checks = []
@@ -47,7 +128,7 @@ def _checks(column: Column) -> list[str]:
         )
     if column.type != "string":
         checks.append(
-            f"case when {present} and {_typed(column)} is null then "
+            f"case when {present} and {_typed(column, rules)} is null then "
             f"{_literal(column.name + ': ')} || {_shown(column)} || "
             f"{_literal(' is not a valid ' + column.type)} end"
         )
@@ -58,28 +139,68 @@ def _checks(column: Column) -> list[str]:
             f"{_literal(column.name + ': ')} || {_shown(column)} || "
             f"{_literal(' is not one of ' + ', '.join(column.allowed))} end"
         )
+    checks += _range_checks(column, rules)
+    if column.not_after_delivery:
+        checks.append(_future_check(column, rules, now))
     return checks
 
 
-def validation_sql(entity: Entity, relation: str, passthrough: tuple[str, ...] = ()) -> str:
-    """A query over ``relation`` (contract columns as text, ``_row_number`` and the
-    ``passthrough`` columns) that returns the typed contract columns, ``_row_number``, the
-    passthrough columns, ``_reason`` ('' when the row keeps every rule) and ``_record`` (the
-    row as delivered, as JSON, for the quarantine)."""
-    typed = ",\n    ".join(f"{_typed(c)} as {_quote(c.name)}" for c in entity.columns)
-    checks = ",\n        ".join(check for c in entity.columns for check in _checks(c))
+def validation_sql(
+    entity: Entity,
+    relation: str,
+    rules: DeliveryRules,
+    now: datetime,
+    passthrough: tuple[str, ...] = (),
+) -> str:
+    """A query over ``relation`` (contract columns as text, ``_row_number``,
+    ``_partition_date``, ``_note`` and the ``passthrough`` columns) that returns the typed
+    contract columns, ``_row_number``, ``_partition_date``, the passthrough columns,
+    ``_reason`` ('' when the row keeps every rule; a ``_note`` always makes the row fail, first
+    in its reason) and ``_record`` (the row as delivered, as JSON, for the quarantine).
+
+    ``now`` is the shop-local time of the load: nothing that has happened is later."""
+    typed = ",\n    ".join(f"{_typed(c, rules)} as {_quote(c.name)}" for c in entity.columns)
+    checks = ",\n        ".join(check for c in entity.columns for check in _checks(c, rules, now))
     record = ", ".join(f"{_quote(c.name)} := {_quote(c.name)}" for c in entity.columns)
     return f"""
 with checked as (
     select *, concat_ws('; ',
+        _note,
         {checks}
     ) as _reason
     from {relation}
 )
 select
     {typed},
-    _row_number,{"".join(f" {_quote(c)}," for c in passthrough)}
+    _row_number, _partition_date,{"".join(f" {_quote(c)}," for c in passthrough)}
     _reason,
     case when _reason <> '' then to_json(struct_pack({record})) end as _record
 from checked
 """
+
+
+def changed_type_columns(
+    con: duckdb.DuckDBPyConnection, entity: Entity, relation: str, rules: DeliveryRules
+) -> dict[str, list[str]]:
+    """Per file (``_file`` of ``relation``), the columns of which not one value is of the
+    column's type or among its allowed values, over at least TYPE_CHANGE_MIN_VALUES values:
+    the export changed the column, rather than a row being wrong."""
+    checked = [c for c in entity.columns if c.type != "string" or c.allowed]
+    if not checked:
+        return {}
+    counts = ",\n    ".join(
+        f"count({_quote(c.name)}) filter (where nullif(trim({_quote(c.name)}), '') is not null),"
+        f" count({_quote(c.name)}) filter (where {_valid(c, rules)})"
+        for c in checked
+    )
+    rows = con.execute(f"select _file, {counts} from {relation} group by _file").fetchall()
+    changed: dict[str, list[str]] = {}
+    for file, *figures in rows:
+        for i, column in enumerate(checked):
+            present, valid = figures[2 * i], figures[2 * i + 1]
+            if present >= TYPE_CHANGE_MIN_VALUES and valid == 0:
+                expected = f"one of {', '.join(column.allowed)}" if column.allowed else column.type
+                changed.setdefault(file, []).append(
+                    f"{column.name} (none of {present:,} values is {expected})"
+                )
+    return changed

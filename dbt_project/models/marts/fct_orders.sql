@@ -11,13 +11,32 @@
 -- Staging already picked each order's latest version over all deliveries, so re-running an
 -- old day never brings back an older state of an order that changed later, and re-running a
 -- day replaces exactly the same orders (idempotent).
+-- Orders built while their customer_id was not (yet) in the CRM are rebuilt by the first run
+-- after the CRM row arrives, so customer_in_crm never stays stale.
+
+{%- set refresh_unknown_customers = is_incremental() and 'customer_in_crm' in (
+    adapter.get_columns_in_relation(this) | map(attribute='name') | list
+) %}
 
 with
+
+crm_customers as (
+
+    select customer_id from {{ ref('stg_crm__customers') }}
+
+),
 
 orders as (
 
     select * from {{ ref('int_orders__matched') }}
     {{ in_partition_window('delivered_on') }}
+    {%- if refresh_unknown_customers %}
+    or order_id in (
+        select order_id from {{ this }}
+        where not customer_in_crm
+            and customer_id in (select customer_id from crm_customers)
+    )
+    {%- endif %}
 
 ),
 
@@ -44,11 +63,14 @@ classified as (
         orders.*,
         orders.order_status != 'cancelled' as is_purchase,
         orders.order_status = 'refunded' or orders.refund_amount > 0 as has_refund,
+        crm_customers.customer_id is not null as customer_in_crm,
         coalesce(line_totals.line_count, 0) as line_count,
         coalesce(line_totals.units, 0) as units
     from orders
     left join line_totals
         on line_totals.order_id = orders.order_id
+    left join crm_customers
+        on crm_customers.customer_id = orders.customer_id
 
 ),
 
@@ -59,6 +81,7 @@ final as (
         cast(customer_id as varchar) as customer_id,
         cast(source_customer_id as varchar) as source_customer_id,
         cast(match_method as varchar) as match_method,
+        cast(customer_in_crm as boolean) as customer_in_crm,
         cast(ordered_at as timestamp) as ordered_at,
         cast(order_date as date) as order_date,
         cast(order_status as varchar) as order_status,

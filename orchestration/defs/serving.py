@@ -1,0 +1,88 @@
+"""The publish step: once every mart is built and checked, BI tools get a fresh, complete copy.
+
+The publish asset depends on every asset whose key starts with ``marts``. Those keys are known
+only once every defs module is loaded (model marts come from several modules), so
+``orchestration/definitions.py`` adds the asset with ``with_publish_asset`` after loading.
+Because it is downstream of every mart, a mart that fails, or a blocking check on a mart that
+fails, stops it: the previous serving copy stays in place.
+"""
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.resources import Serving, Warehouse
+from orchestration.serving import (
+    CURRENT,
+    PARQUET_FOLDER,
+    READABLE_BY,
+    REQUIRED_TABLES,
+    STORAGE_VERSION,
+    AuditError,
+    publish,
+)
+
+PUBLISHED_KEY = dg.AssetKey(["serving", "published"])
+MARTS_PREFIX = "marts"
+
+
+def mart_keys(definitions: dg.Definitions) -> list[dg.AssetKey]:
+    """The keys of the materialisable assets in ``definitions`` that start with ``marts``."""
+    keys: set[dg.AssetKey] = set()
+    for asset in definitions.assets or []:
+        if isinstance(asset, dg.AssetsDefinition) and asset.is_executable:
+            keys |= {key for key in asset.keys if key.path[0] == MARTS_PREFIX}
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The asset that publishes the marts ``marts`` (and every other table of the warehouse's
+    ``marts`` schema) to the serving folder."""
+
+    @dg.asset(
+        key=PUBLISHED_KEY,
+        deps=list(marts),
+        description=(
+            "The marts as BI tools read them: a complete copy of last night's checked marts in "
+            "a separate DuckDB file and Parquet files, swapped in whole."
+        ),
+        group_name="serving",
+        kinds={"duckdb", "parquet"},
+        pool=WAREHOUSE_POOL,
+        metadata={"storage_version": STORAGE_VERSION, "readable_by": READABLE_BY},
+    )
+    def published(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, serving: Serving
+    ) -> dg.MaterializeResult:
+        """The marts as BI tools read them, published whole after every mart and check passed."""
+        try:
+            with warehouse.connect() as con:
+                result = publish(con, serving.path, context.run_id, REQUIRED_TABLES)
+        except AuditError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        context.log.info(
+            f"published {len(result.tables)} tables to {result.database} "
+            f"and {serving.path / PARQUET_FOLDER / CURRENT}"
+        )
+        rows = [[table, n] for table, n in result.tables.items()]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(result.tables.values()),
+                "tables": dg.MetadataValue.md(markdown_table(["table", "rows"], rows)),
+                "version": result.version,
+                "database": dg.MetadataValue.path(str(result.database)),
+                "database_bytes": result.database_bytes,
+                "parquet": dg.MetadataValue.path(str(result.parquet)),
+                "parquet_bytes": result.parquet_bytes,
+                "row_counts": dg.MetadataValue.json(result.tables),
+            }
+        )
+
+    return published
+
+
+def with_publish_asset(definitions: dg.Definitions) -> dg.Definitions:
+    """``definitions`` plus the publish asset, downstream of every mart they hold."""
+    publish_asset = build_publish_asset(mart_keys(definitions))
+    return dg.Definitions.merge(definitions, dg.Definitions(assets=[publish_asset]))
