@@ -23,6 +23,7 @@ from tests.support import (  # noqa: E402
     ML_DAYS,
     ML_END,
     ML_START,
+    pipeline_assets,
     range_tags,
     weixi_resources,
 )
@@ -46,12 +47,7 @@ def dbt_manifest() -> None:
 
 @pytest.fixture(scope="session")
 def all_assets(dbt_manifest: None) -> list:
-    from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
-    from orchestration.defs.ingest import ingest_assets
-    from orchestration.defs.ml.sentiment import text_sentiment
-
-    # dbt reads the text sentiment (a Python asset between ingestion and dbt) as a source.
-    return [*ingest_assets, text_sentiment, dbt_incremental_models, dbt_models]
+    return pipeline_assets()
 
 
 @pytest.fixture(scope="session")

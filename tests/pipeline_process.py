@@ -14,19 +14,17 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.runner import run_range
-from tests.support import weixi_resources
+from tests.support import pipeline_assets, weixi_resources
 
 
 def pipeline_definitions(warehouse: Path, landing: Path, **settings: object) -> dg.Definitions:
     """Ingestion, the dbt models and the publish step over ``warehouse`` and ``landing`` (the
     model assets of other modules are left out: tiny test data is too short for them)."""
-    from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
-    from orchestration.defs.ingest import ingest_assets
     from orchestration.defs.serving import with_publish_asset
 
     return with_publish_asset(
         dg.Definitions(
-            assets=[*ingest_assets, dbt_incremental_models, dbt_models],
+            assets=pipeline_assets(),
             resources=weixi_resources(warehouse, landing, **settings),
         )
     )

@@ -24,6 +24,21 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
+def loading_assets() -> list:
+    """The assets that fill the tables dbt reads: ingestion and the text sentiment."""
+    from orchestration.defs.ingest import ingest_assets
+    from orchestration.defs.ml.sentiment import text_sentiment
+
+    return [*ingest_assets, text_sentiment]
+
+
+def pipeline_assets() -> list:
+    """Loading and every dbt model before the model assets (needs a parsed dbt project)."""
+    from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
+
+    return [*loading_assets(), dbt_incremental_models, dbt_models]
+
+
 def range_tags(start: date, end: date) -> dict[str, str]:
     return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
 

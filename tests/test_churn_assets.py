@@ -15,10 +15,9 @@ import pytest
 from ml import registry
 from ml.churn import MODEL_NAME
 from orchestration.defs.dbt.project import dbt_resource
-from orchestration.defs.ingest import ingest_assets
 from orchestration.defs.ml.churn import PROMOTION_CHECK, churn_model, churn_scores
 from orchestration.settings import get_settings
-from tests.support import DEMO_END, DEMO_START, ML_END, range_tags, weixi_resources
+from tests.support import DEMO_END, DEMO_START, ML_END, loading_assets, range_tags, weixi_resources
 
 CHURN_ASSETS = [churn_model, churn_scores]
 
@@ -229,7 +228,7 @@ def test_features_at_an_old_date_do_not_change_when_later_data_arrives(
     cutoff = DEMO_END - timedelta(days=20)
     then = tmp_path / "then.duckdb"
     result = dg.materialize(
-        ingest_assets,
+        loading_assets(),
         resources=weixi_resources(then, demo_landing),
         tags=range_tags(DEMO_START, cutoff),
     )

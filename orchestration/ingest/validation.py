@@ -43,7 +43,7 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
     value = f"nullif(trim({_quote(column.name)}), '')"
     if column.allowed:
         # Allowed values compare case-insensitively and are stored in their contract spelling.
-        return f"lower(trim({_quote(column.name)}))"
+        return f"lower({value})"
     if column.type == "string":
         return f"nullif({_quote(column.name)}, '')"
     if column.type == "integer":
