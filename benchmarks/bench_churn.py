@@ -141,7 +141,7 @@ print(json.dumps([features, model, scores]))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--customers", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument(
         "--warehouse-customers",
         type=int,

@@ -30,7 +30,7 @@ from ml.churn_features import FEATURE_NAMES, FEATURE_RISK, LABEL, RECENCY_FEATUR
 from ml.churn_reasons import explain
 from ml.classification_metrics import ClassificationMetrics, classification_metrics
 from ml.history import NotEnoughHistory
-from ml.parallel import tree_threads
+from ml.parallel import single_threaded
 from ml.registry import PromotionDecision, decide_promotion
 
 MODEL_NAME = "churn"
@@ -66,7 +66,7 @@ class ChurnModel:
         """Churn probability of each row of the model matrix."""
         if len(matrix) == 0:
             return np.empty(0)
-        with tree_threads(len(matrix)):
+        with single_threaded():
             return self.estimator.predict_proba(matrix)[:, 1]
 
 
@@ -190,7 +190,7 @@ def fit_gradient_boosting(
         monotonic_cst=[FEATURE_RISK[name] for name in features],
         random_state=seed,
     )
-    with tree_threads(len(fit_rows)):
+    with single_threaded():
         trees.fit(matrix[fit_rows], outcome[fit_rows])
         calibrated = CalibratedClassifierCV(FrozenEstimator(trees), method="sigmoid")
         calibrated.fit(matrix[calibration_rows], outcome[calibration_rows])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ml.churn_features import group_columns, model_matrix
-from ml.parallel import tree_threads
+from ml.parallel import single_threaded
 
 if TYPE_CHECKING:
     from ml.churn import ChurnModel
@@ -46,25 +46,35 @@ def _linear_weights(model: ChurnModel) -> np.ndarray | None:
     return None
 
 
-def group_contributions(model: ChurnModel, matrix: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Reason groups and, per row and group, the rise in log-odds over typical values."""
+def group_contributions(
+    model: ChurnModel, matrix: np.ndarray, needed: np.ndarray | None = None
+) -> tuple[list[str], np.ndarray]:
+    """Reason groups and, per row and group, the rise in log-odds over typical values.
+
+    ``needed`` (rows x groups, in the order returned) limits the work to the pairs that can
+    become reasons; the others are -inf."""
     groups = group_columns(model.features)
-    contributions = np.zeros((len(matrix), len(groups)))
+    if needed is None:
+        needed = np.ones((len(matrix), len(groups)), dtype=bool)
+    contributions = np.full((len(matrix), len(groups)), -np.inf)
     weights = _linear_weights(model)
     if weights is not None:
         for g, columns in enumerate(groups.values()):
-            contributions[:, g] = (matrix[:, columns] - model.reference[columns]) @ weights[columns]
+            rise = (matrix[:, columns] - model.reference[columns]) @ weights[columns]
+            contributions[needed[:, g], g] = rise[needed[:, g]]
         return list(groups), contributions
-    with tree_threads(len(matrix)):
+    with single_threaded():
         base = model.explainer.decision_function(matrix)
         for g, columns in enumerate(groups.values()):
             typical = model.reference[columns]
-            differ = np.flatnonzero((matrix[:, columns] != typical).any(axis=1))
-            if len(differ) == 0:
+            differ = (matrix[:, columns] != typical).any(axis=1)
+            contributions[needed[:, g] & ~differ, g] = 0.0
+            rows = np.flatnonzero(needed[:, g] & differ)
+            if len(rows) == 0:
                 continue
-            what_if = matrix[differ]
+            what_if = matrix[rows]
             what_if[:, columns] = typical
-            contributions[differ, g] = base[differ] - model.explainer.decision_function(what_if)
+            contributions[rows, g] = base[rows] - model.explainer.decision_function(what_if)
     return list(groups), contributions
 
 
@@ -308,11 +318,13 @@ def explain(
     if n:
         if matrix is None:
             matrix = model_matrix(snapshots, model.features)
-        groups, contributions = group_contributions(model, matrix)
-        for g, group in enumerate(groups):
-            reason = REASONS[group]
-            fine = ~reason.concerning(_columns(snapshots, reason.columns, None))
-            contributions[fine, g] = -np.inf
+        concerning = np.column_stack(
+            [
+                REASONS[group].concerning(_columns(snapshots, REASONS[group].columns, None))
+                for group in group_columns(model.features)
+            ]
+        )
+        groups, contributions = group_contributions(model, matrix, concerning)
         order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
         strong = np.take_along_axis(contributions, order, axis=1) > MIN_CONTRIBUTION
         for g, group in enumerate(groups):

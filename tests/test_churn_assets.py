@@ -15,7 +15,12 @@ import pytest
 from ml import registry
 from ml.churn import MODEL_NAME
 from orchestration.defs.dbt.project import dbt_resource
-from orchestration.defs.ml.churn import PROMOTION_CHECK, churn_model, churn_scores
+from orchestration.defs.ml.churn import (
+    COVERAGE_CHECK,
+    PROMOTION_CHECK,
+    churn_model,
+    churn_scores,
+)
 from orchestration.settings import get_settings
 from tests.support import DEMO_END, DEMO_START, ML_END, loading_assets, range_tags, weixi_resources
 
@@ -27,10 +32,10 @@ def _query(warehouse: Path, sql: str) -> pd.DataFrame:
         return con.execute(sql).df()
 
 
-def _check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
-    (evaluation,) = [
-        e for e in result.get_asset_check_evaluations() if e.check_name == PROMOTION_CHECK
-    ]
+def _check(
+    result: dg.ExecuteInProcessResult, name: str = PROMOTION_CHECK
+) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
     return evaluation
 
 
@@ -104,6 +109,7 @@ def test_every_active_customer_gets_a_score_band_and_reasons(trained):
     meta = _metadata(result, ["marts", "churn_scores"])
     assert meta["dagster/row_count"] == len(scores)
     assert "customer_name" not in meta["preview (highest risk, no PII)"]
+    assert _check(result, COVERAGE_CHECK).passed
 
 
 def test_the_model_learns_the_planted_churn_after_bad_complaint_handling(trained, ml_landing):
@@ -178,6 +184,8 @@ def test_a_young_shop_gets_an_empty_scores_table_and_a_warning(
     assert (
         "no churn model has been promoted" in _metadata(result, ["marts", "churn_scores"])["reason"]
     )
+    coverage = _check(result, COVERAGE_CHECK)
+    assert not coverage.passed and "no churn model has been promoted" in coverage.description
     scores = _query(warehouse, "select * from marts.churn_scores")
     assert scores.empty
     assert list(scores.columns) == [

@@ -12,7 +12,6 @@ final as (
 
     select
         order_id,
-        min(updated_at) as first_seen_at,
         min(updated_at) filter (
             where order_status = 'refunded' or refund_amount > 0
         ) as refunded_at,

@@ -25,7 +25,9 @@ FEATURES = dg.AssetKey(["features", "churn_feature_snapshots"])
 MODEL = dg.AssetKey(["ml", "churn_model"])
 SCORES = dg.AssetKey(["marts", "churn_scores"])
 SCORES_TABLE = "marts.churn_scores"
+CUSTOMERS = dg.AssetKey(["marts", "customer_360"])
 PROMOTION_CHECK = "churn_model_promotion"
+COVERAGE_CHECK = "churn_scores_cover_active_customers"
 SCORE_COLUMNS = {
     "customer_id": "string",
     "as_of": pd.ArrowDtype(pa.date32()),
@@ -165,12 +167,29 @@ def _empty_scores() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in SCORE_COLUMNS.items()})
 
 
+def _unscored_active_customers(warehouse: Warehouse) -> int:
+    with warehouse.connect() as con:
+        return con.execute(
+            f"""select count(*) from {CUSTOMERS.path[0]}.{CUSTOMERS.path[1]} c
+                anti join {SCORES_TABLE} s using (customer_id)
+                where c.lifecycle_stage not in ('prospect', 'churned')"""
+        ).fetchone()[0]
+
+
 @dg.asset(
     key=SCORES,
-    deps=[MODEL, FEATURES],
+    deps=[MODEL, FEATURES, CUSTOMERS],
     group_name="ml",
     kinds={"python", "scikitlearn", "duckdb"},
     pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            COVERAGE_CHECK,
+            asset=SCORES,
+            description="Every active customer of customer_360 (not prospect, not churned) has "
+            "a churn score (warns with the count of those without).",
+        )
+    ],
 )
 def churn_scores(
     context: dg.AssetExecutionContext, warehouse: Warehouse, models: ModelRegistry
@@ -223,4 +242,15 @@ def churn_scores(
             )
         ),
     }
-    return dg.MaterializeResult(metadata=metadata)
+    unscored = _unscored_active_customers(warehouse)
+    coverage = dg.AssetCheckResult(
+        check_name=COVERAGE_CHECK,
+        passed=unscored == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="every active customer has a score"
+        if unscored == 0
+        else f"{unscored:,} active customers have no score"
+        + (f" ({metadata['reason']})" if "reason" in metadata else ""),
+        metadata={"active_customers_without_score": unscored},
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[coverage])
