@@ -18,6 +18,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 _SEPARATOR = 0
 _MULTIPLIER = np.uint64(0x100000001B3)
+CHUNK_TEXTS = 100_000
+"""Texts hashed at once: bounds the temporary arrays (about 100 n-grams per short text)."""
 
 
 class CharNgramHasher(TransformerMixin, BaseEstimator):
@@ -36,6 +38,15 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
         if self.n_features & (self.n_features - 1):
             raise ValueError(f"n_features must be a power of two, got {self.n_features}")
         texts = [t if isinstance(t, str) else "" for t in texts]
+        parts = [
+            self._counts(texts[start : start + CHUNK_TEXTS])
+            for start in range(0, len(texts), CHUNK_TEXTS)
+        ]
+        if not parts:
+            return sp.csr_matrix((0, self.n_features), dtype=np.float64)
+        return sp.vstack(parts, format="csr")
+
+    def _counts(self, texts: list[str]) -> sp.csr_matrix:
         joined = "\0".join(f" {t.lower().replace(chr(0), ' ')} " for t in texts) + "\0"
         codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
         separator = codes == _SEPARATOR
@@ -55,10 +66,8 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
             keep = ~crosses
             rows.append(row_of[:windows][keep])
             columns.append((digest[keep] & np.uint64(self.n_features - 1)).astype(np.int64))
-        row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        column = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
         counts = sp.csr_matrix(
-            (np.ones(len(row), dtype=np.float64), (row, column)),
+            (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(columns))),
             shape=(len(texts), self.n_features),
         )
         counts.sum_duplicates()

@@ -41,6 +41,7 @@ HELD_OUT_SHARE = 5
 """One text in this many is held out for validation, chosen by the hash of its text."""
 MIN_RATED_TEXTS = 200
 MIN_HELD_OUT_REVIEWS = 30
+SCORE_CHUNK = 200_000
 PARAMETERS = {"ngram_range": (1, 3), "min_df": 2, "alpha": 1.0}
 
 
@@ -74,8 +75,13 @@ class SentimentModel:
     version: str
 
     def score(self, texts: Sequence[str] | pd.Series) -> np.ndarray:
-        """Score in [-1, 1] per text."""
-        return np.clip(self.pipeline.predict(list(texts)), -1.0, 1.0)
+        """Score in [-1, 1] per text (in chunks, so millions of texts fit in memory)."""
+        texts = list(texts)
+        scores = [
+            self.pipeline.predict(texts[start : start + SCORE_CHUNK])
+            for start in range(0, len(texts), SCORE_CHUNK)
+        ]
+        return np.clip(np.concatenate(scores), -1.0, 1.0) if scores else np.zeros(0)
 
 
 def fit_sentiment_model(labelled: pd.DataFrame) -> SentimentModel:
