@@ -181,7 +181,9 @@ def test_a_range_is_checked_in_chunks_of_whole_days_with_the_same_result(tmp_pat
 def _loads(con, rows_by_day: dict[date, int], source: str = "social") -> None:
     ensure_raw_tables(con, (SOCIAL,))
     con.executemany(
-        "insert into raw._loads values ('run-1', ?, 'posts', ?, 1, ?, ?, 0, null, ?)",
+        "insert into raw._loads (load_id, source, entity, partition_date, files, rows_read, "
+        "rows_loaded, rows_quarantined, extra_columns, loaded_at) "
+        "values ('run-1', ?, 'posts', ?, 1, ?, ?, 0, null, ?)",
         [[source, day, n, n, NOW] for day, n in rows_by_day.items()],
     )
 
@@ -206,7 +208,9 @@ def test_freshness_counts_hours_from_the_end_of_the_newest_delivered_day(tmp_pat
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     _loads(con, {DAY - timedelta(days=3): 10})
     con.execute(
-        "insert into raw._loads values ('run-2', 'social', 'posts', ?, 0, 0, 0, 0, null, ?)",
+        "insert into raw._loads (load_id, source, entity, partition_date, files, rows_read, "
+        "rows_loaded, rows_quarantined, extra_columns, loaded_at) "
+        "values ('run-2', 'social', 'posts', ?, 0, 0, 0, 0, null, ?)",
         [DAY, NOW],
     )
     stale = source_freshness(con, "social", NOW, 36)  # a day without files is no delivery
