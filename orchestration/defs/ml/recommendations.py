@@ -24,6 +24,7 @@ from ml.recommend import (
 )
 from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
 from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.ml.tables import conform
 from orchestration.defs.resources import Warehouse
 from orchestration.settings import get_settings
 
@@ -162,7 +163,7 @@ def recommendations(
         result = backtest(purchases, catalogue, reference, k)
     except NotEnoughHistory as reason:
         context.log.warning(f"{reason}; marts.recommendations is left empty")
-        rows = warehouse.write_table(TABLE, pd.DataFrame(columns=list(COLUMNS)).astype(COLUMNS))
+        rows = warehouse.write_table(TABLE, conform(pd.DataFrame(), COLUMNS))
         return dg.MaterializeResult(
             metadata={"dagster/row_count": rows, "model_skipped": str(reason)}
         )
