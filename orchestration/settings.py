@@ -11,7 +11,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -117,12 +117,48 @@ class WeixiSettings(BaseSettings):
         None, description="failed runs are also posted here when set (keep it out of the repo)"
     )
 
+    # Activation: audiences, safety rules, destinations
+    audiences_file: Path = Field(
+        PROJECT_ROOT / "activation" / "audiences.yml",
+        description="the audience definitions (one YAML file; see docs/activation.md)",
+    )
+    frequency_cap_contacts: int = Field(
+        2, ge=1, description="marketing contacts a customer may get within the cap window"
+    )
+    frequency_cap_days: int = Field(7, ge=1, description="days of the frequency-cap window")
+    holdout_share: float = Field(
+        0.10, ge=0, lt=1, description="share of each audience held out as its control group"
+    )
+    exports_dir: Path = Field(
+        PROJECT_ROOT / "data" / "exports",
+        description="audience files, ad audiences and account-manager task lists, per day",
+    )
+    erasure_requests_dir: Path | None = Field(
+        None,
+        description="right-to-be-forgotten requests: CSV files with customer_id, requested_at "
+        "(default: `_erasure_requests` in the landing folder)",
+    )
+    webhook_url: str | None = Field(
+        None, description="audience pushes go here when set (keep it out of the repo)"
+    )
+    webhook_token: SecretStr | None = Field(
+        None, description="bearer token of the audience webhook (environment only, never the repo)"
+    )
+    webhook_batch_size: int = Field(500, ge=1, description="members per webhook request")
+    webhook_timeout_seconds: float = Field(10, gt=0, description="webhook request timeout")
+    webhook_max_attempts: int = Field(5, ge=1, description="tries per webhook batch")
+    webhook_backoff_seconds: float = Field(
+        1, ge=0, description="wait before the first webhook retry; doubles with each retry"
+    )
+
     @model_validator(mode="after")
     def _serving_beside_warehouse(self) -> WeixiSettings:
         # Beside the warehouse, so that pointing WEIXI_WAREHOUSE elsewhere (a test, a second
         # shop) never publishes over another warehouse's serving files. Never None after this.
         if self.serving_dir is None:
             self.serving_dir = self.warehouse.parent / "serving"
+        if self.erasure_requests_dir is None:
+            self.erasure_requests_dir = self.landing / "_erasure_requests"
         return self
 
     def resolved(self) -> WeixiSettings:
@@ -136,6 +172,9 @@ class WeixiSettings(BaseSettings):
                 "quality_docs": self.quality_docs.resolve(),
                 "serving_dir": self.serving_dir.resolve(),
                 "alert_log": self.alert_log.resolve(),
+                "audiences_file": self.audiences_file.resolve(),
+                "exports_dir": self.exports_dir.resolve(),
+                "erasure_requests_dir": self.erasure_requests_dir.resolve(),
             }
         )
 
