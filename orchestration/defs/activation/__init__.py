@@ -1,0 +1,1 @@
+"""Activation assets: audiences, exports, lift (the library is the top-level `activation`)."""
