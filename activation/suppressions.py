@@ -252,7 +252,9 @@ def scrub_erased(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         where source = 'crm' and list_has_any(
             if(
                 json_valid(record),
-                [trim(json_extract_string(if(json_valid(record), record, '{{}}'), '$.customer_id'))],
+                [trim(json_extract_string(
+                    if(json_valid(record), record, '{{}}'), '$.customer_id'
+                ))],
                 list_transform(string_split(record, ','), lambda f: trim(f))
             ),
             (select coalesce(list(customer_id), []::varchar[]) from ({erased}))
