@@ -86,7 +86,8 @@ withdrawn as (
         updated_at as effective_at,
         evidence
     from changes
-    where before and not consent
+    -- Consents withdrawn by a marketing opt-out are covered by its `all` row.
+    where before and not consent and not coalesce(marketing_opt_out, false)
     qualify row_number() over (partition by customer_id, channel order by version) = 1
 )
 select * from marketing
@@ -187,6 +188,28 @@ def _request_row(path: Path, number: int, row: dict[str, str], latest: datetime)
         "effective_at": requested,
         "evidence": f"{path.name} row {number}{note}",
     }
+
+
+def write_erasure_request(
+    folder: Path, customer_ids: list[str], requested_at: datetime, reason: str = ""
+) -> Path:
+    """Write a new request file for ``customer_ids`` in ``folder`` (the next ledger update
+    reads it) and return its path; an existing file is never changed."""
+    ids = [c.strip() for c in customer_ids]
+    if not ids or not all(ids):
+        raise ErasureRequestError("give at least one customer id, none of them empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"erasure_{requested_at:%Y%m%dT%H%M%S}"
+    path = folder / f"{stem}.csv"
+    counter = 1
+    while path.exists():
+        counter += 1
+        path = folder / f"{stem}_{counter}.csv"
+    with path.open("x", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*REQUEST_COLUMNS, "reason"])
+        writer.writerows([c, f"{requested_at:%Y-%m-%d %H:%M:%S}", reason] for c in ids)
+    return path
 
 
 def new_suppressions(candidates: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
