@@ -337,3 +337,27 @@ def test_a_rerun_and_a_reloaded_old_delivery_bring_nobody_back(
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for table in ("raw.crm__customers", "raw.crm__contacts"):
             assert con.execute(count.format(table), [erased]).fetchone()[0] == 0
+
+
+def test_erased_customers_leave_the_model_marts(ml_warehouse, ml_landing, tmp_path):
+    from orchestration.defs.dbt.assets import dbt_scored_models
+    from orchestration.defs.ml.personas import customer_personas
+    from orchestration.defs.ml.recommendations import recommendations
+    from orchestration.defs.ml.value import customer_value
+
+    truth = pd.read_parquet(ml_landing / "_truth" / "consent.parquet")
+    erased = truth.loc[truth["planted"] == "erasure", "customer_id"].tolist()
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(ml_warehouse, warehouse)
+    # Churn scores are left out (their fit is the slowest): they read only the feature
+    # snapshots, which the pipeline test above scans.
+    models = [customer_value, customer_personas, recommendations]
+    result = dg.materialize(
+        [*models, dbt_scored_models], resources=weixi_resources(warehouse, ml_landing)
+    )
+    assert result.success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in ("customer_value", "customer_personas", "recommendations"):
+            assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
+        skip = {"governance", "staging.stg_governance__suppressions", "raw"}
+        assert _leftovers(con, erased, skip) == []
