@@ -148,18 +148,28 @@ def read_erasure_requests(
     rows: list[dict[str, object]] = []
     files = sorted(folder.glob("*.csv")) if folder.exists() else []
     for path in files:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = [c.strip() for c in reader.fieldnames or []]
-            missing = [c for c in REQUEST_COLUMNS if c not in header]
-            if missing:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ErasureRequestError(
+                f"{path}: not UTF-8 at byte {exc.start} (rule: request files are UTF-8)"
+            ) from None
+        reader = csv.DictReader(text.splitlines())
+        header = [c.strip() for c in reader.fieldnames or []]
+        missing = [c for c in REQUEST_COLUMNS if c not in header]
+        if missing:
+            raise ErasureRequestError(
+                f"{path}: missing required column(s) {', '.join(missing)} "
+                f"(an erasure request file needs {', '.join(REQUEST_COLUMNS)})"
+            )
+        for number, raw in enumerate(reader, start=1):
+            if None in raw:
                 raise ErasureRequestError(
-                    f"{path}: missing required column(s) {', '.join(missing)} "
-                    f"(an erasure request file needs {', '.join(REQUEST_COLUMNS)})"
+                    f"{path} row {number}: more values than the {len(header)} columns of the "
+                    "header (rule: one value per column; quote values that hold a comma)"
                 )
-            for number, raw in enumerate(reader, start=1):
-                row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-                rows.append(_request_row(path, number, row, now + tolerance))
+            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+            rows.append(_request_row(path, number, row, now + tolerance))
     columns = [c for c in LEDGER_COLUMNS if c != "recorded_at"]
     return pd.DataFrame(rows, columns=columns), len(files)
 

@@ -144,6 +144,7 @@ def test_the_ledger_only_grows_and_a_rerun_changes_nothing(tmp_path):
         ("customer_id,requested_at\nC1,2025-06-01\n ,2025-06-01\n", "bad.csv row 2: customer_id"),
         ("customer_id,requested_at\nC1,yesterday\n", "bad.csv row 1: requested_at 'yesterday'"),
         ("customer_id,requested_at\nC1,2031-01-01\n", "bad.csv row 1: requested_at 2031"),
+        ("customer_id,requested_at\nC1,2025-01-01,x\n", "bad.csv row 1: more values than"),
     ],
 )
 def test_a_bad_request_file_names_file_row_and_rule(tmp_path, content, message):
