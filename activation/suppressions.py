@@ -271,13 +271,18 @@ def update_ledger(
 
 def scrub_erased(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Delete the rows of erased customers from the raw CRM tables (customers, contacts and
-    their quarantined rows); the ledger keeps the fact that they were erased."""
+    their quarantined rows) and null ``referred_by`` where it names one; the ledger keeps the
+    fact that they were erased. Returns the rows deleted (or, for referrers, changed)."""
     erased = f"select customer_id from {LEDGER} where reason = '{ERASURE}'"
     deleted = {}
     for table in ("raw.crm__customers", "raw.crm__contacts"):
         deleted[table] = con.execute(
             f"delete from {table} where trim(customer_id) in ({erased})"
         ).fetchone()[0]
+    # Another customer's rows may name them as referrer: the link goes, the rows stay.
+    deleted["raw.crm__customers.referred_by"] = con.execute(
+        f"update raw.crm__customers set referred_by = null where trim(referred_by) in ({erased})"
+    ).fetchone()[0]
     # A quarantined CRM row keeps the row as delivered, names and e-mails included: a JSON
     # object once read, the raw CSV line when it could not be split into the right fields.
     deleted["raw._quarantine"] = con.execute(

@@ -107,6 +107,7 @@ def test_the_ledger_only_grows_and_a_rerun_changes_nothing(tmp_path):
             {"customer_id": "A", "updated_at": "2025-01-01 09:00:00", "email_consent": True},
             {"customer_id": "A", "updated_at": "2025-02-01 09:00:00", "email_consent": False},
             {"customer_id": "E", "updated_at": "2025-01-01 09:00:00", "name": "Erased Person"},
+            {"customer_id": "F", "updated_at": "2025-01-01 09:00:00", "referred_by": "E"},
         ],
     )
     con.execute(
@@ -128,8 +129,10 @@ def test_the_ledger_only_grows_and_a_rerun_changes_nothing(tmp_path):
     assert second.scrubbed_rows == {
         "raw.crm__customers": 1,
         "raw.crm__contacts": 0,
+        "raw.crm__customers.referred_by": 1,
         "raw._quarantine": 2,
     }
+    assert con.execute("select referred_by from raw.crm__customers").fetchall() == [(None,)]
     assert con.execute("select record from raw._quarantine").fetchall() == [("A,x",)]
     erasure = _ledger(con).query("reason == 'erasure'").iloc[0]
     assert (erasure["customer_id"], erasure["channel"]) == ("E", "all")

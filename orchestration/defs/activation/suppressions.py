@@ -45,10 +45,11 @@ def suppressions(
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     new = update.appended["reason"].value_counts()
     counts = [[r, int(new.get(r, 0)), update.totals.get(r, 0)] for r in REASONS]
+    scrubbed = sum(update.scrubbed_rows.values())
     context.log.info(
         "consent ledger: "
         + ", ".join(f"{r} +{n:,} (total {t:,})" for r, n, t in counts)
-        + f"; raw CRM rows of erased customers deleted: {sum(update.scrubbed_rows.values()):,}"
+        + f"; raw CRM rows of erased customers deleted or unlinked: {scrubbed:,}"
     )
     return dg.MaterializeResult(
         metadata={
@@ -60,7 +61,8 @@ def suppressions(
             "erased_customers": update.erased_customers,
             "raw_rows_scrubbed": dg.MetadataValue.md(
                 markdown_table(
-                    ["table", "rows deleted"], [[t, n] for t, n in update.scrubbed_rows.items()]
+                    ["table", "rows deleted (referred_by: unlinked)"],
+                    [[t, n] for t, n in update.scrubbed_rows.items()],
                 )
             ),
             "erasure_request_files": update.request_files,
