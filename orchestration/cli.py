@@ -331,6 +331,26 @@ def backfill(
 
 
 @main.command()
+@click.argument("customer_ids", nargs=-1, required=True)
+@click.option("--reason", default="", help="Why (kept as evidence; no personal data).")
+def forget(customer_ids: tuple[str, ...], reason: str) -> None:
+    """Right to be forgotten: request the erasure of CUSTOMER_IDS (takes effect in the next
+    run, which removes them from every output and export and deletes their CRM rows)."""
+    from zoneinfo import ZoneInfo
+
+    from activation.suppressions import write_erasure_request
+
+    settings = get_settings()
+    now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None, microsecond=0)
+    path = write_erasure_request(settings.erasure_requests_dir, list(customer_ids), now, reason)
+    click.echo(
+        f"erasure requested for {len(customer_ids):,} customer(s) in {path}; it takes effect "
+        "in the next run (weixi run, or the nightly job): they leave every mart and export, "
+        "their CRM rows are deleted, and destinations that support removal get one"
+    )
+
+
+@main.command()
 @click.option("--check", is_flag=True, help="Fail if docs/data_contract.md is out of date.")
 def contract(check: bool) -> None:
     """Write the landing data contract to docs/data_contract.md."""

@@ -25,11 +25,13 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def loading_assets() -> list:
-    """The assets that fill the tables dbt reads: ingestion and the text sentiment."""
+    """The assets that fill the tables dbt reads: ingestion, the text sentiment and the
+    consent ledger."""
+    from orchestration.defs.activation.suppressions import suppressions
     from orchestration.defs.ingest import ingest_assets
     from orchestration.defs.ml.sentiment import text_sentiment
 
-    return [*ingest_assets, text_sentiment]
+    return [*ingest_assets, text_sentiment, suppressions]
 
 
 def pipeline_assets() -> list:

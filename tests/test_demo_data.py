@@ -149,7 +149,7 @@ def test_default_end_date_is_yesterday(tmp_path: Path) -> None:
 
 def test_layout_is_the_contracts(landing: Path) -> None:
     assert sorted(p.name for p in landing.iterdir()) == sorted(
-        [s.name for s in SOURCES] + ["_truth"]
+        [s.name for s in SOURCES] + ["_truth", "_erasure_requests"]
     )
     for source in SOURCES:
         for folder in (landing / source.name).iterdir():

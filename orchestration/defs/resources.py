@@ -109,6 +109,16 @@ class Serving(dg.ConfigurableResource):
         return Path(self.root)
 
 
+class ErasureRequests(dg.ConfigurableResource):
+    """The folder of right-to-be-forgotten request files (``weixi forget`` writes there)."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
+
 def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResource]:
     """The resources of a Weixi run for ``settings``."""
     return {
@@ -129,5 +139,6 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             alert_log=str(settings.alert_log),
             alert_webhook_url=settings.alert_webhook_url,
         ),
+        "erasure_requests": ErasureRequests(root=str(settings.erasure_requests_dir)),
         "dbt": dbt_resource(),
     }

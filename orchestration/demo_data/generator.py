@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from . import columns as col
 from .catalogue import CATEGORIES, build_catalogue, co_purchase_truth, product_deliveries
+from .consent import plant_consent, write_erasure_requests
 from .crm import contact_deliveries, customer_deliveries
 from .customers import PERSONAS, Population, customer_ids, draw_population
 from .purchases import (
@@ -123,6 +124,10 @@ def generate(
     rng = next(rngs)
     customers_table, opt_out_at = customer_deliveries(rng, population, orders, window)
     contacts = contact_deliveries(rng, population, window)
+    buyers = orders["person"].to_numpy()[~orders["guest"].to_numpy()]
+    customers_table, consent_truth, erasure_requests = plant_consent(
+        config.seed, customers_table, buyers, population.business[: population.n_crm], window
+    )
     rng = next(rngs)
     tickets_table, ticket_id, linked = ticket_deliveries(
         rng, tickets, guests, population, catalogue, lines, window
@@ -153,9 +158,11 @@ def generate(
         "guest_orders": _guest_truth(guests, population),
         "tickets": _ticket_truth(tickets, ticket_id, stop, population),
         "posts": _post_truth(posts, post_id, population),
+        "consent": consent_truth,
     }
     say("writing files ...")
     write_truth(config.out, truth)
+    write_erasure_requests(config.out, erasure_requests)
     rows, files = write_landing(config.out, tables, window)
     summary = GenerationSummary(
         out=config.out,

@@ -21,6 +21,8 @@ from .seasons import Window
 
 TRUTH_FOLDER = "_truth"
 """Ground truth for model builders; the loader reads only the source folders."""
+ERASURE_FOLDER = "_erasure_requests"
+"""The demo's right-to-be-forgotten requests (demo_data/consent.py)."""
 DAY_COLUMN = "_day"
 _WRITERS = 2
 
@@ -35,12 +37,14 @@ def clear_output(out: Path) -> None:
     Raises NotDemoData rather than delete source folders of a landing folder that has no
     ground truth, i.e. real deliveries someone pointed ``--out`` at by mistake."""
     sources = [out / s.name for s in SOURCES if (out / s.name).exists()]
+    sources += [out / ERASURE_FOLDER] if (out / ERASURE_FOLDER).exists() else []
     if sources and not (out / TRUTH_FOLDER).exists():
         raise NotDemoData(
             f"{out} already holds deliveries ({', '.join(p.name for p in sources)}) that "
             "`weixi generate` did not write; give an empty or new folder with --out"
         )
-    for folder in [s.name for s in SOURCES] + [TRUTH_FOLDER]:
+    # The request folder goes too: the next generation reuses the customer ids.
+    for folder in [s.name for s in SOURCES] + [TRUTH_FOLDER, ERASURE_FOLDER]:
         shutil.rmtree(out / folder, ignore_errors=True)
 
 

@@ -30,6 +30,12 @@ social as (
 
 ),
 
+ledger as (
+
+    select * from {{ ref('int_customers__suppressions_aggregated') }}
+
+),
+
 referrers as (
 
     select distinct referred_by_customer_id as customer_id
@@ -64,7 +70,13 @@ joined as (
         coalesce(social.negative_posts, 0) as negative_posts,
         service.avg_service_text_sentiment,
         coalesce(service.negative_service_texts, 0) as negative_service_texts,
-        referrers.customer_id is not null as has_referred
+        referrers.customer_id is not null as has_referred,
+        coalesce(ledger.has_opted_out, false) as ledger_opted_out,
+        ledger.opted_out_at as ledger_opted_out_at,
+        coalesce(ledger.email_opted_out, false) as ledger_email_opted_out,
+        coalesce(ledger.sms_opted_out, false) as ledger_sms_opted_out,
+        coalesce(ledger.wechat_opted_out, false) as ledger_wechat_opted_out,
+        coalesce(ledger.phone_opted_out, false) as ledger_phone_opted_out
     from customers
     cross join reference
     left join purchases
@@ -75,6 +87,8 @@ joined as (
         on social.customer_id = customers.customer_id
     left join referrers
         on referrers.customer_id = customers.customer_id
+    left join ledger
+        on ledger.customer_id = customers.customer_id
 
 ),
 
@@ -86,7 +100,9 @@ derived as (
         reference_date - least(signup_date, coalesce(first_purchase_date, signup_date))
             as tenure_days,
         reference_date - last_purchase_date as days_since_last_purchase,
-        coalesce(marketing_opt_out, false) as has_opted_out
+        -- The ledger remembers every opt-out ever delivered: a stale CRM re-import that
+        -- says "consents true" again cannot bring a customer back.
+        coalesce(marketing_opt_out, false) or ledger_opted_out as has_opted_out
     from joined
 
 ),
@@ -107,12 +123,27 @@ final as (
         cast(account_manager_id as varchar) as account_manager_id,
         cast(referred_by_customer_id as varchar) as referred_by_customer_id,
         cast(crm_membership_tier as varchar) as crm_membership_tier,
-        cast(coalesce(email_consent, false) and not has_opted_out as boolean) as email_consent,
-        cast(coalesce(sms_consent, false) and not has_opted_out as boolean) as sms_consent,
-        cast(coalesce(wechat_consent, false) and not has_opted_out as boolean) as wechat_consent,
-        cast(coalesce(phone_consent, false) and not has_opted_out as boolean) as phone_consent,
+        cast(
+            coalesce(email_consent, false) and not has_opted_out and not ledger_email_opted_out
+            as boolean
+        ) as email_consent,
+        cast(
+            coalesce(sms_consent, false) and not has_opted_out and not ledger_sms_opted_out
+            as boolean
+        ) as sms_consent,
+        cast(
+            coalesce(wechat_consent, false) and not has_opted_out and not ledger_wechat_opted_out
+            as boolean
+        ) as wechat_consent,
+        cast(
+            coalesce(phone_consent, false) and not has_opted_out and not ledger_phone_opted_out
+            as boolean
+        ) as phone_consent,
         cast(has_opted_out as boolean) as marketing_opt_out,
-        cast(opted_out_at as timestamp) as opted_out_at,
+        cast(
+            case when has_opted_out then least(opted_out_at, ledger_opted_out_at) end
+            as timestamp
+        ) as opted_out_at,
         cast(reference_date as date) as reference_date,
         cast(lifetime_orders as bigint) as lifetime_orders,
         cast(lifetime_net_revenue as decimal(18, 2)) as lifetime_net_revenue,

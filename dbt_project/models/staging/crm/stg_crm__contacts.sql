@@ -27,6 +27,7 @@ final as (
         _partition_date as delivered_on
 
     from latest
+    where trim(customer_id) not in {{ erased_customer_ids() }}
 
 )
 

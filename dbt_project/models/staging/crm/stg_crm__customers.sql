@@ -13,6 +13,15 @@ latest as (
 
 ),
 
+-- Erased customers are scrubbed from the raw table; this also drops them when an old
+-- delivery is loaded again.
+remembered as (
+
+    select * from latest
+    where trim(customer_id) not in {{ erased_customer_ids() }}
+
+),
+
 final as (
 
     select
@@ -38,13 +47,13 @@ final as (
         opted_out_at,
         tags,
         social_handles,
-        nullif(trim(referred_by), '') as referred_by_customer_id,
+        {{ unless_erased("nullif(trim(referred_by), '')") }} as referred_by_customer_id,
         revisit_interval_days,
         next_revisit_date,
         updated_at,
         _partition_date as delivered_on
 
-    from latest
+    from remembered
 
 )
 

@@ -17,7 +17,7 @@ final as (
 
     select
         order_id,
-        nullif(trim(customer_id), '') as customer_id,
+        {{ unless_erased("nullif(trim(customer_id), '')") }} as customer_id,
         guest_email,
         guest_phone,
         ordered_at,

@@ -18,7 +18,7 @@ final as (
     select
         survey_id,
         ticket_id,
-        nullif(trim(customer_id), '') as customer_id,
+        {{ unless_erased("nullif(trim(customer_id), '')") }} as customer_id,
         survey_type,
         answered_at,
         score,

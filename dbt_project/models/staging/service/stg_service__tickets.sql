@@ -17,7 +17,7 @@ final as (
 
     select
         ticket_id,
-        nullif(trim(customer_id), '') as customer_id,
+        {{ unless_erased("nullif(trim(customer_id), '')") }} as customer_id,
         contact_phone,
         contact_email,
         order_id,

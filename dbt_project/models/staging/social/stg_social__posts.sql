@@ -20,7 +20,7 @@ final as (
         platform,
         post_type,
         author_handle,
-        nullif(trim(customer_id), '') as customer_id,
+        {{ unless_erased("nullif(trim(customer_id), '')") }} as customer_id,
         product_id,
         posted_at,
         language,

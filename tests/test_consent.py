@@ -1,0 +1,367 @@
+"""The consent ledger and the right to be forgotten: opt-outs survive stale CRM re-imports,
+erased customers leave every output, re-runs change nothing, bad request files fail clearly."""
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from activation.suppressions import (
+    ErasureRequestError,
+    crm_suppressions,
+    read_erasure_requests,
+    update_ledger,
+)
+from orchestration.cli import main
+from orchestration.contract import source
+from orchestration.defs.activation.suppressions import suppressions
+from orchestration.defs.ingest import ingest_assets
+from orchestration.ingest.loader import ensure_raw_tables
+from orchestration.settings import get_settings
+from tests.support import table_snapshot, weixi_resources
+
+NOW = datetime(2025, 7, 1, 12, 0)
+CHANNELS = ("email", "sms", "wechat", "phone")
+
+
+def _crm(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
+    """Insert CRM customer versions (missing columns null) into raw.crm__customers."""
+    ensure_raw_tables(con, (source("crm"),))
+    for number, row in enumerate(rows, start=1):
+        values = {
+            "customer_type": "consumer",
+            "signup_date": "2025-01-01",
+            "_file": "crm/day/customers.csv",
+            "_row_number": number,
+            **row,
+        }
+        values["_partition_date"] = values["updated_at"][:10]
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        con.execute(
+            f"insert into raw.crm__customers ({columns}) values ({marks})", list(values.values())
+        )
+
+
+def _ledger(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute("select * from governance.suppressions order by all").df()
+
+
+# The library, on hand-made CRM versions
+
+
+def test_opt_outs_are_read_from_every_version_not_just_the_latest():
+    con = duckdb.connect()
+    _crm(
+        con,
+        [
+            # A: e-mail withdrawn, then a stale re-import says true again
+            {"customer_id": "A", "updated_at": "2025-01-01 09:00:00", "email_consent": True},
+            {"customer_id": "A", "updated_at": "2025-02-01 09:00:00", "email_consent": False},
+            {"customer_id": "A", "updated_at": "2025-03-01 09:00:00", "email_consent": True},
+            # B: opted out of all marketing (its consents fall with it), then re-imported
+            {
+                "customer_id": "B",
+                "updated_at": "2025-01-01 09:00:00",
+                "sms_consent": True,
+                "marketing_opt_out": False,
+            },
+            {
+                "customer_id": "B",
+                "updated_at": "2025-02-03 10:00:00",
+                "sms_consent": False,
+                "marketing_opt_out": True,
+                "opted_out_at": "2025-02-03 09:30:00",
+            },
+            {"customer_id": "B", "updated_at": "2025-03-01 09:00:00", "marketing_opt_out": False},
+            # C: a consent that is not delivered (null) is no change; never consented is none
+            {"customer_id": "C", "updated_at": "2025-01-01 09:00:00", "wechat_consent": True},
+            {"customer_id": "C", "updated_at": "2025-01-05 09:00:00", "phone_consent": False},
+            {"customer_id": "C", "updated_at": "2025-01-09 09:00:00", "wechat_consent": True},
+        ],
+    )
+    found = crm_suppressions(con)
+    assert found[["customer_id", "channel", "reason"]].values.tolist() == [
+        ["A", "email", "channel_opt_out"],
+        ["B", "all", "marketing_opt_out"],
+    ]
+    assert found["effective_at"].tolist() == [
+        pd.Timestamp("2025-02-01 09:00:00"),
+        pd.Timestamp("2025-02-03 09:30:00"),
+    ]
+    assert found["evidence"].iloc[0] == "raw.crm__customers 2025-02-01 crm/day/customers.csv row 2"
+
+
+def test_the_ledger_only_grows_and_a_rerun_changes_nothing(tmp_path):
+    con = duckdb.connect()
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    _crm(
+        con,
+        [
+            {"customer_id": "A", "updated_at": "2025-01-01 09:00:00", "email_consent": True},
+            {"customer_id": "A", "updated_at": "2025-02-01 09:00:00", "email_consent": False},
+            {"customer_id": "E", "updated_at": "2025-01-01 09:00:00", "name": "Erased Person"},
+            {"customer_id": "F", "updated_at": "2025-01-01 09:00:00", "referred_by": "E"},
+        ],
+    )
+    con.execute(
+        "insert into raw._quarantine (source, entity, record) values "
+        """('crm', 'customers', '{"customer_id": "E", "name": "Erased Person"}'), """
+        "('crm', 'customers', 'E,consumer,Erased Person'), ('crm', 'customers', 'A,x')"
+    )
+    first = update_ledger(con, requests, NOW)
+    assert first.totals == {"channel_opt_out": 1}
+    before = _ledger(con)
+    assert len(update_ledger(con, requests, NOW + timedelta(days=1)).appended) == 0
+    pd.testing.assert_frame_equal(_ledger(con), before)
+
+    # The CRM row is corrected away (a day re-delivered): the ledger still remembers.
+    con.execute("delete from raw.crm__customers where customer_id = 'A'")
+    (requests / "r.csv").write_text("customer_id,requested_at,reason\nE,2025-06-30,asked\n")
+    second = update_ledger(con, requests, NOW)
+    assert second.totals == {"channel_opt_out": 1, "erasure": 1}
+    assert second.scrubbed_rows == {
+        "raw.crm__customers": 1,
+        "raw.crm__contacts": 0,
+        "raw.crm__customers.referred_by": 1,
+        "raw._quarantine": 2,
+    }
+    assert con.execute("select referred_by from raw.crm__customers").fetchall() == [(None,)]
+    assert con.execute("select record from raw._quarantine").fetchall() == [("A,x",)]
+    erasure = _ledger(con).query("reason == 'erasure'").iloc[0]
+    assert (erasure["customer_id"], erasure["channel"]) == ("E", "all")
+    assert erasure["evidence"] == "r.csv row 1 (asked)"
+    assert erasure["recorded_at"] == pd.Timestamp(NOW)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("customer_id,reason\nC1,asked\n", "bad.csv: missing required column(s) requested_at"),
+        ("customer_id,requested_at\nC1,2025-06-01\n ,2025-06-01\n", "bad.csv row 2: customer_id"),
+        ("customer_id,requested_at\nC1,yesterday\n", "bad.csv row 1: requested_at 'yesterday'"),
+        ("customer_id,requested_at\nC1,2031-01-01\n", "bad.csv row 1: requested_at 2031"),
+        ("customer_id,requested_at\nC1,2025-01-01,x\n", "bad.csv row 1: more values than"),
+    ],
+)
+def test_a_bad_request_file_names_file_row_and_rule(tmp_path, content, message):
+    (tmp_path / "bad.csv").write_text(content)
+    with pytest.raises(ErasureRequestError, match="rule|needs") as raised:
+        read_erasure_requests(tmp_path, NOW)
+    assert message in str(raised.value)
+
+
+def test_a_bad_request_file_fails_the_asset_without_touching_the_ledger(tmp_path):
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    (requests / "ok.csv").write_text("customer_id,requested_at\nC1,2025-01-01\n")
+    warehouse = tmp_path / "warehouse.duckdb"
+    resources = weixi_resources(warehouse, tmp_path / "landing", erasure_requests_dir=requests)
+    assert dg.materialize([suppressions], resources=resources).success
+    (requests / "typo.csv").write_text("customer,requested_at\nC2,2025-01-01\n")
+    result = dg.materialize([suppressions], resources=resources, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "typo.csv: missing required column(s) customer_id" in str(failure.event_specific_data)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select customer_id from governance.suppressions").fetchall() == [
+            ("C1",)
+        ]
+
+
+def test_weixi_forget_writes_a_request_the_next_run_reads(tmp_path, monkeypatch):
+    folder = tmp_path / "requests"
+    monkeypatch.setenv("WEIXI_ERASURE_REQUESTS_DIR", str(folder))
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(main, ["forget", "C0000007", "C0000009", "--reason", "email"])
+        second = CliRunner().invoke(main, ["forget", "C0000011"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0, first.output
+    assert "takes effect in the next run" in first.output
+    assert second.exit_code == 0 and len(list(folder.glob("*.csv"))) == 2
+    requests, files = read_erasure_requests(folder, datetime.now() + timedelta(days=1))
+    assert files == 2
+    assert sorted(requests["customer_id"]) == ["C0000007", "C0000009", "C0000011"]
+    assert set(requests["reason"]) == {"erasure"}
+    refused = CliRunner().invoke(main, ["forget"])
+    assert refused.exit_code != 0
+
+
+# The whole pipeline on the demo data (tests/conftest.py pipeline_warehouse)
+
+
+@pytest.fixture(scope="module")
+def planted(demo_landing: Path) -> pd.DataFrame:
+    return pd.read_parquet(demo_landing / "_truth" / "consent.parquet")
+
+
+@pytest.fixture(scope="module")
+def con(pipeline_warehouse):
+    warehouse, _ = pipeline_warehouse
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        yield connection
+
+
+def _latest_crm_rows(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pd.DataFrame:
+    return con.execute(
+        "select * from raw.crm__customers where customer_id in (select unnest(?)) "
+        "qualify row_number() over (partition by customer_id order by updated_at desc) = 1",
+        [ids],
+    ).df()
+
+
+def test_planted_reimports_stay_suppressed_in_customer_360(con, planted):
+    reimported = planted[planted["planted"].str.startswith("reimport_after_")]
+    assert set(reimported["planted"]) == {
+        "reimport_after_marketing_opt_out",
+        "reimport_after_channel_opt_out",
+    }
+    ids = reimported["customer_id"].tolist()
+    latest = _latest_crm_rows(con, ids).set_index("customer_id")
+    c360 = con.execute(
+        "select * from marts.customer_360 where customer_id in (select unnest(?))", [ids]
+    ).df()
+    c360 = c360.set_index("customer_id")
+    for row in reimported.itertuples():
+        # The re-import is the latest CRM row and says the opposite of the opt-out ...
+        assert latest.loc[row.customer_id, "updated_at"] == row.planted_at
+        if row.channel == "all":
+            assert not latest.loc[row.customer_id, "marketing_opt_out"]
+            assert c360.loc[row.customer_id, "marketing_opt_out"]
+            assert c360.loc[row.customer_id, "opted_out_at"] == row.opted_out_at
+            assert not c360.loc[row.customer_id, [f"{c}_consent" for c in CHANNELS]].any()
+        else:
+            assert latest.loc[row.customer_id, f"{row.channel}_consent"]
+            # ... but customer_360 keeps the customer suppressed.
+            assert not c360.loc[row.customer_id, f"{row.channel}_consent"]
+
+
+def test_every_channel_opt_out_in_the_ledger_is_honoured(con):
+    counts = dict(
+        con.execute("select reason, count(*) from governance.suppressions group by all").fetchall()
+    )
+    assert counts["channel_opt_out"] > 0 and counts["marketing_opt_out"] > 0
+    violations = con.execute(
+        f"""
+        select count(*) from governance.suppressions s
+        join marts.customer_360 c using (customer_id)
+        where (s.channel = 'all' and (not c.marketing_opt_out
+                or {" or ".join(f"c.{ch}_consent" for ch in CHANNELS)}))
+           {"".join(f" or (s.channel = '{ch}' and c.{ch}_consent)" for ch in CHANNELS)}
+        """
+    ).fetchone()[0]
+    assert violations == 0
+
+
+def _leftovers(con: duckdb.DuckDBPyConnection, ids: list[str], skip: set[str]) -> list[str]:
+    """Tables (but ``skip``, tables or schemas) where any of ``ids`` appears as a word in a
+    text column or a list of texts."""
+    pattern = rf"(^|[^A-Za-z0-9_])({'|'.join(ids)})([^A-Za-z0-9_]|$)"
+    columns = con.execute(
+        """select table_schema || '.' || table_name, column_name, data_type
+        from information_schema.columns
+        where data_type = 'VARCHAR' or data_type like 'VARCHAR[]%'"""
+    ).fetchall()
+    texts: dict[str, list[str]] = {}
+    for table, column, data_type in columns:
+        if table not in skip and table.split(".")[0] not in skip:
+            text = (
+                f'"{column}"' if data_type == "VARCHAR" else f"array_to_string(\"{column}\", ' ')"
+            )
+            texts.setdefault(table, []).append(f"coalesce({text}, '')")
+    found = []
+    for table, parts in texts.items():
+        text = f"concat_ws(' ', {', '.join(parts)})"
+        sql = f"select count(*) from {table} where regexp_matches({text}, ?)"
+        hits = con.execute(sql, [pattern]).fetchone()[0]
+        if hits:
+            found.append(f"{table}: {hits}")
+    return found
+
+
+def test_erased_customers_leave_every_table_but_the_ledger(con, planted):
+    erased = planted.loc[planted["planted"] == "erasure", "customer_id"].tolist()
+    assert len(erased) >= 2
+    # They did business: their orders are still there, without the link to them.
+    raw_orders = con.execute(
+        "select count(*) from raw.orders__orders where customer_id in (select unnest(?))",
+        [erased],
+    ).fetchone()[0]
+    assert raw_orders > 0
+    # The raw orders, tickets, surveys and posts keep the id as delivered (staging unlinks it).
+    delivered = {"governance", "staging.stg_governance__suppressions", "raw.orders__orders"}
+    delivered |= {"raw.service__tickets"}
+    delivered |= {"raw.service__surveys", "raw.social__posts"}
+    assert _leftovers(con, erased, delivered) == []
+    unlinked = con.execute(
+        "select count(*) from marts.fct_orders where customer_id is null and source_customer_id "
+        "is null and order_id in (select order_id from raw.orders__orders "
+        "where customer_id in (select unnest(?)))",
+        [erased],
+    ).fetchone()[0]
+    assert unlinked > 0
+
+
+def test_a_rerun_and_a_reloaded_old_delivery_bring_nobody_back(
+    pipeline_warehouse, demo_landing, planted, tmp_path
+):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    resources = weixi_resources(warehouse, demo_landing)
+    erased = planted.loc[planted["planted"] == "erasure", "customer_id"].tolist()
+    before = table_snapshot(warehouse, ("governance", "raw"))
+
+    assert dg.materialize([suppressions], resources=resources).success
+    after = table_snapshot(warehouse, ("governance", "raw"))
+    for table in ("governance.suppressions", "raw.crm__customers", "raw.crm__contacts"):
+        pd.testing.assert_frame_equal(after[table], before[table])
+
+    # Loading a CRM delivery that holds them again brings their raw rows back, not into
+    # staging; the next ledger update deletes them again.
+    day = next(
+        p.parent.name
+        for p in sorted((demo_landing / "crm").glob("*/customers.csv"))
+        if any(c in p.read_text(encoding="utf-8") for c in erased)
+    )
+    crm = next(a for a in ingest_assets if a.key == dg.AssetKey(["raw", "crm"]))
+    assert dg.materialize([crm], resources=resources, partition_key=day).success
+    count = "select count(*) from {} where customer_id in (select unnest(?))"
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute(count.format("raw.crm__customers"), [erased]).fetchone()[0] > 0
+        assert con.execute(count.format("staging.stg_crm__customers"), [erased]).fetchone()[0] == 0
+    assert dg.materialize([suppressions], resources=resources).success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in ("raw.crm__customers", "raw.crm__contacts"):
+            assert con.execute(count.format(table), [erased]).fetchone()[0] == 0
+
+
+def test_erased_customers_leave_the_model_marts(ml_warehouse, ml_landing, tmp_path):
+    from orchestration.defs.dbt.assets import dbt_scored_models
+    from orchestration.defs.ml.personas import customer_personas
+    from orchestration.defs.ml.recommendations import recommendations
+    from orchestration.defs.ml.value import customer_value
+
+    truth = pd.read_parquet(ml_landing / "_truth" / "consent.parquet")
+    erased = truth.loc[truth["planted"] == "erasure", "customer_id"].tolist()
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(ml_warehouse, warehouse)
+    # Churn scores are left out (their fit is the slowest): they read only the feature
+    # snapshots, which the pipeline test above scans.
+    models = [customer_value, customer_personas, recommendations]
+    result = dg.materialize(
+        [*models, dbt_scored_models], resources=weixi_resources(warehouse, ml_landing)
+    )
+    assert result.success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in ("customer_value", "customer_personas", "recommendations"):
+            assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
+        skip = {"governance", "staging.stg_governance__suppressions", "raw"}
+        assert _leftovers(con, erased, skip) == []
