@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import columns as col
+from .campaigns import CampaignPlanter
 from .catalogue import CATEGORIES, build_catalogue, co_purchase_truth, product_deliveries
 from .crm import contact_deliveries, customer_deliveries
 from .customers import PERSONAS, Population, customer_ids, draw_population
@@ -108,7 +109,8 @@ def generate(
     population = draw_population(next(rngs), config.customers, window, catalogue)
     say(f"customers: {population.n_crm:,} ({int(population.business.sum()):,} business)")
 
-    orders, lines = simulate_orders(next(rngs), population, catalogue, window)
+    campaigns = CampaignPlanter(config.seed, population, window)
+    orders, lines = simulate_orders(next(rngs), population, catalogue, window, campaigns.plant)
     tickets = simulate_tickets(next(rngs), orders, population, window)
     stop = churn_after_complaints(next(rngs), tickets, orders, population)
     kept = orders["second"].to_numpy() <= stop[orders["person"].to_numpy()]
@@ -146,6 +148,7 @@ def generate(
         ("service", "tickets"): lambda: tickets_table,
         ("service", "surveys"): lambda: surveys,
         ("social", "posts"): lambda: posts_table,
+        ("campaigns", "members"): campaigns.deliveries,
     }
     truth = {
         "customers": _customer_truth(population, orders, stop, opt_out_at, catalogue, window),
@@ -153,6 +156,7 @@ def generate(
         "guest_orders": _guest_truth(guests, population),
         "tickets": _ticket_truth(tickets, ticket_id, stop, population),
         "posts": _post_truth(posts, post_id, population),
+        "campaigns": campaigns.truth(orders),
     }
     say("writing files ...")
     write_truth(config.out, truth)
