@@ -243,7 +243,7 @@ def _outcomes(members: pd.DataFrame, purchases: pd.DataFrame, window_days: int) 
     )
     offset = joined["bought"] - joined["day"]
     inside = (offset >= 1) & (offset <= window_days)
-    recent = (offset > window_days - CHURNED_AFTER_DAYS) & (offset <= window_days)
+    recent = (offset >= window_days - CHURNED_AFTER_DAYS) & (offset <= window_days)
     per_member = (
         joined.assign(
             repurchased=inside,
