@@ -12,7 +12,13 @@ Outcomes follow each assignment over the days 1 .. ``window_days`` after it, fro
 
 - ``repurchase_rate``: share of customers with at least one purchase in the window;
 - ``revenue_per_customer``: net revenue in the window per assigned customer (0 for those who
-  bought nothing);
+  bought nothing), each customer's revenue capped at the 95th percentile of the audience's
+  customers in that window (``value_cap``). A few business orders are worth a hundred
+  ordinary ones, and with control groups of a few dozen customers such outliers decide the
+  uncapped difference and make its interval too narrow: on the demo's campaigns a 95% Welch
+  interval of uncapped revenue covered a true zero effect only 86-87% of the time, capped at
+  the 95th percentile 93-94%. The cap is the same for both groups, so the comparison stays
+  fair; the values understate revenue by the part above the cap;
 - ``churn_rate``: share of customers who are *churned* at the window's end in the sense of the
   lifecycle stage: no purchase in the ``churned_after_days`` days up to and including it.
 
@@ -39,6 +45,9 @@ CI_METHODS = {
     "churn_rate": "newcombe_wilson",
     "revenue_per_customer": "welch_t",
 }
+REVENUE_CAP_QUANTILE = 0.95
+"""Each customer's window revenue is capped at this quantile of the audience's customers (both
+groups) before the means are compared: see the module docstring."""
 ASSIGNMENT_COLUMNS = ("audience", "customer_id", "assigned_on", "holdout_group", "source")
 PURCHASE_COLUMNS = ("customer_id", "order_date", "revenue")
 
@@ -60,6 +69,7 @@ LIFT_COLUMNS = {
     "p_value": "float64",
     "confidence_level": "float64",
     "ci_method": "string",
+    "value_cap": "float64",
     "pending_assignments": "int64",
     "window_complete": "bool",
 }
@@ -166,9 +176,13 @@ def _compare(outcomes: pd.DataFrame, confidence: float) -> list[dict[str, object
     for metric in METRICS:
         column = RATE_METRICS.get(metric) or MEAN_METRICS[metric]
         t, c = treated[column].astype(float), control[column].astype(float)
+        cap = np.nan
         if metric in RATE_METRICS:
             result = proportion_difference(t.sum(), len(t), c.sum(), len(c), confidence)
         else:
+            if len(t) and len(c):
+                cap = float(np.quantile(np.r_[t, c], REVENUE_CAP_QUANTILE))
+                t, c = t.clip(upper=cap), c.clip(upper=cap)
             result = mean_difference(
                 t.mean(), t.var(ddof=1), len(t), c.mean(), c.var(ddof=1), len(c), confidence
             )
@@ -187,6 +201,7 @@ def _compare(outcomes: pd.DataFrame, confidence: float) -> list[dict[str, object
                 "relative_lift": (t_value - c_value) / c_value if c_value else np.nan,
                 "p_value": result.p_value,
                 "ci_method": CI_METHODS[metric],
+                "value_cap": cap,
             }
         )
     return rows

@@ -144,3 +144,24 @@ def test_windows_that_have_not_ended_are_left_out():
 def test_no_assignments_give_an_empty_table():
     empty = campaign_lift(_assignments([]), _purchases([]), date(2025, 6, 30), 365)
     assert empty.empty and list(empty.columns) == list(LIFT_COLUMNS)
+
+
+def test_revenue_is_capped_so_one_big_order_does_not_decide():
+    reference = date(2025, 6, 30)
+    customers = [f"C{i}" for i in range(40)]
+    assigned = _assignments(
+        [
+            ("a", c, date(2025, 3, 1), "control" if i < 10 else "treatment", "imported")
+            for i, c in enumerate(customers)
+        ]
+    )
+    # Every customer spends 100 in the window, one control customer 100,000.
+    purchases = _purchases(
+        [(c, date(2025, 3, 5), 100_000.0 if c == "C0" else 100.0) for c in customers]
+    )
+    lift = campaign_lift(assigned, purchases, reference, 365, windows=(30,))
+    revenue = lift[lift.metric.eq("revenue_per_customer")].iloc[0]
+    assert revenue.value_cap < 100_000
+    assert revenue.control_value == revenue.treatment_value == 100.0
+    assert revenue.absolute_lift == 0
+    assert np.isnan(lift[lift.metric.eq("repurchase_rate")].iloc[0].value_cap)

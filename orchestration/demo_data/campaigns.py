@@ -38,7 +38,7 @@ CAMPAIGN_DAYS = 365
 WIN_BACK_MIN_PURCHASES = 2
 WIN_BACK_LAPSED_DAYS = (90, 365)
 NUDGE_AFTER_FIRST_ORDER_DAYS = (7, 15)
-CONVERSION_SHARE = {WIN_BACK: 0.20, NUDGE: 0.0}
+CONVERSION_SHARE = {WIN_BACK: 0.25, NUDGE: 0.0}
 """Share of the treated customers who buy once more because of the message: a clear effect
 for the win-back, none for the nudge."""
 EFFECT_DAYS = 21
@@ -185,7 +185,7 @@ class CampaignPlanter:
                 done = treated[treated["day"] + window_days <= self.window.days - 1]
                 with_extra = _outcomes(done, planted, window_days)
                 without = _outcomes(done, planted[~planted["planted"]], window_days)
-                effect = (with_extra - without).mean() if len(done) else with_extra.mean()
+                effect = (with_extra - without).mean()
                 complete = members[members["day"] + window_days <= self.window.days - 1]
                 rows.append(
                     {
@@ -194,9 +194,9 @@ class CampaignPlanter:
                         "treatment_members": int((complete["group"] == TREATMENT).sum()),
                         "control_members": int((complete["group"] == CONTROL).sum()),
                         "conversion_share": CONVERSION_SHARE[audience],
-                        "repurchase_rate_effect": float(effect["repurchased"]),
-                        "revenue_per_customer_effect": float(effect["revenue"]),
-                        "churn_rate_effect": float(effect["churned"]),
+                        "repurchase_rate_effect": round(float(effect["repurchased"]), 6),
+                        "revenue_per_customer_effect": round(float(effect["revenue"]), 2),
+                        "churn_rate_effect": round(float(effect["churned"]), 6),
                     }
                 )
         return pa.Table.from_pylist(rows)

@@ -110,7 +110,7 @@ def headline(lift: pd.DataFrame) -> str:
             "repurchase",
             "lift, points [95% CI]",
             "p",
-            "revenue per customer lift [95% CI]",
+            "revenue per customer lift, capped at p95 [95% CI]",
             "complete",
         ],
         rows,
