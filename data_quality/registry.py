@@ -198,6 +198,25 @@ MART_RULES: tuple[TableRules, ...] = (
         key=("model", "model_version", "metric"),
         not_null=("value",),
     ),
+    TableRules(
+        "marts.campaign_lift",
+        key=("audience", "window_days", "metric"),
+        not_null=(
+            "reference_date",
+            "treatment_customers",
+            "control_customers",
+            "pending_assignments",
+            "window_complete",
+        ),
+        ranges={
+            "window_days": (1, None),
+            "treatment_customers": (0, None),
+            "control_customers": (0, None),
+            "pending_assignments": (0, None),
+        },
+        probabilities=("p_value",),
+        allowed={"metric": ("repurchase_rate", "revenue_per_customer", "churn_rate")},
+    ),
 )
 
 

@@ -102,6 +102,9 @@ class Source:
     name: str
     description: str
     entities: tuple[Entity, ...] = field(default_factory=tuple)
+    daily: bool = True
+    """False for a source delivered only now and then (past campaigns): no freshness warning
+    when it has not delivered for a while."""
 
     def raw_table(self, entity: Entity) -> str:
         return f"raw.{self.name}__{entity.name}"
@@ -550,7 +553,63 @@ SOCIAL = Source(
     ),
 )
 
-SOURCES: tuple[Source, ...] = (CRM, ORDERS, SERVICE, SOCIAL)
+CAMPAIGNS = Source(
+    "campaigns",
+    "Past campaigns imported from the tools that ran them, with their control groups, so that "
+    "marts.campaign_lift can measure them. Delivered only when a shop imports campaigns: each "
+    "file in the folder of any day on or after its assignments.",
+    (
+        Entity(
+            "members",
+            "csv",
+            "One row per campaign and customer assigned to it, in the treatment group (sent) or "
+            "the control group (held out, not sent); the latest `updated_at` wins.",
+            ("campaign_id", "customer_id"),
+            (
+                _c("campaign_id", "string", "campaign id in the tool that ran it", required=True),
+                _c(
+                    "audience",
+                    "string",
+                    "the audience (strategy) the campaign belongs to; lift is reported per "
+                    "audience, e.g. win_back_high_value",
+                    required=True,
+                ),
+                _c("customer_id", "string", "CRM customer id", required=True),
+                _c(
+                    "assigned_on",
+                    "date",
+                    "day the customer was assigned (the send day); outcomes count from the "
+                    "day after",
+                    required=True,
+                    not_after_delivery=True,
+                ),
+                _c(
+                    "holdout_group",
+                    "string",
+                    "treatment (contacted) or control (held out at random, not contacted)",
+                    required=True,
+                    allowed=("treatment", "control"),
+                ),
+                _c(
+                    "channel",
+                    "string",
+                    "channel the treatment was sent on (would have been, for control)",
+                    allowed=("email", "sms", "wechat", "phone", "account_manager"),
+                ),
+                _c(
+                    "updated_at",
+                    "timestamp",
+                    "when the row was exported from the campaign tool",
+                    required=True,
+                    not_after_delivery=True,
+                ),
+            ),
+        ),
+    ),
+    daily=False,
+)
+
+SOURCES: tuple[Source, ...] = (CRM, ORDERS, SERVICE, SOCIAL, CAMPAIGNS)
 
 
 def source(name: str) -> Source:
@@ -589,12 +648,15 @@ def render_markdown() -> str:
         "are ignored and reported. docs/bad_deliveries.md says what happens to every kind of",
         "bad delivery.",
         "",
+        "Sources marked *occasional* deliver only now and then; they get no freshness warning.",
+        "",
         "Every raw table also carries the lineage columns "
         + ", ".join(f"`{c}`" for c in LINEAGE_COLUMNS)
         + ".",
     ]
     for s in SOURCES:
-        lines += ["", f"## {s.name}", "", s.description]
+        cadence = "" if s.daily else " (occasional)"
+        lines += ["", f"## {s.name}{cadence}", "", s.description]
         for e in s.entities:
             lines += [
                 "",

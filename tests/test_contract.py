@@ -19,6 +19,7 @@ def test_every_entity_is_well_formed():
     assert len(tables) == sum(len(s.entities) for s in SOURCES)
 
 
-def test_four_sources_as_in_the_product():
-    assert [s.name for s in SOURCES] == ["crm", "orders", "service", "social"]
+def test_the_sources_of_the_product_and_past_campaigns():
+    assert [s.name for s in SOURCES] == ["crm", "orders", "service", "social", "campaigns"]
+    assert [s.name for s in SOURCES if not s.daily] == ["campaigns"]
     assert source("orders").entities[0].name == "orders"

@@ -41,7 +41,11 @@ def _defs(sources: tuple[str, ...]) -> list:
     return [
         *(ingest_assets[i] for i in picked),
         *(source_checks[i] for i in picked),
-        *(freshness_checks[i] for i in picked),
+        *(
+            check
+            for check in freshness_checks
+            if any(key.asset_key.path[-1] in sources for key in check.check_keys)
+        ),
     ]
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import columns as col
+from .campaigns import CampaignPlanter
 from .catalogue import CATEGORIES, build_catalogue, co_purchase_truth, product_deliveries
 from .consent import plant_consent, write_erasure_requests
 from .crm import contact_deliveries, customer_deliveries
@@ -109,7 +110,8 @@ def generate(
     population = draw_population(next(rngs), config.customers, window, catalogue)
     say(f"customers: {population.n_crm:,} ({int(population.business.sum()):,} business)")
 
-    orders, lines = simulate_orders(next(rngs), population, catalogue, window)
+    campaigns = CampaignPlanter(config.seed, population, window)
+    orders, lines = simulate_orders(next(rngs), population, catalogue, window, campaigns.plant)
     tickets = simulate_tickets(next(rngs), orders, population, window)
     stop = churn_after_complaints(next(rngs), tickets, orders, population)
     kept = orders["second"].to_numpy() <= stop[orders["person"].to_numpy()]
@@ -151,6 +153,7 @@ def generate(
         ("service", "tickets"): lambda: tickets_table,
         ("service", "surveys"): lambda: surveys,
         ("social", "posts"): lambda: posts_table,
+        ("campaigns", "members"): campaigns.deliveries,
     }
     truth = {
         "customers": _customer_truth(population, orders, stop, opt_out_at, catalogue, window),
@@ -159,6 +162,7 @@ def generate(
         "tickets": _ticket_truth(tickets, ticket_id, stop, population),
         "posts": _post_truth(posts, post_id, population),
         "consent": consent_truth,
+        "campaigns": campaigns.truth(orders),
     }
     say("writing files ...")
     write_truth(config.out, truth)

@@ -7,6 +7,8 @@ so dropping orders later (churn after a complaint) leaves gaps, as real order id
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -51,15 +53,24 @@ STORE = ORDER_CHANNELS.index("store")
 
 
 def simulate_orders(
-    rng: np.random.Generator, population: Population, catalogue: Catalogue, window: Window
+    rng: np.random.Generator,
+    population: Population,
+    catalogue: Catalogue,
+    window: Window,
+    plant: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All orders of the window (one row per order, in time order) and their lines.
+
+    ``plant`` may add purchase times (person, second) before baskets are drawn (the planted
+    effect of past campaigns), so that the added orders get lines and amounts like any other.
 
     Orders: person, second, day, channel, promotion, items/discount/shipping/total cents,
     cancelled, refunded, ship_delay, refund_second, refund_cents, guest.
     Lines: order, product, quantity, unit_cents, discount_cents, amount_cents.
     """
     person, second = purchase_times(rng, population, window)
+    if plant is not None:
+        person, second = plant(person, second)
     order = np.argsort(second, kind="stable")
     person, second = person[order], second[order]
     day = second // SECONDS_PER_DAY

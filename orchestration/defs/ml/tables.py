@@ -12,11 +12,12 @@ _TYPES = {
     "date": pd.ArrowDtype(pa.date32()),
     "int64": "int64",
     "float64": "float64",
+    "bool": pd.BooleanDtype(),
 }
 
 
 def conform(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    """``frame`` reduced to ``columns`` (name -> 'string', 'date', 'int64' or 'float64'), in
+    """``frame`` reduced to ``columns`` (name -> 'string', 'date', 'int64', 'float64' or 'bool'), in
     that order and cast to those types; missing columns fail, an empty frame gives an empty
     table with the right columns."""
     if frame.empty:

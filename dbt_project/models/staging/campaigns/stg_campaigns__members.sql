@@ -1,0 +1,33 @@
+with
+
+source as (
+
+    select * from {{ source('campaigns', 'members') }}
+
+),
+
+latest as (
+
+    select * from source
+    {{ qualify_latest_version(['campaign_id', 'trim(customer_id)'], 'updated_at') }}
+
+),
+
+final as (
+
+    select
+        md5(concat_ws('|', campaign_id, trim(customer_id))) as campaign_member_id,
+        campaign_id,
+        audience,
+        trim(customer_id) as customer_id,
+        assigned_on,
+        holdout_group,
+        channel,
+        updated_at,
+        _partition_date as delivered_on
+
+    from latest
+
+)
+
+select * from final
