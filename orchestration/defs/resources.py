@@ -109,6 +109,23 @@ class Serving(dg.ConfigurableResource):
         return Path(self.root)
 
 
+class Destinations(dg.ConfigurableResource):
+    """Where audience exports go: the exports folder and the webhook (URL, bearer token and
+    retry policy; all from settings, so the URL and token stay in the environment)."""
+
+    exports_dir: str
+    webhook_url: str | None = None
+    webhook_token: str | None = None
+    webhook_batch_size: int = 500
+    webhook_timeout_seconds: float = 10
+    webhook_max_attempts: int = 5
+    webhook_backoff_seconds: float = 1
+
+    @property
+    def exports_path(self) -> Path:
+        return Path(self.exports_dir)
+
+
 def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResource]:
     """The resources of a Weixi run for ``settings``."""
     return {
@@ -128,6 +145,17 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             timezone=settings.timezone,
             alert_log=str(settings.alert_log),
             alert_webhook_url=settings.alert_webhook_url,
+        ),
+        "destinations": Destinations(
+            exports_dir=str(settings.exports_dir),
+            webhook_url=settings.webhook_url,
+            webhook_token=(
+                settings.webhook_token.get_secret_value() if settings.webhook_token else None
+            ),
+            webhook_batch_size=settings.webhook_batch_size,
+            webhook_timeout_seconds=settings.webhook_timeout_seconds,
+            webhook_max_attempts=settings.webhook_max_attempts,
+            webhook_backoff_seconds=settings.webhook_backoff_seconds,
         ),
         "dbt": dbt_resource(),
     }
