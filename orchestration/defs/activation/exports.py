@@ -183,7 +183,8 @@ def activation_syncs(
             "rules the marts should already have applied (see metadata)"
         )
     for row in syncs[syncs["status"].isin(["failed", "partial"])].itertuples():
-        context.log.error(
+        log = context.log.error if row.failed else context.log.warning
+        log(
             f"sync {row.destination}/{row.audience} {row.status}: {row.failed} failed, "
             f"{row.rejected} rejected ({row.message})"
         )
