@@ -119,4 +119,6 @@ def test_stages_alternate_and_respect_dependencies(dbt_manifest):
     for key, i in stage_of.items():
         assert (graph.get(key).partitions_def is not None) == stages[i].partitioned
         for parent in graph.get(key).parent_keys:
+            if not graph.get(parent).is_materializable:
+                continue  # declared upstream of this code location (or in a branch not merged)
             assert stage_of[parent] <= i, f"{parent} must run before {key}"
