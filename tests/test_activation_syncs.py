@@ -201,3 +201,21 @@ def test_a_refused_batch_is_not_retried_and_goes_out_the_next_run(warehouse, tmp
         hook = again[again["destination"] == "webhook"]
         assert set(hook["status"]) == {"success"}
         assert hook["added"].sum() == syncs.loc[syncs["destination"] == "webhook", "failed"].sum()
+
+
+def test_no_audiences_sends_nothing_but_no_ledger_fails_closed(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    result = _materialise(warehouse, tmp_path)
+    assert (
+        result.asset_materializations_for_node("marts__activation_syncs")[0]
+        .metadata["skipped"]
+        .value
+        == "no audiences"
+    )
+    inputs.write_inputs(warehouse, inputs.members(inputs.default_assignments()))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table governance.suppressions")
+    resources = weixi_resources(warehouse, tmp_path / "landing", exports_dir=tmp_path / "out")
+    failed = dg.materialize([activation_syncs], resources=resources, raise_on_error=False)
+    assert not failed.success
+    assert not (tmp_path / "out").exists()

@@ -26,6 +26,8 @@ SYNCS = "marts.activation_syncs"
 STATE = "activation.sync_state"
 REJECTIONS = "activation.rejections"
 ERASURES_APPLIED = "activation.erasures_applied"
+AUDIENCES = "marts.audience_members"
+INPUTS = (AUDIENCES, "staging.stg_crm__customers", "governance.suppressions")
 
 DDL = {
     SYNCS: """(sync_id varchar, audience_date date, audience varchar, destination varchar,
@@ -46,11 +48,19 @@ def _create(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create table if not exists {table} {columns}")
 
 
+def _missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    present = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
+    return [t for t in INPUTS if t not in present]
+
+
 def _read(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     return {
-        "members": con.execute(
-            f"select {', '.join(MEMBER_COLUMNS)} from marts.audience_members"
-        ).df(),
+        "members": con.execute(f"select {', '.join(MEMBER_COLUMNS)} from {AUDIENCES}").df(),
         "crm": con.execute(f"select {', '.join(CRM_COLUMNS)} from staging.stg_crm__customers").df(),
         "suppressions": con.execute(
             "select customer_id, channel, reason from governance.suppressions"
@@ -143,7 +153,17 @@ def activation_syncs(
     now = datetime.now()
     with warehouse.connect() as con:
         _create(con)
-        inputs = _read(con)
+        missing = _missing_inputs(con)
+        inputs = {} if missing else _read(con)
+    if AUDIENCES in missing:
+        # No audiences built (yet): nothing can be sent, and nothing is.
+        context.log.warning(f"{AUDIENCES} does not exist: nothing to deliver tonight")
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "skipped": "no audiences"})
+    if missing:
+        # Never export without the consent ledger and the CRM: fail closed, loudly.
+        raise dg.Failure(
+            f"cannot apply consent at export, missing: {', '.join(missing)}", allow_retries=False
+        )
     erased = _forget(destinations, inputs, now)
     if len(erased):
         context.log.info(
