@@ -126,6 +126,14 @@ class Destinations(dg.ConfigurableResource):
         return Path(self.exports_dir)
 
 
+def _webhook_token(settings: WeixiSettings) -> str | dg.EnvVar | None:
+    # From the environment it stays an EnvVar, so the Dagster UI never shows the secret.
+    variable = settings.webhook_token_variable()
+    if variable:
+        return dg.EnvVar(variable)
+    return settings.webhook_token.get_secret_value() if settings.webhook_token else None
+
+
 def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResource]:
     """The resources of a Weixi run for ``settings``."""
     return {
@@ -149,9 +157,7 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
         "destinations": Destinations(
             exports_dir=str(settings.exports_dir),
             webhook_url=settings.webhook_url,
-            webhook_token=(
-                settings.webhook_token.get_secret_value() if settings.webhook_token else None
-            ),
+            webhook_token=_webhook_token(settings),
             webhook_batch_size=settings.webhook_batch_size,
             webhook_timeout_seconds=settings.webhook_timeout_seconds,
             webhook_max_attempts=settings.webhook_max_attempts,
