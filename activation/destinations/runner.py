@@ -223,10 +223,15 @@ def _sync_ads(night, ad: AdFormat, audience, current, state, outcome) -> None:
         gone = gone.drop_duplicates().sort_values(columns, na_position="last")
         write_file(gone, remove_path)
         outcome.files.append(remove_path)
-    by_customer = hashes.set_index("customer_id")[columns]
-    added_hashes = change.added["customer_id"].map(
-        lambda c: json.dumps(by_customer.loc[c].dropna().to_dict(), sort_keys=True)
+    as_json = pd.Series(
+        [
+            json.dumps({k: v for k, v in zip(columns, pair, strict=True) if isinstance(v, str)})
+            for pair in zip(hashes[columns[0]], hashes[columns[1]], strict=True)
+        ],
+        index=hashes["customer_id"].to_numpy(),
+        dtype=object,
     )
+    added_hashes = change.added["customer_id"].map(as_json)
     added = _state_rows(ad.destination, change.added, added_hashes)
     outcome.states.append(next_state(state, added, set(removed["customer_id"]), started_at))
     counts = _counts(
