@@ -79,7 +79,7 @@ class ExportMembers:
 
 def _suppressed_on(suppressions: pd.DataFrame, channel: str) -> set[str]:
     rows = suppressions[suppressions["channel"] == channel]
-    return set(rows["customer_id"].astype(str))
+    return set(rows["customer_id"].astype(object))
 
 
 def permissions(crm: pd.DataFrame, suppressions: pd.DataFrame) -> pd.DataFrame:
@@ -89,7 +89,7 @@ def permissions(crm: pd.DataFrame, suppressions: pd.DataFrame) -> pd.DataFrame:
 
     The ledger wins over the CRM: a suppression stays whatever a later CRM import says.
     """
-    ids = crm["customer_id"].astype(str)
+    ids = crm["customer_id"].astype(object)
     erased = ids.isin(set(suppressions.loc[suppressions["reason"] == ERASURE, "customer_id"]))
     opted_out = crm["marketing_opt_out"].fillna(False).astype(bool).to_numpy() | ids.isin(
         _suppressed_on(suppressions, ALL_CHANNELS)
@@ -110,7 +110,7 @@ def permissions(crm: pd.DataFrame, suppressions: pd.DataFrame) -> pd.DataFrame:
 def _addresses(crm: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "customer_id": crm["customer_id"].astype(str),
+            "customer_id": crm["customer_id"].astype(object),
             "name": crm["customer_name"],
             "email": crm["email"].map(normalise_email),
             "sms": crm["phone"].map(normalise_phone),
@@ -132,7 +132,7 @@ def export_members(
     sendable = members[
         (members["holdout_group"] == "treatment") & members["kind"].isin([MARKETING, SERVICE])
     ].copy()
-    sendable["customer_id"] = sendable["customer_id"].astype(str)
+    sendable["customer_id"] = sendable["customer_id"].astype(object)
     allowed = permissions(crm, suppressions).merge(_addresses(crm), on="customer_id")
     frame = sendable.merge(allowed, on="customer_id", how="left", indicator="_crm")
     erased_ids = set(suppressions.loc[suppressions["reason"] == ERASURE, "customer_id"])
@@ -158,6 +158,9 @@ def export_members(
     frame["ad_phone"] = frame["phone"].where(ad_phone)
     keep = [*MEMBER_COLUMNS, "name", "address", "ad_email", "ad_phone"]
     rows = frame.loc[rule.isna(), keep].sort_values(["audience", "customer_id"])
+    # Plain Python strings: formats and hashing iterate over them row by row.
+    text = [c for c in rows.columns if pd.api.types.is_string_dtype(rows[c])]
+    rows = rows.astype(dict.fromkeys(text, object))
     blocked = frame.loc[rule.notna(), ["audience", "kind", "customer_id", "channel"]].assign(
         rule=rule[rule.notna()]
     )

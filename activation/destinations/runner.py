@@ -39,6 +39,7 @@ from activation.destinations.sync import (
     SYNC_COLUMNS,
     diff,
     empty,
+    member_of,
     next_state,
     status,
     with_keys,
@@ -98,27 +99,42 @@ def run_syncs(night: NightInput, webhook: WebhookClient | None) -> SyncOutcome:
     )
     for fmt in FILE_FORMATS:
         current = rows if fmt.channel is None else rows[rows["channel"] == fmt.channel]
-        for audience, state in _pairs(night, fmt.destination, current):
-            _sync_file(night, fmt, audience, current, state, outcome)
+        for audience, members, state in _pairs(night, fmt.destination, current):
+            _sync_file(night, fmt, audience, members, state, outcome)
     ads = ad_members(rows)
+    unique = ads.drop_duplicates("customer_id")
     for ad in AD_FORMATS:
-        for audience, state in _pairs(night, ad.destination, ads):
-            _sync_ads(night, ad, audience, ads, state, outcome)
-    for audience, state in _pairs(night, WEBHOOK, rows):
-        _sync_webhook(night, webhook, audience, rows, state, outcome)
+        hashes = _hashes_by_customer(ad, unique)  # once per customer, not per audience
+        for audience, members, state in _pairs(night, ad.destination, ads):
+            _sync_ads(night, ad, audience, members, hashes, state, outcome)
+    for audience, members, state in _pairs(night, WEBHOOK, rows):
+        _sync_webhook(night, webhook, audience, members, state, outcome)
     return outcome
 
 
 def _pairs(night: NightInput, destination: str, current: pd.DataFrame):
+    """(audience, its members tonight, what the destination holds of it) for every audience
+    with members tonight or in the destination."""
     state = night.state[night.state["destination"] == destination]
-    audiences = sorted(set(current["audience"]) | set(state["audience"]))
-    for audience in audiences:
-        yield audience, state[state["audience"] == audience]
+    now = dict(tuple(current.groupby("audience", sort=False)))
+    held = dict(tuple(state.groupby("audience", sort=False)))
+    for audience in sorted(set(now) | set(held)):
+        yield audience, now.get(audience, current.iloc[:0]), held.get(audience, state.iloc[:0])
+
+
+def _hashes_by_customer(ad: AdFormat, members: pd.DataFrame) -> pd.DataFrame:
+    columns = [ad.email_column, ad.phone_column]
+    hashes = ad_hashes(ad, members).set_index("customer_id")
+    hashes["as_json"] = [
+        json.dumps({k: v for k, v in zip(columns, pair, strict=True) if isinstance(v, str)})
+        for pair in zip(hashes[columns[0]], hashes[columns[1]], strict=True)
+    ]
+    return hashes
 
 
 def _suppressed(night: NightInput, audience: str, channel: str | None, kind: str | None) -> int:
     b = night.export.blocked
-    mask = (b["audience"] == audience) & b["rule"].isin(SUPPRESSION_RULES)
+    mask = (b["audience"] == audience) & member_of(b["rule"], SUPPRESSION_RULES)
     if channel is not None:
         mask &= b["channel"] == channel
     if kind is not None:
@@ -170,9 +186,8 @@ def _folder(night: NightInput, destination: str) -> Path:
     return night.exports_dir / night.audience_date.isoformat() / destination
 
 
-def _sync_file(night, fmt: FileFormat, audience, current, state, outcome) -> None:
+def _sync_file(night, fmt: FileFormat, audience, members, state, outcome) -> None:
     started, started_at = time.monotonic(), datetime.now()
-    members = current[current["audience"] == audience]
     change = diff(members, state)
     path = _folder(night, fmt.destination) / f"{audience}.{fmt.suffix}"
     if len(members):
@@ -200,12 +215,11 @@ def _sync_file(night, fmt: FileFormat, audience, current, state, outcome) -> Non
     )
 
 
-def _sync_ads(night, ad: AdFormat, audience, current, state, outcome) -> None:
+def _sync_ads(night, ad: AdFormat, audience, members, by_customer, state, outcome) -> None:
     started, started_at = time.monotonic(), datetime.now()
-    members = current[current["audience"] == audience]
     change = diff(members, state)
     folder = _folder(night, ad.destination)
-    hashes = ad_hashes(ad, members).sort_values("customer_id")
+    hashes = by_customer.loc[sorted(members["customer_id"])]
     columns = [ad.email_column, ad.phone_column]
     path = folder / f"{audience}.csv"
     if len(members):
@@ -223,15 +237,7 @@ def _sync_ads(night, ad: AdFormat, audience, current, state, outcome) -> None:
         gone = gone.drop_duplicates().sort_values(columns, na_position="last")
         write_file(gone, remove_path)
         outcome.files.append(remove_path)
-    as_json = pd.Series(
-        [
-            json.dumps({k: v for k, v in zip(columns, pair, strict=True) if isinstance(v, str)})
-            for pair in zip(hashes[columns[0]], hashes[columns[1]], strict=True)
-        ],
-        index=hashes["customer_id"].to_numpy(),
-        dtype=object,
-    )
-    added_hashes = change.added["customer_id"].map(as_json)
+    added_hashes = change.added["customer_id"].map(hashes["as_json"])
     added = _state_rows(ad.destination, change.added, added_hashes)
     outcome.states.append(next_state(state, added, set(removed["customer_id"]), started_at))
     counts = _counts(
@@ -251,10 +257,9 @@ def _sync_ads(night, ad: AdFormat, audience, current, state, outcome) -> None:
     )
 
 
-def _sync_webhook(night, client, audience, current, state, outcome) -> None:
+def _sync_webhook(night, client, audience, members, state, outcome) -> None:
     started, started_at = time.monotonic(), datetime.now()
     sync_id = uuid.uuid4().hex
-    members = current[current["audience"] == audience]
     change = diff(members, state)
     suppressed = _suppressed(night, audience, None, None)
     if client is None:
@@ -273,7 +278,7 @@ def _sync_webhook(night, client, audience, current, state, outcome) -> None:
         )
         outcome.states.append(state)
         return
-    adds = change.added[~change.added["idempotency_key"].isin(night.rejected_keys)]
+    adds = change.added[~member_of(change.added["idempotency_key"], night.rejected_keys)]
     removes = change.removed.assign(
         idempotency_key=with_keys(change.removed, night.audience_date, REMOVE)
     )
@@ -302,9 +307,9 @@ def _sync_webhook(night, client, audience, current, state, outcome) -> None:
                     "rejected_at": started_at,
                 }
             )
-    confirmed = adds[adds["idempotency_key"].isin(set(added.delivered))]
+    confirmed = adds[member_of(adds["idempotency_key"], set(added.delivered))]
     removed_ids = set(
-        removes.loc[removes["idempotency_key"].isin(set(removed.delivered)), "customer_id"]
+        removes.loc[member_of(removes["idempotency_key"], set(removed.delivered)), "customer_id"]
     )
     outcome.states.append(
         next_state(state, _state_rows(WEBHOOK, confirmed), removed_ids, started_at)

@@ -80,14 +80,18 @@ class Diff:
     removed: pd.DataFrame
 
 
+def member_of(values: pd.Series, of: object) -> pd.Series:
+    """``values.isin(of)`` on plain Python strings (pandas' Arrow strings test membership one
+    element at a time, 20 times slower)."""
+    return values.astype(object).isin(pd.Series(list(of), dtype=object))
+
+
 def diff(current: pd.DataFrame, state: pd.DataFrame) -> Diff:
     """Members in ``current`` and not in ``state`` (added), in ``state`` and not in ``current``
     (removed); both frames of one destination and audience, keyed by ``customer_id``."""
-    held = set(state["customer_id"])
-    now = set(current["customer_id"])
     return Diff(
-        added=current[~current["customer_id"].isin(held)],
-        removed=state[~state["customer_id"].isin(now)],
+        added=current[~member_of(current["customer_id"], state["customer_id"])],
+        removed=state[~member_of(state["customer_id"], current["customer_id"])],
     )
 
 
@@ -97,7 +101,7 @@ def next_state(
     """The state after a sync: ``removed_ids`` gone, the confirmed ``added`` rows (with
     ``destination``, ``audience``, ``customer_id``, ``idempotency_key`` and optional
     ``hashed_identifiers``) in."""
-    kept = state[~state["customer_id"].isin(removed_ids)]
+    kept = state[~member_of(state["customer_id"], removed_ids)]
     new = added.assign(synced_at=synced_at)
     frames = [f for f in (kept, new) if len(f)]
     if not frames:
