@@ -7,6 +7,7 @@ Nothing else in Weixi reads the environment.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -177,6 +178,14 @@ class WeixiSettings(BaseSettings):
                 "erasure_requests_dir": self.erasure_requests_dir.resolve(),
             }
         )
+
+    def webhook_token_variable(self) -> str | None:
+        """``WEIXI_WEBHOOK_TOKEN`` when the webhook token came from that environment variable,
+        so resources can pass it as ``dg.EnvVar`` and Dagster's UI shows the name, not the
+        secret."""
+        name = "WEIXI_WEBHOOK_TOKEN"
+        token = self.webhook_token.get_secret_value() if self.webhook_token else None
+        return name if token is not None and os.environ.get(name) == token else None
 
     def dbt_business_vars(self) -> dict[str, object]:
         """The business parameters dbt models read with ``var()``."""

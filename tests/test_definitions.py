@@ -119,7 +119,4 @@ def test_stages_alternate_and_respect_dependencies(dbt_manifest):
     for key, i in stage_of.items():
         assert (graph.get(key).partitions_def is not None) == stages[i].partitioned
         for parent in graph.get(key).parent_keys:
-            # A parent no asset of this code location materialises (declared ahead of the
-            # module that will) is in no stage.
-            if graph.get(parent).is_materializable:
-                assert stage_of[parent] <= i, f"{parent} must run before {key}"
+            assert stage_of[parent] <= i, f"{parent} must run before {key}"

@@ -119,6 +119,31 @@ class ErasureRequests(dg.ConfigurableResource):
         return Path(self.root)
 
 
+class Destinations(dg.ConfigurableResource):
+    """Where audience exports go: the exports folder and the webhook (URL, bearer token and
+    retry policy; all from settings, so the URL and token stay in the environment)."""
+
+    exports_dir: str
+    webhook_url: str | None = None
+    webhook_token: str | None = None
+    webhook_batch_size: int = 500
+    webhook_timeout_seconds: float = 10
+    webhook_max_attempts: int = 5
+    webhook_backoff_seconds: float = 1
+
+    @property
+    def exports_path(self) -> Path:
+        return Path(self.exports_dir)
+
+
+def _webhook_token(settings: WeixiSettings) -> str | dg.EnvVar | None:
+    # From the environment it stays an EnvVar, so the Dagster UI never shows the secret.
+    variable = settings.webhook_token_variable()
+    if variable:
+        return dg.EnvVar(variable)
+    return settings.webhook_token.get_secret_value() if settings.webhook_token else None
+
+
 def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResource]:
     """The resources of a Weixi run for ``settings``."""
     return {
@@ -140,5 +165,14 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             alert_webhook_url=settings.alert_webhook_url,
         ),
         "erasure_requests": ErasureRequests(root=str(settings.erasure_requests_dir)),
+        "destinations": Destinations(
+            exports_dir=str(settings.exports_dir),
+            webhook_url=settings.webhook_url,
+            webhook_token=_webhook_token(settings),
+            webhook_batch_size=settings.webhook_batch_size,
+            webhook_timeout_seconds=settings.webhook_timeout_seconds,
+            webhook_max_attempts=settings.webhook_max_attempts,
+            webhook_backoff_seconds=settings.webhook_backoff_seconds,
+        ),
         "dbt": dbt_resource(),
     }

@@ -1,0 +1,209 @@
+"""The export files: one per destination, audience and day, each with only the fields its tool
+needs (documented in docs/destinations.md).
+
+Files are snapshots of the day's exportable members, sorted, written to a temporary file and
+renamed into place, so a re-run of a day replaces them with byte-identical files and a reader
+never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from activation.destinations.identifiers import google_email, hashed
+from activation.destinations.members import MARKETING
+
+CSV_ENCODING = "utf-8"
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """A file destination: which members it takes and the columns its tool imports.
+
+    ``columns`` maps each output column to the export-row column it is read from. With
+    ``payload`` the audience's payload fields follow as columns of their own.
+    """
+
+    destination: str
+    channel: str | None
+    columns: dict[str, str]
+    suffix: str = "csv"
+    payload: bool = True
+
+
+# Mailchimp-style audience import; Tags carries the audience, so the tool's automation starts
+# on the tag. "New" says whether this is the customer's first day in the audience.
+EMAIL = FileFormat(
+    "email",
+    "email",
+    {
+        "Email Address": "address",
+        "Name": "name",
+        "Customer ID": "customer_id",
+        "Tags": "audience",
+        "Template": "template_key",
+        "New": "is_new_entry",
+    },
+)
+SMS = FileFormat(
+    "sms",
+    "sms",
+    {
+        "phone": "address",
+        "name": "name",
+        "customer_id": "customer_id",
+        "audience": "audience",
+        "template": "template_key",
+        "new_entry": "is_new_entry",
+    },
+)
+# WeChat official-account template messages address a follower by openid; WeChat knows the
+# name, so the file carries none.
+WECHAT = FileFormat(
+    "wechat",
+    "wechat",
+    {
+        "openid": "address",
+        "customer_id": "customer_id",
+        "audience": "audience",
+        "template_id": "template_key",
+        "new_entry": "is_new_entry",
+    },
+)
+CALLS = FileFormat(
+    "phone",
+    "phone",
+    {
+        "phone": "address",
+        "name": "name",
+        "customer_id": "customer_id",
+        "audience": "audience",
+        "script": "template_key",
+        "new_entry": "is_new_entry",
+    },
+)
+PARQUET = FileFormat(
+    "parquet",
+    None,
+    {
+        "customer_id": "customer_id",
+        "audience": "audience",
+        "kind": "kind",
+        "channel": "channel",
+        "address": "address",
+        "template_key": "template_key",
+        "is_new_entry": "is_new_entry",
+        "payload": "payload",
+    },
+    suffix="parquet",
+    payload=False,
+)
+FILE_FORMATS = (EMAIL, SMS, WECHAT, CALLS, PARQUET)
+
+
+@dataclass(frozen=True)
+class AdFormat:
+    """An ad-platform audience: SHA-256 hashes of normalised identifiers, nothing else."""
+
+    destination: str
+    email_column: str
+    phone_column: str
+    email: Callable[[object], str | None]
+    phone: Callable[[object], str | None]
+
+
+def _e164(phone: object) -> str | None:
+    return phone if isinstance(phone, str) else None
+
+
+def _e164_digits(phone: object) -> str | None:
+    return phone.lstrip("+") if isinstance(phone, str) else None
+
+
+# Google Customer Match CSV headers; Meta custom audience file headers. Google hashes E.164
+# with its plus, Meta the digits only.
+GOOGLE_ADS = AdFormat("google_ads", "Email", "Phone", google_email, _e164)
+META_ADS = AdFormat("meta_ads", "email", "phone", lambda e: e, _e164_digits)
+AD_FORMATS = (GOOGLE_ADS, META_ADS)
+
+
+def payload_columns(payloads: pd.Series) -> pd.DataFrame:
+    """The JSON payloads as columns, one per key (sorted); values as text, nested as JSON."""
+    records = [json.loads(p) if isinstance(p, str) and p else {} for p in payloads]
+    keys = sorted({k for r in records for k in r})
+    data = {
+        k: [
+            v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+            for v in (r.get(k) for r in records)
+        ]
+        for k in keys
+    }
+    return pd.DataFrame(data, index=payloads.index, columns=keys)
+
+
+def file_rows(fmt: FileFormat, members: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``fmt``'s file for one audience's export rows."""
+    if fmt.channel is not None:
+        members = members[members["channel"] == fmt.channel]
+    members = members.sort_values("customer_id")
+    out = pd.DataFrame({name: members[source] for name, source in fmt.columns.items()})
+    if fmt.payload:
+        extra = payload_columns(members["payload"])
+        out = pd.concat([out, extra.drop(columns=list(out.columns), errors="ignore")], axis=1)
+    return out.reset_index(drop=True)
+
+
+def ad_members(members: pd.DataFrame) -> pd.DataFrame:
+    """The export rows ad audiences take: marketing members with an identifier they allow."""
+    return members[
+        (members["kind"] == MARKETING) & (members["ad_email"].notna() | members["ad_phone"].notna())
+    ]
+
+
+def ad_hashes(fmt: AdFormat, members: pd.DataFrame) -> pd.DataFrame:
+    """``customer_id`` and the two hashed identifier columns of ``fmt`` (null where unknown)."""
+    return pd.DataFrame(
+        {
+            "customer_id": members["customer_id"].to_numpy(),
+            fmt.email_column: hashed(members["ad_email"].map(fmt.email)).to_numpy(),
+            fmt.phone_column: hashed(members["ad_phone"].map(fmt.phone)).to_numpy(),
+        }
+    )
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as CSV to ``path`` atomically (temporary file, then rename)."""
+    _atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding=CSV_ENCODING))
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as Parquet to ``path`` atomically (temporary file, then rename)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    _atomic(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def write_file(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` in the format its suffix says."""
+    (write_parquet if path.suffix == ".parquet" else write_csv)(frame, path)
+
+
+def read_file(path: Path) -> pd.DataFrame:
+    """An export file as written (every column as text for CSV)."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pandas()
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=CSV_ENCODING)
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,363 @@
+"""One night's syncs: every destination and audience, from the export input and the state.
+
+Files (per channel and Parquet), ad audiences (hashed, with remove files) and the webhook share
+one loop: compute the diff against what the destination holds, deliver, keep what the
+destination confirmed. The caller reads and writes the warehouse; this module writes files and
+talks HTTP only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from activation.destinations.formats import (
+    AD_FORMATS,
+    FILE_FORMATS,
+    AdFormat,
+    FileFormat,
+    ad_hashes,
+    ad_members,
+    file_rows,
+    read_file,
+    write_file,
+)
+from activation.destinations.members import MARKETING, SUPPRESSION_RULES, ExportMembers
+from activation.destinations.sync import (
+    ADD,
+    REJECTION_COLUMNS,
+    REMOVE,
+    SKIPPED,
+    STATE_COLUMNS,
+    SUCCESS,
+    SYNC_COLUMNS,
+    diff,
+    empty,
+    member_of,
+    next_state,
+    status,
+    with_keys,
+)
+from activation.destinations.webhook import WebhookClient
+
+WEBHOOK = "webhook"
+REMOVE_SUFFIX = ".remove"
+
+
+@dataclass
+class SyncOutcome:
+    """What the night's syncs did: one row per sync, the new state, rejections, files."""
+
+    syncs: list[dict] = field(default_factory=list)
+    states: list[pd.DataFrame] = field(default_factory=list)
+    rejections: list[dict] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def state(self) -> pd.DataFrame:
+        frames = [s for s in self.states if len(s)]
+        if not frames:
+            return empty(STATE_COLUMNS)
+        return pd.concat(frames, ignore_index=True).astype(STATE_COLUMNS)
+
+    def sync_frame(self) -> pd.DataFrame:
+        if not self.syncs:
+            return empty(SYNC_COLUMNS)
+        return pd.DataFrame(self.syncs, columns=list(SYNC_COLUMNS)).astype(SYNC_COLUMNS)
+
+    def rejection_frame(self) -> pd.DataFrame:
+        if not self.rejections:
+            return empty(REJECTION_COLUMNS)
+        frame = pd.DataFrame(self.rejections, columns=list(REJECTION_COLUMNS))
+        return frame.astype(REJECTION_COLUMNS)
+
+
+@dataclass(frozen=True)
+class NightInput:
+    """The export input of one audience date and what the destinations hold."""
+
+    export: ExportMembers
+    audience_date: date
+    state: pd.DataFrame
+    rejected_keys: frozenset[str]
+    exports_dir: Path
+
+
+def run_syncs(night: NightInput, webhook: WebhookClient | None) -> SyncOutcome:
+    """Sync every destination and audience for ``night``; ``webhook`` ``None`` when no endpoint
+    is configured (its syncs are recorded as ``skipped`` and its state kept)."""
+    outcome = SyncOutcome()
+    rows = night.export.rows.assign(
+        idempotency_key=with_keys(night.export.rows, night.audience_date)
+    )
+    for fmt in FILE_FORMATS:
+        current = rows if fmt.channel is None else rows[rows["channel"] == fmt.channel]
+        for audience, members, state in _pairs(night, fmt.destination, current):
+            _sync_file(night, fmt, audience, members, state, outcome)
+    ads = ad_members(rows)
+    unique = ads.drop_duplicates("customer_id")
+    for ad in AD_FORMATS:
+        hashes = _hashes_by_customer(ad, unique)  # once per customer, not per audience
+        for audience, members, state in _pairs(night, ad.destination, ads):
+            _sync_ads(night, ad, audience, members, hashes, state, outcome)
+    for audience, members, state in _pairs(night, WEBHOOK, rows):
+        _sync_webhook(night, webhook, audience, members, state, outcome)
+    return outcome
+
+
+def _pairs(night: NightInput, destination: str, current: pd.DataFrame):
+    """(audience, its members tonight, what the destination holds of it) for every audience
+    with members tonight or in the destination."""
+    state = night.state[night.state["destination"] == destination]
+    now = dict(tuple(current.groupby("audience", sort=False)))
+    held = dict(tuple(state.groupby("audience", sort=False)))
+    for audience in sorted(set(now) | set(held)):
+        yield audience, now.get(audience, current.iloc[:0]), held.get(audience, state.iloc[:0])
+
+
+def _hashes_by_customer(ad: AdFormat, members: pd.DataFrame) -> pd.DataFrame:
+    columns = [ad.email_column, ad.phone_column]
+    hashes = ad_hashes(ad, members).set_index("customer_id")
+    hashes["as_json"] = [
+        json.dumps({k: v for k, v in zip(columns, pair, strict=True) if isinstance(v, str)})
+        for pair in zip(hashes[columns[0]], hashes[columns[1]], strict=True)
+    ]
+    return hashes
+
+
+def _suppressed(night: NightInput, audience: str, channel: str | None, kind: str | None) -> int:
+    b = night.export.blocked
+    mask = (b["audience"] == audience) & member_of(b["rule"], SUPPRESSION_RULES)
+    if channel is not None:
+        mask &= b["channel"] == channel
+    if kind is not None:
+        mask &= b["kind"] == kind
+    return int(mask.sum())
+
+
+def _record(
+    night: NightInput,
+    outcome: SyncOutcome,
+    destination: str,
+    audience: str,
+    counts: dict[str, int],
+    sync_status: str,
+    message: str,
+    started: float,
+    started_at: datetime,
+    sync_id: str,
+) -> None:
+    outcome.syncs.append(
+        {
+            "sync_id": sync_id,
+            "audience_date": pd.Timestamp(night.audience_date),
+            "audience": audience,
+            "destination": destination,
+            **counts,
+            "duration_seconds": round(time.monotonic() - started, 6),
+            "status": sync_status,
+            "message": message,
+            "started_at": started_at,
+        }
+    )
+
+
+def _state_rows(destination: str, added: pd.DataFrame, hashes: pd.Series | None = None):
+    frame = pd.DataFrame(
+        {
+            "destination": destination,
+            "audience": added["audience"].to_numpy(),
+            "customer_id": added["customer_id"].to_numpy(),
+            "idempotency_key": added["idempotency_key"].to_numpy(),
+        }
+    )
+    frame["hashed_identifiers"] = None if hashes is None else hashes.to_numpy()
+    return frame
+
+
+def _folder(night: NightInput, destination: str) -> Path:
+    return night.exports_dir / night.audience_date.isoformat() / destination
+
+
+def _sync_file(night, fmt: FileFormat, audience, members, state, outcome) -> None:
+    started, started_at = time.monotonic(), datetime.now()
+    change = diff(members, state)
+    path = _folder(night, fmt.destination) / f"{audience}.{fmt.suffix}"
+    if len(members):
+        write_file(file_rows(fmt, members), path)
+        outcome.files.append(path)
+    else:
+        path.unlink(missing_ok=True)  # a re-run that now has nobody leaves no stale file
+    removed = set(change.removed["customer_id"])
+    added = _state_rows(fmt.destination, change.added)
+    outcome.states.append(next_state(state, added, removed, started_at))
+    counts = _counts(
+        len(change.added), len(removed), 0, 0, _suppressed(night, audience, fmt.channel, None)
+    )
+    _record(
+        night,
+        outcome,
+        fmt.destination,
+        audience,
+        counts,
+        SUCCESS,
+        f"{len(members)} members in {path.name}" if len(members) else "no members",
+        started,
+        started_at,
+        uuid.uuid4().hex,
+    )
+
+
+def _sync_ads(night, ad: AdFormat, audience, members, by_customer, state, outcome) -> None:
+    started, started_at = time.monotonic(), datetime.now()
+    change = diff(members, state)
+    folder = _folder(night, ad.destination)
+    hashes = by_customer.loc[sorted(members["customer_id"])]
+    columns = [ad.email_column, ad.phone_column]
+    path = folder / f"{audience}.csv"
+    if len(members):
+        write_file(hashes[columns], path)
+        outcome.files.append(path)
+    else:
+        path.unlink(missing_ok=True)
+    removed = change.removed
+    if len(removed):
+        gone = pd.DataFrame([json.loads(h or "{}") for h in removed["hashed_identifiers"]])
+        gone = gone.reindex(columns=columns)
+        remove_path = folder / f"{audience}{REMOVE_SUFFIX}.csv"
+        if remove_path.exists():  # a re-run of the day keeps what it removed before
+            gone = pd.concat([read_file(remove_path).replace("", None), gone])
+        gone = gone.drop_duplicates().sort_values(columns, na_position="last")
+        write_file(gone, remove_path)
+        outcome.files.append(remove_path)
+    added_hashes = change.added["customer_id"].map(hashes["as_json"])
+    added = _state_rows(ad.destination, change.added, added_hashes)
+    outcome.states.append(next_state(state, added, set(removed["customer_id"]), started_at))
+    counts = _counts(
+        len(change.added), len(removed), 0, 0, _suppressed(night, audience, None, MARKETING)
+    )
+    _record(
+        night,
+        outcome,
+        ad.destination,
+        audience,
+        counts,
+        SUCCESS,
+        f"{len(members)} hashed members, {len(removed)} to remove",
+        started,
+        started_at,
+        uuid.uuid4().hex,
+    )
+
+
+def _sync_webhook(night, client, audience, members, state, outcome) -> None:
+    started, started_at = time.monotonic(), datetime.now()
+    sync_id = uuid.uuid4().hex
+    change = diff(members, state)
+    suppressed = _suppressed(night, audience, None, None)
+    if client is None:
+        counts = _counts(0, 0, 0, 0, suppressed)
+        _record(
+            night,
+            outcome,
+            WEBHOOK,
+            audience,
+            counts,
+            SKIPPED,
+            "no webhook configured (WEIXI_WEBHOOK_URL)",
+            started,
+            started_at,
+            sync_id,
+        )
+        outcome.states.append(state)
+        return
+    adds = change.added[~member_of(change.added["idempotency_key"], night.rejected_keys)]
+    removes = change.removed.assign(
+        idempotency_key=with_keys(change.removed, night.audience_date, REMOVE)
+    )
+    added = client.push(audience, night.audience_date, ADD, [_add_body(r) for r in _records(adds)])
+    removed = client.push(
+        audience,
+        night.audience_date,
+        REMOVE,
+        [
+            {"idempotency_key": k, "customer_id": c}
+            for k, c in zip(removes["idempotency_key"], removes["customer_id"], strict=True)
+        ],
+    )
+    outcome.requests += added.requests + removed.requests
+    for result, frame in ((added, adds), (removed, removes)):
+        by_key = frame.set_index("idempotency_key")["customer_id"]
+        for key, reason in result.rejected.items():
+            outcome.rejections.append(
+                {
+                    "sync_id": sync_id,
+                    "destination": WEBHOOK,
+                    "audience": audience,
+                    "customer_id": by_key[key],
+                    "idempotency_key": key,
+                    "reason": reason,
+                    "rejected_at": started_at,
+                }
+            )
+    confirmed = adds[member_of(adds["idempotency_key"], set(added.delivered))]
+    removed_ids = set(
+        removes.loc[member_of(removes["idempotency_key"], set(removed.delivered)), "customer_id"]
+    )
+    outcome.states.append(
+        next_state(state, _state_rows(WEBHOOK, confirmed), removed_ids, started_at)
+    )
+    failed = len(added.failed) + len(removed.failed)
+    rejected = len(added.rejected) + len(removed.rejected)
+    sent = len(added.delivered) + len(removed.delivered)
+    counts = _counts(len(added.delivered), len(removed.delivered), failed, rejected, suppressed)
+    errors = sorted(set(added.failed.values()) | set(removed.failed.values()))
+    message = f"{added.requests + removed.requests} requests" + (f"; {errors[0]}" if errors else "")
+    _record(
+        night,
+        outcome,
+        WEBHOOK,
+        audience,
+        counts,
+        status(sent, failed, rejected),
+        message,
+        started,
+        started_at,
+        sync_id,
+    )
+
+
+def _counts(added: int, removed: int, failed: int, rejected: int, suppressed: int) -> dict:
+    return {
+        "added": added,
+        "removed": removed,
+        "failed": failed,
+        "rejected": rejected,
+        "suppressed_at_export": suppressed,
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.to_dict("records")
+
+
+def _add_body(row: dict) -> dict:
+    payload = row["payload"]
+    return {
+        "idempotency_key": row["idempotency_key"],
+        "customer_id": row["customer_id"],
+        "kind": row["kind"],
+        "channel": row["channel"],
+        "address": row["address"],
+        "name": row["name"] if isinstance(row["name"], str) else None,
+        "template_key": row["template_key"],
+        "is_new_entry": bool(row["is_new_entry"]),
+        "payload": json.loads(payload) if isinstance(payload, str) and payload else {},
+    }

@@ -1,0 +1,231 @@
+"""The night's audiences delivered: files per channel, hashed ad audiences and the webhook,
+each synced by difference, with consent and erasure applied again at the last step."""
+
+import json
+from datetime import date, datetime
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from activation.destinations.erasure import rewrite_without
+from activation.destinations.members import (
+    CRM_COLUMNS,
+    ERASURE,
+    MEMBER_COLUMNS,
+    ExportMembers,
+    export_members,
+)
+from activation.destinations.runner import NightInput, SyncOutcome, run_syncs
+from activation.destinations.sync import STATE_COLUMNS, empty
+from activation.destinations.webhook import WebhookClient, WebhookConfig
+from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.resources import Destinations, Warehouse
+
+SYNCS = "marts.activation_syncs"
+STATE = "activation.sync_state"
+REJECTIONS = "activation.rejections"
+ERASURES_APPLIED = "activation.erasures_applied"
+AUDIENCES = "marts.audience_members"
+INPUTS = (AUDIENCES, "staging.stg_crm__customers", "governance.suppressions")
+
+DDL = {
+    SYNCS: """(sync_id varchar, audience_date date, audience varchar, destination varchar,
+        added bigint, removed bigint, failed bigint, rejected bigint,
+        suppressed_at_export bigint, duration_seconds double, status varchar,
+        message varchar, started_at timestamp)""",
+    STATE: """(destination varchar, audience varchar, customer_id varchar,
+        idempotency_key varchar, synced_at timestamp, hashed_identifiers varchar)""",
+    REJECTIONS: """(sync_id varchar, destination varchar, audience varchar, customer_id varchar,
+        idempotency_key varchar, reason varchar, rejected_at timestamp)""",
+    ERASURES_APPLIED: "(customer_id varchar, applied_at timestamp, files_rewritten bigint)",
+}
+
+
+def _create(con: duckdb.DuckDBPyConnection) -> None:
+    for table, columns in DDL.items():
+        con.execute(f"create schema if not exists {table.split('.')[0]}")
+        con.execute(f"create table if not exists {table} {columns}")
+
+
+def _missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    present = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
+    return [t for t in INPUTS if t not in present]
+
+
+def _read(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    return {
+        "members": con.execute(f"select {', '.join(MEMBER_COLUMNS)} from {AUDIENCES}").df(),
+        "crm": con.execute(f"select {', '.join(CRM_COLUMNS)} from staging.stg_crm__customers").df(),
+        "suppressions": con.execute(
+            "select customer_id, channel, reason from governance.suppressions"
+        ).df(),
+        "state": con.execute(f"select * from {STATE}").df(),
+        "rejected": con.execute(f"select idempotency_key from {REJECTIONS}").df(),
+        "applied": con.execute(f"select customer_id from {ERASURES_APPLIED}").df(),
+    }
+
+
+def _write(con: duckdb.DuckDBPyConnection, outcome: SyncOutcome, erased: pd.DataFrame) -> None:
+    con.execute("begin")
+    for table, frame in (
+        (SYNCS, outcome.sync_frame()),
+        (REJECTIONS, outcome.rejection_frame()),
+        (ERASURES_APPLIED, erased),
+    ):
+        con.register("_frame", frame)
+        con.execute(f"insert into {table} by name select * from _frame")
+        con.unregister("_frame")
+    con.register("_frame", outcome.state)
+    con.execute(f"delete from {STATE}")
+    con.execute(f"insert into {STATE} by name select * from _frame")
+    con.unregister("_frame")
+    con.execute("commit")
+
+
+def _forget(
+    destinations: Destinations, inputs: dict[str, pd.DataFrame], now: datetime
+) -> pd.DataFrame:
+    """Rewrite earlier export files without customers erased since the last run."""
+    s = inputs["suppressions"]
+    erased = set(s.loc[s["reason"] == ERASURE, "customer_id"]) - set(
+        inputs["applied"]["customer_id"]
+    )
+    state = inputs["state"]
+    hashes = [
+        h
+        for text in state.loc[state["customer_id"].isin(erased), "hashed_identifiers"].dropna()
+        for h in json.loads(text).values()
+    ]
+    files = rewrite_without(destinations.exports_path, sorted(erased), hashes)
+    return pd.DataFrame(
+        {
+            "customer_id": sorted(erased),
+            "applied_at": pd.Series([now] * len(erased), dtype="datetime64[us]"),
+            "files_rewritten": len(files),
+        }
+    )
+
+
+def _webhook(destinations: Destinations) -> WebhookClient | None:
+    if not destinations.webhook_url:
+        return None
+    return WebhookClient(
+        WebhookConfig(
+            url=destinations.webhook_url,
+            token=destinations.webhook_token,
+            batch_size=destinations.webhook_batch_size,
+            timeout_seconds=destinations.webhook_timeout_seconds,
+            max_attempts=destinations.webhook_max_attempts,
+            backoff_seconds=destinations.webhook_backoff_seconds,
+        )
+    )
+
+
+def _suppression_table(export: ExportMembers) -> str:
+    counts = export.blocked.groupby(["audience", "rule"]).size()
+    rows = [[audience, rule, int(n)] for (audience, rule), n in counts.items()]
+    return markdown_table(["audience", "rule", "members dropped"], rows)
+
+
+@dg.asset(
+    key=["marts", "activation_syncs"],
+    deps=[
+        dg.AssetKey(["marts", "audience_members"]),
+        dg.AssetKey(["staging", "stg_crm__customers"]),
+        dg.AssetKey(["governance", "suppressions"]),
+    ],
+    group_name="activation",
+    kinds={"python", "duckdb", "parquet"},
+    pool=WAREHOUSE_POOL,
+)
+def activation_syncs(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, destinations: Destinations
+) -> dg.MaterializeResult:
+    """Every delivery of the night's audiences to marketing tools (files, ad audiences,
+    webhook): who was added and removed, who failed or was refused, and who was held back
+    because they opted out or asked to be forgotten."""
+    now = datetime.now()
+    with warehouse.connect() as con:
+        _create(con)
+        missing = _missing_inputs(con)
+        inputs = {} if missing else _read(con)
+    if AUDIENCES in missing:
+        # No audiences built (yet): nothing can be sent, and nothing is.
+        context.log.warning(f"{AUDIENCES} does not exist: nothing to deliver tonight")
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "skipped": "no audiences"})
+    if missing:
+        # Never export without the consent ledger and the CRM: fail closed, loudly.
+        raise dg.Failure(
+            f"cannot apply consent at export, missing: {', '.join(missing)}", allow_retries=False
+        )
+    erased = _forget(destinations, inputs, now)
+    if len(erased):
+        context.log.info(
+            f"{len(erased)} newly erased customers: rewrote "
+            f"{int(erased['files_rewritten'].iloc[0])} earlier export files"
+        )
+    members = inputs["members"]
+    if members.empty:
+        context.log.warning("marts.audience_members is empty: nothing to deliver tonight")
+        with warehouse.connect() as con:
+            _write(con, SyncOutcome(states=[inputs["state"]]), erased)
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "syncs": 0})
+
+    export = export_members(members, inputs["crm"], inputs["suppressions"])
+    dates = pd.to_datetime(members["audience_date"]).dt.date.unique()
+    if len(dates) != 1:
+        raise dg.Failure(f"marts.audience_members holds {len(dates)} audience dates, not one")
+    audience_date: date = dates[0]
+    night = NightInput(
+        export=export,
+        audience_date=audience_date,
+        state=inputs["state"].astype(STATE_COLUMNS)
+        if len(inputs["state"])
+        else empty(STATE_COLUMNS),
+        rejected_keys=frozenset(inputs["rejected"]["idempotency_key"]),
+        exports_dir=destinations.exports_path,
+    )
+    outcome = run_syncs(night, _webhook(destinations))
+    with warehouse.connect() as con:
+        _write(con, outcome, erased)
+
+    syncs = outcome.sync_frame()
+    suppressed = export.blocked[export.blocked["rule"] != "no_address"]
+    if len(suppressed):
+        context.log.warning(
+            f"{len(suppressed)} audience members dropped at export by consent or erasure "
+            "rules the marts should already have applied (see metadata)"
+        )
+    for row in syncs[syncs["status"].isin(["failed", "partial"])].itertuples():
+        log = context.log.error if row.failed else context.log.warning
+        log(
+            f"sync {row.destination}/{row.audience} {row.status}: {row.failed} failed, "
+            f"{row.rejected} rejected ({row.message})"
+        )
+    totals = syncs.groupby("destination")[["added", "removed", "failed", "rejected"]].sum()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(syncs),
+            "audience_date": str(audience_date),
+            "exportable_members": len(export.rows),
+            "dropped_at_export": dg.MetadataValue.md(_suppression_table(export)),
+            "by_destination": dg.MetadataValue.md(
+                markdown_table(
+                    ["destination", "added", "removed", "failed", "rejected"],
+                    [[d, *map(int, r)] for d, r in totals.iterrows()],
+                )
+            ),
+            "statuses": dg.MetadataValue.json(
+                {k: int(v) for k, v in syncs["status"].value_counts().items()}
+            ),
+            "files_written": len(outcome.files),
+            "webhook_requests": outcome.requests,
+            "erasures_applied": len(erased),
+        }
+    )
