@@ -27,6 +27,8 @@ final as (
         _partition_date as delivered_on
 
     from latest
+    -- An assignment of a forgotten customer is dropped: no mart may point at them.
+    where trim(customer_id) not in {{ erased_customer_ids() }}
 
 )
 
