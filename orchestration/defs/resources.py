@@ -109,6 +109,21 @@ class Serving(dg.ConfigurableResource):
         return Path(self.root)
 
 
+class Audiences(dg.ConfigurableResource):
+    """The audience registry file, the frequency cap, the control-group share and where the
+    account-manager task lists go (settings of the "Activation" block)."""
+
+    definitions_file: str
+    frequency_cap_contacts: int = 2
+    frequency_cap_days: int = 7
+    holdout_share: float = 0.10
+    exports_dir: str
+
+    @property
+    def exports_path(self) -> Path:
+        return Path(self.exports_dir)
+
+
 def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResource]:
     """The resources of a Weixi run for ``settings``."""
     return {
@@ -128,6 +143,13 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             timezone=settings.timezone,
             alert_log=str(settings.alert_log),
             alert_webhook_url=settings.alert_webhook_url,
+        ),
+        "audiences": Audiences(
+            definitions_file=str(settings.audiences_file),
+            frequency_cap_contacts=settings.frequency_cap_contacts,
+            frequency_cap_days=settings.frequency_cap_days,
+            holdout_share=settings.holdout_share,
+            exports_dir=str(settings.exports_dir),
         ),
         "dbt": dbt_resource(),
     }

@@ -58,16 +58,8 @@ identifiers as (
         customer_id,
         nullif(trim(email), '') is not null as has_email,
         nullif(trim(phone), '') is not null as has_phone,
-        coalesce(
-            list_has_any(
-                list_transform(
-                    string_split(lower(coalesce(social_handles, '')), ';'),
-                    entry -> split_part(trim(entry), ':', 1)
-                ),
-                ['wechat']
-            ),
-            false
-        ) as has_wechat,
+        regexp_matches(lower(coalesce(social_handles, '')), '(^|;)\s*wechat:\s*\S')
+            as has_wechat,
         next_revisit_date
     from crm
 
