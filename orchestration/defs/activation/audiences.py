@@ -94,9 +94,14 @@ def _read_inputs(
     ).fetchone()
     history = None
     if _table_exists(con, HISTORY_TABLE):
+        # The rules' windows, and the previous audience date however long ago it was.
         history = con.execute(
-            f"select * from {HISTORY_TABLE} where audience_date >= ? and audience_date < ?",
-            [audience_date - timedelta(days=lookback_days), audience_date],
+            f"""select * from {HISTORY_TABLE}
+            where audience_date < $today and audience_date >= least(
+                $start,
+                (select max(audience_date) from {HISTORY_TABLE} where audience_date < $today)
+            )""",
+            {"today": audience_date, "start": audience_date - timedelta(days=lookback_days)},
         ).df()
     suppressions = None
     if _table_exists(con, "governance.suppressions"):
