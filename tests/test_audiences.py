@@ -255,3 +255,21 @@ def test_a_broken_definition_stops_the_night_naming_the_audience(
     assert raised.value.audience == registry["audiences"][0]["name"]
     assert raised.value.field == "where" and "churn_risk" in str(raised.value)
     assert str(broken) in str(raised.value)
+
+
+def test_audiences_run_after_the_scored_candidates_and_tasks_after_them(dbt_manifest):
+    from orchestration.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    members, tasks, candidates = (
+        dg.AssetKey(["marts", name])
+        for name in ("audience_members", "account_manager_tasks", "audience_candidates")
+    )
+    assert candidates in graph.get(members).parent_keys
+    assert members in graph.get(tasks).parent_keys
+    assert {
+        dg.AssetKey(["marts", "churn_scores"]),
+        dg.AssetKey(["marts", "recommendations"]),
+        dg.AssetKey(["marts", "customer_segments"]),
+    } <= graph.get(candidates).parent_keys
+    assert graph.get(members).group_name == "activation"

@@ -22,7 +22,6 @@ from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
 from orchestration.defs.resources import Audiences, Warehouse
 
 CANDIDATES = dg.AssetKey(["marts", "audience_candidates"])
-SUPPRESSIONS = dg.AssetKey(["governance", "suppressions"])
 MEMBERS_TABLE = "marts.audience_members"
 HISTORY_TABLE = "activation.audience_history"
 TASKS_TABLE = "marts.account_manager_tasks"
@@ -189,7 +188,9 @@ def _members_metadata(build: AudienceBuild, audience_date: date, names: list[str
 
 @dg.asset(
     key=["marts", "audience_members"],
-    deps=[CANDIDATES, SUPPRESSIONS],
+    # governance.suppressions is read when it exists; it is upstream of dbt (customer_360), so
+    # of the candidates, and needs no edge of its own.
+    deps=[CANDIDATES],
     group_name="activation",
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
