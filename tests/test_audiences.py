@@ -124,8 +124,24 @@ def test_members_are_reached_only_on_channels_they_consent_to_and_can_be_reached
     for c in consent:
         on = channel == c
         assert consent[c][on].all() and has_id[c][on].all(), c
-    # Channel opt-outs are planted (a consent flipped off): some customers are reached on a
-    # later channel of the preference order, and some not at all.
+    # Channel opt-outs are planted (a consent flipped off in a later CRM row): the latest CRM
+    # row, read apart from the marts, consents to every channel a member is reached on.
+    crm = _query(
+        warehouse,
+        "select customer_id, email_consent, sms_consent, wechat_consent, phone_consent, "
+        "marketing_opt_out from staging.stg_crm__customers",
+    ).set_index("customer_id")
+    latest = crm.loc[messages["customer_id"]].reset_index()
+    for c in consent:
+        on = channel == c
+        assert latest[f"{c}_consent"].to_numpy()[on].all(), c
+    flipped = _query(
+        warehouse,
+        """select count(distinct customer_id) from raw.crm__customers
+        where not email_consent and customer_id in (
+            select customer_id from raw.crm__customers where email_consent)""",
+    ).iloc[0, 0]
+    assert flipped > 10, "the demo plants e-mail opt-outs"
     assert set(channel) >= {"email", "sms", "wechat"}
     tasks = members[members["channel"] == "account_manager"]
     assert candidates.loc[tasks["customer_id"], "account_manager_id"].notna().all()
