@@ -63,6 +63,19 @@ def test_every_shipped_audience_fills(built):
     assert "capped" in metadata["members per audience and exclusions per rule"].value
 
 
+def test_there_is_one_candidate_for_every_crm_customer_and_no_other(built):
+    warehouse, _, _ = built
+    missing, extra = _query(
+        warehouse,
+        """select
+            (select count(*) from marts.customer_360 c
+             where c.customer_id not in (select customer_id from marts.audience_candidates)),
+            (select count(*) from marts.audience_candidates a
+             where a.customer_id not in (select customer_id from marts.customer_360))""",
+    ).iloc[0]
+    assert (missing, extra) == (0, 0)
+
+
 def test_members_carry_the_contract_columns_and_no_contact_identifiers(built):
     warehouse, _, members = built
     assert list(members.columns) == [
