@@ -193,6 +193,32 @@ MART_RULES: tuple[TableRules, ...] = (
         probabilities=("support", "confidence"),
         ranges={"lift": (0, None)},
     ),
+    # Activation: the night's audiences and the account managers' task lists.
+    TableRules(
+        "marts.audience_members",
+        key=("audience", "customer_id"),
+        not_null=(
+            "audience_date",
+            "kind",
+            "channel",
+            "priority",
+            "template_key",
+            "holdout_group",
+            "is_new_entry",
+            "reason",
+            "payload",
+        ),
+        allowed={
+            "kind": ("marketing", "service", "task"),
+            "channel": ("email", "sms", "wechat", "phone", "account_manager"),
+            "holdout_group": ("treatment", "control"),
+        },
+    ),
+    TableRules(
+        "marts.account_manager_tasks",
+        key=("task", "customer_id"),
+        not_null=("task_date", "account_manager_id", "due_date", "reason"),
+    ),
     TableRules(
         "marts.model_validation",
         key=("model", "model_version", "metric"),

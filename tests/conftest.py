@@ -4,6 +4,7 @@ whole pipeline once per session."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +26,7 @@ from tests.support import (  # noqa: E402
     ML_START,
     pipeline_assets,
     range_tags,
+    scored_assets,
     weixi_resources,
 )
 
@@ -86,6 +88,20 @@ def ml_warehouse(
         resources=weixi_resources(warehouse, ml_landing),
         tags=range_tags(ML_START, ML_END),
     )
+    assert result.success
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def scored_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, ml_warehouse: Path, ml_landing: Path
+) -> Path:
+    """A copy of ``ml_warehouse`` with every model trained and scored and the scored marts
+    (customer segments, audience candidates) built, once per session. Activation tests build
+    audiences, exports and lift on it; copy it to ``tmp_path`` before writing to it."""
+    warehouse = tmp_path_factory.mktemp("scored") / "warehouse.duckdb"
+    shutil.copy(ml_warehouse, warehouse)
+    result = dg.materialize(scored_assets(), resources=weixi_resources(warehouse, ml_landing))
     assert result.success
     return warehouse
 

@@ -41,6 +41,23 @@ def pipeline_assets() -> list:
     return [*loading_assets(), dbt_incremental_models, dbt_models]
 
 
+def model_assets() -> list:
+    """The model assets that score customers from the dbt marts (before the scored marts)."""
+    from orchestration.defs.ml.churn import churn_model, churn_scores
+    from orchestration.defs.ml.personas import customer_personas
+    from orchestration.defs.ml.recommendations import recommendations
+    from orchestration.defs.ml.value import customer_value
+
+    return [churn_model, churn_scores, customer_value, customer_personas, recommendations]
+
+
+def scored_assets() -> list:
+    """The model assets and the dbt marts built on their scores (needs a parsed dbt project)."""
+    from orchestration.defs.dbt.assets import dbt_scored_models
+
+    return [*model_assets(), dbt_scored_models]
+
+
 def range_tags(start: date, end: date) -> dict[str, str]:
     return {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
 

@@ -42,13 +42,25 @@ def _model_assets() -> list:
     return [customer_value, customer_personas, dbt_scored_models]
 
 
+def _selection() -> dg.AssetSelection:
+    """The value and persona assets and, of the scored dbt marts, only customer_segments: the
+    others (audience candidates) also read the churn and recommendation tables, which these
+    tests do not build."""
+    value, personas, _ = _model_assets()
+    return dg.AssetSelection.assets(value, personas) | dg.AssetSelection.keys(
+        ["marts", "customer_segments"]
+    )
+
+
 @pytest.fixture(scope="module")
 def scored(ml_warehouse, ml_landing, tmp_path_factory):
     """A copy of the two-year warehouse with the value and persona assets and the scored marts
     built on it."""
     warehouse = tmp_path_factory.mktemp("value") / "warehouse.duckdb"
     shutil.copy(ml_warehouse, warehouse)
-    result = dg.materialize(_model_assets(), resources=weixi_resources(warehouse, ml_landing))
+    result = dg.materialize(
+        _model_assets(), resources=weixi_resources(warehouse, ml_landing), selection=_selection()
+    )
     assert result.success
     with duckdb.connect(str(warehouse), read_only=True) as con:
         yield con, result, warehouse
@@ -168,7 +180,9 @@ def test_a_young_shop_gets_empty_value_tables_and_still_builds_its_segments(
 ):
     warehouse = tmp_path / "young.duckdb"
     shutil.copy(pipeline_warehouse[0], warehouse)
-    result = dg.materialize(_model_assets(), resources=weixi_resources(warehouse, demo_landing))
+    result = dg.materialize(
+        _model_assets(), resources=weixi_resources(warehouse, demo_landing), selection=_selection()
+    )
     assert result.success
     metadata = result.asset_materializations_for_node("marts__customer_value")[0].metadata
     assert "180 days of purchases" in metadata["skipped"].value

@@ -136,6 +136,21 @@ class Destinations(dg.ConfigurableResource):
         return Path(self.exports_dir)
 
 
+class Audiences(dg.ConfigurableResource):
+    """The audience registry file, the frequency cap, the control-group share and where the
+    account-manager task lists go (settings of the "Activation" block)."""
+
+    definitions_file: str
+    frequency_cap_contacts: int = 2
+    frequency_cap_days: int = 7
+    holdout_share: float = 0.10
+    exports_dir: str
+
+    @property
+    def exports_path(self) -> Path:
+        return Path(self.exports_dir)
+
+
 def _webhook_token(settings: WeixiSettings) -> str | dg.EnvVar | None:
     # From the environment it stays an EnvVar, so the Dagster UI never shows the secret.
     variable = settings.webhook_token_variable()
@@ -173,6 +188,13 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             webhook_timeout_seconds=settings.webhook_timeout_seconds,
             webhook_max_attempts=settings.webhook_max_attempts,
             webhook_backoff_seconds=settings.webhook_backoff_seconds,
+        ),
+        "audiences": Audiences(
+            definitions_file=str(settings.audiences_file),
+            frequency_cap_contacts=settings.frequency_cap_contacts,
+            frequency_cap_days=settings.frequency_cap_days,
+            holdout_share=settings.holdout_share,
+            exports_dir=str(settings.exports_dir),
         ),
         "dbt": dbt_resource(),
     }

@@ -1,0 +1,377 @@
+"""The audience builder: one night's audience members from the definitions and the candidates.
+
+Steps, in this order (docs/activation.md, "The rules"):
+
+1. **Select**: each definition's ``where`` over the candidates, with its ``reason`` and payload.
+2. **Channel**: the first channel of the preference order the customer consents to, has an
+   identifier for and is not suppressed on; erased customers and (for marketing and tasks)
+   marketing opt-outs are dropped whatever the candidates say.
+3. **New entry**: not a member of the audience on the previous audience date of the history.
+4. **Dedupe**: an audience with ``dedupe_days`` takes no second entry of a customer within them.
+5. **Frequency cap**: a customer's new marketing entries, highest priority first, while the
+   contacts of the last ``cap_days`` days (today included) stay within ``cap_contacts``;
+   control-group entries count, so the cap is decided before the holdout.
+6. **Holdout**: a stable share of each audience goes to the control group.
+
+Every step is a pure function of frames; :func:`build_audiences` runs them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from activation.definitions import (
+    ACCOUNT_MANAGER,
+    MARKETING,
+    SERVICE,
+    TASK,
+    AudienceDefinition,
+    check_against_candidates,
+)
+from activation.holdout import holdout_groups
+
+MEMBER_COLUMNS = {
+    "audience_date": "date",
+    "audience": "varchar",
+    "kind": "varchar",
+    "customer_id": "varchar",
+    "channel": "varchar",
+    "priority": "integer",
+    "template_key": "varchar",
+    "holdout_group": "varchar",
+    "is_new_entry": "boolean",
+    "reason": "varchar",
+    "payload": "varchar",
+}
+# Why a selected customer is not a member, in the order the rules are applied.
+ERASED = "erased"
+OPTED_OUT = "opted_out"
+NO_CONSENT = "no_consent"
+NO_IDENTIFIER = "no_identifier"
+SUPPRESSED = "suppressed"
+DEDUPLICATED = "deduplicated"
+CAPPED = "capped"
+EXCLUSION_RULES = (ERASED, OPTED_OUT, NO_CONSENT, NO_IDENTIFIER, SUPPRESSED, DEDUPLICATED, CAPPED)
+
+# Which candidate columns say a customer may be reached on a channel, and can be.
+CONSENT_COLUMN = {
+    "email": "email_consent",
+    "sms": "sms_consent",
+    "wechat": "wechat_consent",
+    "phone": "phone_consent",
+}
+IDENTIFIER_COLUMN = {
+    "email": "has_email",
+    "sms": "has_phone",
+    "wechat": "has_wechat",
+    "phone": "has_phone",
+    ACCOUNT_MANAGER: "has_account_manager",
+}
+ALL_CHANNELS = "all"
+ERASURE = "erasure"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The configurable safety rules (settings ``frequency_cap_*`` and ``holdout_share``)."""
+
+    cap_contacts: int = 2
+    cap_days: int = 7
+    holdout_share: float = 0.10
+
+
+@dataclass(frozen=True)
+class AudienceBuild:
+    """A night's members (columns :data:`MEMBER_COLUMNS`) and who was left out by which rule
+    (``audience``, ``rule``, ``customer_id``)."""
+
+    members: pd.DataFrame
+    exclusions: pd.DataFrame
+
+    def exclusion_counts(self) -> pd.DataFrame:
+        """Customers left out per audience and rule (no customer ids)."""
+        return (
+            self.exclusions.groupby(["audience", "rule"], as_index=False)
+            .size()
+            .rename(columns={"size": "customers"})
+        )
+
+
+def build_audiences(
+    definitions: Sequence[AudienceDefinition],
+    candidates: pd.DataFrame,
+    audience_date: date,
+    history: pd.DataFrame | None = None,
+    suppressions: pd.DataFrame | None = None,
+    rules: Rules = Rules(),
+    source: Path | str = "<definitions>",
+) -> AudienceBuild:
+    """The members of every audience on ``audience_date``.
+
+    ``candidates``: the columns of ``marts.audience_candidates``. ``history``: earlier dates'
+    members (rows of ``audience_date`` itself are ignored, so a re-run gives the same result).
+    ``suppressions``: rows of ``governance.suppressions`` (``customer_id``, ``channel``,
+    ``reason``), applied again whatever the candidates say. ``source`` names the definitions
+    file in errors.
+    """
+    history = _history_before(history, audience_date)
+    selected = select_members(definitions, candidates, source)
+    routed, excluded = choose_channels(selected, definitions, candidates, suppressions)
+    routed = mark_new_entries(routed, history, audience_date)
+    routed, deduped = deduplicate(routed, definitions, history, audience_date)
+    routed, capped = apply_frequency_cap(routed, history, audience_date, rules)
+    members = assign_holdout(routed, definitions, rules.holdout_share)
+    members.insert(0, "audience_date", audience_date)
+    members = members[list(MEMBER_COLUMNS)].sort_values(["audience", "customer_id"])
+    exclusions = pd.concat([excluded, deduped, capped], ignore_index=True)
+    return AudienceBuild(members.reset_index(drop=True), exclusions)
+
+
+def select_members(
+    definitions: Sequence[AudienceDefinition],
+    candidates: pd.DataFrame,
+    source: Path | str = "<definitions>",
+) -> pd.DataFrame:
+    """One row per audience and selected customer: ``audience``, ``customer_id``, ``reason``
+    and ``payload`` (a JSON object of the payload columns). The definitions are checked against
+    the candidates' columns first (:func:`check_against_candidates`)."""
+    con = duckdb.connect()
+    try:
+        con.register("candidates", candidates)
+        check_against_candidates(definitions, con, "candidates", source)
+        parts = []
+        for definition in definitions:
+            payload = ", ".join(f"'{c}', \"{c}\"" for c in definition.payload)
+            parts.append(
+                con.execute(
+                    f"""
+                    select
+                        ? as audience,
+                        customer_id,
+                        coalesce(cast(({definition.reason}) as varchar), ?) as reason,
+                        cast(json_object({payload}) as varchar) as payload
+                    from candidates
+                    where coalesce(({definition.where}), false)
+                    """,
+                    [definition.name, definition.purpose],
+                ).df()
+            )
+    finally:
+        con.close()
+    return pd.concat(parts, ignore_index=True) if parts else _empty_selection()
+
+
+def choose_channels(
+    selected: pd.DataFrame,
+    definitions: Sequence[AudienceDefinition],
+    candidates: pd.DataFrame,
+    suppressions: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``selected`` with the channel of each member, and the selected customers without one
+    (``audience``, ``rule``, ``customer_id``), the first rule that stopped them."""
+    by_name = {d.name: d for d in definitions}
+    reach = _reachability(candidates, suppressions)
+    frame = selected.merge(reach, on="customer_id", how="left", validate="many_to_one")
+    channel = pd.Series(pd.NA, index=frame.index, dtype="string")
+    rule = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for name, rows in frame.groupby("audience").groups.items():
+        definition = by_name[name]
+        part = frame.loc[rows]
+        chosen, why = _route(definition, part)
+        channel.loc[rows] = chosen
+        rule.loc[rows] = why
+    frame["channel"] = channel
+    kind = frame["audience"].map({d.name: d.kind for d in definitions})
+    frame["kind"] = kind
+    frame["priority"] = (
+        frame["audience"].map({d.name: d.priority for d in definitions}).astype("int64")
+    )
+    frame["template_key"] = frame["audience"].map({d.name: d.template_key for d in definitions})
+    kept = frame[channel.notna()][
+        [
+            "audience",
+            "kind",
+            "customer_id",
+            "channel",
+            "priority",
+            "template_key",
+            "reason",
+            "payload",
+        ]
+    ]
+    excluded = pd.DataFrame(
+        {"audience": frame["audience"], "rule": rule, "customer_id": frame["customer_id"]}
+    )[channel.isna()]
+    return kept.reset_index(drop=True), excluded.reset_index(drop=True)
+
+
+def _route(definition: AudienceDefinition, part: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The chosen channel and, where there is none, the rule that stopped the member."""
+    chosen = pd.Series(pd.NA, index=part.index, dtype="string")
+    consented = pd.Series(False, index=part.index)
+    identified = pd.Series(False, index=part.index)
+    for channel in definition.channels:
+        consent = (
+            pd.Series(True, index=part.index)
+            if channel == ACCOUNT_MANAGER
+            else part[CONSENT_COLUMN[channel]].fillna(False).astype(bool)
+        )
+        has_id = part[IDENTIFIER_COLUMN[channel]].fillna(False).astype(bool)
+        blocked = part["blocked_channels"].map(lambda blocked, channel=channel: channel in blocked)
+        if definition.kind != SERVICE:
+            blocked = blocked | part["blocked_channels"].map(lambda b: ALL_CHANNELS in b)
+        consented |= consent
+        identified |= consent & has_id
+        usable = consent & has_id & ~blocked & chosen.isna()
+        chosen[usable] = channel
+    why = pd.Series(SUPPRESSED, index=part.index, dtype="string")
+    why[~identified] = NO_IDENTIFIER
+    why[~consented] = NO_CONSENT
+    if definition.kind in (MARKETING, TASK):
+        why[part["opted_out"]] = OPTED_OUT
+        chosen[part["opted_out"]] = pd.NA
+    why[part["erased"]] = ERASED
+    chosen[part["erased"]] = pd.NA
+    why[chosen.notna()] = pd.NA
+    return chosen, why
+
+
+def _reachability(candidates: pd.DataFrame, suppressions: pd.DataFrame | None) -> pd.DataFrame:
+    """Per customer: consent and identifier columns, whether erased or opted out of marketing
+    (candidates or ledger), and the set of channels the ledger suppresses."""
+    columns = ["customer_id", *CONSENT_COLUMN.values(), "has_email", "has_phone", "has_wechat"]
+    reach = candidates[columns].copy()
+    reach["has_account_manager"] = candidates["account_manager_id"].notna()
+    ledger = suppressions if suppressions is not None else _empty_suppressions()
+    blocked = ledger.groupby("customer_id")["channel"].agg(frozenset)
+    erased = set(ledger.loc[ledger["reason"] == ERASURE, "customer_id"])
+    ledger_opt_out = set(ledger.loc[ledger["channel"] == ALL_CHANNELS, "customer_id"])
+    reach["blocked_channels"] = reach["customer_id"].map(blocked)
+    reach["blocked_channels"] = reach["blocked_channels"].map(
+        lambda b: b if isinstance(b, frozenset) else frozenset()
+    )
+    reach["erased"] = reach["customer_id"].isin(erased)
+    reach["opted_out"] = candidates["marketing_opt_out"].fillna(False).astype(bool) | reach[
+        "customer_id"
+    ].isin(ledger_opt_out)
+    return reach
+
+
+def mark_new_entries(
+    members: pd.DataFrame, history: pd.DataFrame, audience_date: date
+) -> pd.DataFrame:
+    """``is_new_entry``: the customer was not in the audience on the latest history date
+    before ``audience_date`` (every member is new when there is none)."""
+    earlier = history[history["audience_date"] < audience_date]
+    out = members.copy()
+    if earlier.empty:
+        out["is_new_entry"] = True
+        return out
+    previous = earlier[earlier["audience_date"] == earlier["audience_date"].max()]
+    before = set(zip(previous["audience"], previous["customer_id"], strict=True))
+    out["is_new_entry"] = [
+        (a, c) not in before for a, c in zip(out["audience"], out["customer_id"], strict=True)
+    ]
+    return out
+
+
+def deduplicate(
+    members: pd.DataFrame,
+    definitions: Sequence[AudienceDefinition],
+    history: pd.DataFrame,
+    audience_date: date,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop new entries into an audience with ``dedupe_days`` when the customer already entered
+    it within that many days (one message per customer and audience in the window)."""
+    windows = {d.name: d.dedupe_days for d in definitions if d.dedupe_days}
+    entered = history[history["is_new_entry"].astype(bool) & history["audience"].isin(windows)]
+    last_entry = entered.groupby(["audience", "customer_id"])["audience_date"].max()
+    drop = [
+        bool(new)
+        and (audience, customer) in last_entry.index
+        and (audience_date - last_entry[(audience, customer)]).days < windows[audience]
+        for new, audience, customer in zip(
+            members["is_new_entry"], members["audience"], members["customer_id"], strict=True
+        )
+    ]
+    drop = pd.Series(drop, index=members.index, dtype=bool)
+    return members[~drop].reset_index(drop=True), _exclusions(members[drop], DEDUPLICATED)
+
+
+def apply_frequency_cap(
+    members: pd.DataFrame, history: pd.DataFrame, audience_date: date, rules: Rules
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep a customer's new marketing entries, highest priority first (ties: audience name),
+    while their contacts in the last ``rules.cap_days`` days, today included, stay within
+    ``rules.cap_contacts``. Earlier contacts come from ``history`` (control rows included)."""
+    window_start = audience_date - timedelta(days=rules.cap_days - 1)
+    past = history[
+        (history["kind"] == MARKETING)
+        & history["is_new_entry"].astype(bool)
+        & (history["audience_date"] >= window_start)
+        & (history["audience_date"] < audience_date)
+    ]
+    used = past.groupby("customer_id").size()
+    contacts = members[(members["kind"] == MARKETING) & members["is_new_entry"].astype(bool)]
+    ordered = contacts.assign(_negative_priority=-contacts["priority"]).sort_values(
+        ["customer_id", "_negative_priority", "audience"]
+    )
+    rank = ordered.groupby("customer_id").cumcount() + 1
+    allowed = rules.cap_contacts - ordered["customer_id"].map(used).fillna(0).astype("int64")
+    over = ordered.index[rank > allowed]
+    capped = members.loc[over]
+    return members.drop(index=over).reset_index(drop=True), _exclusions(capped, CAPPED)
+
+
+def assign_holdout(
+    members: pd.DataFrame, definitions: Sequence[AudienceDefinition], default_share: float
+) -> pd.DataFrame:
+    """``holdout_group`` per member: ``control`` for a stable share of each audience (the
+    audience's ``holdout_share``, else ``default_share``), else ``treatment``."""
+    shares = {
+        d.name: default_share if d.holdout_share is None else d.holdout_share for d in definitions
+    }
+    out = members.copy()
+    out["holdout_group"] = pd.Series(dtype="string")
+    for name, rows in out.groupby("audience").groups.items():
+        part = out.loc[rows]
+        out.loc[rows, "holdout_group"] = holdout_groups(
+            part["audience"], part["customer_id"], shares[name]
+        )
+    return out
+
+
+def _history_before(history: pd.DataFrame | None, audience_date: date) -> pd.DataFrame:
+    if history is None or history.empty:
+        return pd.DataFrame(
+            {
+                "audience_date": pd.Series([], dtype="object"),
+                "audience": pd.Series([], dtype="string"),
+                "kind": pd.Series([], dtype="string"),
+                "customer_id": pd.Series([], dtype="string"),
+                "is_new_entry": pd.Series([], dtype=bool),
+            }
+        )
+    out = history.copy()
+    out["audience_date"] = pd.to_datetime(out["audience_date"]).dt.date
+    return out[out["audience_date"] < audience_date]
+
+
+def _exclusions(rows: pd.DataFrame, rule: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"audience": rows["audience"], "rule": rule, "customer_id": rows["customer_id"]}
+    ).reset_index(drop=True)
+
+
+def _empty_selection() -> pd.DataFrame:
+    return pd.DataFrame(columns=["audience", "customer_id", "reason", "payload"])
+
+
+def _empty_suppressions() -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": [], "channel": [], "reason": []}, dtype="string")

@@ -1,0 +1,285 @@
+"""The night's audiences from the definitions in ``activation/audiences.yml``, and the
+account managers' task lists. Thin wrappers: the rules live in ``activation/builder.py``."""
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from activation.builder import (
+    EXCLUSION_RULES,
+    MEMBER_COLUMNS,
+    AudienceBuild,
+    Rules,
+    build_audiences,
+)
+from activation.definitions import TASK, load_definitions
+from activation.holdout import CONTROL, TREATMENT
+from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.resources import Audiences, Warehouse
+
+CANDIDATES = dg.AssetKey(["marts", "audience_candidates"])
+MEMBERS_TABLE = "marts.audience_members"
+HISTORY_TABLE = "activation.audience_history"
+TASKS_TABLE = "marts.account_manager_tasks"
+TASK_COLUMNS = {
+    "task_date": "date",
+    "account_manager_id": "varchar",
+    "customer_id": "varchar",
+    "customer_name": "varchar",
+    "task": "varchar",
+    "priority": "integer",
+    "reason": "varchar",
+    "due_date": "date",
+    "last_order_date": "date",
+    "last_order_amount": "decimal(18,2)",
+    "open_complaints": "bigint",
+    "churn_probability": "double",
+    "churn_risk_band": "varchar",
+    "churn_reasons": "varchar",
+    "recommended_products": "varchar",
+}
+# A task is due on the planned revisit date, or today when that has passed.
+TASKS_SQL = f"""
+select
+    members.audience_date as task_date,
+    candidates.account_manager_id,
+    members.customer_id,
+    customers.customer_name,
+    members.audience as task,
+    members.priority,
+    members.reason,
+    greatest(candidates.planned_revisit_date, members.audience_date) as due_date,
+    candidates.last_order_date,
+    candidates.last_order_amount,
+    candidates.open_complaints,
+    candidates.churn_probability,
+    candidates.churn_risk_band,
+    candidates.churn_reasons,
+    candidates.recommended_products
+from marts.audience_members as members
+inner join marts.audience_candidates as candidates using (customer_id)
+inner join marts.customer_360 as customers using (customer_id)
+where members.kind = '{TASK}' and members.holdout_group = '{TREATMENT}'
+order by candidates.account_manager_id, due_date, members.priority desc, members.customer_id
+"""
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def _columns_sql(columns: dict[str, str]) -> str:
+    return ", ".join(f"{name} {kind}" for name, kind in columns.items())
+
+
+def _read_inputs(
+    con: duckdb.DuckDBPyConnection, lookback_days: int
+) -> tuple[pd.DataFrame, date, pd.DataFrame | None, pd.DataFrame | None]:
+    """Candidates, the audience date, the history the rules look back on and the ledger."""
+    candidates = con.execute("select * from marts.audience_candidates").df()
+    (audience_date,) = con.execute(
+        "select reference_date from intermediate.int_reference_date__selected"
+    ).fetchone()
+    history = None
+    if _table_exists(con, HISTORY_TABLE):
+        # The rules' windows, and the previous audience date however long ago it was.
+        history = con.execute(
+            f"""select * from {HISTORY_TABLE}
+            where audience_date < $today and audience_date >= least(
+                $start,
+                (select max(audience_date) from {HISTORY_TABLE} where audience_date < $today)
+            )""",
+            {"today": audience_date, "start": audience_date - timedelta(days=lookback_days)},
+        ).df()
+    suppressions = None
+    if _table_exists(con, "governance.suppressions"):
+        suppressions = con.execute(
+            "select customer_id, channel, reason from governance.suppressions"
+        ).df()
+    return candidates, audience_date, history, suppressions
+
+
+def _write_members(warehouse: Warehouse, build: AudienceBuild, audience_date: date) -> None:
+    """Replace the date in the history and the mart with tonight's members, in one transaction."""
+    with warehouse.connect() as con:
+        con.execute("create schema if not exists activation")
+        con.execute("create schema if not exists marts")
+        con.execute("begin")
+        con.execute(f"create table if not exists {HISTORY_TABLE} ({_columns_sql(MEMBER_COLUMNS)})")
+        con.execute(f"delete from {HISTORY_TABLE} where audience_date = ?", [audience_date])
+        con.register("_members", build.members)
+        casts = ", ".join(f"cast({c} as {t}) as {c}" for c, t in MEMBER_COLUMNS.items())
+        con.execute(f"insert into {HISTORY_TABLE} select {casts} from _members")
+        con.unregister("_members")
+        con.execute(
+            f"create or replace table {MEMBERS_TABLE} as "
+            f"select * from {HISTORY_TABLE} where audience_date = ? "
+            "order by audience, customer_id",
+            [audience_date],
+        )
+        con.execute("commit")
+
+
+def _members_metadata(build: AudienceBuild, audience_date: date, names: list[str]) -> dict:
+    members = build.members
+    groups = members.groupby(["audience", "holdout_group"]).size()
+    new = members[members["is_new_entry"]].groupby("audience").size()
+    counts = build.exclusion_counts().pivot_table(
+        index="audience", columns="rule", values="customers", fill_value=0
+    )
+    rows = [
+        [
+            name,
+            int(groups.get((name, TREATMENT), 0)),
+            int(groups.get((name, CONTROL), 0)),
+            int(new.get(name, 0)),
+            *(
+                int(counts.loc[name, rule]) if name in counts.index and rule in counts else 0
+                for rule in EXCLUSION_RULES
+            ),
+        ]
+        for name in names
+    ]
+    preview = members.head(10)
+    return {
+        "dagster/row_count": len(members),
+        "audience_date": audience_date.isoformat(),
+        "audiences": len(names),
+        "empty_audiences": ", ".join(r[0] for r in rows if r[1] + r[2] == 0) or "none",
+        "members per audience and exclusions per rule": dg.MetadataValue.md(
+            markdown_table(
+                ["audience", "treatment", "control", "new_entries", *EXCLUSION_RULES], rows
+            )
+        ),
+        "channels": dg.MetadataValue.md(
+            markdown_table(
+                ["channel", "members"],
+                [[c, int(n)] for c, n in members["channel"].value_counts().sort_index().items()],
+            )
+        ),
+        "preview (no PII)": dg.MetadataValue.md(
+            markdown_table(
+                ["audience", "customer_id", "channel", "holdout_group", "is_new_entry", "reason"],
+                preview[
+                    [
+                        "audience",
+                        "customer_id",
+                        "channel",
+                        "holdout_group",
+                        "is_new_entry",
+                        "reason",
+                    ]
+                ].values.tolist(),
+            )
+        ),
+    }
+
+
+@dg.asset(
+    key=["marts", "audience_members"],
+    # governance.suppressions is read when it exists; it is upstream of dbt (customer_360), so
+    # of the candidates, and needs no edge of its own.
+    deps=[CANDIDATES],
+    group_name="activation",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def audience_members(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, audiences: Audiences
+) -> dg.MaterializeResult:
+    """Tonight's members of every audience in the registry, each with its channel, control
+    group and reason, after consent, suppressions, deduplication and the frequency cap; the
+    history of every night is kept in activation.audience_history."""
+    definitions = load_definitions(audiences.definitions_file)
+    lookback = max([audiences.frequency_cap_days, 1, *(d.dedupe_days or 0 for d in definitions)])
+    with warehouse.connect(read_only=True) as con:
+        candidates, audience_date, history, suppressions = _read_inputs(con, lookback)
+    build = build_audiences(
+        definitions,
+        candidates,
+        audience_date,
+        history=history,
+        suppressions=suppressions,
+        rules=Rules(
+            audiences.frequency_cap_contacts,
+            audiences.frequency_cap_days,
+            audiences.holdout_share,
+        ),
+        source=audiences.definitions_file,
+    )
+    _write_members(warehouse, build, audience_date)
+    metadata = _members_metadata(build, audience_date, [d.name for d in definitions])
+    if metadata["empty_audiences"] != "none":
+        context.log.warning(f"empty audiences on {audience_date}: {metadata['empty_audiences']}")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _write_task_lists(tasks: pd.DataFrame, folder: Path) -> dict[str, int]:
+    """One CSV per account manager in ``folder``, replacing the folder whole."""
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    counts = {}
+    for manager, rows in tasks.groupby("account_manager_id", sort=True):
+        rows.to_csv(staging / f"{manager}.csv", index=False)
+        counts[str(manager)] = len(rows)
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    return counts
+
+
+@dg.asset(
+    key=["marts", "account_manager_tasks"],
+    deps=[dg.AssetKey(["marts", "audience_members"])],
+    group_name="activation",
+    kinds={"python", "duckdb", "csv"},
+    pool=WAREHOUSE_POOL,
+)
+def account_manager_tasks(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, audiences: Audiences
+) -> dg.MaterializeResult:
+    """Who each account manager should call today and why, with the context of the call (last
+    order, open complaints, churn risk and reasons, recommended products), as a table and one
+    CSV per manager."""
+    with warehouse.connect() as con:
+        con.execute("begin")
+        con.execute(f"create or replace table {TASKS_TABLE} ({_columns_sql(TASK_COLUMNS)})")
+        con.execute(f"insert into {TASKS_TABLE} {TASKS_SQL}")
+        con.execute("commit")
+        tasks = con.execute(f"select * from {TASKS_TABLE}").df()
+        (audience_date,) = con.execute(
+            "select reference_date from intermediate.int_reference_date__selected"
+        ).fetchone()
+    folder = audiences.exports_path / audience_date.isoformat() / "account_managers"
+    per_manager = _write_task_lists(tasks, folder)
+    context.log.info(f"{len(tasks)} tasks for {len(per_manager)} account managers in {folder}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(tasks),
+            "task_date": audience_date.isoformat(),
+            "managers": len(per_manager),
+            "folder": dg.MetadataValue.path(str(folder)),
+            "tasks per manager": dg.MetadataValue.md(
+                markdown_table(
+                    ["account_manager_id", "tasks"], [[m, n] for m, n in per_manager.items()]
+                )
+            ),
+            "tasks per kind": dg.MetadataValue.md(
+                markdown_table(
+                    ["task", "tasks"],
+                    [[t, int(n)] for t, n in tasks["task"].value_counts().sort_index().items()],
+                )
+            ),
+        }
+    )
