@@ -32,6 +32,10 @@ OUTPUT_TABLES = (
     "product_associations",
     "fct_orders",
     "kpi_daily",
+    "audience_members",
+    "account_manager_tasks",
+    "activation_syncs",
+    "campaign_lift",
 )
 
 
@@ -219,6 +223,8 @@ def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
     serving = settings.serving_dir / SERVING_DATABASE
     if serving.exists():
         click.echo(f"BI tools read {serving} (read-only) and {serving.parent / 'parquet/current'}/")
+    if settings.exports_dir.exists():
+        click.echo(f"Audience files and task lists: {settings.exports_dir}/<date>/")
 
 
 def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
