@@ -89,3 +89,15 @@ def table_snapshot(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, pd.Da
             select = ", ".join(f'"{c}"' for c in columns)
             out[table] = con.execute(f"select {select} from {table} order by all").df()
     return out
+
+
+def exported_text(folder: Path) -> str:
+    """Every CSV and Parquet file under ``folder`` as one text, to search for what must not
+    leave (ids, contact details, hashes)."""
+    parts = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix == ".csv":
+            parts.append(path.read_text())
+        elif path.suffix == ".parquet":
+            parts.append(pd.read_parquet(path).to_csv())
+    return "\n".join(parts)

@@ -15,8 +15,8 @@ from activation.destinations.identifiers import normalise_email, normalise_phone
 from activation.holdout import TREATMENT
 from orchestration.defs.activation.audiences import account_manager_tasks, audience_members
 from orchestration.defs.activation.exports import activation_syncs
-from orchestration.defs.activation.lift import campaign_lift
-from tests.support import weixi_resources
+from orchestration.defs.activation.lift import campaign_lift_table
+from tests.support import exported_text, weixi_resources
 from tests.webhook_server import Behaviour, WebhookServer
 
 TIMEOUT = 0.3
@@ -25,16 +25,6 @@ TIMEOUT = 0.3
 def _query(warehouse: Path, sql: str) -> pd.DataFrame:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql).df()
-
-
-def _export_text(exports: Path) -> str:
-    parts = []
-    for path in sorted(exports.rglob("*")):
-        if path.suffix == ".csv":
-            parts.append(path.read_text())
-        elif path.suffix == ".parquet":
-            parts.append(pd.read_parquet(path).to_csv())
-    return "\n".join(parts)
 
 
 def _files(exports: Path) -> dict[str, bytes]:
@@ -61,7 +51,7 @@ def night(tmp_path_factory, scored_warehouse, ml_landing):
             webhook_backoff_seconds=0.01,
             webhook_batch_size=50,
         )
-        assets = [audience_members, account_manager_tasks, activation_syncs, campaign_lift]
+        assets = [audience_members, account_manager_tasks, activation_syncs, campaign_lift_table]
         assert dg.materialize(assets, resources=resources).success
         first = {
             "requests": list(server.requests),
@@ -124,7 +114,7 @@ def test_every_audience_with_members_goes_out(night):
 
 def test_no_planted_opt_out_or_erasure_leaves(night, never_sent):
     _, exports, first, _ = night
-    text = _export_text(exports) + json.dumps([r["body"] for r in first["requests"]])
+    text = exported_text(exports) + json.dumps([r["body"] for r in first["requests"]])
     traces = set(never_sent["customer_id"].str.strip())
     for email in never_sent["email"].dropna():
         traces |= {email.strip(), sha256_hex(normalise_email(email))}

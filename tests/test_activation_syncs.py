@@ -13,7 +13,7 @@ import pytest
 from activation.destinations.identifiers import normalise_phone, sha256_hex
 from orchestration.defs.activation.exports import activation_syncs
 from tests import activation_inputs as inputs
-from tests.support import weixi_resources
+from tests.support import exported_text, weixi_resources
 from tests.webhook_server import Behaviour, WebhookServer
 
 DAY1 = inputs.AUDIENCE_DATE
@@ -37,16 +37,6 @@ def _traces(customer_id: str) -> list[str]:
         sha256_hex(phone),
         sha256_hex(phone.lstrip("+")),
     ]
-
-
-def _export_text(exports: Path) -> str:
-    parts = []
-    for path in sorted(exports.rglob("*")):
-        if path.suffix == ".csv":
-            parts.append(path.read_text())
-        elif path.suffix == ".parquet":
-            parts.append(pd.read_parquet(path).to_csv())
-    return "\n".join(parts)
 
 
 def _bytes(exports: Path) -> dict[str, bytes]:
@@ -103,7 +93,7 @@ def test_sync_delivers_once_respects_consent_and_forgets(warehouse: Path, tmp_pa
         ):
             assert (day / name).exists(), name
         assert not list(exports.rglob("*strategic_revisit*"))  # tasks are not exported here
-        text = _export_text(exports) + json.dumps([r["body"] for r in server.requests])
+        text = exported_text(exports) + json.dumps([r["body"] for r in server.requests])
         for customer in inputs.PLANTED:
             for trace in _traces(customer):
                 assert trace not in text, (customer, trace)
@@ -164,7 +154,7 @@ def test_sync_delivers_once_respects_consent_and_forgets(warehouse: Path, tmp_pa
     # Earlier files no longer hold the forgotten customer; ad platforms get a remove file.
     assert "C0002" not in (day / "email/welcome.csv").read_text()
     for trace in _traces("C0002")[1:]:
-        assert trace not in _export_text(exports / DAY1.isoformat()), trace
+        assert trace not in exported_text(exports / DAY1.isoformat()), trace
     google_after = pd.read_csv(day / "google_ads/welcome.csv", dtype=str)
     assert len(google_after) == len(google_before) - 1
     remove = pd.read_csv(exports / DAY2.isoformat() / "google_ads/welcome.remove.csv", dtype=str)

@@ -296,9 +296,10 @@ def test_erased_customers_leave_every_table_but_the_ledger(con, planted):
         [erased],
     ).fetchone()[0]
     assert raw_orders > 0
-    # The raw orders, tickets, surveys and posts keep the id as delivered (staging unlinks it).
+    # The raw orders, tickets, surveys, posts and imported campaign members keep the id as
+    # delivered (staging unlinks or drops it).
     delivered = {"governance", "staging.stg_governance__suppressions", "raw.orders__orders"}
-    delivered |= {"raw.service__tickets"}
+    delivered |= {"raw.service__tickets", "raw.campaigns__members"}
     delivered |= {"raw.service__surveys", "raw.social__posts"}
     assert _leftovers(con, erased, delivered) == []
     unlinked = con.execute(
@@ -343,25 +344,17 @@ def test_a_rerun_and_a_reloaded_old_delivery_bring_nobody_back(
             assert con.execute(count.format(table), [erased]).fetchone()[0] == 0
 
 
-def test_erased_customers_leave_the_model_marts(ml_warehouse, ml_landing, tmp_path):
-    from orchestration.defs.dbt.assets import dbt_scored_models
-    from orchestration.defs.ml.personas import customer_personas
-    from orchestration.defs.ml.recommendations import recommendations
-    from orchestration.defs.ml.value import customer_value
-
+def test_erased_customers_leave_the_model_marts(scored_warehouse, ml_landing):
     truth = pd.read_parquet(ml_landing / "_truth" / "consent.parquet")
     erased = truth.loc[truth["planted"] == "erasure", "customer_id"].tolist()
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(ml_warehouse, warehouse)
-    # Churn scores are left out (their fit is the slowest): they read only the feature
-    # snapshots, which the pipeline test above scans.
-    models = [customer_value, customer_personas, recommendations]
-    result = dg.materialize(
-        [*models, dbt_scored_models], resources=weixi_resources(warehouse, ml_landing)
-    )
-    assert result.success
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        for table in ("customer_value", "customer_personas", "recommendations"):
+    with duckdb.connect(str(scored_warehouse), read_only=True) as con:
+        for table in (
+            "churn_scores",
+            "customer_value",
+            "customer_personas",
+            "recommendations",
+            "audience_candidates",
+        ):
             assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
         skip = {"governance", "staging.stg_governance__suppressions", "raw"}
         assert _leftovers(con, erased, skip) == []

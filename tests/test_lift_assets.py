@@ -72,14 +72,31 @@ def test_null_effect_nudge_has_an_interval_around_zero(lift_run):
             assert row.ci_low < 0 < row.ci_high, (window, metric, row.to_dict())
 
 
-def test_every_imported_member_counts_once_and_unfinished_windows_wait(lift_run):
+def test_every_imported_member_counts_once_and_unfinished_windows_wait(lift_run, ml_landing):
     warehouse, result, lift, truth = lift_run
     assert list(lift.columns) == list(LIFT_COLUMNS)
     assert len(lift) == 2 * 3 * 3
+    consent = pd.read_parquet(ml_landing / "_truth" / "consent.parquet")
+    erased = consent.loc[consent["planted"] == "erasure", "customer_id"].tolist()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        forgotten = con.execute(
+            "select customer_id, audience, holdout_group, min(assigned_on) as assigned_on "
+            "from raw.campaigns__members where customer_id in (select unnest(?)) group by all",
+            [erased],
+        ).df()
     for (audience, window), planted in truth.iterrows():
         row = _row(lift, audience, window, "repurchase_rate")
-        assert row.treatment_customers == planted.treatment_members
-        assert row.control_customers == planted.control_members
+        # Every planted member whose window ended counts once, but the forgotten customers.
+        gone = (
+            forgotten[
+                forgotten.audience.eq(audience)
+                & (forgotten.assigned_on <= pd.Timestamp(ML_END - timedelta(days=window)))
+            ]
+            .groupby("holdout_group")
+            .size()
+        )
+        assert row.treatment_customers == planted.treatment_members - gone.get("treatment", 0)
+        assert row.control_customers == planted.control_members - gone.get("control", 0)
         # Windows still running on the reference date are left out and counted as pending.
         assert row.assignments_to <= pd.Timestamp(ML_END - timedelta(days=window))
         assert row.pending_assignments > 0 and not row.window_complete

@@ -18,6 +18,7 @@ from activation.builder import (
 )
 from activation.definitions import TASK, load_definitions
 from activation.holdout import CONTROL, TREATMENT
+from orchestration.defs.activation.tables import table_exists
 from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
 from orchestration.defs.resources import Audiences, Warehouse
 
@@ -68,17 +69,6 @@ order by candidates.account_manager_id, due_date, members.priority desc, members
 """
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def _columns_sql(columns: dict[str, str]) -> str:
     return ", ".join(f"{name} {kind}" for name, kind in columns.items())
 
@@ -92,7 +82,7 @@ def _read_inputs(
         "select reference_date from intermediate.int_reference_date__selected"
     ).fetchone()
     history = None
-    if _table_exists(con, HISTORY_TABLE):
+    if table_exists(con, HISTORY_TABLE):
         # The rules' windows, and the previous audience date however long ago it was.
         history = con.execute(
             f"""select * from {HISTORY_TABLE}
@@ -103,7 +93,7 @@ def _read_inputs(
             {"today": audience_date, "start": audience_date - timedelta(days=lookback_days)},
         ).df()
     suppressions = None
-    if _table_exists(con, "governance.suppressions"):
+    if table_exists(con, "governance.suppressions"):
         suppressions = con.execute(
             "select customer_id, channel, reason from governance.suppressions"
         ).df()

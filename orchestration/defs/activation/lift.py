@@ -5,6 +5,7 @@ import duckdb
 import pandas as pd
 
 from activation.lift import LIFT_COLUMNS, campaign_lift
+from orchestration.defs.activation.tables import table_exists
 from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
 from orchestration.defs.ml.tables import conform
 from orchestration.defs.resources import Warehouse
@@ -18,19 +19,8 @@ UPSTREAM = [
     ["marts", "customer_360"],
     ["intermediate", "int_reference_date__selected"],
     ["staging", "stg_campaigns__members"],
-    ["activation", "audience_history"],
+    ["marts", "audience_members"],  # its asset keeps activation.audience_history
 ]
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
 
 
 def load_assignments(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, int]:
@@ -38,12 +28,12 @@ def load_assignments(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, int]
     customers of customer_360 (so erased and unknown customers never count), and how many
     assignment rows were left out for that."""
     parts = []
-    if _exists(con, MEMBERS_VIEW):
+    if table_exists(con, MEMBERS_VIEW):
         parts.append(
             "select audience, customer_id, assigned_on, holdout_group, 'imported' as source "
             f"from {MEMBERS_VIEW}"
         )
-    if _exists(con, HISTORY_TABLE):
+    if table_exists(con, HISTORY_TABLE):
         parts.append(
             "select audience, customer_id, audience_date as assigned_on, holdout_group, "
             f"'weixi' as source from {HISTORY_TABLE} where is_new_entry"
