@@ -43,7 +43,9 @@ SCORE_COLUMNS = {
 def _read(warehouse: Warehouse, where: str) -> pd.DataFrame:
     with warehouse.connect() as con:
         return con.execute(
-            f"select * from {FEATURES.path[0]}.{FEATURES.path[1]} where {where}"
+            f"select * from {FEATURES.path[0]}.{FEATURES.path[1]} where {where} "
+            # A fixed row order: the sampling and the validation split depend on it.
+            "order by as_of, customer_id"
         ).df()
 
 
