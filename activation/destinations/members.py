@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from activation.builder import MEMBER_COLUMNS as AUDIENCE_MEMBER_COLUMNS
 from activation.destinations.identifiers import normalise_email, normalise_phone, wechat_handle
 
 MARKETING = "marketing"
@@ -42,19 +43,7 @@ CRM_COLUMNS = (
     "phone_consent",
     "marketing_opt_out",
 )
-MEMBER_COLUMNS = (
-    "audience_date",
-    "audience",
-    "kind",
-    "customer_id",
-    "channel",
-    "priority",
-    "template_key",
-    "holdout_group",
-    "is_new_entry",
-    "reason",
-    "payload",
-)
+MEMBER_COLUMNS = tuple(AUDIENCE_MEMBER_COLUMNS)  # the columns of marts.audience_members
 
 
 @dataclass(frozen=True)
