@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 
 from data_quality.registry import MART_RULES
-from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.quality.checks import quality_definitions, table_checks
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
 from tests.support import weixi_resources
 
 DBT_MARTS = {

@@ -7,31 +7,10 @@ import dagster as dg
 import duckdb
 
 from orchestration.contract import SOURCES, Source
+from orchestration.defs.metadata import markdown_table
 from orchestration.defs.partitions import daily_partitions, partition_dates
-from orchestration.defs.resources import Landing, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Landing, Warehouse
 from orchestration.ingest.loader import LOADED, DeliveryError, SourceLoadReport, load_source
-
-WAREHOUSE_POOL = "weixi_warehouse"
-"""Every asset that writes the warehouse runs in this pool; its limit of 1 keeps writers apart."""
-
-
-def markdown_table(header: list[str], rows: list[list[object]]) -> str:
-    """A Markdown table; numbers with thousands separators, pipes escaped."""
-
-    def cell(value: object) -> str:
-        if value is None:
-            text = ""
-        elif isinstance(value, bool):
-            text = str(value).lower()
-        elif isinstance(value, int):
-            text = f"{value:,}"
-        else:
-            text = str(value)
-        return text.replace("|", "\\|").replace("\n", " ")[:60]
-
-    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def preview(con: duckdb.DuckDBPyConnection, source: Source, day: date, limit: int = 5) -> str:

@@ -19,6 +19,9 @@ from orchestration.defs.dbt.project import dbt_resource
 from orchestration.ingest.validation import DeliveryRules
 from orchestration.settings import WeixiSettings
 
+WAREHOUSE_POOL = "weixi_warehouse"
+"""Every asset that writes the warehouse runs in this pool; its limit of 1 keeps writers apart."""
+
 
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB warehouse file."""

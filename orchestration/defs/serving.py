@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
-from orchestration.defs.resources import Serving, Warehouse
+from orchestration.defs.metadata import markdown_table
+from orchestration.defs.resources import WAREHOUSE_POOL, Serving, Warehouse
 from orchestration.serving import (
     CURRENT,
     PARQUET_FOLDER,

@@ -19,8 +19,8 @@ from activation.builder import (
 from activation.definitions import TASK, load_definitions
 from activation.holdout import CONTROL, TREATMENT
 from orchestration.defs.activation.tables import table_exists
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
-from orchestration.defs.resources import Audiences, Warehouse
+from orchestration.defs.metadata import markdown_table
+from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, Warehouse
 
 CANDIDATES = dg.AssetKey(["marts", "audience_candidates"])
 MEMBERS_TABLE = "marts.audience_members"

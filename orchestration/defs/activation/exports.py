@@ -19,8 +19,8 @@ from activation.destinations.members import (
 from activation.destinations.runner import NightInput, SyncOutcome, run_syncs
 from activation.destinations.sync import STATE_COLUMNS, empty
 from activation.destinations.webhook import WebhookClient, WebhookConfig
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
-from orchestration.defs.resources import Destinations, Warehouse
+from orchestration.defs.metadata import markdown_table
+from orchestration.defs.resources import WAREHOUSE_POOL, Destinations, Warehouse
 
 SYNCS = "marts.activation_syncs"
 STATE = "activation.sync_state"

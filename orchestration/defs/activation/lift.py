@@ -6,9 +6,9 @@ import pandas as pd
 
 from activation.lift import LIFT_COLUMNS, campaign_lift
 from orchestration.defs.activation.tables import table_exists
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.tables import conform
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.settings import get_settings
 
 LIFT_TABLE = "marts.campaign_lift"

@@ -7,8 +7,8 @@ import dagster as dg
 
 from activation.suppressions import REASONS, ErasureRequestError, update_ledger
 from orchestration.contract import source
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
-from orchestration.defs.resources import ErasureRequests, Landing, Warehouse
+from orchestration.defs.metadata import markdown_table
+from orchestration.defs.resources import WAREHOUSE_POOL, ErasureRequests, Landing, Warehouse
 from orchestration.ingest.loader import ensure_raw_tables
 
 

@@ -12,9 +12,8 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.project import weixi_dbt_project
 from orchestration.defs.dbt.translator import WeixiDbtTranslator
-from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.partitions import daily_partitions, partition_dates
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.settings import get_settings
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"

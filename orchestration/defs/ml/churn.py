@@ -16,9 +16,9 @@ from ml.churn import (
     train_candidate,
 )
 from ml.history import NotEnoughHistory
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
-from orchestration.defs.resources import ModelRegistry, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, ModelRegistry, Warehouse
 from orchestration.settings import get_settings
 
 FEATURES = dg.AssetKey(["features", "churn_feature_snapshots"])

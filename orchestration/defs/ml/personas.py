@@ -7,11 +7,11 @@ import pandas as pd
 
 from ml import personas
 from ml.history import NotEnoughHistory
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
 from orchestration.defs.ml.tables import conform
 from orchestration.defs.ml.value import reference_date
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
 
 PERSONAS_TABLE = "marts.customer_personas"
 PROFILES_TABLE = "marts.persona_profiles"

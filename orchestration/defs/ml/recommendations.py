@@ -22,10 +22,10 @@ from ml.recommend import (
     purchase_matrices,
     recommend,
 )
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
 from orchestration.defs.ml.tables import conform
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.settings import get_settings
 
 TABLE = "marts.recommendations"

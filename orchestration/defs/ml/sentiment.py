@@ -18,9 +18,9 @@ from ml.sentiment import (
 from ml.sentiment_lexicon import lexicon_scores
 from ml.text_themes import COMPLAINT_THEMES, PRAISE_THEMES, THEMES, theme_lists, theme_matrix
 from orchestration.contract import SOURCES
-from orchestration.defs.ingest import WAREHOUSE_POOL, markdown_table
+from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.ingest.loader import ensure_raw_tables
 
 TABLE = "ml.text_sentiment"

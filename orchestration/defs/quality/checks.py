@@ -23,9 +23,8 @@ from data_quality.registry import TableRules, registered
 from data_quality.results import QUALITY_RUNS, CheckRun, record_results
 from data_quality.rules import CONTRACT, FRESHNESS, INTEGRITY, PLAUSIBILITY, VOLUME
 from orchestration.contract import SOURCES, Source
-from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.quality.reporting import check_results, check_specs, shop_now
-from orchestration.defs.resources import Quality, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Quality, Warehouse
 from orchestration.runner import RANGE_END_TAG, RANGE_START_TAG
 
 PARTITION_TAG = "dagster/partition"

@@ -13,9 +13,8 @@ from data_quality.freshness import source_freshness
 from data_quality.results import CheckRun, record_results
 from data_quality.rules import Check, RuleResult
 from orchestration.contract import SOURCES, Source
-from orchestration.defs.ingest import WAREHOUSE_POOL
 from orchestration.defs.quality.reporting import shop_now
-from orchestration.defs.resources import Quality, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Quality, Warehouse
 
 SOURCE_FRESHNESS = Check(
     "freshness",
