@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from activation.definitions import (
+from activation.audience_definitions import (
     ACCOUNT_MANAGER,
     MARKETING,
     SERVICE,

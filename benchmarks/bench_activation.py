@@ -27,9 +27,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from activation.destinations.delivery import NightInput, run_syncs  # noqa: E402
 from activation.destinations.formats import GOOGLE_ADS, META_ADS, ad_hashes, ad_members  # noqa: E402
 from activation.destinations.members import export_members  # noqa: E402
-from activation.destinations.runner import NightInput, run_syncs  # noqa: E402
 from activation.destinations.sync import STATE_COLUMNS, empty, with_keys  # noqa: E402
 from activation.destinations.webhook import WebhookClient, WebhookConfig  # noqa: E402
 from activation.holdout import holdout_groups  # noqa: E402

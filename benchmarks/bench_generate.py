@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestration.demo_data import GeneratorConfig, generate  # noqa: E402
+from demo_data import GeneratorConfig, generate  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.contract import SOURCES
+from ingest.loader import load_source
 from orchestration.cli import landing_dates
-from orchestration.contract import SOURCES
-from orchestration.ingest.loader import load_source
-from orchestration.serving import publish
+from serving.snapshot import publish
 
 
 def main() -> None:

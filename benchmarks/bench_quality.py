@@ -28,9 +28,9 @@ def run_scenario(warehouse: Path, scenario: str) -> None:
     import duckdb
 
     from data_quality.checks import check_raw_source, check_table, check_volume
-    from data_quality.registry import MART_RULES
+    from data_quality.table_rules import MART_RULES
     from data_quality.validation import build_docs
-    from orchestration.contract import SOURCES
+    from ingest.contract import SOURCES
     from orchestration.settings import get_settings
 
     timings = [("import Great Expectations", time.perf_counter() - began)]

@@ -30,13 +30,13 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml.sentiment import fit_sentiment_model, validate_sentiment_model  # noqa: E402
-from orchestration.demo_data import texts  # noqa: E402
-from orchestration.demo_data.catalogue import (  # noqa: E402
+from demo_data import texts  # noqa: E402
+from demo_data.catalogue import (  # noqa: E402
     SUBCATEGORY_NOUNS_EN,
     SUBCATEGORY_NOUNS_ZH,
 )
-from orchestration.demo_data.social import RATING_RANGE  # noqa: E402
+from demo_data.social import RATING_RANGE  # noqa: E402
+from ml.sentiment import fit_sentiment_model, validate_sentiment_model  # noqa: E402
 
 RATED_PER_CUSTOMER = 0.8
 TEXTS_PER_CUSTOMER = 2.0

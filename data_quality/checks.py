@@ -17,11 +17,11 @@ import duckdb
 
 from data_quality.marts import coverage_frame, coverage_rules, table_frame, table_rules
 from data_quality.raw_rules import raw_frame_parameters, raw_frame_sql, raw_rules
-from data_quality.registry import TableRules
 from data_quality.rules import RuleResult
+from data_quality.table_rules import TableRules
 from data_quality.validation import FrameValidation, validate_frame
 from data_quality.volume import volume_frame, volume_rules
-from orchestration.contract import Source
+from ingest.contract import Source
 
 MAX_ROWS_PER_FRAME = 1_000_000
 

@@ -1,4 +1,4 @@
-"""Rules and frames for the output tables declared in ``data_quality.registry``.
+"""Rules and frames for the output tables declared in ``data_quality.table_rules``.
 
 Each table is validated whole, reading only the columns its rules name (so no PII column is ever
 read, and wide tables stay cheap). A table that must cover a population of customers gets a
@@ -11,8 +11,8 @@ import duckdb
 import pandas as pd
 
 from data_quality.gx import gxe
-from data_quality.registry import DAYS_BEHIND, POPULATIONS, REFERENCE_DATE_SQL, TableRules
 from data_quality.rules import FRESHNESS, INTEGRITY, Rule
+from data_quality.table_rules import DAYS_BEHIND, POPULATIONS, REFERENCE_DATE_SQL, TableRules
 
 
 def table_rules(entry: TableRules, present: set[str]) -> list[Rule]:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from data_quality.gx import Col, gxe
 from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
-from orchestration.contract import LINEAGE_COLUMNS, Column, Entity, Source
+from ingest.contract import LINEAGE_COLUMNS, Column, Entity, Source
 
 PANDAS_TYPES = {
     "string": "str",

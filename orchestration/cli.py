@@ -53,7 +53,7 @@ def _say(message: str) -> None:
 
 def landing_dates(landing: Path) -> list[date]:
     """The delivery days present in a landing folder, over the four sources' folders."""
-    from orchestration.contract import SOURCES
+    from ingest.contract import SOURCES
 
     known = {source.name for source in SOURCES}
     for folder in sorted(landing.iterdir()):
@@ -136,8 +136,8 @@ def generate(
     customers: int, days: int, end_date: datetime | None, seed: int, out: Path | None
 ) -> None:
     """Generate realistic demo deliveries for the four sources."""
-    from orchestration.demo_data import GeneratorConfig, NotDemoData
-    from orchestration.demo_data import generate as generate_data
+    from demo_data import GeneratorConfig, NotDemoData
+    from demo_data import generate as generate_data
 
     settings = get_settings()
     if customers < 1 or days < 1:
@@ -189,7 +189,7 @@ def _resolve_range(
 def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
     import duckdb
 
-    from orchestration.serving import SERVING_DATABASE
+    from serving.snapshot import SERVING_DATABASE
 
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         built = {
@@ -229,7 +229,7 @@ def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
 
 def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     """Materialise every asset for the days ``start``..``end``: each asset runs once, the
-    partitioned ones over the whole range (see `orchestration.runner`).
+    partitioned ones over the whole range (see `orchestration.stages`).
 
     With ``record`` the runs are kept in the Dagster instance that the UI shows; by default they
     use a throw-away instance, which skips Dagster's bookkeeping of every asset and day."""
@@ -244,7 +244,7 @@ def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     from orchestration.definitions import defs
     from orchestration.defs.schedules import NIGHTLY_JOB
     from orchestration.instance import weixi_instance
-    from orchestration.runner import run_range
+    from orchestration.stages import run_range
 
     instance = weixi_instance(settings) if record else dg.DagsterInstance.ephemeral()
     days = (end - start).days + 1
@@ -360,7 +360,7 @@ def forget(customer_ids: tuple[str, ...], reason: str) -> None:
 @click.option("--check", is_flag=True, help="Fail if docs/data_contract.md is out of date.")
 def contract(check: bool) -> None:
     """Write the landing data contract to docs/data_contract.md."""
-    from orchestration.contract import render_markdown
+    from ingest.contract import render_markdown
 
     target = PROJECT_ROOT / "docs" / "data_contract.md"
     text = render_markdown()

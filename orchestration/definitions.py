@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.console import compact_console
+from orchestration.defs.publish import with_publish_asset
 from orchestration.defs.quality.checks import quality_definitions
 from orchestration.defs.resources import build_resources
-from orchestration.defs.serving import with_publish_asset
 from orchestration.settings import get_settings
 
 

@@ -13,8 +13,8 @@ import pytest
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
+from demo_data import GeneratorConfig, generate  # noqa: E402
 from orchestration.defs.dbt.project import prepare_manifest  # noqa: E402
-from orchestration.demo_data import GeneratorConfig, generate  # noqa: E402
 from tests.support import (  # noqa: E402
     DEMO_CUSTOMERS,
     DEMO_DAYS,

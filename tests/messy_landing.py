@@ -13,8 +13,8 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from orchestration.contract import CRM, ORDERS, SERVICE, Entity
-from orchestration.demo_data import GeneratorConfig, generate
+from demo_data import GeneratorConfig, generate
+from ingest.contract import CRM, ORDERS, SERVICE, Entity
 
 START, END = date(2025, 3, 1), date(2025, 3, 6)
 DAYS = [date(2025, 3, d) for d in range(1, 7)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.serving import PUBLISHED_KEY
+from orchestration.defs.publish import PUBLISHED_KEY
 from orchestration.settings import PROJECT_ROOT
 from tests import messy_landing as messy
 from tests.pipeline_process import pipeline_definitions
@@ -56,7 +56,7 @@ def _wait_for(out: Path, condition, what: str) -> None:
 
 def build_messy_pipeline(root: Path) -> MessyPipeline:
     """Landing, warehouse and serving folder under ``root``, after the runs described above."""
-    from orchestration.runner import run_range
+    from orchestration.stages import run_range
 
     landing = messy.build_messy_landing(root / "landing")
     warehouse = root / "warehouse" / "warehouse.duckdb"

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.runner import run_range
+from orchestration.stages import run_range
 from tests.support import pipeline_assets, weixi_resources
 
 
 def pipeline_definitions(warehouse: Path, landing: Path, **settings: object) -> dg.Definitions:
     """Ingestion, the dbt models and the publish step over ``warehouse`` and ``landing`` (the
     model assets of other modules are left out: tiny test data is too short for them)."""
-    from orchestration.defs.serving import with_publish_asset
+    from orchestration.defs.publish import with_publish_asset
 
     return with_publish_asset(
         dg.Definitions(

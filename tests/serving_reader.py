@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.serving import CURRENT, PARQUET_FOLDER, SERVING_DATABASE, SNAPSHOT_TABLE
+from serving.snapshot import CURRENT, PARQUET_FOLDER, SERVING_DATABASE, SNAPSHOT_TABLE
 
 
 def read_database(path: Path) -> dict:

@@ -28,8 +28,8 @@ def loading_assets() -> list:
     """The assets that fill the tables dbt reads: ingestion, the text sentiment and the
     consent ledger."""
     from orchestration.defs.activation.suppressions import suppressions
-    from orchestration.defs.ingest import ingest_assets
     from orchestration.defs.ml.sentiment import text_sentiment
+    from orchestration.defs.raw import ingest_assets
 
     return [*ingest_assets, text_sentiment, suppressions]
 

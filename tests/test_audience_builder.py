@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from activation.audience_definitions import DefinitionError, load_definitions, parse_definitions
 from activation.builder import (
     CAPPED,
     DEDUPLICATED,
@@ -19,7 +20,6 @@ from activation.builder import (
     Rules,
     build_audiences,
 )
-from activation.definitions import DefinitionError, load_definitions, parse_definitions
 from activation.holdout import CONTROL
 from orchestration.settings import get_settings
 

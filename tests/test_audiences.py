@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from activation.definitions import DefinitionError, load_definitions
+from activation.audience_definitions import DefinitionError, load_definitions
 from activation.holdout import CONTROL, holdout_group
 from orchestration.defs.activation.audiences import account_manager_tasks, audience_members
 from orchestration.settings import get_settings

@@ -17,9 +17,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.contract import SOURCES
-from orchestration.defs.ingest import ingest_assets
-from orchestration.ingest.encoding import decode
+from ingest.contract import SOURCES
+from ingest.encoding import decode
+from orchestration.defs.raw import ingest_assets
 from tests import messy_landing as messy
 from tests.support import weixi_resources
 

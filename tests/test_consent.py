@@ -17,11 +17,11 @@ from activation.suppressions import (
     read_erasure_requests,
     update_ledger,
 )
+from ingest.contract import source
+from ingest.loader import ensure_raw_tables
 from orchestration.cli import main
-from orchestration.contract import source
 from orchestration.defs.activation.suppressions import suppressions
-from orchestration.defs.ingest import ingest_assets
-from orchestration.ingest.loader import ensure_raw_tables
+from orchestration.defs.raw import ingest_assets
 from orchestration.settings import get_settings
 from tests.support import table_snapshot, weixi_resources
 

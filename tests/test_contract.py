@@ -1,4 +1,4 @@
-from orchestration.contract import LINEAGE_COLUMNS, SOURCES, render_markdown, source
+from ingest.contract import LINEAGE_COLUMNS, SOURCES, render_markdown, source
 from orchestration.settings import PROJECT_ROOT
 
 

@@ -103,7 +103,7 @@ def test_nightly_schedule_requests_yesterdays_partition(dbt_manifest):
 
 def test_stages_alternate_and_respect_dependencies(dbt_manifest):
     from orchestration.definitions import defs
-    from orchestration.runner import plan_stages
+    from orchestration.stages import plan_stages
 
     graph = defs().resolve_asset_graph()
     stages = plan_stages(graph)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.contract import SOURCES, Column, Entity
-from orchestration.demo_data import GenerationSummary, GeneratorConfig, NotDemoData, generate
+from demo_data import GenerationSummary, GeneratorConfig, NotDemoData, generate
+from ingest.contract import SOURCES, Column, Entity
 
 END = date(2025, 6, 30)
 DAYS = 180

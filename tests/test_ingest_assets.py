@@ -7,8 +7,8 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from orchestration.contract import CRM, SOURCES
-from orchestration.defs.ingest import ingest_assets
+from ingest.contract import CRM, SOURCES
+from orchestration.defs.raw import ingest_assets
 from tests.support import DEMO_END, range_tags, table_snapshot, weixi_resources
 
 

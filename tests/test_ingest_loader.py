@@ -6,10 +6,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.contract import ORDERS, SOCIAL
-from orchestration.ingest.encoding import Decoded, EncodingError, decode
-from orchestration.ingest.loader import load_source
-from orchestration.ingest.reading import DeliveryError
+from ingest.contract import ORDERS, SOCIAL
+from ingest.encoding import Decoded, EncodingError, decode
+from ingest.loader import load_source
+from ingest.reading import DeliveryError
 
 DAY = date(2025, 3, 1)
 ORDER_HEADER = (

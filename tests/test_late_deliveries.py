@@ -10,11 +10,11 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from orchestration.contract import ORDERS
-from orchestration.defs.ingest import ingest_assets
+from ingest.contract import ORDERS
+from ingest.late import find_late_deliveries
+from ingest.loader import load_source
 from orchestration.defs.late_deliveries import late_deliveries_sensor
-from orchestration.ingest.late import find_late_deliveries
-from orchestration.ingest.loader import load_source
+from orchestration.defs.raw import ingest_assets
 from tests import messy_landing as messy
 from tests.support import weixi_resources
 

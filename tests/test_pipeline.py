@@ -7,7 +7,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.runner import run_range
+from orchestration.stages import run_range
 from tests.support import DEMO_END, DEMO_START, table_snapshot, weixi_resources
 
 

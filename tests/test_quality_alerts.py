@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
 
-from orchestration.defs.ingest import ingest_assets
 from orchestration.defs.quality.sensors import run_failure_alert
+from orchestration.defs.raw import ingest_assets
 from orchestration.defs.resources import Landing, Quality, Warehouse
 
 

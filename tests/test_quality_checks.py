@@ -12,10 +12,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.contract import SOURCES
-from orchestration.defs.ingest import ingest_assets
+from ingest.contract import SOURCES
 from orchestration.defs.quality.checks import source_checks
 from orchestration.defs.quality.freshness import freshness_checks
+from orchestration.defs.raw import ingest_assets
 from orchestration.settings import get_settings
 from tests.support import DEMO_END, range_tags, weixi_resources
 

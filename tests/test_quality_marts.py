@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from data_quality.registry import MART_RULES
+from data_quality.table_rules import MART_RULES
 from orchestration.defs.quality.checks import quality_definitions, table_checks
 from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
 from tests.support import weixi_resources

@@ -13,12 +13,12 @@ from data_quality.freshness import source_freshness
 from data_quality.gx import gxe
 from data_quality.marts import table_rules
 from data_quality.raw_rules import raw_rules
-from data_quality.registry import MART_RULES, TableRules, registered
 from data_quality.results import CheckRun, record_results
 from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
+from data_quality.table_rules import MART_RULES, TableRules, registered
 from data_quality.validation import EngineError, build_docs, page_url, validate_frame
-from orchestration.contract import LINEAGE_COLUMNS, ORDERS, SOCIAL, Column
-from orchestration.ingest.loader import ensure_raw_tables
+from ingest.contract import LINEAGE_COLUMNS, ORDERS, SOCIAL, Column
+from ingest.loader import ensure_raw_tables
 
 DAY = date(2025, 6, 30)
 NOW = datetime(2025, 7, 1, 9, 0)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.ingest import ingest_assets
 from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.raw import ingest_assets
 from orchestration.defs.schedules import nightly_job, nightly_retry_policy
-from orchestration.serving import SERVING_DATABASE
 from orchestration.settings import PROJECT_ROOT, WeixiSettings, get_settings
+from serving.snapshot import SERVING_DATABASE
 from tests import messy_landing as messy
 from tests.pipeline_process import run_pipeline
 from tests.support import table_snapshot, weixi_resources

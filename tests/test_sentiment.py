@@ -7,6 +7,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from demo_data import texts
+from demo_data.catalogue import SUBCATEGORY_NOUNS_EN, SUBCATEGORY_NOUNS_ZH
+from demo_data.social import RATING_RANGE
 from ml.history import NotEnoughHistory
 from ml.sentiment import (
     fit_sentiment_model,
@@ -17,9 +20,6 @@ from ml.sentiment import (
 )
 from ml.sentiment_lexicon import lexicon_scores
 from ml.text_themes import COMPLAINT_THEMES, PRAISE_THEMES, THEMES, theme_lists, theme_matrix
-from orchestration.demo_data import texts
-from orchestration.demo_data.catalogue import SUBCATEGORY_NOUNS_EN, SUBCATEGORY_NOUNS_ZH
-from orchestration.demo_data.social import RATING_RANGE
 
 # How often each theme of the generator occurs among reviews: mostly praise, as in real shops.
 THEME_SHARES = {

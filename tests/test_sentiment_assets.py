@@ -8,8 +8,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.defs.ingest import ingest_assets
 from orchestration.defs.ml.sentiment import text_sentiment
+from orchestration.defs.raw import ingest_assets
 from tests.support import DEMO_END, range_tags, table_snapshot, weixi_resources
 
 

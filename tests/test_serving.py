@@ -12,8 +12,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.serving import PUBLISHED_KEY, with_publish_asset
-from orchestration.serving import (
+from orchestration.defs.publish import PUBLISHED_KEY, with_publish_asset
+from serving.snapshot import (
     CURRENT,
     PARQUET_FOLDER,
     SERVING_DATABASE,

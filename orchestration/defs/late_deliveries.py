@@ -5,9 +5,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from ingest.late import find_late_deliveries
 from orchestration.defs.resources import Landing, Warehouse
 from orchestration.defs.schedules import nightly_job
-from orchestration.ingest.late import find_late_deliveries
 
 LATE_DELIVERY_TAG = "weixi/late_delivery"
 

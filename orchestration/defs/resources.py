@@ -15,8 +15,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from ingest.row_rules import DeliveryRules
 from orchestration.defs.dbt.project import dbt_resource
-from orchestration.ingest.validation import DeliveryRules
 from orchestration.settings import WeixiSettings
 
 WAREHOUSE_POOL = "weixi_warehouse"

@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from activation.audience_definitions import TASK, load_definitions
 from activation.builder import (
     EXCLUSION_RULES,
     MEMBER_COLUMNS,
@@ -16,7 +17,6 @@ from activation.builder import (
     Rules,
     build_audiences,
 )
-from activation.definitions import TASK, load_definitions
 from activation.holdout import CONTROL, TREATMENT
 from orchestration.defs.activation.tables import table_exists
 from orchestration.defs.metadata import markdown_table

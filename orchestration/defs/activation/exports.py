@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from activation.destinations.delivery import NightInput, SyncOutcome, run_syncs
 from activation.destinations.erasure import rewrite_without
 from activation.destinations.members import (
     CRM_COLUMNS,
@@ -16,7 +17,6 @@ from activation.destinations.members import (
     ExportMembers,
     export_members,
 )
-from activation.destinations.runner import NightInput, SyncOutcome, run_syncs
 from activation.destinations.sync import STATE_COLUMNS, empty
 from activation.destinations.webhook import WebhookClient, WebhookConfig
 from orchestration.defs.metadata import markdown_table

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from activation.suppressions import REASONS, ErasureRequestError, update_ledger
-from orchestration.contract import source
+from ingest.contract import source
+from ingest.loader import ensure_raw_tables
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WAREHOUSE_POOL, ErasureRequests, Landing, Warehouse
-from orchestration.ingest.loader import ensure_raw_tables
 
 
 @dg.asset(

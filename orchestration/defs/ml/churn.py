@@ -17,7 +17,7 @@ from ml.churn import (
 )
 from ml.history import NotEnoughHistory
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
 from orchestration.defs.resources import WAREHOUSE_POOL, ModelRegistry, Warehouse
 from orchestration.settings import get_settings
 

@@ -8,7 +8,7 @@ import pandas as pd
 from ml import personas
 from ml.history import NotEnoughHistory
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
 from orchestration.defs.ml.tables import conform
 from orchestration.defs.ml.value import reference_date
 from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ingest.contract import SOURCES
+from ingest.loader import ensure_raw_tables
 from ml.history import NotEnoughHistory
 from ml.sentiment import (
     SentimentModel,
@@ -17,11 +19,9 @@ from ml.sentiment import (
 )
 from ml.sentiment_lexicon import lexicon_scores
 from ml.text_themes import COMPLAINT_THEMES, PRAISE_THEMES, THEMES, theme_lists, theme_matrix
-from orchestration.contract import SOURCES
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
 from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
-from orchestration.ingest.loader import ensure_raw_tables
 
 TABLE = "ml.text_sentiment"
 LEXICON_VERSION = "keyword_lexicon"

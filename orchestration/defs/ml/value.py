@@ -9,7 +9,7 @@ from ml import gamma_gamma, ltv
 from ml.history import NotEnoughHistory
 from ml.value_matrix import QUADRANTS, value_quadrants
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.reporting import Figure, record_validation, validation_metadata
+from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
 from orchestration.defs.ml.tables import conform
 from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
 from orchestration.settings import get_settings

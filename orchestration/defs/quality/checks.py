@@ -19,13 +19,13 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from data_quality.registry import TableRules, registered
 from data_quality.results import QUALITY_RUNS, CheckRun, record_results
 from data_quality.rules import CONTRACT, FRESHNESS, INTEGRITY, PLAUSIBILITY, VOLUME
-from orchestration.contract import SOURCES, Source
-from orchestration.defs.quality.reporting import check_results, check_specs, shop_now
+from data_quality.table_rules import TableRules, registered
+from ingest.contract import SOURCES, Source
+from orchestration.defs.quality.check_results import check_results, check_specs, shop_now
 from orchestration.defs.resources import WAREHOUSE_POOL, Quality, Warehouse
-from orchestration.runner import RANGE_END_TAG, RANGE_START_TAG
+from orchestration.stages import RANGE_END_TAG, RANGE_START_TAG
 
 PARTITION_TAG = "dagster/partition"
 SOURCE_CHECKS = [CONTRACT, PLAUSIBILITY, VOLUME]

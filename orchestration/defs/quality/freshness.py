@@ -12,8 +12,8 @@ import dagster as dg
 from data_quality.freshness import source_freshness
 from data_quality.results import CheckRun, record_results
 from data_quality.rules import Check, RuleResult
-from orchestration.contract import SOURCES, Source
-from orchestration.defs.quality.reporting import shop_now
+from ingest.contract import SOURCES, Source
+from orchestration.defs.quality.check_results import shop_now
 from orchestration.defs.resources import WAREHOUSE_POOL, Quality, Warehouse
 
 SOURCE_FRESHNESS = Check(

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import SOURCES
-from orchestration.ingest.loader import FILES_TABLE, LOADS_TABLE, file_sha256, mtime_utc
+from ingest.contract import SOURCES
+from ingest.loader import FILES_TABLE, LOADS_TABLE, file_sha256, mtime_utc
 
 
 @dataclass(frozen=True)

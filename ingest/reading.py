@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.contract import Entity
-from orchestration.ingest.encoding import UTF8, EncodingError, decode
+from ingest.contract import Entity
+from ingest.encoding import UTF8, EncodingError, decode
 
 
 class DeliveryError(Exception):

@@ -625,7 +625,7 @@ def render_markdown() -> str:
     lines = [
         "# Landing data contract",
         "",
-        "Generated from `orchestration/contract.py` by `weixi contract`; do not edit by hand.",
+        "Generated from `ingest/contract.py` by `weixi contract`; do not edit by hand.",
         "",
         "Each source delivers one folder per day: `<landing>/<source>/<YYYY-MM-DD>/`, holding",
         "files named `<entity>*.csv` (header row, comma-separated, empty field = null) or",

@@ -13,7 +13,7 @@ import dagster as dg
 
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WAREHOUSE_POOL, Serving, Warehouse
-from orchestration.serving import (
+from serving.snapshot import (
     CURRENT,
     PARQUET_FOLDER,
     READABLE_BY,

@@ -6,11 +6,11 @@ from datetime import date, timedelta
 import dagster as dg
 import duckdb
 
-from orchestration.contract import SOURCES, Source
+from ingest.contract import SOURCES, Source
+from ingest.loader import LOADED, DeliveryError, SourceLoadReport, load_source
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.partitions import daily_partitions, partition_dates
 from orchestration.defs.resources import WAREHOUSE_POOL, Landing, Warehouse
-from orchestration.ingest.loader import LOADED, DeliveryError, SourceLoadReport, load_source
 
 
 def preview(con: duckdb.DuckDBPyConnection, source: Source, day: date, limit: int = 5) -> str:

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from orchestration.contract import SOURCES, Entity, source
+from ingest.contract import SOURCES, Entity, source
 
 from .seasons import Window
 

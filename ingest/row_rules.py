@@ -11,7 +11,7 @@ from datetime import datetime
 
 import duckdb
 
-from orchestration.contract import DUCKDB_TYPES, Column, Entity
+from ingest.contract import DUCKDB_TYPES, Column, Entity
 
 TYPE_CHANGE_MIN_VALUES = 2
 """A column changed type when not one of at least this many values in a file is of its type;

@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from orchestration.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Entity, Source
-from orchestration.ingest.reading import DeliveryError, ReadFile, read_delivery_file
-from orchestration.ingest.validation import DeliveryRules, changed_type_columns, validation_sql
+from ingest.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Entity, Source
+from ingest.reading import DeliveryError, ReadFile, read_delivery_file
+from ingest.row_rules import DeliveryRules, changed_type_columns, validation_sql
 
 QUARANTINE_TABLE = "raw._quarantine"
 LOADS_TABLE = "raw._loads"
@@ -301,7 +301,7 @@ class _EntityBatch:
                 file, columns = sorted(changed.items())[0]
                 raise DeliveryError(
                     f"{self.paths[file]}: column(s) changed type: {'; '.join(columns)}; fix "
-                    "the export (or the contract in orchestration/contract.py) and load the "
+                    "the export (or the contract in ingest/contract.py) and load the "
                     "day again"
                 )
             sql = validation_sql(

@@ -1,0 +1,1 @@
+"""Publishing the marts for BI tools: a complete, audited copy swapped in whole."""
