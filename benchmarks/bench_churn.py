@@ -108,15 +108,15 @@ def _warehouse_figures(customers: int, workdir: Path) -> list[tuple[str, float]]
     script = """
 import json, time
 import dagster as dg
-from orchestration.defs.dbt.assets import dbt_vars
-from orchestration.defs.dbt.project import dbt_resource
+from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.defs.ml.churn import churn_model, churn_scores
 from orchestration.defs.resources import build_resources
 from orchestration.settings import get_settings
 settings = get_settings()
 began = time.perf_counter()
-dbt_resource().cli(["run", "--select", "churn_feature_snapshots", "--vars",
-                    json.dumps(dbt_vars(str(settings.warehouse)))]).wait()
+dbt = dbt_resource(settings)
+dbt.cli(["run", "--select", "churn_feature_snapshots", "--vars",
+         json.dumps(dbt.vars_for(str(settings.warehouse)))]).wait()
 features = time.perf_counter() - began
 resources = build_resources(settings)
 began = time.perf_counter()

@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
-from orchestration.settings import PROJECT_ROOT, WeixiSettings, get_settings
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, WeixiSettings, get_settings
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -356,20 +358,37 @@ def forget(customer_ids: tuple[str, ...], reason: str) -> None:
     )
 
 
-@main.command()
-@click.option("--check", is_flag=True, help="Fail if docs/data_contract.md is out of date.")
-def contract(check: bool) -> None:
-    """Write the landing data contract to docs/data_contract.md."""
-    from ingest.contract import render_markdown
+def generated_files() -> list[tuple[Path, Callable[[], str]]]:
+    """Every file rendered from code (path, render function), written by `weixi contract`."""
+    from ingest.contract import SOURCES, render_markdown
+    from ingest.dbt_sources import render_dbt_sources, sources_path
 
-    target = PROJECT_ROOT / "docs" / "data_contract.md"
-    text = render_markdown()
-    if check:
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            raise UserError(f"{target} is out of date: run `weixi contract`")
-        return
-    target.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {target}")
+    return [
+        (PROJECT_ROOT / "docs" / "data_contract.md", render_markdown),
+        *(
+            (DBT_PROJECT_DIR / sources_path(source), partial(render_dbt_sources, source))
+            for source in SOURCES
+        ),
+    ]
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Fail if a generated file is out of date.")
+def contract(check: bool) -> None:
+    """Write the files rendered from the landing data contract: docs/data_contract.md and the
+    dbt source file of every landing source."""
+    stale = []
+    for target, render in generated_files():
+        text = render()
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if check:
+            if current != text:
+                stale.append(target.relative_to(PROJECT_ROOT))
+        elif current != text:
+            target.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {target}")
+    if stale:
+        raise UserError(f"out of date: {', '.join(map(str, stale))}; run `weixi contract`")
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

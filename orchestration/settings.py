@@ -45,7 +45,6 @@ class WeixiSettings(BaseSettings):
     loyal_min_orders: int = Field(5, description="orders that make a long-term buyer loyal")
     loyal_min_tenure_days: int = Field(365, description="tenure that makes a buyer loyal")
     first_response_sla_hours: float = Field(24, description="complaint first-reply SLA")
-    received_sla_hours: float = Field(1, description="complaint acknowledgement SLA")
 
     # Deliveries: what a row may hold before it is quarantined, and how failed steps retry
     max_amount: float = Field(
@@ -186,22 +185,6 @@ class WeixiSettings(BaseSettings):
         name = "WEIXI_WEBHOOK_TOKEN"
         token = self.webhook_token.get_secret_value() if self.webhook_token else None
         return name if token is not None and os.environ.get(name) == token else None
-
-    def dbt_business_vars(self) -> dict[str, object]:
-        """The business parameters dbt models read with ``var()``."""
-        return {
-            "silver_tier_spend": self.silver_tier_spend,
-            "gold_tier_spend": self.gold_tier_spend,
-            "at_risk_after_days": self.at_risk_after_days,
-            "churned_after_days": self.churned_after_days,
-            "loyal_min_orders": self.loyal_min_orders,
-            "loyal_min_tenure_days": self.loyal_min_tenure_days,
-            "first_response_sla_hours": self.first_response_sla_hours,
-            "received_sla_hours": self.received_sla_hours,
-            "churn_horizon_days": self.churn_horizon_days,
-            "churn_snapshot_step_days": self.churn_snapshot_step_days,
-            "churn_training_snapshots": self.churn_training_snapshots,
-        }
 
 
 @lru_cache(maxsize=1)

@@ -36,9 +36,10 @@ def loading_assets() -> list:
 
 def pipeline_assets() -> list:
     """Loading and every dbt model before the model assets (needs a parsed dbt project)."""
-    from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
+    from orchestration.defs.dbt.assets import dbt_model_assets
 
-    return [*loading_assets(), dbt_incremental_models, dbt_models]
+    dbt = dbt_model_assets()
+    return [*loading_assets(), dbt.incremental, dbt.models]
 
 
 def model_assets() -> list:
@@ -53,9 +54,9 @@ def model_assets() -> list:
 
 def scored_assets() -> list:
     """The model assets and the dbt marts built on their scores (needs a parsed dbt project)."""
-    from orchestration.defs.dbt.assets import dbt_scored_models
+    from orchestration.defs.dbt.assets import dbt_model_assets
 
-    return [*model_assets(), dbt_scored_models]
+    return [*model_assets(), dbt_model_assets().scored]
 
 
 def range_tags(start: date, end: date) -> dict[str, str]:

@@ -14,7 +14,7 @@ import pytest
 
 from ml import registry
 from ml.churn import MODEL_NAME
-from orchestration.defs.dbt.project import dbt_resource
+from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.defs.ml.churn import (
     COVERAGE_CHECK,
     PROMOTION_CHECK,
@@ -206,15 +206,15 @@ def test_a_young_shop_gets_an_empty_scores_table_and_a_warning(
 def _point_in_time_features(warehouse: Path, as_of: date, select: str) -> pd.DataFrame:
     """Build ``select`` with the snapshots as of ``as_of`` and short horizons (the demo has 75
     days) with dbt, and read the snapshots."""
+    dbt = dbt_resource(get_settings())
     variables = {
-        "warehouse_path": str(warehouse),
-        **get_settings().dbt_business_vars(),
+        **dbt.vars_for(str(warehouse)),
         "as_of_date": as_of.isoformat(),
         "churn_horizon_days": 14,
         "churn_snapshot_step_days": 7,
         "churn_training_snapshots": 4,
     }
-    dbt_resource().cli(
+    dbt.cli(
         [
             "run",
             "--select",

@@ -3,23 +3,12 @@
 import os
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.dbt.assets import INCREMENTAL_SELECTOR, dbt_vars
-from orchestration.settings import PROJECT_ROOT, get_settings
-
-
-def test_dbt_vars_carry_the_window_and_business_parameters():
-    assert dbt_vars("/w.duckdb") == {
-        "warehouse_path": "/w.duckdb",
-        **get_settings().dbt_business_vars(),
-    }
-    window = dbt_vars("/w.duckdb", (date(2025, 1, 1), date(2025, 1, 31)))
-    assert (window["min_date"], window["max_date"]) == ("2025-01-01", "2025-01-31")
-    assert window["silver_tier_spend"] == 10_000 and window["gold_tier_spend"] == 20_000
+from orchestration.defs.dbt.assets import INCREMENTAL_SELECTOR
+from orchestration.settings import PROJECT_ROOT
 
 
 def test_definitions_load(dbt_manifest):

@@ -35,11 +35,11 @@ def test_quadrants_split_current_and_potential_value_at_the_quantile():
 
 
 def _model_assets() -> list:
-    from orchestration.defs.dbt.assets import dbt_scored_models
+    from orchestration.defs.dbt.assets import dbt_model_assets
     from orchestration.defs.ml.personas import customer_personas
     from orchestration.defs.ml.value import customer_value
 
-    return [customer_value, customer_personas, dbt_scored_models]
+    return [customer_value, customer_personas, dbt_model_assets().scored]
 
 
 def _selection() -> dg.AssetSelection:

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from ingest.row_rules import DeliveryRules
-from orchestration.defs.dbt.project import dbt_resource
+from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.settings import WeixiSettings
 
 WAREHOUSE_POOL = "weixi_warehouse"
@@ -199,5 +199,5 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             holdout_share=settings.holdout_share,
             exports_dir=str(settings.exports_dir),
         ),
-        "dbt": dbt_resource(),
+        "dbt": dbt_resource(settings),
     }

@@ -1,20 +1,22 @@
 """The dbt models as Dagster assets: the incremental models run per daily partition window,
 everything else (views and tables that rebuild whole) runs unpartitioned after them, and the
-marts that read the model assets' scores (tag ``scored``) run last, after those assets."""
+marts that read the model assets' scores (tag ``scored``) run last, after those assets.
 
-import json
+The assets are made from the manifest when the code location loads (``dbt_definitions``), not
+on import, so importing this module never runs ``dbt parse``."""
+
 from collections.abc import Iterator
-from datetime import date
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
-from orchestration.defs.dbt.project import weixi_dbt_project
+from orchestration.defs.dbt.project import prepare_manifest, weixi_dbt_project
+from orchestration.defs.dbt.resource import WeixiDbt
 from orchestration.defs.dbt.translator import WeixiDbtTranslator
 from orchestration.defs.partitions import daily_partitions, partition_dates
 from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
-from orchestration.settings import get_settings
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 # Marts built on the Python model assets' tables. They are a set of their own so that the op
@@ -22,67 +24,65 @@ INCREMENTAL_SELECTOR = "config.materialized:incremental"
 SCORED_SELECTOR = "tag:scored"
 
 
-def dbt_vars(warehouse_path: str, window: tuple[date, date] | None = None) -> dict[str, Any]:
-    """The ``--vars`` of a dbt invocation: the warehouse file, the business parameters and, for
-    partitioned runs, the inclusive window ``min_date``..``max_date`` of delivery days."""
-    variables: dict[str, Any] = {
-        "warehouse_path": warehouse_path,
-        **get_settings().dbt_business_vars(),
-    }
-    if window is not None:
-        variables["min_date"], variables["max_date"] = (d.isoformat() for d in window)
-    return variables
+class DbtModelAssets(NamedTuple):
+    incremental: dg.AssetsDefinition
+    models: dg.AssetsDefinition
+    scored: dg.AssetsDefinition
 
 
-def _build(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, variables: dict[str, Any]
-) -> Iterator[Any]:
-    invocation = dbt.cli(["build", "--vars", json.dumps(variables)], context=context)
-    yield from invocation.stream()
+@cache
+def dbt_model_assets() -> DbtModelAssets:
+    """The three sets of dbt assets, from a prepared manifest; made once per process."""
+    manifest = prepare_manifest()
+
+    @dbt_assets(
+        manifest=manifest,
+        project=weixi_dbt_project,
+        select=INCREMENTAL_SELECTOR,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=WeixiDbtTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="dbt_incremental_models",
+    )
+    def dbt_incremental_models(
+        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse
+    ) -> Iterator[Any]:
+        """Incremental facts, rebuilt for the delivery days of the partition window."""
+        yield from dbt.build(context, warehouse.path, partition_dates(context))
+
+    @dbt_assets(
+        manifest=manifest,
+        project=weixi_dbt_project,
+        exclude=f"{INCREMENTAL_SELECTOR} {SCORED_SELECTOR}",
+        dagster_dbt_translator=WeixiDbtTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="dbt_models",
+    )
+    def dbt_models(
+        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse
+    ) -> Iterator[Any]:
+        """Staging views, identity matching and the marts that rebuild whole each night."""
+        yield from dbt.build(context, warehouse.path)
+
+    @dbt_assets(
+        manifest=manifest,
+        project=weixi_dbt_project,
+        select=SCORED_SELECTOR,
+        dagster_dbt_translator=WeixiDbtTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="dbt_scored_models",
+    )
+    def dbt_scored_models(
+        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse
+    ) -> Iterator[Any]:
+        """Marts that combine the dbt marts with the model scores (customer segments)."""
+        yield from dbt.build(context, warehouse.path)
+
+    return DbtModelAssets(dbt_incremental_models, dbt_models, dbt_scored_models)
 
 
-@dbt_assets(
-    manifest=weixi_dbt_project.manifest_path,
-    project=weixi_dbt_project,
-    select=INCREMENTAL_SELECTOR,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=WeixiDbtTranslator(),
-    pool=WAREHOUSE_POOL,
-    name="dbt_incremental_models",
-)
-def dbt_incremental_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
-) -> Iterator[Any]:
-    """Incremental facts, rebuilt for the delivery days of the partition window."""
-    yield from _build(context, dbt, dbt_vars(warehouse.path, partition_dates(context)))
-
-
-@dbt_assets(
-    manifest=weixi_dbt_project.manifest_path,
-    project=weixi_dbt_project,
-    exclude=f"{INCREMENTAL_SELECTOR} {SCORED_SELECTOR}",
-    dagster_dbt_translator=WeixiDbtTranslator(),
-    pool=WAREHOUSE_POOL,
-    name="dbt_models",
-)
-def dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
-) -> Iterator[Any]:
-    """Staging views, identity matching and the marts that rebuild whole each night."""
-    yield from _build(context, dbt, dbt_vars(warehouse.path))
-
-
-@dbt_assets(
-    manifest=weixi_dbt_project.manifest_path,
-    project=weixi_dbt_project,
-    select=SCORED_SELECTOR,
-    dagster_dbt_translator=WeixiDbtTranslator(),
-    pool=WAREHOUSE_POOL,
-    name="dbt_scored_models",
-)
-def dbt_scored_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
-) -> Iterator[Any]:
-    """Marts that combine the dbt marts with the model scores (customer segments)."""
-    yield from _build(context, dbt, dbt_vars(warehouse.path))
+@dg.definitions
+def dbt_definitions() -> dg.Definitions:
+    """The dbt assets of the code location."""
+    return dg.Definitions(assets=list(dbt_model_assets()))

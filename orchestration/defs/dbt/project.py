@@ -1,4 +1,8 @@
-"""The dbt project beside the package, the dbt executable, and the manifest."""
+"""The dbt project beside the package, the dbt executable, and the manifest.
+
+Nothing here runs on import: the manifest is prepared when the dbt assets are made (the code
+location loads) or when a command asks for it, so importing this package never starts dbt.
+"""
 
 from __future__ import annotations
 
@@ -17,19 +21,12 @@ _beside = Path(sys.executable).with_name("dbt")
 DBT_EXECUTABLE = str(_beside) if _beside.exists() else (shutil.which("dbt") or "dbt")
 
 
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
-        project_dir=weixi_dbt_project,
-        profiles_dir=str(weixi_dbt_project.profiles_dir),
-        dbt_executable=DBT_EXECUTABLE,
-    )
-
-
-def prepare_manifest(force: bool = False) -> None:
-    """Run ``dbt parse`` when the manifest is missing (or always, with ``force``)."""
+def prepare_manifest(force: bool = False) -> Path:
+    """The path of a current manifest: re-parsed under `dg dev` (so edits to the models show),
+    parsed when missing, or always with ``force``."""
+    weixi_dbt_project.prepare_if_dev()
     if force or not weixi_dbt_project.manifest_path.exists():
-        dbt_resource().cli(["--quiet", "parse"], target_path=Path("target")).wait()
-
-
-weixi_dbt_project.prepare_if_dev()
-prepare_manifest()
+        # Parsing reads no var values, so the plain resource does, without the settings.
+        parser = DbtCliResource(project_dir=weixi_dbt_project, dbt_executable=DBT_EXECUTABLE)
+        parser.cli(["--quiet", "parse"], target_path=Path("target")).wait()
+    return weixi_dbt_project.manifest_path

@@ -1,0 +1,82 @@
+"""The dbt resource: dbt, with the business parameters every invocation passes as ``--vars``.
+
+The parameters are fields of the resource, built from the settings in ``build_resources``, so a
+run (or a test) that sets them on the resource is the run dbt sees; asset bodies never read the
+settings themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.dbt.project import DBT_EXECUTABLE, weixi_dbt_project
+from orchestration.settings import WeixiSettings
+
+
+class BusinessRules(dg.Config):
+    """The business parameters dbt models read with ``var()``; their defaults live in the
+    settings, and ``dbt_project.yml`` repeats them for a plain ``dbt build``."""
+
+    silver_tier_spend: float
+    gold_tier_spend: float
+    at_risk_after_days: int
+    churned_after_days: int
+    loyal_min_orders: int
+    loyal_min_tenure_days: int
+    first_response_sla_hours: float
+    churn_horizon_days: int
+    churn_snapshot_step_days: int
+    churn_training_snapshots: int
+
+    @classmethod
+    def from_settings(cls, settings: WeixiSettings) -> BusinessRules:
+        """The configured values of ``settings``."""
+        return cls(**settings.model_dump(include=set(cls.model_fields)))
+
+
+def dbt_vars(
+    warehouse_path: str, rules: Mapping[str, Any], window: tuple[date, date] | None = None
+) -> dict[str, Any]:
+    """The ``--vars`` of a dbt invocation: the warehouse file, the business parameters and, for
+    partitioned runs, the inclusive window ``min_date``..``max_date`` of delivery days."""
+    variables: dict[str, Any] = {"warehouse_path": warehouse_path, **rules}
+    if window is not None:
+        variables["min_date"], variables["max_date"] = (d.isoformat() for d in window)
+    return variables
+
+
+class WeixiDbt(DbtCliResource):
+    """dbt on the Weixi project, with the business parameters of the run."""
+
+    rules: BusinessRules
+
+    def vars_for(
+        self, warehouse_path: str, window: tuple[date, date] | None = None
+    ) -> dict[str, Any]:
+        """The ``--vars`` of an invocation on ``warehouse_path`` (see ``dbt_vars``)."""
+        return dbt_vars(warehouse_path, self.rules.model_dump(), window)
+
+    def build(
+        self,
+        context: dg.AssetExecutionContext,
+        warehouse_path: str,
+        window: tuple[date, date] | None = None,
+    ) -> Iterator[Any]:
+        """``dbt build`` of the models of ``context``'s assets, streaming their events."""
+        variables = json.dumps(self.vars_for(warehouse_path, window))
+        yield from self.cli(["build", "--vars", variables], context=context).stream()
+
+
+def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
+    """The dbt resource of a run with ``settings``."""
+    return WeixiDbt(
+        project_dir=weixi_dbt_project,
+        dbt_executable=DBT_EXECUTABLE,
+        rules=BusinessRules.from_settings(settings),
+    )

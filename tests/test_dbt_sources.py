@@ -1,0 +1,56 @@
+"""The dbt source files of the landing sources are rendered from the contract and kept current."""
+
+import yaml
+from click.testing import CliRunner
+
+from ingest.contract import SOURCES
+from ingest.dbt_sources import render_dbt_sources
+from orchestration import cli
+from orchestration.settings import DBT_PROJECT_DIR
+
+
+def test_every_landing_source_declares_the_contract_columns_and_not_null_tests():
+    for source in SOURCES:
+        (declared,) = yaml.safe_load(render_dbt_sources(source))["sources"]
+        assert (declared["name"], declared["schema"]) == (source.name, "raw")
+        tables = {table["name"]: table for table in declared["tables"]}
+        assert list(tables) == [e.name for e in source.entities]
+        for entity in source.entities:
+            table = tables[entity.name]
+            assert f"raw.{table['identifier']}" == source.raw_table(entity)
+            columns = {c["name"]: c for c in table["columns"]}
+            assert list(columns) == [*entity.column_names, "_partition_date"]
+            for column in entity.columns:
+                assert columns[column.name]["description"] == column.description
+                tests = columns[column.name].get("data_tests", [])
+                assert tests == (["not_null"] if column.required else []), column.name
+
+
+def test_the_generated_files_are_current():
+    targets = [target for target, _ in cli.generated_files()]
+    for source in SOURCES:
+        assert (
+            DBT_PROJECT_DIR / "models" / "staging" / source.name / (f"_{source.name}__sources.yml")
+            in targets
+        )
+    for target, render in cli.generated_files():
+        assert target.read_text(encoding="utf-8") == render(), f"run `weixi contract`: {target}"
+
+
+def test_check_fails_naming_the_drifted_file(tmp_path, monkeypatch):
+    current, drifted = tmp_path / "current.yml", tmp_path / "drifted.yml"
+    current.write_text("same\n", encoding="utf-8")
+    drifted.write_text("edited by hand\n", encoding="utf-8")
+    monkeypatch.setattr(cli, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(
+        cli, "generated_files", lambda: [(current, lambda: "same\n"), (drifted, lambda: "new\n")]
+    )
+
+    result = CliRunner().invoke(cli.main, ["contract", "--check"])
+
+    assert result.exit_code != 0
+    assert "drifted.yml" in result.output and "current.yml" not in result.output
+    assert drifted.read_text(encoding="utf-8") == "edited by hand\n"
+
+    assert CliRunner().invoke(cli.main, ["contract"]).exit_code == 0
+    assert drifted.read_text(encoding="utf-8") == "new\n"
