@@ -11,6 +11,7 @@ import pytest
 
 from ingest.contract import CRM, ORDERS, SOCIAL
 from ingest.encoding import EncodingError, decode
+from ingest.late import find_late_deliveries
 from ingest.loader import load_source
 from ingest.reading import TRUNCATED, DeliveryError
 from orchestration.cli import UserError, landing_dates
@@ -136,6 +137,18 @@ def test_day_folder_not_named_yyyy_mm_dd_is_an_error(tmp_path):
     odd.rename(landing / "orders" / "2025-03-02")
     (landing / "_erasure_requests").mkdir()  # lives in the landing root, not a source folder
     assert landing_dates(landing) == [DAY, date(2025, 3, 2)]
+
+
+def test_late_files_are_found_by_the_loaders_names_and_stray_files_too(tmp_path):
+    landing = tmp_path / "landing"
+    deliver(landing, "orders.csv", orders_csv(order_row("O1")))
+    con, _ = load(tmp_path)
+    assert find_late_deliveries(con, landing) == []
+    deliver(landing, "ORDERS_late.CSV.gz", gzip.compress(orders_csv(order_row("O2")).encode()))
+    deliver(landing, "订单.csv", orders_csv(order_row("O3")))  # its re-run fails naming it
+    deliver(landing, ".DS_Store", b"junk")
+    [late] = find_late_deliveries(con, landing)
+    assert late.files == ("orders/2025-03-01/ORDERS_late.CSV.gz", "orders/2025-03-01/订单.csv")
 
 
 # --- timestamps ---------------------------------------------------------------------------
