@@ -103,6 +103,10 @@ class Entity:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        return next(c for c in self.columns if c.name == name)
+
     @property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
@@ -671,7 +675,8 @@ def render_markdown() -> str:
         "Ids (text columns named `*_id`, and `referred_by`) are trimmed of surrounding",
         "whitespace (also tabs, no-break and ideographic spaces) and otherwise kept exactly as",
         "delivered: ids are case-sensitive (`O341` and `o341` are two orders), since many",
-        "systems issue ids that differ only in case. Within one day's delivery of an entity",
+        "systems issue ids that differ only in case; a key that equals a loaded one but for",
+        "case is logged as a warning. Within one day's delivery of an entity",
         "(all its files), a key may appear once: rows with the same key and different values",
         "are all quarantined, naming the key; an exact copy of a row loads once and the copies",
         "are quarantined as `exact duplicate of '<file>, row <n>'`. Order lines whose order is",

@@ -480,6 +480,31 @@ def _count_rows_without_parent(
                 )
 
 
+def _warn_case_variants(
+    con: duckdb.DuckDBPyConnection, source: Source, report: SourceLoadReport
+) -> None:
+    """Warn about keys loaded for the days of ``report`` that equal another loaded key but for
+    case (`o341` beside `O341`): ids are case-sensitive, so they stay two rows, but such a
+    pair is usually an export that changed the case of its ids."""
+    for entity in source.entities:
+        ids = [k for k in entity.key if entity.column(k).is_id]
+        if len(ids) != 1:
+            continue
+        key, table = f'"{ids[0]}"', source.raw_table(entity)
+        count, pair = con.execute(
+            f"""select count(distinct c.{key}), min([c.{key}, p.{key}])
+            from {table} c join {table} p on lower(c.{key}) = lower(p.{key})
+            where c._partition_date between ? and ? and c.{key} <> p.{key}""",
+            [report.start, report.end],
+        ).fetchall()[0]
+        if count:
+            report.warnings.append(
+                f"{source.name}/{entity.name}: {count:,} {ids[0]}(s) differ from another "
+                f"loaded {ids[0]} only in case (e.g. {pair[0]!r} and {pair[1]!r}); ids are "
+                "case-sensitive, so they are different rows: fix the export if it changed case"
+            )
+
+
 def load_source(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -528,6 +553,7 @@ def load_source(
         for batch in batches:
             batch.flush()
         _count_rows_without_parent(con, source, report)
+        _warn_case_variants(con, source, report)
         _record(con, source, report, load_id, loaded_at)
         con.commit()
     except BaseException:

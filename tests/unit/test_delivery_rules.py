@@ -245,6 +245,25 @@ def test_ids_are_trimmed_and_keep_their_case(tmp_path):
     assert report.loads[1].rows_without_parent == 0  # the trimmed line finds its order
 
 
+def test_an_id_resent_in_another_case_is_another_id_and_a_warning(tmp_path):
+    landing = tmp_path / "landing"
+    deliver(landing, "orders.csv", orders_csv(order_row("O0000000341")))
+    later = landing / "orders" / "2025-03-02"
+    later.mkdir(parents=True)
+    (later / "orders.csv").write_text(orders_csv(order_row("o0000000341")))
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    report = load_source(con, ORDERS, landing, date(2025, 3, 2), date(2025, 3, 2), "test")
+    # the first day is not loaded yet: nothing to compare with
+    assert not [w for w in report.warnings if "only in case" in w]
+    report = load_source(con, ORDERS, landing, DAY, date(2025, 3, 2), "test")
+    assert con.execute("select count(*) from raw.orders__orders").fetchone()[0] == 2
+    [warning] = [w for w in report.warnings if "only in case" in w]
+    assert warning.startswith(
+        "orders/orders: 2 order_id(s) differ from another loaded order_id only in case "
+        "(e.g. 'O0000000341' and 'o0000000341')"
+    )
+
+
 def test_a_resent_order_with_a_trailing_space_replaces_the_first_after_dedupe(tmp_path):
     landing = tmp_path / "landing"
     deliver(landing, "orders.csv", orders_csv(order_row("O0000000341", total="100.00")))
