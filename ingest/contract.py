@@ -670,7 +670,7 @@ def render_markdown() -> str:
         "one, the file may have been cut off mid-row (`110` for `110.90` still looks valid),",
         "so its last row is quarantined as truncated. In JSON Lines, a text column takes a",
         "string or a whole number (ids exported as numbers keep their digits); an object,",
-        "array, boolean or fraction there quarantines the row.",
+        "array, boolean or decimal number there quarantines the row.",
         "",
         "Ids (text columns named `*_id`, and `referred_by`) are trimmed of surrounding",
         "whitespace (also tabs, no-break and ideographic spaces) and otherwise kept exactly as",

@@ -189,12 +189,12 @@ def _as_text(value: object) -> str | None:
 
 def _not_text(value: object) -> str | None:
     """What a JSON value in a text column is when it is not text, or None when it is text.
-    Whole numbers count as text (ids exported as numbers keep their digits exactly); a
-    fraction, a boolean, an object or an array does not: its text would be Python's or JSON's
-    spelling, not what the source system holds."""
-    if value is None or isinstance(value, str) or (type(value) is int):
+    Integers count as text (ids exported as numbers keep their digits exactly); a decimal
+    number (`1.50` arrives as 1.5), a boolean, an object or an array does not: its text would
+    be Python's or JSON's spelling, not what the source system holds."""
+    if value is None or isinstance(value, str) or type(value) is int:
         return None
-    kinds = {bool: "boolean", dict: "object", list: "array", float: "number with a fraction"}
+    kinds = {bool: "boolean", dict: "object", list: "array", float: "decimal number"}
     return f"a JSON {kinds.get(type(value), type(value).__name__)}"
 
 

@@ -140,6 +140,9 @@ def _future_check(column: Column, rules: DeliveryRules, now: datetime) -> str:
 def _checks(column: Column, rules: DeliveryRules, now: datetime) -> list[str]:
     name = _quote(column.name)
     present = f"nullif(trim({name}), '') is not null"
+    if column.is_id:
+        # An id of only whitespace (an ideographic space too) is missing, not loaded as null.
+        present = f"{_typed(column, rules)} is not null"
     checks = []
     if column.required:
         checks.append(

@@ -231,7 +231,9 @@ def test_ids_are_trimmed_and_keep_their_case(tmp_path):
     deliver(
         tmp_path / "landing",
         "orders.csv",
-        orders_csv(order_row("O0000000341 "), order_row("\u3000O0000000342\t")),
+        orders_csv(
+            order_row("O0000000341 "), order_row("\u3000O0000000342\t"), order_row("\u3000")
+        ),
     )
     deliver(tmp_path / "landing", "order_lines.csv", f"{LINE_HEADER}\n O0000000341 ,1,P1,1,5,5\n")
     con, report = load(tmp_path)
@@ -243,6 +245,7 @@ def test_ids_are_trimmed_and_keep_their_case(tmp_path):
         ("O0000000341",)
     ]
     assert report.loads[1].rows_without_parent == 0  # the trimmed line finds its order
+    assert [r[2] for r in quarantined(con)] == ["order_id: required value missing"]
 
 
 def test_an_id_resent_in_another_case_is_another_id_and_a_warning(tmp_path):
@@ -405,7 +408,7 @@ def test_json_objects_arrays_and_booleans_in_text_fields_are_quarantined(tmp_pat
         (1, "text: a JSON object where text is expected"),
         (2, "author_handle: a JSON array where text is expected"),
         (3, "text: a JSON boolean where text is expected"),
-        (5, "text: a JSON number with a fraction where text is expected"),
+        (5, "text: a JSON decimal number where text is expected"),
     ]
     assert con.execute("select post_id, customer_id from raw.social__posts").fetchall() == [
         ("4", "1234")
