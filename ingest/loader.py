@@ -492,9 +492,13 @@ def _warn_case_variants(
             continue
         key, table = f'"{ids[0]}"', source.raw_table(entity)
         count, pair = con.execute(
-            f"""select count(distinct c.{key}), min([c.{key}, p.{key}])
-            from {table} c join {table} p on lower(c.{key}) = lower(p.{key})
-            where c._partition_date between ? and ? and c.{key} <> p.{key}""",
+            f"""with loaded as (
+                select distinct {key} as id from {table} where _partition_date between ? and ?
+            ),
+            every as (select distinct {key} as id from {table})
+            select count(distinct loaded.id), min([loaded.id, every.id])
+            from loaded join every on lower(loaded.id) = lower(every.id)
+            where loaded.id <> every.id""",
             [report.start, report.end],
         ).fetchall()[0]
         if count:
