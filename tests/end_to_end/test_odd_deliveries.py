@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from ingest.contract import SOURCES
+from orchestration.defs.quality.checks import source_checks
 from orchestration.defs.raw import ingest_assets
 from tests.support import weixi_resources
 from tests.unit.test_delivery_rules import LINE_HEADER, order_row, orders_csv
@@ -65,6 +67,24 @@ def test_an_odd_but_loadable_night_loads_exactly_and_reports_orphan_lines(tmp_pa
             ("O0000000341", datetime(2025, 3, 1, 10)),
             ("O0000000342", datetime(2025, 3, 1, 2)),
         ]
+
+
+def test_order_lines_without_their_order_are_counted_in_data_quality_runs(tmp_path):
+    landing = tmp_path / "landing"
+    _deliver(landing, "orders.csv", orders_csv(order_row("O1")))
+    _deliver(landing, "order_lines.csv", f"{LINE_HEADER}\nO1,1,P1,1,5,5\nO404,1,P1,1,5,5\n")
+    orders = [i for i, s in enumerate(SOURCES) if s.name == "orders"][0]
+    result = dg.materialize(
+        [ingest_assets[orders], source_checks[orders]],
+        partition_key=DAY.isoformat(),
+        resources=weixi_resources(tmp_path / "w.duckdb", landing, quality_docs=tmp_path / "docs"),
+    )
+    assert result.success
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "select rows_in, rows_loaded, rows_without_parent from marts.data_quality_runs "
+            "where dataset = 'orders'"
+        ).fetchall() == [(3, 3, 1)]
 
 
 def test_a_file_of_no_entity_fails_the_step_once_naming_it(tmp_path):
