@@ -4,7 +4,8 @@ and source or table.
 ``quality.check_results`` holds one row per rule evaluated: run, dataset, check, rule, passed,
 rows checked and unexpected rows (counts only). ``marts.data_quality_runs`` holds one row per
 Dagster run and source (raw) or table (marts): rows delivered, loaded and quarantined from the
-loader's log ``raw._loads`` (loads are recorded under their run id), and rules passed and
+loader's log ``raw._loads`` (loads are recorded under their run id), rows loaded whose parent
+never arrived (order lines without their order), and rules passed and
 failed. Recording a check again in the same run (a retried step) replaces its rows, so both
 tables are idempotent per run id; the summary is recomputed from the rule rows each time.
 """
@@ -49,6 +50,7 @@ _QUALITY_RUNS_COLUMNS = {
     "rows_in": "bigint",
     "rows_loaded": "bigint",
     "rows_quarantined": "bigint",
+    "rows_without_parent": "bigint",
     "checks_passed": "bigint",
     "checks_failed": "bigint",
     "blocking_failures": "bigint",
@@ -77,6 +79,11 @@ def ensure_result_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create schema if not exists {table.split('.')[0]}")
         ddl = ", ".join(f"{name} {type_}" for name, type_ in columns.items())
         con.execute(f"create table if not exists {table} ({ddl})")
+        existing = {row[0] for row in con.execute(f"describe {table}").fetchall()}
+        # Columns added later are added to the tables of warehouses created before them.
+        for name, type_ in columns.items():
+            if name not in existing:
+                con.execute(f"alter table {table} add column {name} {type_}")
 
 
 def record_results(
@@ -137,13 +144,14 @@ def _refresh_summary(con: duckdb.DuckDBPyConnection, run: CheckRun) -> None:
     if run.layer == "raw":
         loads = """
             select sum(rows_read) as rows_in, sum(rows_loaded) as rows_loaded,
-                sum(rows_quarantined) as rows_quarantined
+                sum(rows_quarantined) as rows_quarantined,
+                sum(rows_without_parent) as rows_without_parent
             from raw._loads where load_id = $run_id and source = $dataset
         """
     else:
         loads = f"""
             select max(rows_checked) as rows_in, null::bigint as rows_loaded,
-                null::bigint as rows_quarantined
+                null::bigint as rows_quarantined, null::bigint as rows_without_parent
             from {CHECK_RESULTS}
             where run_id = $run_id and table_name = $dataset and check_name = 'integrity'
         """
@@ -163,6 +171,7 @@ def _refresh_summary(con: duckdb.DuckDBPyConnection, run: CheckRun) -> None:
             any_value(loads.rows_in) as rows_in,
             any_value(loads.rows_loaded) as rows_loaded,
             any_value(loads.rows_quarantined) as rows_quarantined,
+            any_value(loads.rows_without_parent) as rows_without_parent,
             count(*) filter (where rules.passed) as checks_passed,
             count(*) filter (where not rules.passed) as checks_failed,
             count(*) filter (where not rules.passed and rules.severity = 'error')

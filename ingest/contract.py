@@ -4,9 +4,9 @@ This module is the single home of the contract. The loader validates deliveries 
 demo-data generator writes to it, and `docs/data_contract.md` is rendered from it
 (`weixi contract`), so the three can never drift apart.
 
-Landing layout: ``<landing>/<source>/<YYYY-MM-DD>/<entity>*.<csv|jsonl>``. The folder date is the
-delivery (partition) date. Several files for one entity on one day are allowed
-(``orders.csv``, ``orders_2.csv``); all are loaded.
+Landing layout: ``<landing>/<source>/<YYYY-MM-DD>/<entity>*.<csv|jsonl>[.gz]``, names in any
+case (see `ingest/landing.py`). The folder date is the delivery (partition) date. Several files
+for one entity on one day are allowed (``orders.csv``, ``orders_2.csv``); all are loaded.
 """
 
 from __future__ import annotations
@@ -56,6 +56,14 @@ class Column:
     not_after_delivery: bool = False
     """The value records something that has happened by the time the day is delivered, so a
     value later than the delivery day (plus the configured tolerance) is in the future."""
+    identifier: bool = False
+    """An id not named ``*_id`` (``referred_by`` holds a customer_id); see :attr:`is_id`."""
+
+    @property
+    def is_id(self) -> bool:
+        """Ids (text columns named ``*_id``, and those marked ``identifier``) are trimmed of
+        surrounding whitespace and otherwise kept exactly, case included."""
+        return self.type == "string" and (self.identifier or self.name.endswith("_id"))
 
     @property
     def rule(self) -> str:
@@ -83,6 +91,9 @@ class Entity:
     description: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
+    parent: str | None = None
+    """The entity of the same source whose rows these belong to, joined on the parent's key
+    (order lines belong to orders): rows whose parent never arrived are counted and reported."""
 
     @property
     def file_glob(self) -> str:
@@ -91,6 +102,10 @@ class Entity:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        return next(c for c in self.columns if c.name == name)
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -189,7 +204,12 @@ CRM = Source(
                     "known social accounts, `platform:handle` separated by semicolons",
                     pii=True,
                 ),
-                _c("referred_by", "string", "customer_id of the referring customer"),
+                _c(
+                    "referred_by",
+                    "string",
+                    "customer_id of the referring customer",
+                    identifier=True,
+                ),
                 _c(
                     "revisit_interval_days",
                     "integer",
@@ -355,6 +375,7 @@ ORDERS = Source(
                     maximum="max_amount",
                 ),
             ),
+            parent="orders",
         ),
         Entity(
             "products",
@@ -630,10 +651,37 @@ def render_markdown() -> str:
         "Each source delivers one folder per day: `<landing>/<source>/<YYYY-MM-DD>/`, holding",
         "files named `<entity>*.csv` (header row, comma-separated, empty field = null) or",
         "`<entity>*.jsonl` (one JSON object per line). The folder date is the partition date.",
+        "",
+        "File names match case-insensitively (`Orders.csv`, `order_lines.CSV`), and a name",
+        "ending in `.gz` (`orders.csv.gz`, `posts.jsonl.gz`) is decompressed and read. Names",
+        "starting with `.` (`.DS_Store`) and `Thumbs.db`, `desktop.ini` are ignored. Anything",
+        "else in a day folder (another name or format, `orders.xlsx`, a sub-folder) fails that",
+        "source's load naming every such file, and so does a folder in `<landing>/<source>/`",
+        "not named `YYYY-MM-DD` (`20261201`): a file that is not read must never pass as an",
+        "empty delivery.",
+        "",
         "Files are UTF-8; a GBK (GB18030) export is recognised and read as such, anything else",
-        "is refused. Timestamps are shop local time, `YYYY-MM-DD HH:MM:SS`; one that carries a",
-        "time-zone offset (`Z`, `+08:00`) is converted to shop local time. Dates `YYYY-MM-DD`;",
-        "booleans `true`/`false`; decimals use a dot.",
+        "(UTF-16, Shift-JIS, Latin-1) is refused, naming what the file looks like. Timestamps",
+        "are shop local time, `YYYY-MM-DD HH:MM:SS` (two-digit minutes and seconds); one that",
+        "carries a time zone (`Z`, `+08:00`, ` UTC`, ` America/New_York`) is converted exactly",
+        "to shop local time, an unknown zone is not a valid timestamp. Dates `YYYY-MM-DD`;",
+        "dates and timestamps before 1900-01-01 are quarantined. Booleans `true`/`false`;",
+        "decimals use a dot. The last line of a CSV file must end with a line break: without",
+        "one, the file may have been cut off mid-row (`110` for `110.90` still looks valid),",
+        "so its last row is quarantined as truncated. In JSON Lines, a text column takes a",
+        "string or a whole number (ids exported as numbers keep their digits); an object,",
+        "array, boolean or decimal number there quarantines the row.",
+        "",
+        "Ids (text columns named `*_id`, and `referred_by`) are trimmed of surrounding",
+        "whitespace (also tabs, no-break and ideographic spaces) and otherwise kept exactly as",
+        "delivered: ids are case-sensitive (`O341` and `o341` are two orders), since many",
+        "systems issue ids that differ only in case; a key that equals a loaded one but for",
+        "case is logged as a warning. Within one day's delivery of an entity",
+        "(all its files), a key may appear once: rows with the same key and different values",
+        "are all quarantined, naming the key; an exact copy of a row loads once and the copies",
+        "are quarantined as `exact duplicate of '<file>, row <n>'`. Order lines whose order is",
+        "in no delivery loaded so far are kept, counted (`raw._loads.rows_without_parent`,",
+        "`marts.data_quality_runs`) and warned about.",
         "",
         "A row that breaks a rule below (wrong number of fields, invalid JSON, a required value",
         "missing, a value that is not of the column's type or not among its allowed values,",

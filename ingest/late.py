@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.contract import SOURCES
+from ingest.landing import day_folder
 from ingest.loader import FILES_TABLE, LOADS_TABLE, file_sha256, mtime_utc
 
 
@@ -63,19 +64,21 @@ def find_late_deliveries(con: duckdb.DuckDBPyConnection, landing: Path) -> list[
         folder = landing / source_name / day.isoformat()
         if source is None or not folder.is_dir():
             continue
-        for entity in source.entities:
-            for path in sorted(folder.glob(entity.file_glob)):
-                relative = path.relative_to(landing).as_posix()
-                stat = path.stat()
-                known = recorded.get(relative)
-                unchanged = known is not None and known[1:] == (
-                    stat.st_size,
-                    mtime_utc(stat.st_mtime_ns),
-                )
-                sha = known[0] if unchanged else file_sha256(path.read_bytes())
-                if known is None or known[0] != sha:
-                    late[day].append(relative)
-                current[day].append(f"{relative}:{sha}")
+        # A file that is no entity's is late too: the re-run it triggers fails naming it.
+        for path in day_folder(folder, source).entries:
+            if not path.is_file():
+                continue
+            relative = path.relative_to(landing).as_posix()
+            stat = path.stat()
+            known = recorded.get(relative)
+            unchanged = known is not None and known[1:] == (
+                stat.st_size,
+                mtime_utc(stat.st_mtime_ns),
+            )
+            sha = known[0] if unchanged else file_sha256(path.read_bytes())
+            if known is None or known[0] != sha:
+                late[day].append(relative)
+            current[day].append(f"{relative}:{sha}")
     return [
         LateDelivery(
             day,

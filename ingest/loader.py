@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Entity, Source
+from ingest.landing import day_folder, describe_unrecognised, odd_source_entries
 from ingest.reading import DeliveryError, ReadFile, read_delivery_file
 from ingest.row_rules import DeliveryRules, changed_type_columns, validation_sql
 
@@ -65,6 +66,7 @@ _LOADS_COLUMNS = {
     "files_skipped": "bigint",
     "missing_columns": "varchar",
     "encodings": "varchar",
+    "rows_without_parent": "bigint",
 }
 _FILES_COLUMNS = {
     "load_id": "varchar",
@@ -121,6 +123,9 @@ class EntityLoad:
     rows_quarantined: int = 0
     extra_columns: set[str] = field(default_factory=set)
     missing_columns: set[str] = field(default_factory=set)
+    rows_without_parent: int | None = None
+    """Loaded rows whose parent (an order line's order) is in no delivery loaded so far; None
+    for entities without a parent."""
 
     @property
     def files_read(self) -> list[DeliveredFile]:
@@ -149,10 +154,9 @@ class SourceLoadReport:
     end: date
     loads: list[EntityLoad] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
-    unrecognised_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """What the person on call should know although the load succeeded: extra or missing
-    optional columns, duplicate files."""
+    optional columns, duplicate files, rows whose parent never arrived."""
 
     def total(self, attribute: str) -> int:
         return sum(getattr(load, attribute) for load in self.loads)
@@ -211,7 +215,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, sources: tuple[Source, ...
 BATCH_ROWS = 200_000
 """Rows read before they are validated and written: DuckDB's cost per statement, not per row,
 dominates when a backfill reads thousands of small daily files, so files are written in
-batches."""
+batches, of whole days (keys must be unique within a day)."""
 
 
 class _EntityBatch:
@@ -264,6 +268,9 @@ class _EntityBatch:
         self.columns["_partition_date"].extend([day] * rows)
         self.columns["_file"].extend([relative] * rows)
         self.columns["_note"].extend([note] * rows)
+
+    def flush_if_full(self) -> None:
+        """Validate and write the queued rows once there are enough; call between days."""
         if len(self.columns["_file"]) >= BATCH_ROWS:
             self.flush()
 
@@ -382,19 +389,27 @@ def _originals(con: duckdb.DuckDBPyConnection, source: Source) -> dict[tuple[str
     return {(entity, sha): (file, day) for entity, sha, file, day in rows}
 
 
+def _file_bytes(path: Path) -> tuple[bytes, datetime]:
+    """The bytes and modification time of a delivered file. One that cannot be read (no
+    permission, vanished, a special file) raises DeliveryError naming it: the landing folder
+    needs fixing, a retry would fail the same way."""
+    try:
+        return path.read_bytes(), mtime_utc(path.stat().st_mtime_ns)
+    except OSError as exc:
+        raise DeliveryError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
 def _load_day_files(
-    batch: _EntityBatch, folder: Path, landing: Path, load: EntityLoad, known: set[Path]
+    batch: _EntityBatch, paths: list[Path], landing: Path, load: EntityLoad
 ) -> None:
     """Read one entity's files of one day into ``batch``, recording each file in ``load``."""
     context = batch.load
     day = load.partition_date
     this_day: dict[str, DeliveredFile] = {}
-    for path in sorted(folder.glob(batch.entity.file_glob)):
-        known.add(path)
+    for path in paths:
         relative = path.relative_to(landing).as_posix()
-        data = path.read_bytes()
+        data, stamp = _file_bytes(path)
         sha = file_sha256(data)
-        stamp = mtime_utc(path.stat().st_mtime_ns)
         first = this_day.get(sha)
         if first is not None:
             load.delivered.append(
@@ -413,7 +428,10 @@ def _load_day_files(
                 f"{relative}: skipped, same content as {first.file} (delivered twice)"
             )
             continue
-        read = read_delivery_file(path, batch.entity, data)
+        try:
+            read = read_delivery_file(path, batch.entity, data)
+        except UnicodeError as exc:
+            raise DeliveryError(f"{path}: cannot be decoded ({exc})") from None
         status, original, note = LOADED, None, None
         earlier = context.originals.get((batch.entity.name, sha)) if read.rows_read else None
         if earlier is not None and earlier[1] != day:
@@ -428,6 +446,67 @@ def _load_day_files(
         this_day[sha] = delivered
         load.delivered.append(delivered)
         batch.add(read, relative, load, note)
+
+
+def _count_rows_without_parent(
+    con: duckdb.DuckDBPyConnection, source: Source, report: SourceLoadReport
+) -> None:
+    """Count, per day, the loaded rows of child entities whose parent is in no delivery loaded
+    so far (kept: the parent may come late, but revenue and counts miss it until then)."""
+    entities = {e.name: e for e in source.entities}
+    for entity in source.entities:
+        if entity.parent is None:
+            continue
+        parent = entities[entity.parent]
+        joined = " and ".join(f'p."{k}" = c."{k}"' for k in parent.key)
+        by_day = dict(
+            con.execute(
+                f"""select c._partition_date, count(*) from {source.raw_table(entity)} c
+                where c._partition_date between ? and ? and not exists (
+                    select 1 from {source.raw_table(parent)} p where {joined})
+                group by all""",
+                [report.start, report.end],
+            ).fetchall()
+        )
+        for load in report.loads:
+            if load.entity != entity.name:
+                continue
+            load.rows_without_parent = by_day.get(load.partition_date, 0)
+            if load.rows_without_parent:
+                report.warnings.append(
+                    f"{source.name}/{load.partition_date}/{entity.name}: "
+                    f"{load.rows_without_parent:,} row(s) whose {parent.name} row never "
+                    f"arrived (kept; no {', '.join(parent.key)} in {source.raw_table(parent)})"
+                )
+
+
+def _warn_case_variants(
+    con: duckdb.DuckDBPyConnection, source: Source, report: SourceLoadReport
+) -> None:
+    """Warn about keys loaded for the days of ``report`` that equal another loaded key but for
+    case (`o341` beside `O341`): ids are case-sensitive, so they stay two rows, but such a
+    pair is usually an export that changed the case of its ids."""
+    for entity in source.entities:
+        ids = [k for k in entity.key if entity.column(k).is_id]
+        if len(ids) != 1:
+            continue
+        key, table = f'"{ids[0]}"', source.raw_table(entity)
+        count, pair = con.execute(
+            f"""with loaded as (
+                select distinct {key} as id from {table} where _partition_date between ? and ?
+            ),
+            every as (select distinct {key} as id from {table})
+            select count(distinct loaded.id), min([loaded.id, every.id])
+            from loaded join every on lower(loaded.id) = lower(every.id)
+            where loaded.id <> every.id""",
+            [report.start, report.end],
+        ).fetchall()[0]
+        if count:
+            report.warnings.append(
+                f"{source.name}/{entity.name}: {count:,} {ids[0]}(s) differ from another "
+                f"loaded {ids[0]} only in case (e.g. {pair[0]!r} and {pair[1]!r}); ids are "
+                "case-sensitive, so they are different rows: fix the export if it changed case"
+            )
 
 
 def load_source(
@@ -452,6 +531,12 @@ def load_source(
     report = SourceLoadReport(source.name, start, end)
     loaded_at = datetime.now().replace(microsecond=0)
     now = datetime.now(ZoneInfo(rules.timezone)).replace(tzinfo=None, microsecond=0)
+    odd = odd_source_entries(landing, source)
+    if odd:
+        raise DeliveryError(
+            f"{', '.join(map(str, odd))}: not a delivery day folder <YYYY-MM-DD> (e.g. "
+            f"{start.isoformat()}), so never read; rename or remove it and load again"
+        )
     con.begin()
     try:
         _delete_days(con, source, start, end)
@@ -459,22 +544,20 @@ def load_source(
         batches = [_EntityBatch(con, source, entity, context) for entity in source.entities]
         for offset in range((end - start).days + 1):
             day = start + timedelta(days=offset)
-            folder = landing / source.name / day.isoformat()
-            known: set[Path] = set()
+            files = day_folder(landing / source.name / day.isoformat(), source)
+            if files.unrecognised:
+                raise DeliveryError(describe_unrecognised(files.unrecognised, source))
             for batch in batches:
                 load = EntityLoad(batch.entity.name, day)
-                _load_day_files(batch, folder, landing, load, known)
+                _load_day_files(batch, files.files[batch.entity.name], landing, load)
                 report.loads.append(load)
-            if folder.is_dir():
-                report.unrecognised_files += [
-                    p.relative_to(landing).as_posix()
-                    for p in sorted(folder.iterdir())
-                    if p not in known
-                ]
+                batch.flush_if_full()
             if progress is not None:
                 progress(day, report.total("rows_read"))
         for batch in batches:
             batch.flush()
+        _count_rows_without_parent(con, source, report)
+        _warn_case_variants(con, source, report)
         _record(con, source, report, load_id, loaded_at)
         con.commit()
     except BaseException:
@@ -517,6 +600,7 @@ def _record(
                 "files_skipped": load.files_skipped,
                 "missing_columns": ",".join(sorted(load.missing_columns)) or None,
                 "encodings": load.encodings,
+                "rows_without_parent": load.rows_without_parent,
             }
             for load in report.loads
         ]

@@ -7,7 +7,7 @@ themselves come from the contract, so adding a column there is enough.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 
@@ -16,8 +16,21 @@ from ingest.contract import DUCKDB_TYPES, Column, Entity
 TYPE_CHANGE_MIN_VALUES = 2
 """A column changed type when not one of at least this many values in a file is of its type;
 a single bad value is a bad row (quarantined), not a changed export."""
-_OFFSET = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-"""A time followed by a time-zone offset: `...23:59:59Z`, `...23:59:59+08:00`."""
+_ZONE = r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?|\s[A-Za-z][A-Za-z0-9_/+-]*)"
+"""A time zone after a time: `Z`, an offset (`+08:00`, `-0500`) or a name (` UTC`,
+` America/New_York`), converted to shop time; DuckDB's plain cast would drop it."""
+_TIMESTAMP = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    rf"([ Tt][0-9]{{1,2}}:[0-9]{{2}}(:[0-9]{{2}}(\.[0-9]+)?)?\s*{_ZONE}?)?"
+)
+"""What a timestamp may look like. Minutes and seconds have two digits, so a value cut inside
+its last field (`22:0`) is not taken for `22:00`, as DuckDB's cast would."""
+_ZONED = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?" + _ZONE + "$"
+EARLIEST_DATE = date(1900, 1, 1)
+"""Dates and timestamps before this are placeholders (`0001-01-01`) or typos, not events."""
+ID_WHITESPACE = " \t\r\n\u00a0\u3000\ufeff"
+"""Trimmed from both ends of ids: spaces, tabs, line breaks, no-break and ideographic spaces
+(Chinese input methods type U+3000), and a stray byte-order mark."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,11 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
     if column.allowed:
         # Allowed values compare case-insensitively and are stored in their contract spelling.
         return f"lower({value})"
+    if column.is_id:
+        # `O341 ` re-sent must replace `O341`, not add a second order. Case is kept: ids are
+        # case-sensitive in many systems (Salesforce's 15-character ids), and folding it would
+        # merge different records.
+        return f"nullif(trim({_quote(column.name)}, {_literal(ID_WHITESPACE)}), '')"
     if column.type == "string":
         return f"nullif({_quote(column.name)}, '')"
     if column.type == "integer":
@@ -54,8 +72,10 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
         # DuckDB's cast to timestamp drops an offset silently ('23:59:59Z' would stay 23:59:59,
         # eight hours off in Shanghai, often another day): convert such values to shop time.
         local = f"try_cast(try_cast({value} as timestamptz) at time zone {_literal(rules.timezone)}"
+        zoned = f"regexp_matches({value}, {_literal(_ZONED)})"
         return (
-            f"case when regexp_matches({value}, {_literal(_OFFSET)}) then {local} as timestamp) "
+            f"case when not regexp_full_match({value}, {_literal(_TIMESTAMP)}) then null "
+            f"when {zoned} then {local} as timestamp) "
             f"else try_cast({value} as timestamp) end"
         )
     return f"try_cast({value} as {DUCKDB_TYPES[column.type]})"
@@ -120,6 +140,9 @@ def _future_check(column: Column, rules: DeliveryRules, now: datetime) -> str:
 def _checks(column: Column, rules: DeliveryRules, now: datetime) -> list[str]:
     name = _quote(column.name)
     present = f"nullif(trim({name}), '') is not null"
+    if column.is_id:
+        # An id of only whitespace (an ideographic space too) is missing, not loaded as null.
+        present = f"{_typed(column, rules)} is not null"
     checks = []
     if column.required:
         checks.append(
@@ -140,9 +163,32 @@ def _checks(column: Column, rules: DeliveryRules, now: datetime) -> list[str]:
             f"{_literal(' is not one of ' + ', '.join(column.allowed))} end"
         )
     checks += _range_checks(column, rules)
+    if column.type in ("date", "timestamp"):
+        earliest = EARLIEST_DATE.isoformat()
+        checks.append(
+            f"case when {_typed(column, rules)} < date {_literal(earliest)} then "
+            f"{_literal(column.name + ': ')} || {_shown(column)} || "
+            f"{_literal(f' is before {earliest} (the earliest date accepted)')} end"
+        )
     if column.not_after_delivery:
         checks.append(_future_check(column, rules, now))
     return checks
+
+
+def _key_rules(entity: Entity) -> str:
+    """The reason a row fails for its key, among the rows that keep every other rule of one
+    delivery day: every row of a key delivered with different values (which one is right
+    cannot be known), or a later exact copy of a row (the first copy loads)."""
+    columns = ", ".join(entity.key)
+    conflict = " rows with different values this day (conflicting rows: send one row per key)"
+    return f"""case
+        when min(_content) over same_key <> max(_content) over same_key then
+            {_literal(columns + ": '")} || array_to_string(_key, ', ') ||
+            {_literal("' delivered in ")} || count(*) over same_key || {_literal(conflict)}
+        when row_number() over same_row > 1 then
+            {_literal("exact duplicate of '")} ||
+            first_value(_file || ', row ' || _row_number) over same_row || ''''
+        else '' end"""
 
 
 def validation_sql(
@@ -153,29 +199,47 @@ def validation_sql(
     passthrough: tuple[str, ...] = (),
 ) -> str:
     """A query over ``relation`` (contract columns as text, ``_row_number``,
-    ``_partition_date``, ``_note`` and the ``passthrough`` columns) that returns the typed
-    contract columns, ``_row_number``, ``_partition_date``, the passthrough columns,
+    ``_partition_date``, ``_file``, ``_note`` and the ``passthrough`` columns) that returns the
+    typed contract columns, ``_row_number``, ``_partition_date``, the passthrough columns,
     ``_reason`` ('' when the row keeps every rule; a ``_note`` always makes the row fail, first
     in its reason) and ``_record`` (the row as delivered, as JSON, for the quarantine).
 
+    Keys are unique per delivery day among the rows that pass (see :func:`_key_rules`), so
+    ``relation`` must hold whole delivery days: a key repeated across two calls goes unseen.
+
     ``now`` is the shop-local time of the load: nothing that has happened is later."""
+    by_name = {c.name: c for c in entity.columns}
     typed = ",\n    ".join(f"{_typed(c, rules)} as {_quote(c.name)}" for c in entity.columns)
     checks = ",\n        ".join(check for c in entity.columns for check in _checks(c, rules, now))
     record = ", ".join(f"{_quote(c.name)} := {_quote(c.name)}" for c in entity.columns)
+    content = ", ".join(_typed(c, rules) for c in entity.columns)
+    key = ", ".join(f"cast({_typed(by_name[k], rules)} as varchar)" for k in entity.key)
     return f"""
 with checked as (
     select *, concat_ws('; ',
         _note,
         {checks}
-    ) as _reason
+    ) as _reason,
+    hash({content}) as _content,
+    [{key}] as _key
     from {relation}
+),
+keyed as (
+    select *, case when _reason <> '' then _reason else {_key_rules(entity)} end as _all_reasons
+    from checked
+    window
+        same_key as (partition by _reason = '', _partition_date, _key),
+        same_row as (
+            partition by _reason = '', _partition_date, _key, _content
+            order by _file, _row_number
+        )
 )
 select
     {typed},
     _row_number, _partition_date,{"".join(f" {_quote(c)}," for c in passthrough)}
-    _reason,
-    case when _reason <> '' then to_json(struct_pack({record})) end as _record
-from checked
+    _all_reasons as _reason,
+    case when _all_reasons <> '' then to_json(struct_pack({record})) end as _record
+from keyed
 """
 
 

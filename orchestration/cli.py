@@ -54,8 +54,12 @@ def _say(message: str) -> None:
 
 
 def landing_dates(landing: Path) -> list[date]:
-    """The delivery days present in a landing folder, over the four sources' folders."""
+    """The delivery days present in a landing folder, over the sources' folders.
+
+    Raises UserError naming any entry of a source folder that is not a day folder
+    ``YYYY-MM-DD`` (``20261201`` too): its deliveries would never be read."""
     from ingest.contract import SOURCES
+    from ingest.landing import day_of_folder, odd_source_entries
 
     known = {source.name for source in SOURCES}
     for folder in sorted(landing.iterdir()):
@@ -64,17 +68,21 @@ def landing_dates(landing: Path) -> list[date]:
                 f"warning: {folder} is not a source folder ({', '.join(sorted(known))}); "
                 "it is not loaded"
             )
-    days = set()
-    for folder in landing.glob("*/*"):
-        if folder.is_dir() and folder.parent.name in known:
-            try:
-                days.add(date.fromisoformat(folder.name))
-            except ValueError:
-                raise UserError(
-                    f"{folder}: folder name is not a date (expected "
-                    "<landing>/<source>/<YYYY-MM-DD>/)"
-                ) from None
-    return sorted(days)
+    odd = [path for source in SOURCES for path in odd_source_entries(landing, source)]
+    if odd:
+        raise UserError(
+            f"{', '.join(map(str, odd))}: not a delivery day folder (expected "
+            "<landing>/<source>/<YYYY-MM-DD>/); rename or remove it"
+        )
+    return sorted(
+        {
+            day
+            for source in SOURCES
+            if (landing / source.name).is_dir()
+            for folder in (landing / source.name).iterdir()
+            if (day := day_of_folder(folder.name)) is not None
+        }
+    )
 
 
 class _Commands(click.Group):

@@ -49,7 +49,7 @@ def load_metadata(report: SourceLoadReport) -> dict[str, dg.MetadataValue | int 
         "duplicate_files": sum(f.status != LOADED for f in report.files),
         "encodings": ", ".join(f"{e}: {n:,} files" for e, n in sorted(encodings.items())) or "none",
         "warnings": dg.MetadataValue.md(warnings or "none"),
-        "unrecognised_files": ", ".join(report.unrecognised_files[:20]) or "none",
+        "rows_without_parent": sum(load.rows_without_parent or 0 for load in report.loads),
     }
 
 
