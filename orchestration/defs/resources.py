@@ -87,9 +87,12 @@ class Warehouse(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the warehouse, closed on exit. While another process holds the file
         (a reader left open blocks writers), wait up to ``lock_wait_seconds``, then raise
-        WarehouseLocked naming the file and the holder's PID."""
+        WarehouseLocked naming the file and the holder's PID. A read-only connection does not
+        wait (only a writer can block it, and the caller, the late-data sensor, looks again at
+        its next tick)."""
         if not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        patience = 0 if read_only else self.lock_wait_seconds
         began = time.monotonic()
         told = False
         while True:
@@ -101,7 +104,7 @@ class Warehouse(dg.ConfigurableResource):
                 if holder is None:
                     raise
                 waited = time.monotonic() - began
-                if waited >= self.lock_wait_seconds:
+                if waited >= patience:
                     raise WarehouseLocked(self.path, holder, waited) from None
                 if not told:
                     dg.get_dagster_logger().warning(
