@@ -23,6 +23,8 @@ from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, WeixiSettings,
 if TYPE_CHECKING:
     import dagster as dg
 
+    from orchestration.stages import StopSignals
+
 OUTPUT_TABLES = (
     "customer_360",
     "customer_rfm",
@@ -38,6 +40,11 @@ OUTPUT_TABLES = (
     "account_manager_tasks",
     "activation_syncs",
     "campaign_lift",
+)
+
+WAIT_HELP = (
+    "When another run is writing the warehouse, wait for it to finish "
+    "[default: fail at once, naming it]."
 )
 
 
@@ -237,17 +244,41 @@ def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
         click.echo(f"Audience files and task lists: {settings.exports_dir}/<date>/")
 
 
-def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
+def execute_range(start: date, end: date, debug: bool, record: bool, wait: bool = False) -> None:
     """Materialise every asset for the days ``start``..``end``: each asset runs once, the
     partitioned ones over the whole range (see `orchestration.stages`).
 
     With ``record`` the runs are kept in the Dagster instance that the UI shows; by default they
-    use a throw-away instance, which skips Dagster's bookkeeping of every asset and day."""
+    use a throw-away instance, which skips Dagster's bookkeeping of every asset and day.
+
+    The whole range holds the warehouse's writer lock: another run of the same warehouse makes
+    this one fail at once naming it, or with ``wait`` wait for it. SIGTERM or Ctrl-C stops the
+    range after rolling back the step in progress, with exit status 143 or 130."""
+    from orchestration.stages import Stopped, StopSignals
+    from orchestration.warehouse_lock import WarehouseBusy, writer_lock
+
+    settings = get_settings()
+    try:
+        with StopSignals() as stop, writer_lock(settings.warehouse, wait=wait, on_wait=_say):
+            _run_stages(settings, start, end, debug, record, stop)
+    except WarehouseBusy as exc:
+        raise UserError(str(exc)) from None
+    except Stopped as exc:
+        click.echo(
+            f"weixi: stopped by {exc}: the step in progress was rolled back and no further step "
+            "ran; run the same command again to finish (loads are idempotent)",
+            err=True,
+        )
+        raise click.exceptions.Exit(exc.exit_code) from None
+
+
+def _run_stages(
+    settings: WeixiSettings, start: date, end: date, debug: bool, record: bool, stop: StopSignals
+) -> None:
     import dagster as dg
 
     from orchestration.defs.dbt.project import prepare_manifest
 
-    settings = get_settings()
     _say("parsing the dbt project")
     prepare_manifest(force=True)
 
@@ -262,7 +293,7 @@ def execute_range(start: date, end: date, debug: bool, record: bool) -> None:
     began = time.monotonic()
     run_ids = []
     for result in run_range(
-        defs(), start, end, instance, job_name=NIGHTLY_JOB, raise_on_error=debug
+        defs(), start, end, instance, job_name=NIGHTLY_JOB, raise_on_error=debug, stop=stop
     ):
         run_ids.append(result.run_id)
         if not result.success:
@@ -309,6 +340,7 @@ def _report_failure(result: dg.ExecuteInProcessResult) -> None:
     help="Keep the run in the Dagster UI's history (slow "
     "for long ranges: Dagster writes an event per asset and day).",
 )
+@click.option("--wait", is_flag=True, help=WAIT_HELP)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -316,8 +348,12 @@ def run(
     start: datetime | None,
     end: datetime | None,
     record: bool,
+    wait: bool,
 ) -> None:
-    """Run the whole pipeline over a landing folder: every day in it, or --start/--end."""
+    """Run the whole pipeline over a landing folder: every day in it, or --start/--end.
+
+    One run writes a warehouse at a time; SIGTERM or Ctrl-C stops the run (exit status 143 or
+    130) without committing the step in progress."""
     if landing is not None:
         os.environ["WEIXI_LANDING"] = str(landing.resolve())
         get_settings.cache_clear()
@@ -325,7 +361,7 @@ def run(
     first, last = _resolve_range(
         settings.landing, start and start.date(), end and end.date(), settings
     )
-    execute_range(first, last, ctx.obj["debug"], record)
+    execute_range(first, last, ctx.obj["debug"], record, wait)
 
 
 @main.command()
@@ -337,13 +373,19 @@ def run(
     help="Landing folder [default: data/landing, or WEIXI_LANDING].",
 )
 @click.option("--record", is_flag=True, help="Keep the run in the Dagster UI's history.")
+@click.option("--wait", is_flag=True, help=WAIT_HELP)
 @click.pass_context
 def backfill(
-    ctx: click.Context, start: datetime, end: datetime, landing: Path | None, record: bool
+    ctx: click.Context,
+    start: datetime,
+    end: datetime,
+    landing: Path | None,
+    record: bool,
+    wait: bool,
 ) -> None:
     """Materialise a date range: each asset runs once over the whole range (a single-run
     backfill); days are replaced, so re-running a range is safe."""
-    ctx.invoke(run, landing=landing, start=start, end=end, record=record)
+    ctx.invoke(run, landing=landing, start=start, end=end, record=record, wait=wait)
 
 
 @main.command()

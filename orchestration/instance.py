@@ -1,6 +1,7 @@
 """The Dagster instance that `weixi` commands and `make dev` share, so that runs started from the
 command line show in the UI. Its configuration keeps one run, and one warehouse writer, at a
-time."""
+time within the instance; the writer lock (`orchestration.warehouse_lock`) keeps one writer per
+warehouse across instances and processes, throw-away command-line instances included."""
 
 from __future__ import annotations
 

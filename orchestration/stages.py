@@ -5,10 +5,16 @@ event for every asset and every day of the range, unpartitioned assets included 
 and 28 assets, some 20,000 events before any work starts). Running the graph in stages that
 alternate between partitioned assets (given the range) and unpartitioned ones (run once)
 records events only for the assets that really have partitions.
+
+SIGTERM (``timeout``, a service manager) and SIGINT (Ctrl-C) stop a ranged run for good: Dagster
+interrupts the current step (its DuckDB transaction rolls back, dbt gets SIGINT), and
+``StopSignals``' hook ends the run before a retry or a further step, and no further stage starts.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +27,88 @@ if TYPE_CHECKING:
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal ended the work; like Ctrl-C's KeyboardInterrupt, no ``except Exception``
+    swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+class StopSignals:
+    """Within the ``with`` block, SIGTERM and SIGINT stop the work.
+
+    Outside a Dagster run they raise Stopped at once. Inside one, Dagster owns the handlers: it
+    interrupts the step in progress, but treats the interrupt like any failure and retries the
+    step under the job's retry policy. Python also writes every signal's number to a wake-up
+    pipe, whatever the handler, so ``hook()`` sees the signal after the step and ends the run
+    there; ``run_range`` then starts no further stage.
+    """
+
+    def __init__(self) -> None:
+        self._signals: list[int] = []
+        self._pipe: tuple[int, int] | None = None
+        self._previous: tuple[int, dict[int, object]] | None = None
+
+    def __enter__(self) -> StopSignals:
+        read, write = os.pipe()
+        os.set_blocking(read, False)
+        os.set_blocking(write, False)
+        self._pipe = (read, write)
+        handlers = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+        # One handler for both: Dagster restores SIGTERM to whatever SIGINT had.
+        for s in STOP_SIGNALS:
+            signal.signal(s, self._raise)
+        self._previous = (signal.set_wakeup_fd(write, warn_on_full_buffer=False), handlers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wakeup, handlers = self._previous
+        signal.set_wakeup_fd(wakeup)
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+        for fd in self._pipe:
+            os.close(fd)
+
+    def _raise(self, signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    def received(self) -> int | None:
+        """The first stop signal received so far, or None."""
+        while True:
+            try:
+                data = os.read(self._pipe[0], 512)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            self._signals += [n for n in data if n in STOP_SIGNALS]
+        return self._signals[0] if self._signals else None
+
+    def check(self) -> None:
+        """Raise Stopped if a stop signal was received."""
+        signum = self.received()
+        if signum is not None:
+            raise Stopped(signum)
+
+    def hook(self) -> dg.HookDefinition:
+        """A hook for every step: after a step during which a stop signal arrived, end the run
+        (a retry or the next step would start otherwise)."""
+
+        def stop_after_step(context: dg.HookContext, events: list) -> dg.HookExecutionResult:
+            self.check()
+            return dg.HookExecutionResult(hook_name="weixi_stop_on_signal", is_skipped=True)
+
+        return dg.HookDefinition(name="weixi_stop_on_signal", hook_fn=stop_after_step)
 
 
 @dataclass(frozen=True)
@@ -60,28 +148,41 @@ def run_range(
     instance: dg.DagsterInstance,
     job_name: str | None = None,
     raise_on_error: bool = False,
+    stop: StopSignals | None = None,
 ) -> Iterator[dg.ExecuteInProcessResult]:
     """Run every stage for the days ``start``..``end``, one in-process run per stage of the job
     ``job_name`` (default: all assets), stopping after the first run that fails. Yields each
-    run's result."""
+    run's result.
+
+    With ``stop`` (entered), a stop signal ends the stage's run after the step it interrupted
+    and raises Stopped instead of starting another stage."""
     job = (
         definitions.resolve_job_def(job_name)
         if job_name
         else definitions.resolve_implicit_global_asset_job_def()
     )
+    if stop is not None:
+        job = job.with_hooks({stop.hook()})
     for stage in plan_stages(definitions.resolve_asset_graph()):
         tags = (
             {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
             if stage.partitioned
             else {}
         )
-        result = job.execute_in_process(
-            asset_selection=list(stage.keys),
-            instance=instance,
-            tags=tags,
-            raise_on_error=raise_on_error,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
+        try:
+            result = job.execute_in_process(
+                asset_selection=list(stage.keys),
+                instance=instance,
+                tags=tags,
+                raise_on_error=raise_on_error,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            )
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+            if stop is not None:
+                stop.check()
+            raise
+        if stop is not None:
+            stop.check()
         yield result
         if not result.success:
             return

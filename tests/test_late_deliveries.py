@@ -26,11 +26,12 @@ def _orders(*ids: str) -> str:
 
 
 def _evaluate(instance: dg.DagsterInstance, resources: dict) -> list[dg.RunRequest]:
-    context = dg.build_sensor_context(
+    # A context manager: the warehouse resource sets up and tears down (its writer lock in runs).
+    with dg.build_sensor_context(
         instance=instance,
         resources={k: resources[k] for k in ("warehouse", "landing")},
-    )
-    result = late_deliveries_sensor(context)
+    ) as context:
+        result = late_deliveries_sensor(context)
     return [] if isinstance(result, dg.SkipReason) else list(result.run_requests)
 
 
@@ -88,11 +89,11 @@ def test_sensor_waits_while_a_run_holds_the_warehouse(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         with dg.instance_for_test() as instance:
-            context = dg.build_sensor_context(
+            with dg.build_sensor_context(
                 instance=instance,
                 resources={k: resources[k] for k in ("warehouse", "landing")},
-            )
-            result = late_deliveries_sensor(context)
+            ) as context:
+                result = late_deliveries_sensor(context)
         assert isinstance(result, dg.SkipReason)
         assert "in use by a run" in result.skip_message
     finally:

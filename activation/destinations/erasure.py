@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from activation.destinations.formats import read_file, write_file
+from activation.destinations.formats import read_file, spreadsheet_cell, write_file
 
 ID_COLUMNS = ("customer_id", "Customer ID")
 
@@ -23,6 +23,8 @@ def rewrite_without(
     """Drop the rows of ``customer_ids`` (or carrying one of ``hashes``) from every CSV and
     Parquet file under ``root``; returns the files rewritten."""
     ids, digests = set(customer_ids), set(hashes)
+    # CSV files hold ids as made spreadsheet-safe (a leading quote before `=`, `+`, ...).
+    ids |= {spreadsheet_cell(i) for i in ids}
     if not root.exists() or not (ids or digests):
         return []
     rewritten = []

@@ -4,12 +4,16 @@ needs (documented in docs/destinations.md).
 Files are snapshots of the day's exportable members, sorted, written to a temporary file and
 renamed into place, so a re-run of a day replaces them with byte-identical files and a reader
 never sees half a file.
+
+Every CSV is spreadsheet-safe (``spreadsheet_safe``): a marketer opens these files in Excel or
+LibreOffice, where a name like ``=HYPERLINK(...)`` would run as a formula (CSV injection).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,11 @@ from activation.destinations.identifiers import google_email, hashed
 from activation.destinations.members import MARKETING
 
 CSV_ENCODING = "utf-8"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+"""A cell that is only a number (an E.164 phone ``+8613800000000``, ``-12.5``): a spreadsheet
+reads it as that number, never as a formula that calls or references anything."""
 
 
 @dataclass(frozen=True)
@@ -179,9 +188,38 @@ def ad_hashes(fmt: AdFormat, members: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def spreadsheet_cell(value: object) -> object:
+    """``value`` as a spreadsheet may safely read it: text starting with ``=``, ``+``, ``-``,
+    ``@``, tab or carriage return gets a leading single quote (OWASP's rule), unless it is only a
+    number; anything else, and every non-text value, is returned as it is."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_TRIGGERS):
+        return value
+    return value if _NUMBER.fullmatch(value) else "'" + value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text cell made safe by ``spreadsheet_cell``. Hex hashes and
+    numbers never change, and a cell already made safe stays as it is, so applying it twice
+    changes nothing."""
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            cells = [spreadsheet_cell(v) for v in values]
+            safe[column] = pd.Series(cells, index=values.index, dtype=values.dtype)
+    return safe
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as CSV to ``path`` atomically (temporary file, then rename)."""
-    _atomic(path, lambda tmp: frame.to_csv(tmp, index=False, encoding=CSV_ENCODING))
+    """Write ``frame`` as spreadsheet-safe CSV to ``path`` atomically (temporary file, then
+    rename)."""
+    safe = spreadsheet_safe(frame)
+    # RFC 4180's CRLF: the csv writer then also quotes a field holding a bare carriage return,
+    # which would otherwise split the row in every reader.
+    _atomic(
+        path,
+        lambda tmp: safe.to_csv(tmp, index=False, encoding=CSV_ENCODING, lineterminator="\r\n"),
+    )
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

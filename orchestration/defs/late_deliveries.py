@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 
 from ingest.late import find_late_deliveries
-from orchestration.defs.resources import Landing, Warehouse
+from orchestration.defs.resources import Landing, Warehouse, WarehouseLocked
 from orchestration.defs.schedules import nightly_job
 
 LATE_DELIVERY_TAG = "weixi/late_delivery"
@@ -30,7 +30,7 @@ def late_deliveries_sensor(
     try:
         with warehouse.connect(read_only=True) as con:
             late = find_late_deliveries(con, landing.path)
-    except duckdb.IOException as exc:
+    except (duckdb.IOException, WarehouseLocked) as exc:
         # A run holds the file; the next tick looks again.
         return dg.SkipReason(f"the warehouse is in use by a run: {exc}")
     if not late:

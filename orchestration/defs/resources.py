@@ -7,34 +7,112 @@ and landing folder of their own, and so that a run never opens the warehouse out
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
+from pydantic import PrivateAttr
 
 from ingest.row_rules import DeliveryRules
 from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.settings import WeixiSettings
+from orchestration.warehouse_lock import writer_lock
 
 WAREHOUSE_POOL = "weixi_warehouse"
 """Every asset that writes the warehouse runs in this pool; its limit of 1 keeps writers apart."""
 
 
+class WarehouseLocked(dg.Failure):
+    """Another process holds the warehouse file open (DuckDB lets no writer in meanwhile).
+
+    Not retried: the holder is usually a notebook or BI tool left open, which a retry a minute
+    later does not close. The message names the file and the holder's PID."""
+
+    def __init__(self, path: str, holder: str, waited: float) -> None:
+        super().__init__(
+            description=(
+                f"{path} is held open by {holder} (waited {waited:.0f} s); close that "
+                f"connection (readers should open {SERVING_HINT} instead) and run again"
+            ),
+            allow_retries=False,
+        )
+
+
+SERVING_HINT = "the serving copy, serving/weixi.duckdb beside the warehouse"
+_DUCKDB_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+def duckdb_lock_holder(error: duckdb.Error) -> str | None:
+    """The process named in DuckDB's "Could not set lock on file" error, or None for any other
+    error."""
+    found = _DUCKDB_HOLDER.search(str(error))
+    return f"PID {found[2]} ({found[1]})" if found else None
+
+
 class Warehouse(dg.ConfigurableResource):
-    """The DuckDB warehouse file."""
+    """The DuckDB warehouse file; a run holds its writer lock (see
+    ``orchestration.warehouse_lock``) from start to end."""
 
     path: str
+    lock_wait_seconds: float = 30
+    """How long ``connect()`` waits for another process to close the file before failing; long
+    enough for the late-data sensor's quick look, short of a reader left open."""
+
+    _run_lock: ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Runs write; sensors and schedules only read, and must not queue behind a run.
+        if context.dagster_run is None:
+            return
+        stack = ExitStack()
+        stack.enter_context(
+            writer_lock(
+                Path(self.path),
+                command=f"Dagster run {context.run_id} of {context.dagster_run.job_name}",
+            )
+        )
+        self._run_lock = stack
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_lock is not None:
+            self._run_lock.close()
+            self._run_lock = None
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the warehouse, closed on exit. Read-only connections fail while a
-        run writes (DuckDB locks the file), and make a writer fail while they are open."""
+        """A connection to the warehouse, closed on exit. While another process holds the file
+        (a reader left open blocks writers), wait up to ``lock_wait_seconds``, then raise
+        WarehouseLocked naming the file and the holder's PID. A read-only connection does not
+        wait (only a writer can block it, and the caller, the late-data sensor, looks again at
+        its next tick)."""
         if not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        patience = 0 if read_only else self.lock_wait_seconds
+        began = time.monotonic()
+        told = False
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                holder = duckdb_lock_holder(exc)
+                if holder is None:
+                    raise
+                waited = time.monotonic() - began
+                if waited >= patience:
+                    raise WarehouseLocked(self.path, holder, waited) from None
+                if not told:
+                    dg.get_dagster_logger().warning(
+                        f"{self.path} is held open by {holder}; waiting up to "
+                        f"{self.lock_wait_seconds:.0f} s for it to close"
+                    )
+                    told = True
+                time.sleep(0.25)
         try:
             yield con
         finally:
