@@ -357,19 +357,24 @@ def forget(customer_ids: tuple[str, ...], reason: str) -> None:
 
 
 @main.command()
-@click.option("--check", is_flag=True, help="Fail if docs/data_contract.md is out of date.")
+@click.option("--check", is_flag=True, help="Fail if a generated doc is out of date.")
 def contract(check: bool) -> None:
-    """Write the landing data contract to docs/data_contract.md."""
+    """Write the landing data contract to docs/data_contract.md and the tables Python writes to
+    docs/python_tables.md."""
     from ingest.contract import render_markdown
+    from warehouse.python_tables import render_python_tables_markdown
 
-    target = PROJECT_ROOT / "docs" / "data_contract.md"
-    text = render_markdown()
-    if check:
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            raise UserError(f"{target} is out of date: run `weixi contract`")
-        return
-    target.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {target}")
+    for name, text in (
+        ("data_contract.md", render_markdown()),
+        ("python_tables.md", render_python_tables_markdown()),
+    ):
+        target = PROJECT_ROOT / "docs" / name
+        if check:
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                raise UserError(f"{target} is out of date: run `weixi contract`")
+            continue
+        target.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {target}")
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
