@@ -26,8 +26,8 @@ run: install
 	$(BIN)/weixi run
 
 test: install
-	$(BIN)/ruff check orchestration ingest demo_data serving ml data_quality activation tests benchmarks
-	$(BIN)/ruff format --check orchestration ingest demo_data serving ml data_quality activation tests benchmarks
+	$(BIN)/ruff check orchestration warehouse ingest demo_data serving ml data_quality activation tests benchmarks
+	$(BIN)/ruff format --check orchestration warehouse ingest demo_data serving ml data_quality activation tests benchmarks
 	$(BIN)/weixi contract --check
 	$(BIN)/pytest
 

@@ -19,7 +19,7 @@ Every step is a pure function of frames; :func:`build_audiences` runs them all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -34,21 +34,105 @@ from activation.audience_definitions import (
     AudienceDefinition,
     check_against_candidates,
 )
-from activation.holdout import holdout_groups
+from activation.holdout import TREATMENT, holdout_groups
+from warehouse.table_spec import SpecColumn, TableSpec
 
-MEMBER_COLUMNS = {
-    "audience_date": "date",
-    "audience": "varchar",
-    "kind": "varchar",
-    "customer_id": "varchar",
-    "channel": "varchar",
-    "priority": "integer",
-    "template_key": "varchar",
-    "holdout_group": "varchar",
-    "is_new_entry": "boolean",
-    "reason": "varchar",
-    "payload": "varchar",
-}
+AUDIENCE_MEMBERS = TableSpec(
+    name="marts.audience_members",
+    description="Tonight's members of every audience in the registry, each with its channel, "
+    "control group and reason, after consent, suppressions, deduplication and the frequency "
+    "cap (see docs/activation.md). No contact identifiers.",
+    grain="One row per audience and customer on the audience date",
+    key=("audience", "customer_id"),
+    columns=(
+        SpecColumn("audience_date", "date", "The reference date of the marts the night used."),
+        SpecColumn("audience", "string", "The audience's name in the registry."),
+        SpecColumn("kind", "string", "`marketing`, `service` or `task`."),
+        SpecColumn("customer_id", "string", "The member."),
+        SpecColumn(
+            "channel", "string", "The first channel of the audience's order the member can get."
+        ),
+        SpecColumn(
+            "priority", "int32", "The audience's priority (the frequency cap keeps the highest)."
+        ),
+        SpecColumn("template_key", "string", "The message template marketing tools send."),
+        SpecColumn("holdout_group", "string", "`treatment` or `control`."),
+        SpecColumn(
+            "is_new_entry",
+            "bool",
+            "Not a member of the audience on the previous audience date.",
+        ),
+        SpecColumn("reason", "string", "Why the customer is in the audience, in words."),
+        SpecColumn("payload", "string", "The audience's fields for the message, as JSON text."),
+    ),
+)
+AUDIENCE_HISTORY = replace(
+    AUDIENCE_MEMBERS,
+    name="activation.audience_history",
+    description="The members of every audience date, as marts.audience_members holds them for "
+    "one; re-running a date replaces that date's rows.",
+    grain="One row per audience date, audience and customer",
+    key=("audience_date", "audience", "customer_id"),
+)
+ACCOUNT_MANAGER_TASKS = TableSpec(
+    name="marts.account_manager_tasks",
+    description="Who each account manager should call today and why, with the context of the "
+    "call: the treatment members of `task` audiences (also one CSV per manager).",
+    grain="One row per open task",
+    key=("task", "customer_id"),
+    columns=(
+        SpecColumn("task_date", "date", "The audience date."),
+        SpecColumn("account_manager_id", "string", "The account manager to call."),
+        SpecColumn("customer_id", "string", "The customer to call."),
+        SpecColumn(
+            "customer_name",
+            "string",
+            "Their name (the list is for the company's own account managers).",
+        ),
+        SpecColumn("task", "string", "The task audience, e.g. `strategic_account_revisit`."),
+        SpecColumn("priority", "int32", "The audience's priority."),
+        SpecColumn("reason", "string", "Why, in words."),
+        SpecColumn(
+            "due_date",
+            "date",
+            "The planned revisit, or the task date when that has passed.",
+        ),
+        SpecColumn("last_order_date", "date", "The customer's last order day."),
+        SpecColumn("last_order_amount", "money", "Its net revenue (CNY)."),
+        SpecColumn("open_complaints", "int64", "Complaints not yet resolved."),
+        SpecColumn("churn_probability", "float64", "From marts.churn_scores."),
+        SpecColumn("churn_risk_band", "string", "`high`, `medium` or `low`."),
+        SpecColumn("churn_reasons", "string", "The churn reasons, `; `-separated."),
+        SpecColumn(
+            "recommended_products", "string", "The first three recommendations, `; `-separated."
+        ),
+    ),
+)
+# A task is due on the planned revisit date, or today when that has passed.
+TASKS_SQL = f"""
+select
+    members.audience_date as task_date,
+    candidates.account_manager_id,
+    members.customer_id,
+    customers.customer_name,
+    members.audience as task,
+    members.priority,
+    members.reason,
+    greatest(candidates.planned_revisit_date, members.audience_date) as due_date,
+    candidates.last_order_date,
+    candidates.last_order_amount,
+    candidates.open_complaints,
+    candidates.churn_probability,
+    candidates.churn_risk_band,
+    candidates.churn_reasons,
+    candidates.recommended_products
+from marts.audience_members as members
+inner join marts.audience_candidates as candidates using (customer_id)
+inner join marts.customer_360 as customers using (customer_id)
+where members.kind = '{TASK}' and members.holdout_group = '{TREATMENT}'
+order by candidates.account_manager_id, due_date, members.priority desc, members.customer_id
+"""
+"""The rows of :data:`ACCOUNT_MANAGER_TASKS`, from tonight's members and their candidates."""
 # Why a selected customer is not a member, in the order the rules are applied.
 ERASED = "erased"
 OPTED_OUT = "opted_out"
@@ -88,7 +172,7 @@ class Rules:
 
 @dataclass(frozen=True)
 class AudienceBuild:
-    """A night's members (columns :data:`MEMBER_COLUMNS`) and who was left out by which rule
+    """A night's members (columns of :data:`AUDIENCE_MEMBERS`) and who was left out by which rule
     (``audience``, ``rule``, ``customer_id``)."""
 
     members: pd.DataFrame
@@ -128,7 +212,7 @@ def build_audiences(
     routed, capped = apply_frequency_cap(routed, history, audience_date, rules)
     members = assign_holdout(routed, definitions, rules.holdout_share)
     members.insert(0, "audience_date", audience_date)
-    members = members[list(MEMBER_COLUMNS)].sort_values(["audience", "customer_id"])
+    members = members[list(AUDIENCE_MEMBERS.column_names)].sort_values(["audience", "customer_id"])
     exclusions = pd.concat([excluded, deduped, capped], ignore_index=True)
     return AudienceBuild(members.reset_index(drop=True), exclusions)
 

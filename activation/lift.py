@@ -35,6 +35,7 @@ import pandas as pd
 
 from activation.holdout import CONTROL, TREATMENT
 from activation.lift_statistics import CONFIDENCE, mean_difference, proportion_difference
+from warehouse.table_spec import SpecColumn, TableSpec
 
 WINDOWS = (30, 60, 90)
 RATE_METRICS = {"repurchase_rate": "repurchased", "churn_rate": "churned"}
@@ -51,29 +52,63 @@ groups) before the means are compared: see the module docstring."""
 ASSIGNMENT_COLUMNS = ("audience", "customer_id", "assigned_on", "holdout_group", "source")
 PURCHASE_COLUMNS = ("customer_id", "order_date", "revenue")
 
-LIFT_COLUMNS = {
-    "reference_date": "date",
-    "audience": "string",
-    "window_days": "int64",
-    "metric": "string",
-    "assignments_from": "date",
-    "assignments_to": "date",
-    "treatment_customers": "int64",
-    "control_customers": "int64",
-    "treatment_value": "float64",
-    "control_value": "float64",
-    "absolute_lift": "float64",
-    "ci_low": "float64",
-    "ci_high": "float64",
-    "relative_lift": "float64",
-    "p_value": "float64",
-    "confidence_level": "float64",
-    "ci_method": "string",
-    "value_cap": "float64",
-    "pending_assignments": "int64",
-    "window_complete": "bool",
-}
-"""Columns of marts.campaign_lift and their types."""
+CAMPAIGN_LIFT = TableSpec(
+    name="marts.campaign_lift",
+    description="Which strategy works: for every audience, repurchase rate, revenue per "
+    "customer and churn of the contacted customers against their random control group 30, 60 "
+    "and 90 days after assignment, with 95% confidence intervals (see docs/lift.md).",
+    grain="One row per audience, window and metric",
+    key=("audience", "window_days", "metric"),
+    columns=(
+        SpecColumn(
+            "reference_date",
+            "date",
+            "The day the marts are computed as of (the last day with orders).",
+        ),
+        SpecColumn("audience", "string", "The audience (imported campaign or Weixi's own)."),
+        SpecColumn("window_days", "int64", "Days after the assignment: 30, 60 or 90."),
+        SpecColumn(
+            "metric", "string", "`repurchase_rate`, `revenue_per_customer` or `churn_rate`."
+        ),
+        SpecColumn("assignments_from", "date", "First assignment day counted."),
+        SpecColumn("assignments_to", "date", "Last assignment day counted."),
+        SpecColumn("treatment_customers", "int64", "Contacted customers counted."),
+        SpecColumn("control_customers", "int64", "Held-out customers counted."),
+        SpecColumn("treatment_value", "float64", "The metric in the treatment group."),
+        SpecColumn("control_value", "float64", "The metric in the control group."),
+        SpecColumn(
+            "absolute_lift",
+            "float64",
+            "Treatment minus control (rates: a share; revenue: CNY per customer).",
+        ),
+        SpecColumn("ci_low", "float64", "Lower end of the confidence interval of the lift."),
+        SpecColumn("ci_high", "float64", "Upper end of the confidence interval of the lift."),
+        SpecColumn(
+            "relative_lift",
+            "float64",
+            "`absolute_lift / control_value` (null when the control value is 0).",
+        ),
+        SpecColumn("p_value", "float64", 'Two-sided p-value of "no difference".'),
+        SpecColumn("confidence_level", "float64", "The interval's confidence level (0.95)."),
+        SpecColumn("ci_method", "string", "`newcombe_wilson` (rates) or `welch_t` (revenue)."),
+        SpecColumn(
+            "value_cap",
+            "float64",
+            "Revenue only: the cap on each customer's window revenue (the audience's 95th "
+            "percentile).",
+        ),
+        SpecColumn(
+            "pending_assignments",
+            "int64",
+            "Assignments whose window has not ended yet: not counted.",
+        ),
+        SpecColumn(
+            "window_complete",
+            "bool",
+            "True when no assignment is pending: the figures of the row are final.",
+        ),
+    ),
+)
 
 
 def first_assignments(assignments: pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +179,7 @@ def campaign_lift(
     ``assignments`` has audience, customer_id, assigned_on, holdout_group (treatment or
     control) and source; ``purchases`` customer_id, order_date and revenue (net)."""
     if assignments.empty:
-        return pd.DataFrame({name: [] for name in LIFT_COLUMNS})
+        return CAMPAIGN_LIFT.empty_frame()
     first = first_assignments(assignments)
     reference = pd.Timestamp(reference_date)
     rows = []
@@ -165,7 +200,7 @@ def campaign_lift(
                 "window_complete": pending == 0,
             }
             rows += [{**base, **row} for row in _compare(done, confidence)]
-    return pd.DataFrame(rows)[list(LIFT_COLUMNS)]
+    return pd.DataFrame(rows)[list(CAMPAIGN_LIFT.column_names)]
 
 
 def _compare(outcomes: pd.DataFrame, confidence: float) -> list[dict[str, object]]:

@@ -16,15 +16,35 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-LEDGER = "governance.suppressions"
-LEDGER_COLUMNS: dict[str, str] = {
-    "customer_id": "varchar",
-    "channel": "varchar",
-    "reason": "varchar",
-    "effective_at": "timestamp",
-    "recorded_at": "timestamp",
-    "evidence": "varchar",
-}
+from warehouse.table_spec import SpecColumn, TableSpec
+
+SUPPRESSIONS = TableSpec(
+    name="governance.suppressions",
+    description="The append-only consent and erasure ledger: every marketing opt-out and "
+    "channel opt-out ever seen in any version of a CRM row, and every right-to-be-forgotten "
+    "request. It never shrinks, so a later CRM delivery cannot undo an opt-out (see "
+    "docs/consent_and_erasure.md).",
+    grain="One row per customer, channel and reason",
+    key=("customer_id", "channel", "reason"),
+    columns=(
+        SpecColumn("customer_id", "string", "The customer."),
+        SpecColumn(
+            "channel",
+            "string",
+            "`email`, `sms`, `wechat`, `phone`, or `all` (every marketing channel).",
+        ),
+        SpecColumn("reason", "string", "`marketing_opt_out`, `channel_opt_out` or `erasure`."),
+        SpecColumn("effective_at", "timestamp", "When the customer asked (shop time)."),
+        SpecColumn("recorded_at", "timestamp", "When Weixi first saw it (shop time)."),
+        SpecColumn(
+            "evidence",
+            "string",
+            "Where it was seen, e.g. `raw.crm__customers 2025-03-02 "
+            "crm/2025-03-02/customers.csv row 17`, or the request file and row.",
+        ),
+    ),
+)
+LEDGER = SUPPRESSIONS.name
 CHANNELS = ("email", "sms", "wechat", "phone")
 ALL_CHANNELS = "all"
 MARKETING_OPT_OUT = "marketing_opt_out"
@@ -35,6 +55,8 @@ REQUEST_COLUMNS = ("customer_id", "requested_at")
 """Required columns of an erasure request file; an optional ``reason`` column is kept as
 evidence."""
 _KEY = ["customer_id", "channel", "reason"]
+# A candidate row is a ledger row before Weixi records it.
+_CANDIDATE_COLUMNS = [c for c in SUPPRESSIONS.column_names if c != "recorded_at"]
 
 # Every version of every CRM row, ordered the way staging orders them (latest updated_at wins,
 # then the later delivery, load, file and row), so "went from true to false" means the same
@@ -116,9 +138,7 @@ class LedgerUpdate:
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
     """Create ``governance.suppressions`` (empty) if it does not exist yet."""
-    columns = ", ".join(f"{name} {type_}" for name, type_ in LEDGER_COLUMNS.items())
-    con.execute("create schema if not exists governance")
-    con.execute(f"create table if not exists {LEDGER} ({columns})")
+    SUPPRESSIONS.create(con)
 
 
 def crm_suppressions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -170,8 +190,7 @@ def read_erasure_requests(
                 )
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
             rows.append(_request_row(path, number, row, now + tolerance))
-    columns = [c for c in LEDGER_COLUMNS if c != "recorded_at"]
-    return pd.DataFrame(rows, columns=columns), len(files)
+    return pd.DataFrame(rows, columns=_CANDIDATE_COLUMNS), len(files)
 
 
 def _request_row(path: Path, number: int, row: dict[str, str], latest: datetime) -> dict:
@@ -226,7 +245,9 @@ def new_suppressions(candidates: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataF
     """The candidates whose (customer, channel, reason) is not in ``ledger`` yet, one row per
     key: the earliest ``effective_at`` (evidence of that row)."""
     if candidates.empty:
-        return candidates.reindex(columns=[c for c in LEDGER_COLUMNS if c != "recorded_at"])
+        return candidates.reindex(
+            columns=[c for c in SUPPRESSIONS.column_names if c != "recorded_at"]
+        )
     earliest = (
         candidates.sort_values([*_KEY, "effective_at", "evidence"], na_position="last")
         .drop_duplicates(_KEY)
@@ -252,7 +273,7 @@ def update_ledger(
         candidates = pd.concat([crm_suppressions(con), requests], ignore_index=True)
         ledger = con.execute(f"select customer_id, channel, reason from {LEDGER}").df()
         fresh = new_suppressions(candidates, ledger)
-        fresh = fresh.assign(recorded_at=now)[list(LEDGER_COLUMNS)]
+        fresh = fresh.assign(recorded_at=now)[list(SUPPRESSIONS.column_names)]
         if len(fresh):
             con.register("_fresh", fresh)
             con.execute(f"insert into {LEDGER} select * from _fresh")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from activation.destinations.delivery import NightInput, run_syncs  # noqa: E402
 from activation.destinations.formats import GOOGLE_ADS, META_ADS, ad_hashes, ad_members  # noqa: E402
 from activation.destinations.members import export_members  # noqa: E402
-from activation.destinations.sync import STATE_COLUMNS, empty, with_keys  # noqa: E402
+from activation.destinations.sync import SYNC_STATE, with_keys  # noqa: E402
 from activation.destinations.webhook import WebhookClient, WebhookConfig  # noqa: E402
 from activation.holdout import holdout_groups  # noqa: E402
 from tests.webhook_server import WebhookServer  # noqa: E402
@@ -110,7 +110,7 @@ def bench_export(members: int) -> None:
     for fmt in (GOOGLE_ADS, META_ADS):
         timed(f"hash {len(ads):,} ad members for {fmt.destination}", ad_hashes, fmt, ads)
     with tempfile.TemporaryDirectory() as folder:
-        night = NightInput(export, DAY, empty(STATE_COLUMNS), frozenset(), Path(folder))
+        night = NightInput(export, DAY, SYNC_STATE.empty_frame(), frozenset(), Path(folder))
         outcome = timed(
             "every file and ad audience, first sync (run_syncs)", run_syncs, night, None
         )

@@ -19,43 +19,66 @@ import duckdb
 import pandas as pd
 
 from data_quality.rules import RuleResult
+from warehouse.table_spec import SpecColumn, TableSpec
 
-CHECK_RESULTS = "quality.check_results"
-QUALITY_RUNS = "marts.data_quality_runs"
-
-_CHECK_RESULTS_COLUMNS = {
-    "run_id": "varchar",
-    "layer": "varchar",
-    "dataset": "varchar",
-    "check_name": "varchar",
-    "severity": "varchar",
-    "table_name": "varchar",
-    "rule": "varchar",
-    "expectation": "varchar",
-    "column_name": "varchar",
-    "passed": "boolean",
-    "rows_checked": "bigint",
-    "unexpected_rows": "bigint",
-    "detail": "varchar",
-    "partition_start": "date",
-    "partition_end": "date",
-    "checked_at": "timestamp",
-}
-_QUALITY_RUNS_COLUMNS = {
-    "run_id": "varchar",
-    "layer": "varchar",
-    "dataset": "varchar",
-    "partition_start": "date",
-    "partition_end": "date",
-    "rows_in": "bigint",
-    "rows_loaded": "bigint",
-    "rows_quarantined": "bigint",
-    "rows_without_parent": "bigint",
-    "checks_passed": "bigint",
-    "checks_failed": "bigint",
-    "blocking_failures": "bigint",
-    "checked_at": "timestamp",
-}
+_RUN_ID = SpecColumn("run_id", "string", "The Dagster run.")
+_LAYER = SpecColumn("layer", "string", "`raw` (a source) or `marts` (an output table).")
+_DATASET = SpecColumn("dataset", "string", "The source (raw) or table (marts) checked.")
+_PARTITION_START = SpecColumn("partition_start", "date", "First delivery day checked (raw only).")
+_PARTITION_END = SpecColumn("partition_end", "date", "Last delivery day checked (raw only).")
+_CHECKED_AT = SpecColumn("checked_at", "timestamp", "When the rules ran (shop time).")
+CHECK_RESULTS = TableSpec(
+    name="quality.check_results",
+    description="Every rule of every data check of every run, for BI: passed or not, rows "
+    "checked and unexpected rows (counts only, never values; see docs/data_quality.md).",
+    grain="One row per rule evaluated per run",
+    key=("run_id", "dataset", "check_name", "table_name", "rule"),
+    columns=(
+        _RUN_ID,
+        _LAYER,
+        _DATASET,
+        SpecColumn("check_name", "string", "The Dagster asset check."),
+        SpecColumn("severity", "string", "`error` (blocking) or `warn`."),
+        SpecColumn("table_name", "string", "The table the rule ran on."),
+        SpecColumn("rule", "string", "The rule."),
+        SpecColumn("expectation", "string", "The Great Expectations expectation behind it."),
+        SpecColumn("column_name", "string", "The column, for column rules."),
+        SpecColumn("passed", "bool", "Whether the rule held."),
+        SpecColumn("rows_checked", "int64", "Rows the rule looked at."),
+        SpecColumn("unexpected_rows", "int64", "Rows that broke it."),
+        SpecColumn("detail", "string", "What broke, in words (no values)."),
+        _PARTITION_START,
+        _PARTITION_END,
+        _CHECKED_AT,
+    ),
+)
+QUALITY_RUNS = TableSpec(
+    name="marts.data_quality_runs",
+    description="One summary per run and source or table: rows delivered, loaded and "
+    "quarantined (from the loader's log `raw._loads`) and rules passed and failed.",
+    grain="One row per Dagster run and source or table",
+    key=("run_id", "dataset"),
+    columns=(
+        _RUN_ID,
+        _LAYER,
+        _DATASET,
+        _PARTITION_START,
+        _PARTITION_END,
+        SpecColumn("rows_in", "int64", "Rows delivered (raw) or the table's row count (marts)."),
+        SpecColumn("rows_loaded", "int64", "Rows loaded (raw only)."),
+        SpecColumn("rows_quarantined", "int64", "Rows quarantined (raw only)."),
+        SpecColumn(
+            "rows_without_parent",
+            "int64",
+            "Rows loaded whose parent never arrived, e.g. order lines without their order "
+            "(raw only).",
+        ),
+        SpecColumn("checks_passed", "int64", "Rules that held."),
+        SpecColumn("checks_failed", "int64", "Rules that broke."),
+        SpecColumn("blocking_failures", "int64", "Broken rules of blocking checks."),
+        SpecColumn("checked_at", "timestamp", "When the last rule ran (shop time)."),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -72,18 +95,8 @@ class CheckRun:
 
 def ensure_result_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the two tables when they do not exist."""
-    for table, columns in (
-        (CHECK_RESULTS, _CHECK_RESULTS_COLUMNS),
-        (QUALITY_RUNS, _QUALITY_RUNS_COLUMNS),
-    ):
-        con.execute(f"create schema if not exists {table.split('.')[0]}")
-        ddl = ", ".join(f"{name} {type_}" for name, type_ in columns.items())
-        con.execute(f"create table if not exists {table} ({ddl})")
-        existing = {row[0] for row in con.execute(f"describe {table}").fetchall()}
-        # Columns added later are added to the tables of warehouses created before them.
-        for name, type_ in columns.items():
-            if name not in existing:
-                con.execute(f"alter table {table} add column {name} {type_}")
+    CHECK_RESULTS.create(con)
+    QUALITY_RUNS.create(con)
 
 
 def record_results(
@@ -118,17 +131,17 @@ def record_results(
             }
             for r in results
         ],
-        columns=list(_CHECK_RESULTS_COLUMNS),
+        columns=list(CHECK_RESULTS.column_names),
     ).astype({"rows_checked": "Int64", "unexpected_rows": "Int64"})
     con.execute("begin")
     try:
         con.execute(
-            f"delete from {CHECK_RESULTS} where run_id = ? and dataset = ? "
+            f"delete from {CHECK_RESULTS.name} where run_id = ? and dataset = ? "
             "and list_contains(?, check_name)",
             [run.run_id, run.dataset, checks],
         )
         con.register("_results", rows)
-        con.execute(f"insert into {CHECK_RESULTS} by name select * from _results")
+        con.execute(f"insert into {CHECK_RESULTS.name} by name select * from _results")
         con.unregister("_results")
         _refresh_summary(con, run)
         con.execute("commit")
@@ -139,7 +152,8 @@ def record_results(
 
 def _refresh_summary(con: duckdb.DuckDBPyConnection, run: CheckRun) -> None:
     con.execute(
-        f"delete from {QUALITY_RUNS} where run_id = ? and dataset = ?", [run.run_id, run.dataset]
+        f"delete from {QUALITY_RUNS.name} where run_id = ? and dataset = ?",
+        [run.run_id, run.dataset],
     )
     if run.layer == "raw":
         loads = """
@@ -152,14 +166,14 @@ def _refresh_summary(con: duckdb.DuckDBPyConnection, run: CheckRun) -> None:
         loads = f"""
             select max(rows_checked) as rows_in, null::bigint as rows_loaded,
                 null::bigint as rows_quarantined, null::bigint as rows_without_parent
-            from {CHECK_RESULTS}
+            from {CHECK_RESULTS.name}
             where run_id = $run_id and table_name = $dataset and check_name = 'integrity'
         """
     con.execute(
         f"""
-        insert into {QUALITY_RUNS} by name
+        insert into {QUALITY_RUNS.name} by name
         with rules as (
-            select * from {CHECK_RESULTS} where run_id = $run_id and dataset = $dataset
+            select * from {CHECK_RESULTS.name} where run_id = $run_id and dataset = $dataset
         ),
         loads as ({loads})
         select

@@ -412,9 +412,11 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
     """Every file rendered from code (path, render function), written by `weixi contract`."""
     from ingest.contract import SOURCES, render_markdown
     from ingest.dbt_sources import render_dbt_sources, sources_path
+    from orchestration.table_catalog import render_python_tables_markdown
 
     return [
         (PROJECT_ROOT / "docs" / "data_contract.md", render_markdown),
+        (PROJECT_ROOT / "docs" / "python_tables.md", render_python_tables_markdown),
         *(
             (DBT_PROJECT_DIR / sources_path(source), partial(render_dbt_sources, source))
             for source in SOURCES
@@ -425,8 +427,9 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
 @main.command()
 @click.option("--check", is_flag=True, help="Fail if a generated file is out of date.")
 def contract(check: bool) -> None:
-    """Write the files rendered from the landing data contract: docs/data_contract.md and the
-    dbt source file of every landing source."""
+    """Write the files rendered from code: docs/data_contract.md and the dbt source file of
+    every landing source (from the data contract), docs/python_tables.md (from the table
+    specs)."""
     stale = []
     for target, render in generated_files():
         text = render()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from activation.lift import (
-    LIFT_COLUMNS,
+    CAMPAIGN_LIFT,
     assignment_outcomes,
     campaign_lift,
     first_assignments,
@@ -131,7 +131,7 @@ def test_windows_that_have_not_ended_are_left_out():
     )
     purchases = _purchases([("C3", date(2025, 5, 20), 30.0), ("C1", date(2025, 3, 10), 5.0)])
     lift = campaign_lift(assigned, purchases, reference, churned_after_days=365)
-    assert list(lift.columns) == list(LIFT_COLUMNS)
+    assert list(lift.columns) == list(CAMPAIGN_LIFT.column_names)
     assert len(lift) == 3 * 3
     rate = lift[lift.metric.eq("repurchase_rate")].set_index("window_days")
     assert rate.loc[30, "treatment_customers"] == 2 and rate.loc[30, "control_customers"] == 1
@@ -143,7 +143,7 @@ def test_windows_that_have_not_ended_are_left_out():
 
 def test_no_assignments_give_an_empty_table():
     empty = campaign_lift(_assignments([]), _purchases([]), date(2025, 6, 30), 365)
-    assert empty.empty and list(empty.columns) == list(LIFT_COLUMNS)
+    assert empty.empty and list(empty.columns) == list(CAMPAIGN_LIFT.column_names)
 
 
 def test_revenue_is_capped_so_one_big_order_does_not_decide():

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from activation.lift import LIFT_COLUMNS
+from activation.lift import CAMPAIGN_LIFT
 from orchestration.defs.activation.lift import campaign_lift_table
 from tests.support import ML_END, weixi_resources
 
@@ -74,7 +74,7 @@ def test_null_effect_nudge_has_an_interval_around_zero(lift_run):
 
 def test_every_imported_member_counts_once_and_unfinished_windows_wait(lift_run, ml_landing):
     warehouse, result, lift, truth = lift_run
-    assert list(lift.columns) == list(LIFT_COLUMNS)
+    assert list(lift.columns) == list(CAMPAIGN_LIFT.column_names)
     assert len(lift) == 2 * 3 * 3
     consent = pd.read_parquet(ml_landing / "_truth" / "consent.parquet")
     erased = consent.loc[consent["planted"] == "erasure", "customer_id"].tolist()
@@ -162,6 +162,6 @@ def test_no_assignments_write_an_empty_table(tmp_path):
         con.execute("create table marts.customer_360 (customer_id varchar)")
     result = _materialize(warehouse, tmp_path / "landing")
     lift = _lift(warehouse)
-    assert lift.empty and list(lift.columns) == list(LIFT_COLUMNS)
+    assert lift.empty and list(lift.columns) == list(CAMPAIGN_LIFT.column_names)
     metadata = _metadata(result)
     assert "no campaign assignments" in metadata["skipped"].value

@@ -30,15 +30,14 @@ from activation.destinations.formats import (
 )
 from activation.destinations.members import MARKETING, SUPPRESSION_RULES, ExportMembers
 from activation.destinations.sync import (
+    ACTIVATION_SYNCS,
     ADD,
-    REJECTION_COLUMNS,
+    REJECTIONS,
     REMOVE,
     SKIPPED,
-    STATE_COLUMNS,
     SUCCESS,
-    SYNC_COLUMNS,
+    SYNC_STATE,
     diff,
-    empty,
     member_of,
     next_state,
     status,
@@ -64,19 +63,14 @@ class SyncOutcome:
     def state(self) -> pd.DataFrame:
         frames = [s for s in self.states if len(s)]
         if not frames:
-            return empty(STATE_COLUMNS)
-        return pd.concat(frames, ignore_index=True).astype(STATE_COLUMNS)
+            return SYNC_STATE.empty_frame()
+        return SYNC_STATE.conform(pd.concat(frames, ignore_index=True))
 
     def sync_frame(self) -> pd.DataFrame:
-        if not self.syncs:
-            return empty(SYNC_COLUMNS)
-        return pd.DataFrame(self.syncs, columns=list(SYNC_COLUMNS)).astype(SYNC_COLUMNS)
+        return ACTIVATION_SYNCS.conform(pd.DataFrame(self.syncs))
 
     def rejection_frame(self) -> pd.DataFrame:
-        if not self.rejections:
-            return empty(REJECTION_COLUMNS)
-        frame = pd.DataFrame(self.rejections, columns=list(REJECTION_COLUMNS))
-        return frame.astype(REJECTION_COLUMNS)
+        return REJECTIONS.conform(pd.DataFrame(self.rejections))
 
 
 @dataclass(frozen=True)

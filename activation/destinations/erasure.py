@@ -13,8 +13,21 @@ from pathlib import Path
 import pandas as pd
 
 from activation.destinations.formats import read_file, spreadsheet_cell, write_file
+from warehouse.table_spec import SpecColumn, TableSpec
 
 ID_COLUMNS = ("customer_id", "Customer ID")
+ERASURES_APPLIED = TableSpec(
+    name="activation.erasures_applied",
+    description="Erased customers whose earlier export files have been rewritten without them, "
+    "so the exports folder is scanned once per erasure.",
+    grain="One row per erased customer",
+    key=("customer_id",),
+    columns=(
+        SpecColumn("customer_id", "string", "The erased customer."),
+        SpecColumn("applied_at", "timestamp", "When their files were rewritten."),
+        SpecColumn("files_rewritten", "int64", "Export files rewritten in that run."),
+    ),
+)
 
 
 def rewrite_without(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from activation.builder import MEMBER_COLUMNS as AUDIENCE_MEMBER_COLUMNS
+from activation.builder import AUDIENCE_MEMBERS
 from activation.destinations.identifiers import normalise_email, normalise_phone, wechat_handle
 
 MARKETING = "marketing"
@@ -43,7 +43,6 @@ CRM_COLUMNS = (
     "phone_consent",
     "marketing_opt_out",
 )
-MEMBER_COLUMNS = tuple(AUDIENCE_MEMBER_COLUMNS)  # the columns of marts.audience_members
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ def export_members(
     frame["ad_email"] = frame["email"].where(frame["email_marketing"].eq(True))
     ad_phone = frame["sms_marketing"].eq(True) | frame["phone_marketing"].eq(True)
     frame["ad_phone"] = frame["phone"].where(ad_phone)
-    keep = [*MEMBER_COLUMNS, "name", "address", "ad_email", "ad_phone"]
+    keep = [*AUDIENCE_MEMBERS.column_names, "name", "address", "ad_email", "ad_phone"]
     rows = frame.loc[rule.isna(), keep].sort_values(["audience", "customer_id"])
     # Plain Python strings: formats and hashing iterate over them row by row.
     text = [c for c in rows.columns if pd.api.types.is_string_dtype(rows[c])]

@@ -15,6 +15,8 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from warehouse.table_spec import SpecColumn, TableSpec
+
 ADD = "add"
 REMOVE = "remove"
 SUCCESS = "success"
@@ -22,38 +24,74 @@ PARTIAL = "partial"
 FAILED = "failed"
 SKIPPED = "skipped"
 
-STATE_COLUMNS = {
-    "destination": "string",
-    "audience": "string",
-    "customer_id": "string",
-    "idempotency_key": "string",
-    "synced_at": "datetime64[us]",
-    "hashed_identifiers": "string",
-}
-SYNC_COLUMNS = {
-    "sync_id": "string",
-    "audience_date": "datetime64[s]",
-    "audience": "string",
-    "destination": "string",
-    "added": "int64",
-    "removed": "int64",
-    "failed": "int64",
-    "rejected": "int64",
-    "suppressed_at_export": "int64",
-    "duration_seconds": "float64",
-    "status": "string",
-    "message": "string",
-    "started_at": "datetime64[us]",
-}
-REJECTION_COLUMNS = {
-    "sync_id": "string",
-    "destination": "string",
-    "audience": "string",
-    "customer_id": "string",
-    "idempotency_key": "string",
-    "reason": "string",
-    "rejected_at": "datetime64[us]",
-}
+SYNC_STATE = TableSpec(
+    name="activation.sync_state",
+    description="The members each destination held after its last successful sync: tonight's "
+    "members minus these are added, these minus tonight's members removed (see "
+    "docs/destinations.md).",
+    grain="One row per destination, audience and customer held",
+    key=("destination", "audience", "customer_id"),
+    columns=(
+        SpecColumn("destination", "string", "The destination, e.g. `csv`, `webhook`."),
+        SpecColumn("audience", "string", "The audience."),
+        SpecColumn("customer_id", "string", "The member the destination holds."),
+        SpecColumn("idempotency_key", "string", "The key of the add that put them there."),
+        SpecColumn("synced_at", "timestamp", "When the destination confirmed it."),
+        SpecColumn(
+            "hashed_identifiers",
+            "string",
+            "Ad destinations: the hashes sent, as JSON (to remove them on erasure).",
+        ),
+    ),
+)
+ACTIVATION_SYNCS = TableSpec(
+    name="marts.activation_syncs",
+    description="Every delivery of the night's audiences to marketing tools (files, ad "
+    "audiences, webhook): who was added and removed, who failed or was refused, and who was "
+    "held back at export.",
+    grain="One row per sync (destination, audience and run)",
+    key=("sync_id",),
+    columns=(
+        SpecColumn("sync_id", "string", "The sync."),
+        SpecColumn("audience_date", "date", "The audience date synced."),
+        SpecColumn("audience", "string", "The audience."),
+        SpecColumn("destination", "string", "The destination."),
+        SpecColumn("added", "int64", "Members added."),
+        SpecColumn("removed", "int64", "Members removed."),
+        SpecColumn("failed", "int64", "Members whose delivery failed (retried next run)."),
+        SpecColumn("rejected", "int64", "Members the destination refused."),
+        SpecColumn(
+            "suppressed_at_export",
+            "int64",
+            "Members dropped at export by consent or erasure rules.",
+        ),
+        SpecColumn("duration_seconds", "float64", "How long the sync took."),
+        SpecColumn(
+            "status",
+            "string",
+            "`success`, `partial` (some failed or were refused), `failed` (nothing got "
+            "through) or `skipped`.",
+        ),
+        SpecColumn("message", "string", "What went wrong, when something did."),
+        SpecColumn("started_at", "timestamp", "When the sync started."),
+    ),
+)
+REJECTIONS = TableSpec(
+    name="activation.rejections",
+    description="Members a destination refused (an invalid address, say), so they are not "
+    "sent again.",
+    grain="One row per refused member and sync",
+    key=("sync_id", "idempotency_key"),
+    columns=(
+        SpecColumn("sync_id", "string", "The sync that was refused."),
+        SpecColumn("destination", "string", "The destination."),
+        SpecColumn("audience", "string", "The audience."),
+        SpecColumn("customer_id", "string", "The refused member."),
+        SpecColumn("idempotency_key", "string", "The key of the refused operation."),
+        SpecColumn("reason", "string", "The destination's reason."),
+        SpecColumn("rejected_at", "timestamp", "When it was refused."),
+    ),
+)
 
 
 def idempotency_key(customer_id: str, audience: str, audience_date: date, op: str = ADD) -> str:
@@ -105,9 +143,10 @@ def next_state(
     new = added.assign(synced_at=synced_at)
     frames = [f for f in (kept, new) if len(f)]
     if not frames:
-        return empty(STATE_COLUMNS)
-    out = pd.concat([f.reindex(columns=list(STATE_COLUMNS)) for f in frames], ignore_index=True)
-    return out.astype(STATE_COLUMNS).sort_values(["customer_id"]).reset_index(drop=True)
+        return SYNC_STATE.empty_frame()
+    columns = list(SYNC_STATE.column_names)
+    out = pd.concat([f.reindex(columns=columns) for f in frames], ignore_index=True)
+    return SYNC_STATE.conform(out).sort_values(["customer_id"]).reset_index(drop=True)
 
 
 def status(sent: int, failed: int, rejected: int) -> str:
@@ -118,8 +157,3 @@ def status(sent: int, failed: int, rejected: int) -> str:
     if sent == 0 and failed > 0:
         return FAILED
     return PARTIAL
-
-
-def empty(columns: dict[str, str]) -> pd.DataFrame:
-    """A frame with ``columns`` and no rows."""
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})

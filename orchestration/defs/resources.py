@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +23,7 @@ from ingest.row_rules import DeliveryRules
 from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.settings import WeixiSettings
 from orchestration.warehouse_lock import writer_lock
+from warehouse.table_spec import TableSpec
 
 WAREHOUSE_POOL = "weixi_warehouse"
 """Every asset that writes the warehouse runs in this pool; its limit of 1 keeps writers apart."""
@@ -131,11 +133,32 @@ class Warehouse(dg.ConfigurableResource):
             con.execute("commit")
         return len(frame)
 
+    def write(self, spec: TableSpec, frame: pd.DataFrame) -> int:
+        """Replace the table of ``spec`` with ``frame`` conformed to it (its columns, in order,
+        with their types; a frame without rows gives the empty table). Returns the rows."""
+        return self.write_table(spec.name, spec.conform(frame))
 
-class ModelRegistry(dg.ConfigurableResource):
-    """The model registry folder (see ``ml.registry``)."""
+    def reference_date(self) -> date:
+        """The date the marts are computed as of (``int_reference_date__selected``): the
+        as-of date of every model and the audience date."""
+        with self.connect() as con:
+            return con.execute(
+                "select reference_date from intermediate.int_reference_date__selected"
+            ).fetchone()[0]
+
+
+class Models(dg.ConfigurableResource):
+    """The model registry folder (see ``ml.registry``) and the models' business parameters (the
+    "Prediction" block of the settings), so a model asset reads every value from here."""
 
     root: str
+    churn_horizon_days: int = 90
+    churn_medium_risk_probability: float = 0.4
+    churn_high_risk_probability: float = 0.7
+    ltv_horizon_months: int = 12
+    ltv_annual_discount_rate: float = 0.10
+    value_matrix_high_quantile: float = 0.5
+    recommendations_per_customer: int = 10
 
     @property
     def path(self) -> Path:
@@ -218,14 +241,16 @@ class Destinations(dg.ConfigurableResource):
 
 
 class Audiences(dg.ConfigurableResource):
-    """The audience registry file, the frequency cap, the control-group share and where the
-    account-manager task lists go (settings of the "Activation" block)."""
+    """The audience registry file, the frequency cap, the control-group share, where the
+    account-manager task lists go (settings of the "Activation" block), and the days without a
+    purchase after which the lift counts a customer as churned."""
 
     definitions_file: str
     frequency_cap_contacts: int = 2
     frequency_cap_days: int = 7
     holdout_share: float = 0.10
     exports_dir: str
+    churned_after_days: int = 365
 
     @property
     def exports_path(self) -> Path:
@@ -252,7 +277,16 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             timezone=settings.timezone,
         ),
         "serving": Serving(root=str(settings.serving_dir)),
-        "models": ModelRegistry(root=str(settings.model_registry)),
+        "models": Models(
+            root=str(settings.model_registry),
+            churn_horizon_days=settings.churn_horizon_days,
+            churn_medium_risk_probability=settings.churn_medium_risk_probability,
+            churn_high_risk_probability=settings.churn_high_risk_probability,
+            ltv_horizon_months=settings.ltv_horizon_months,
+            ltv_annual_discount_rate=settings.ltv_annual_discount_rate,
+            value_matrix_high_quantile=settings.value_matrix_high_quantile,
+            recommendations_per_customer=settings.recommendations_per_customer,
+        ),
         "quality": Quality(
             docs=str(settings.quality_docs),
             source_freshness_hours=settings.source_freshness_hours,
@@ -276,6 +310,7 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             frequency_cap_days=settings.frequency_cap_days,
             holdout_share=settings.holdout_share,
             exports_dir=str(settings.exports_dir),
+            churned_after_days=settings.churned_after_days,
         ),
         "dbt": dbt_resource(settings),
     }

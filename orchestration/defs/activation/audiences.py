@@ -9,112 +9,63 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from activation.audience_definitions import TASK, load_definitions
+from activation.audience_definitions import load_definitions
 from activation.builder import (
+    ACCOUNT_MANAGER_TASKS,
+    AUDIENCE_HISTORY,
+    AUDIENCE_MEMBERS,
     EXCLUSION_RULES,
-    MEMBER_COLUMNS,
+    TASKS_SQL,
     AudienceBuild,
     Rules,
     build_audiences,
 )
+from activation.destinations.formats import write_csv
 from activation.holdout import CONTROL, TREATMENT
-from orchestration.defs.activation.tables import table_exists
+from activation.suppressions import LEDGER
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, Warehouse
+from warehouse.table_spec import table_exists
 
 CANDIDATES = dg.AssetKey(["marts", "audience_candidates"])
-MEMBERS_TABLE = "marts.audience_members"
-HISTORY_TABLE = "activation.audience_history"
-TASKS_TABLE = "marts.account_manager_tasks"
-TASK_COLUMNS = {
-    "task_date": "date",
-    "account_manager_id": "varchar",
-    "customer_id": "varchar",
-    "customer_name": "varchar",
-    "task": "varchar",
-    "priority": "integer",
-    "reason": "varchar",
-    "due_date": "date",
-    "last_order_date": "date",
-    "last_order_amount": "decimal(18,2)",
-    "open_complaints": "bigint",
-    "churn_probability": "double",
-    "churn_risk_band": "varchar",
-    "churn_reasons": "varchar",
-    "recommended_products": "varchar",
-}
-# A task is due on the planned revisit date, or today when that has passed.
-TASKS_SQL = f"""
-select
-    members.audience_date as task_date,
-    candidates.account_manager_id,
-    members.customer_id,
-    customers.customer_name,
-    members.audience as task,
-    members.priority,
-    members.reason,
-    greatest(candidates.planned_revisit_date, members.audience_date) as due_date,
-    candidates.last_order_date,
-    candidates.last_order_amount,
-    candidates.open_complaints,
-    candidates.churn_probability,
-    candidates.churn_risk_band,
-    candidates.churn_reasons,
-    candidates.recommended_products
-from marts.audience_members as members
-inner join marts.audience_candidates as candidates using (customer_id)
-inner join marts.customer_360 as customers using (customer_id)
-where members.kind = '{TASK}' and members.holdout_group = '{TREATMENT}'
-order by candidates.account_manager_id, due_date, members.priority desc, members.customer_id
-"""
-
-
-def _columns_sql(columns: dict[str, str]) -> str:
-    return ", ".join(f"{name} {kind}" for name, kind in columns.items())
 
 
 def _read_inputs(
-    con: duckdb.DuckDBPyConnection, lookback_days: int
-) -> tuple[pd.DataFrame, date, pd.DataFrame | None, pd.DataFrame | None]:
-    """Candidates, the audience date, the history the rules look back on and the ledger."""
+    con: duckdb.DuckDBPyConnection, audience_date: date, lookback_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """Candidates, the history the rules look back on and the ledger."""
     candidates = con.execute("select * from marts.audience_candidates").df()
-    (audience_date,) = con.execute(
-        "select reference_date from intermediate.int_reference_date__selected"
-    ).fetchone()
-    history = None
-    if table_exists(con, HISTORY_TABLE):
+    history, table = None, AUDIENCE_HISTORY.name
+    if table_exists(con, table):
         # The rules' windows, and the previous audience date however long ago it was.
         history = con.execute(
-            f"""select * from {HISTORY_TABLE}
+            f"""select * from {table}
             where audience_date < $today and audience_date >= least(
                 $start,
-                (select max(audience_date) from {HISTORY_TABLE} where audience_date < $today)
+                (select max(audience_date) from {table} where audience_date < $today)
             )""",
             {"today": audience_date, "start": audience_date - timedelta(days=lookback_days)},
         ).df()
     suppressions = None
-    if table_exists(con, "governance.suppressions"):
-        suppressions = con.execute(
-            "select customer_id, channel, reason from governance.suppressions"
-        ).df()
-    return candidates, audience_date, history, suppressions
+    if table_exists(con, LEDGER):
+        suppressions = con.execute(f"select customer_id, channel, reason from {LEDGER}").df()
+    return candidates, history, suppressions
 
 
 def _write_members(warehouse: Warehouse, build: AudienceBuild, audience_date: date) -> None:
     """Replace the date in the history and the mart with tonight's members, in one transaction."""
     with warehouse.connect() as con:
-        con.execute("create schema if not exists activation")
-        con.execute("create schema if not exists marts")
+        con.execute(f"create schema if not exists {AUDIENCE_MEMBERS.schema}")
         con.execute("begin")
-        con.execute(f"create table if not exists {HISTORY_TABLE} ({_columns_sql(MEMBER_COLUMNS)})")
-        con.execute(f"delete from {HISTORY_TABLE} where audience_date = ?", [audience_date])
+        AUDIENCE_HISTORY.create(con)
+        history = AUDIENCE_HISTORY.name
+        con.execute(f"delete from {history} where audience_date = ?", [audience_date])
         con.register("_members", build.members)
-        casts = ", ".join(f"cast({c} as {t}) as {c}" for c, t in MEMBER_COLUMNS.items())
-        con.execute(f"insert into {HISTORY_TABLE} select {casts} from _members")
+        con.execute(f"insert into {history} {AUDIENCE_HISTORY.cast_select('_members')}")
         con.unregister("_members")
         con.execute(
-            f"create or replace table {MEMBERS_TABLE} as "
-            f"select * from {HISTORY_TABLE} where audience_date = ? "
+            f"create or replace table {AUDIENCE_MEMBERS.name} as "
+            f"select * from {history} where audience_date = ? "
             "order by audience, customer_id",
             [audience_date],
         )
@@ -193,8 +144,9 @@ def audience_members(
     history of every night is kept in activation.audience_history."""
     definitions = load_definitions(audiences.definitions_file)
     lookback = max([audiences.frequency_cap_days, 1, *(d.dedupe_days or 0 for d in definitions)])
+    audience_date = warehouse.reference_date()
     with warehouse.connect(read_only=True) as con:
-        candidates, audience_date, history, suppressions = _read_inputs(con, lookback)
+        candidates, history, suppressions = _read_inputs(con, audience_date, lookback)
     build = build_audiences(
         definitions,
         candidates,
@@ -222,7 +174,7 @@ def _write_task_lists(tasks: pd.DataFrame, folder: Path) -> dict[str, int]:
     staging.mkdir(parents=True)
     counts = {}
     for manager, rows in tasks.groupby("account_manager_id", sort=True):
-        rows.to_csv(staging / f"{manager}.csv", index=False)
+        write_csv(rows, staging / f"{manager}.csv")
         counts[str(manager)] = len(rows)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
@@ -242,15 +194,13 @@ def account_manager_tasks(
     """Who each account manager should call today and why, with the context of the call (last
     order, open complaints, churn risk and reasons, recommended products), as a table and one
     CSV per manager."""
+    audience_date = warehouse.reference_date()
     with warehouse.connect() as con:
         con.execute("begin")
-        con.execute(f"create or replace table {TASKS_TABLE} ({_columns_sql(TASK_COLUMNS)})")
-        con.execute(f"insert into {TASKS_TABLE} {TASKS_SQL}")
+        ACCOUNT_MANAGER_TASKS.create(con, replace=True)
+        con.execute(f"insert into {ACCOUNT_MANAGER_TASKS.name} {TASKS_SQL}")
         con.execute("commit")
-        tasks = con.execute(f"select * from {TASKS_TABLE}").df()
-        (audience_date,) = con.execute(
-            "select reference_date from intermediate.int_reference_date__selected"
-        ).fetchone()
+        tasks = con.execute(f"select * from {ACCOUNT_MANAGER_TASKS.name}").df()
     folder = audiences.exports_path / audience_date.isoformat() / "account_managers"
     per_manager = _write_task_lists(tasks, folder)
     context.log.info(f"{len(tasks)} tasks for {len(per_manager)} account managers in {folder}")

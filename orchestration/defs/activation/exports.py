@@ -8,44 +8,29 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from activation.builder import AUDIENCE_MEMBERS
 from activation.destinations.delivery import NightInput, SyncOutcome, run_syncs
-from activation.destinations.erasure import rewrite_without
+from activation.destinations.erasure import ERASURES_APPLIED, rewrite_without
 from activation.destinations.members import (
     CRM_COLUMNS,
     ERASURE,
-    MEMBER_COLUMNS,
     ExportMembers,
     export_members,
 )
-from activation.destinations.sync import STATE_COLUMNS, empty
+from activation.destinations.sync import ACTIVATION_SYNCS, REJECTIONS, SYNC_STATE
 from activation.destinations.webhook import WebhookClient, WebhookConfig
+from activation.suppressions import LEDGER
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WAREHOUSE_POOL, Destinations, Warehouse
 
-SYNCS = "marts.activation_syncs"
-STATE = "activation.sync_state"
-REJECTIONS = "activation.rejections"
-ERASURES_APPLIED = "activation.erasures_applied"
-AUDIENCES = "marts.audience_members"
-INPUTS = (AUDIENCES, "staging.stg_crm__customers", "governance.suppressions")
-
-DDL = {
-    SYNCS: """(sync_id varchar, audience_date date, audience varchar, destination varchar,
-        added bigint, removed bigint, failed bigint, rejected bigint,
-        suppressed_at_export bigint, duration_seconds double, status varchar,
-        message varchar, started_at timestamp)""",
-    STATE: """(destination varchar, audience varchar, customer_id varchar,
-        idempotency_key varchar, synced_at timestamp, hashed_identifiers varchar)""",
-    REJECTIONS: """(sync_id varchar, destination varchar, audience varchar, customer_id varchar,
-        idempotency_key varchar, reason varchar, rejected_at timestamp)""",
-    ERASURES_APPLIED: "(customer_id varchar, applied_at timestamp, files_rewritten bigint)",
-}
+AUDIENCES = AUDIENCE_MEMBERS.name
+INPUTS = (AUDIENCES, "staging.stg_crm__customers", LEDGER)
+WRITTEN = (ACTIVATION_SYNCS, SYNC_STATE, REJECTIONS, ERASURES_APPLIED)
 
 
 def _create(con: duckdb.DuckDBPyConnection) -> None:
-    for table, columns in DDL.items():
-        con.execute(f"create schema if not exists {table.split('.')[0]}")
-        con.execute(f"create table if not exists {table} {columns}")
+    for spec in WRITTEN:
+        spec.create(con)
 
 
 def _missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -60,30 +45,30 @@ def _missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _read(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     return {
-        "members": con.execute(f"select {', '.join(MEMBER_COLUMNS)} from {AUDIENCES}").df(),
-        "crm": con.execute(f"select {', '.join(CRM_COLUMNS)} from staging.stg_crm__customers").df(),
-        "suppressions": con.execute(
-            "select customer_id, channel, reason from governance.suppressions"
+        "members": con.execute(
+            f"select {', '.join(AUDIENCE_MEMBERS.column_names)} from {AUDIENCES}"
         ).df(),
-        "state": con.execute(f"select * from {STATE}").df(),
-        "rejected": con.execute(f"select idempotency_key from {REJECTIONS}").df(),
-        "applied": con.execute(f"select customer_id from {ERASURES_APPLIED}").df(),
+        "crm": con.execute(f"select {', '.join(CRM_COLUMNS)} from staging.stg_crm__customers").df(),
+        "suppressions": con.execute(f"select customer_id, channel, reason from {LEDGER}").df(),
+        "state": con.execute(f"select * from {SYNC_STATE.name}").df(),
+        "rejected": con.execute(f"select idempotency_key from {REJECTIONS.name}").df(),
+        "applied": con.execute(f"select customer_id from {ERASURES_APPLIED.name}").df(),
     }
 
 
 def _write(con: duckdb.DuckDBPyConnection, outcome: SyncOutcome, erased: pd.DataFrame) -> None:
     con.execute("begin")
-    for table, frame in (
-        (SYNCS, outcome.sync_frame()),
+    for spec, frame in (
+        (ACTIVATION_SYNCS, outcome.sync_frame()),
         (REJECTIONS, outcome.rejection_frame()),
         (ERASURES_APPLIED, erased),
     ):
         con.register("_frame", frame)
-        con.execute(f"insert into {table} by name select * from _frame")
+        con.execute(f"insert into {spec.name} by name select * from _frame")
         con.unregister("_frame")
     con.register("_frame", outcome.state)
-    con.execute(f"delete from {STATE}")
-    con.execute(f"insert into {STATE} by name select * from _frame")
+    con.execute(f"delete from {SYNC_STATE.name}")
+    con.execute(f"insert into {SYNC_STATE.name} by name select * from _frame")
     con.unregister("_frame")
     con.execute("commit")
 
@@ -103,12 +88,14 @@ def _forget(
         for h in json.loads(text).values()
     ]
     files = rewrite_without(destinations.exports_path, sorted(erased), hashes)
-    return pd.DataFrame(
-        {
-            "customer_id": sorted(erased),
-            "applied_at": pd.Series([now] * len(erased), dtype="datetime64[us]"),
-            "files_rewritten": len(files),
-        }
+    return ERASURES_APPLIED.conform(
+        pd.DataFrame(
+            {
+                "customer_id": sorted(erased),
+                "applied_at": [now] * len(erased),
+                "files_rewritten": len(files),
+            }
+        )
     )
 
 
@@ -185,9 +172,7 @@ def activation_syncs(
     night = NightInput(
         export=export,
         audience_date=audience_date,
-        state=inputs["state"].astype(STATE_COLUMNS)
-        if len(inputs["state"])
-        else empty(STATE_COLUMNS),
+        state=SYNC_STATE.conform(inputs["state"]),
         rejected_keys=frozenset(inputs["rejected"]["idempotency_key"]),
         exports_dir=destinations.exports_path,
     )

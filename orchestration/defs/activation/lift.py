@@ -4,15 +4,13 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from activation.lift import LIFT_COLUMNS, campaign_lift
-from orchestration.defs.activation.tables import table_exists
+from activation.builder import AUDIENCE_HISTORY
+from activation.lift import CAMPAIGN_LIFT, campaign_lift
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.tables import conform
-from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
-from orchestration.settings import get_settings
+from orchestration.defs.ml.model_asset import TableOutput, left_empty, publish
+from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, Warehouse
+from warehouse.table_spec import table_exists
 
-LIFT_TABLE = "marts.campaign_lift"
-HISTORY_TABLE = "activation.audience_history"
 MEMBERS_VIEW = "staging.stg_campaigns__members"
 UPSTREAM = [
     ["marts", "fct_orders"],
@@ -33,10 +31,10 @@ def load_assignments(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, int]
             "select audience, customer_id, assigned_on, holdout_group, 'imported' as source "
             f"from {MEMBERS_VIEW}"
         )
-    if table_exists(con, HISTORY_TABLE):
+    if table_exists(con, AUDIENCE_HISTORY.name):
         parts.append(
             "select audience, customer_id, audience_date as assigned_on, holdout_group, "
-            f"'weixi' as source from {HISTORY_TABLE} where is_new_entry"
+            f"'weixi' as source from {AUDIENCE_HISTORY.name} where is_new_entry"
         )
     if not parts:
         return pd.DataFrame(columns=["audience", "customer_id", "assigned_on"]), 0
@@ -115,16 +113,14 @@ def headline(lift: pd.DataFrame) -> str:
     deps=[dg.AssetKey(key) for key in UPSTREAM],
 )
 def campaign_lift_table(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, audiences: Audiences
 ) -> dg.MaterializeResult:
     """Which strategy works: for every audience, repurchase rate, revenue per customer and churn
     of the contacted customers against their random control group 30, 60 and 90 days after
     assignment, with 95% confidence intervals."""
-    churned_after_days = get_settings().churned_after_days
+    churned_after_days = audiences.churned_after_days
+    reference = warehouse.reference_date()
     with warehouse.connect() as con:
-        reference = con.execute(
-            "select reference_date from intermediate.int_reference_date__selected"
-        ).fetchone()[0]
         assignments, left_out = load_assignments(con)
         purchases = load_purchases(con, assignments) if len(assignments) else None
     if left_out:
@@ -139,25 +135,18 @@ def campaign_lift_table(
     }
     if assignments.empty:
         reason = "no campaign assignments yet (no imported campaigns, no audience history)"
-        context.log.warning(f"{LIFT_TABLE} left empty: {reason}")
-        rows = warehouse.write_table(LIFT_TABLE, conform(pd.DataFrame(), LIFT_COLUMNS))
-        return dg.MaterializeResult(
-            metadata={"dagster/row_count": rows, "skipped": reason, **metadata}
-        )
+        empty = left_empty(context, [CAMPAIGN_LIFT], reason, {"skipped": reason, **metadata})
+        return publish(warehouse, empty)[0]
 
     lift = campaign_lift(assignments, purchases, reference, churned_after_days)
-    rows = warehouse.write_table(LIFT_TABLE, conform(lift, LIFT_COLUMNS))
     sources = assignments.groupby("source").size().to_dict()
     context.log.info(
-        f"{LIFT_TABLE}: {lift['audience'].nunique()} audiences, "
+        f"{CAMPAIGN_LIFT.name}: {lift['audience'].nunique()} audiences, "
         f"{len(assignments):,} assignments ({sources})"
     )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "audiences": int(lift["audience"].nunique()),
-            "assignments": dg.MetadataValue.json({k: int(v) for k, v in sources.items()}),
-            "lift": dg.MetadataValue.md(headline(lift)),
-            **metadata,
-        }
-    )
+    metadata |= {
+        "audiences": int(lift["audience"].nunique()),
+        "assignments": dg.MetadataValue.json({k: int(v) for k, v in sources.items()}),
+        "lift": dg.MetadataValue.md(headline(lift)),
+    }
+    return publish(warehouse, [TableOutput(CAMPAIGN_LIFT, lift, metadata)])[0]

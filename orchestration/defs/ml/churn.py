@@ -3,7 +3,6 @@ the scores of every active customer from the promoted model."""
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 
 from ml import registry
 from ml.churn import (
@@ -17,27 +16,17 @@ from ml.churn import (
 )
 from ml.history import NotEnoughHistory
 from orchestration.defs.metadata import markdown_table
+from orchestration.defs.ml.model_asset import TableOutput, publish
 from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
-from orchestration.defs.resources import WAREHOUSE_POOL, ModelRegistry, Warehouse
-from orchestration.settings import get_settings
+from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from warehouse.model_outputs import CHURN_SCORES
 
 FEATURES = dg.AssetKey(["features", "churn_feature_snapshots"])
 MODEL = dg.AssetKey(["ml", "churn_model"])
 SCORES = dg.AssetKey(["marts", "churn_scores"])
-SCORES_TABLE = "marts.churn_scores"
 CUSTOMERS = dg.AssetKey(["marts", "customer_360"])
 PROMOTION_CHECK = "churn_model_promotion"
 COVERAGE_CHECK = "churn_scores_cover_active_customers"
-SCORE_COLUMNS = {
-    "customer_id": "string",
-    "as_of": pd.ArrowDtype(pa.date32()),
-    "churn_probability": "float64",
-    "risk_band": "string",
-    "reason_1": "string",
-    "reason_2": "string",
-    "reason_3": "string",
-    "model_version": "string",
-}
 
 
 def _read(warehouse: Warehouse, where: str) -> pd.DataFrame:
@@ -76,7 +65,7 @@ def _figures(candidate: ChurnCandidate) -> list[Figure]:
     ],
 )
 def churn_model(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, models: ModelRegistry
+    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
 ) -> dg.MaterializeResult:
     """Tonight's churn model: trained on past snapshots, validated on a later one, registered,
     and promoted for scoring only when it predicts better than the rule of thumb (recency) and
@@ -110,7 +99,7 @@ def churn_model(
         candidate.model,
         {
             **candidate.summary(),
-            "horizon_days": get_settings().churn_horizon_days,
+            "horizon_days": models.churn_horizon_days,
             "promotion": {"promoted": decision.promote, "reason": decision.reason},
         },
     ).version
@@ -165,15 +154,42 @@ def churn_model(
     )
 
 
-def _empty_scores() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in SCORE_COLUMNS.items()})
+def _scores_metadata(frame: pd.DataFrame, models: Models) -> dict[str, object]:
+    bands = frame["risk_band"].value_counts()
+    top = frame.sort_values(["churn_probability", "customer_id"], ascending=[False, True])
+    return {
+        "risk_bands": dg.MetadataValue.md(
+            markdown_table(
+                ["risk_band", "customers"],
+                [[b, int(bands.get(b, 0))] for b in ("high", "medium", "low")],
+            )
+        ),
+        "cut-offs": f"high from {models.churn_high_risk_probability}, medium from "
+        f"{models.churn_medium_risk_probability}",
+        "mean_churn_probability": float(frame["churn_probability"].mean()) if len(frame) else 0.0,
+        "preview (highest risk, no PII)": dg.MetadataValue.md(
+            markdown_table(
+                ["customer_id", "churn_probability", "risk_band", "reason_1", "reason_2"],
+                [
+                    [
+                        r.customer_id,
+                        f"{r.churn_probability:.3f}",
+                        r.risk_band,
+                        r.reason_1,
+                        None if pd.isna(r.reason_2) else r.reason_2,
+                    ]
+                    for r in top.head(10).itertuples()
+                ],
+            )
+        ),
+    }
 
 
 def _unscored_active_customers(warehouse: Warehouse) -> int:
     with warehouse.connect() as con:
         return con.execute(
             f"""select count(*) from {CUSTOMERS.path[0]}.{CUSTOMERS.path[1]} c
-                anti join {SCORES_TABLE} s using (customer_id)
+                anti join {CHURN_SCORES.name} s using (customer_id)
                 where c.lifecycle_stage not in ('prospect', 'churned')"""
         ).fetchone()[0]
 
@@ -194,56 +210,27 @@ def _unscored_active_customers(warehouse: Warehouse) -> int:
     ],
 )
 def churn_scores(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, models: ModelRegistry
+    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
 ) -> dg.MaterializeResult:
     """Every active customer's probability of buying nothing in the churn horizon, a risk band
     and the top reasons, from the promoted churn model."""
-    settings = get_settings()
     current = registry.promoted(models.path, MODEL_NAME)
     if current is None:
         reason = "no churn model has been promoted yet: churn_scores is empty"
         context.log.warning(reason)
-        frame, metadata = _empty_scores(), {"reason": reason}
+        frame, metadata = CHURN_SCORES.empty_frame(), {"reason": reason}
     else:
         scored = score(
             current.load(),
             _read(warehouse, "is_scoring_snapshot"),
-            settings.churn_medium_risk_probability,
-            settings.churn_high_risk_probability,
+            models.churn_medium_risk_probability,
+            models.churn_high_risk_probability,
         )
         scored["model_version"] = current.version
-        frame = scored.astype(SCORE_COLUMNS)
-        metadata = {"model_version": current.version}
-    rows = warehouse.write_table(SCORES_TABLE, frame)
-    bands = frame["risk_band"].value_counts()
-    top = frame.sort_values(["churn_probability", "customer_id"], ascending=[False, True])
-    metadata |= {
-        "dagster/row_count": rows,
-        "risk_bands": dg.MetadataValue.md(
-            markdown_table(
-                ["risk_band", "customers"],
-                [[b, int(bands.get(b, 0))] for b in ("high", "medium", "low")],
-            )
-        ),
-        "cut-offs": f"high from {settings.churn_high_risk_probability}, medium from "
-        f"{settings.churn_medium_risk_probability}",
-        "mean_churn_probability": float(frame["churn_probability"].mean()) if rows else 0.0,
-        "preview (highest risk, no PII)": dg.MetadataValue.md(
-            markdown_table(
-                ["customer_id", "churn_probability", "risk_band", "reason_1", "reason_2"],
-                [
-                    [
-                        r.customer_id,
-                        f"{r.churn_probability:.3f}",
-                        r.risk_band,
-                        r.reason_1,
-                        None if pd.isna(r.reason_2) else r.reason_2,
-                    ]
-                    for r in top.head(10).itertuples()
-                ],
-            )
-        ),
-    }
+        frame, metadata = CHURN_SCORES.conform(scored), {"model_version": current.version}
+    (result,) = publish(
+        warehouse, [TableOutput(CHURN_SCORES, frame, metadata | _scores_metadata(frame, models))]
+    )
     unscored = _unscored_active_customers(warehouse)
     coverage = dg.AssetCheckResult(
         check_name=COVERAGE_CHECK,
@@ -255,4 +242,4 @@ def churn_scores(
         + (f" ({metadata['reason']})" if "reason" in metadata else ""),
         metadata={"active_customers_without_score": unscored},
     )
-    return dg.MaterializeResult(metadata=metadata, check_results=[coverage])
+    return dg.MaterializeResult(metadata=result.metadata, check_results=[coverage])

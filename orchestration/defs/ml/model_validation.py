@@ -10,8 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.defs.resources import Warehouse
-
-VALIDATION_TABLE = "marts.model_validation"
+from warehouse.model_outputs import MODEL_VALIDATION
 
 
 @dataclass(frozen=True)
@@ -43,19 +42,14 @@ def record_validation(
         }
     ).astype({"baseline": "string", "baseline_value": "Float64"})
     with warehouse.connect() as con:
-        con.execute("create schema if not exists marts")
-        con.execute(
-            f"""create table if not exists {VALIDATION_TABLE} (
-                model varchar, model_version varchar, validated_at timestamp, metric varchar,
-                value double, baseline varchar, baseline_value double, note varchar)"""
-        )
+        MODEL_VALIDATION.create(con)
         con.execute("begin")
         con.execute(
-            f"delete from {VALIDATION_TABLE} where model = ? and model_version = ?",
+            f"delete from {MODEL_VALIDATION.name} where model = ? and model_version = ?",
             [model, version],
         )
         con.register("_rows", rows)
-        con.execute(f"insert into {VALIDATION_TABLE} by name select * from _rows")
+        con.execute(f"insert into {MODEL_VALIDATION.name} by name select * from _rows")
         con.unregister("_rows")
         con.execute("commit")
 

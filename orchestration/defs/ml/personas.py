@@ -8,33 +8,11 @@ import pandas as pd
 from ml import personas
 from ml.history import NotEnoughHistory
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
-from orchestration.defs.ml.tables import conform
-from orchestration.defs.ml.value import reference_date
+from orchestration.defs.ml.model_asset import TableOutput, Validation, left_empty, publish
+from orchestration.defs.ml.model_validation import Figure
 from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
+from warehouse.model_outputs import CUSTOMER_PERSONAS, PERSONA_PROFILES
 
-PERSONAS_TABLE = "marts.customer_personas"
-PROFILES_TABLE = "marts.persona_profiles"
-FEATURE_COLUMNS = {name: "float64" for name in personas.PROFILE_FEATURES}
-PERSONA_COLUMNS = {
-    "customer_id": "string",
-    "reference_date": "date",
-    "persona": "string",
-    "cluster": "int64",
-    "distance": "float64",
-    "confidence": "float64",
-    **FEATURE_COLUMNS,
-    "model_version": "string",
-}
-PROFILE_COLUMNS = {
-    "persona": "string",
-    "customers": "int64",
-    "share": "float64",
-    **FEATURE_COLUMNS,
-    "description": "string",
-    "reference_date": "date",
-    "model_version": "string",
-}
 UPSTREAM = [
     ["marts", "fct_orders"],
     ["marts", "fct_order_lines"],
@@ -145,26 +123,15 @@ def _figures(model: personas.PersonaModel, stability: float, shares: pd.Series) 
 def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Personas: buyers clustered by shopping style and named from the cluster profiles, so
     marketing can talk to the price-sensitive and the quality-seeking differently."""
-    as_of = reference_date(warehouse)
+    as_of = warehouse.reference_date()
     features = personas.persona_features(purchase_totals(warehouse, as_of), as_of)
     version = f"kmeans@{as_of.isoformat()}"
     try:
         model = personas.fit_personas(features)
     except NotEnoughHistory as reason:
-        context.log.warning(f"{PERSONAS_TABLE} and {PROFILES_TABLE} left empty: {reason}")
-        for table, columns in (
-            (PERSONAS_TABLE, PERSONA_COLUMNS),
-            (PROFILES_TABLE, PROFILE_COLUMNS),
-        ):
-            warehouse.write_table(table, conform(pd.DataFrame(), columns))
-            yield dg.MaterializeResult(
-                asset_key=["marts", table.split(".")[1]],
-                metadata={
-                    "dagster/row_count": 0,
-                    "reference_date": str(as_of),
-                    "skipped": str(reason),
-                },
-            )
+        metadata = {"reference_date": str(as_of), "skipped": str(reason)}
+        specs = [CUSTOMER_PERSONAS, PERSONA_PROFILES]
+        yield from publish(warehouse, left_empty(context, specs, str(reason), metadata), multi=True)
         return
 
     assigned = personas.assign_personas(model, features)
@@ -175,44 +142,39 @@ def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse):
     profiles["reference_date"] = as_of
     profiles["model_version"] = version
     stability = personas.stability(features, model)
-    figures = _figures(model, stability, profiles.set_index("persona")["share"])
-
-    rows = warehouse.write_table(PERSONAS_TABLE, conform(customers, PERSONA_COLUMNS))
-    profile_rows = warehouse.write_table(PROFILES_TABLE, conform(profiles, PROFILE_COLUMNS))
-    record_validation(
-        warehouse,
-        personas.MODEL,
-        version,
-        figures,
-        note=f"k-means, k = {model.k} by silhouette over {list(personas.CLUSTER_COUNTS)}",
-    )
     sizes = markdown_table(
         ["persona", "customers", "share"],
         [[p.persona, int(p.customers), f"{p.share:.1%}"] for p in profiles.itertuples()],
     )
-    yield dg.MaterializeResult(
-        asset_key=["marts", "customer_personas"],
-        metadata={
-            "dagster/row_count": rows,
-            "reference_date": str(as_of),
-            "model_version": version,
-            "personas": dg.MetadataValue.md(sizes),
-            "preview": dg.MetadataValue.md(
-                markdown_table(
-                    ["customer_id", "persona", "confidence"],
-                    [
-                        [c.customer_id, c.persona, f"{c.confidence:.2f}"]
-                        for c in customers.head(10).itertuples()
-                    ],
-                )
-            ),
-            **validation_metadata(figures),
-        },
+    customer_metadata = {
+        "reference_date": str(as_of),
+        "model_version": version,
+        "personas": dg.MetadataValue.md(sizes),
+        "preview": dg.MetadataValue.md(
+            markdown_table(
+                ["customer_id", "persona", "confidence"],
+                [
+                    [c.customer_id, c.persona, f"{c.confidence:.2f}"]
+                    for c in customers.head(10).itertuples()
+                ],
+            )
+        ),
+    }
+    profile_metadata = {
+        "profiles": dg.MetadataValue.md("\n".join(f"- {d}" for d in profiles["description"]))
+    }
+    validation = Validation(
+        personas.MODEL,
+        version,
+        _figures(model, stability, profiles.set_index("persona")["share"]),
+        note=f"k-means, k = {model.k} by silhouette over {list(personas.CLUSTER_COUNTS)}",
     )
-    yield dg.MaterializeResult(
-        asset_key=["marts", "persona_profiles"],
-        metadata={
-            "dagster/row_count": profile_rows,
-            "profiles": dg.MetadataValue.md("\n".join(f"- {d}" for d in profiles["description"])),
-        },
+    yield from publish(
+        warehouse,
+        [
+            TableOutput(CUSTOMER_PERSONAS, customers, customer_metadata),
+            TableOutput(PERSONA_PROFILES, profiles, profile_metadata),
+        ],
+        validation,
+        multi=True,
     )

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ml.history import NotEnoughHistory
 from ml.recommend import (
+    MODEL_NAME,
     REASON_AGAIN,
     REASON_POPULAR,
     REASON_WITH,
@@ -23,23 +24,11 @@ from ml.recommend import (
     recommend,
 )
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
-from orchestration.defs.ml.tables import conform
-from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
-from orchestration.settings import get_settings
+from orchestration.defs.ml.model_asset import TableOutput, Validation, left_empty, publish
+from orchestration.defs.ml.model_validation import Figure
+from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from warehouse.model_outputs import RECOMMENDATIONS
 
-TABLE = "marts.recommendations"
-COLUMNS = {
-    "customer_id": "string",
-    "rank": "int64",
-    "product_id": "string",
-    "product_name": "string",
-    "score": "float64",
-    "reason": "string",
-    "reason_kind": "string",
-    "reason_product_id": "string",
-    "model_version": "string",
-}
 REASON_KINDS = {REASON_POPULAR: "popular", REASON_AGAIN: "buy_again", REASON_WITH: "bought_with"}
 
 # Every CRM customer and every customer with a purchase, in a fixed order (their positions).
@@ -75,23 +64,21 @@ from marts.fct_order_lines as lines
 inner join marts.fct_orders as orders using (order_id)
 inner join customers using (customer_id)
 inner join products using (product_id)
-cross join intermediate.int_reference_date__selected as reference
-where orders.is_purchase and orders.order_date <= reference.reference_date
+where orders.is_purchase and orders.order_date <= $reference_date
 group by all
 order by all
 """
 
 
-def _read(warehouse: Warehouse) -> tuple[pd.Series, pd.DataFrame, Purchases, date]:
+def _read(warehouse: Warehouse, reference: date) -> tuple[pd.Series, pd.DataFrame, Purchases]:
     with warehouse.connect() as con:
         customers = con.execute(CUSTOMERS_SQL).df()["customer_id"]
         products = con.execute(PRODUCTS_SQL).df()
-        frame = con.execute(PURCHASES_SQL.format(customers=CUSTOMERS_SQL)).df()
-        (reference,) = con.execute(
-            "select reference_date from intermediate.int_reference_date__selected"
-        ).fetchone()
+        frame = con.execute(
+            PURCHASES_SQL.format(customers=CUSTOMERS_SQL), {"reference_date": reference}
+        ).df()
     frame["order_date"] = pd.to_datetime(frame["order_date"])
-    return customers, products, Purchases(frame, len(customers)), reference
+    return customers, products, Purchases(frame, len(customers))
 
 
 def recommendation_frame(
@@ -120,7 +107,7 @@ def recommendation_frame(
             "model_version": version,
         }
     )
-    return frame.astype(COLUMNS)
+    return RECOMMENDATIONS.conform(frame)
 
 
 def backtest_figures(result: Backtest, k: int) -> list[Figure]:
@@ -148,12 +135,13 @@ def backtest_figures(result: Backtest, k: int) -> list[Figure]:
     pool=WAREHOUSE_POOL,
 )
 def recommendations(
-    context: dg.AssetExecutionContext, warehouse: Warehouse
+    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
 ) -> dg.MaterializeResult:
     """The next products to offer each customer, best first, with the reason in words
     ("bought with ...", "buy again", "popular in ..."); never a product they cannot be sold."""
-    k = get_settings().recommendations_per_customer
-    customers, products, purchases, reference = _read(warehouse)
+    k = models.recommendations_per_customer
+    reference = warehouse.reference_date()
+    customers, products, purchases = _read(warehouse, reference)
     catalogue = Catalogue(
         sellable=products["sellable"].to_numpy(dtype=bool),
         repeatable=products["repeatable"].to_numpy(dtype=bool),
@@ -162,36 +150,26 @@ def recommendations(
     try:
         result = backtest(purchases, catalogue, reference, k)
     except NotEnoughHistory as reason:
-        context.log.warning(f"{reason}; marts.recommendations is left empty")
-        rows = warehouse.write_table(TABLE, conform(pd.DataFrame(), COLUMNS))
-        return dg.MaterializeResult(
-            metadata={"dagster/row_count": rows, "model_skipped": str(reason)}
-        )
+        empty = left_empty(context, [RECOMMENDATIONS], str(reason), {"model_skipped": str(reason)})
+        return publish(warehouse, empty)[0]
 
     weighted, bought = purchase_matrices(purchases, catalogue.size, reference)
     popular = popularity(purchases, catalogue.size, reference)
     recs = recommend(weighted, bought, item_similarity(bought), popular, catalogue, k)
     frame = recommendation_frame(recs, customers, products, version)
-    rows = warehouse.write_table(TABLE, frame)
-
-    figures = backtest_figures(result, k)
-    record_validation(
-        warehouse,
-        "recommendations",
+    metadata = {
+        "customers": int(frame["customer_id"].nunique()),
+        "backtest_cutoff": str(result.cutoff),
+        "reasons": dg.MetadataValue.md(_reason_counts(frame)),
+        "most_recommended": dg.MetadataValue.md(_top_products(frame)),
+    }
+    validation = Validation(
+        MODEL_NAME,
         version,
-        figures,
+        backtest_figures(result, k),
         note=f"time split at {result.cutoff}: fitted before, scored on the next 30 days",
     )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "customers": int(frame["customer_id"].nunique()),
-            "backtest_cutoff": str(result.cutoff),
-            "reasons": dg.MetadataValue.md(_reason_counts(frame)),
-            "most_recommended": dg.MetadataValue.md(_top_products(frame)),
-            **validation_metadata(figures),
-        }
-    )
+    return publish(warehouse, [TableOutput(RECOMMENDATIONS, frame, metadata)], validation)[0]
 
 
 def _reason_counts(frame: pd.DataFrame) -> str:

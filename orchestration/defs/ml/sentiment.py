@@ -11,6 +11,7 @@ from ingest.contract import SOURCES
 from ingest.loader import ensure_raw_tables
 from ml.history import NotEnoughHistory
 from ml.sentiment import (
+    MODEL_NAME,
     SentimentModel,
     SentimentValidation,
     fit_sentiment_model,
@@ -20,10 +21,11 @@ from ml.sentiment import (
 from ml.sentiment_lexicon import lexicon_scores
 from ml.text_themes import COMPLAINT_THEMES, PRAISE_THEMES, THEMES, theme_lists, theme_matrix
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
+from orchestration.defs.ml.model_asset import TableOutput, Validation, publish
+from orchestration.defs.ml.model_validation import Figure
 from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
+from warehouse.model_outputs import TEXT_SENTIMENT
 
-TABLE = "ml.text_sentiment"
 LEXICON_VERSION = "keyword_lexicon"
 WEAK_TICKET_WEIGHT = 0.3
 """Weight of a ticket description labelled only by its complaint flag (complaint = 2 stars,
@@ -143,50 +145,44 @@ def text_sentiment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     """How positive or negative every post, ticket description and survey comment is, and which
     complaint or praise themes it names: one row per text version, in ml.text_sentiment."""
     texts, distinct, labelled, nps = _read(warehouse)
-    metadata: dict[str, object] = {}
+    model_notes: dict[str, object] = {}
     try:
         validation = validate_sentiment_model(labelled, nps)
         model: SentimentModel | None = fit_sentiment_model(labelled)
     except NotEnoughHistory as reason:
         context.log.warning(f"{reason}; scoring with the keyword lexicon instead")
         validation, model = None, None
-        metadata["model_skipped"] = str(reason)
+        model_notes["model_skipped"] = str(reason)
 
     scored = score_texts(distinct, model)
     table = texts.merge(scored, on="text_hash", how="left").sort_values(
         ["text_kind", "source_id", "text_hash"], ignore_index=True
     )
-    rows = warehouse.write_table(TABLE, table)
-
     negative = scored["sentiment_label"] == "negative"
     named = scored.loc[negative, "complaint_themes"].list.len() > 0
     coverage = float(named.mean()) if negative.any() else None
     version = scored["model_version"].iloc[0] if len(scored) else LEXICON_VERSION
+    checked = None
     if validation is not None:
-        figures = sentiment_figures(validation, coverage)
-        record_validation(
-            warehouse,
-            "text_sentiment",
+        checked = Validation(
+            MODEL_NAME,
             version,
-            figures,
+            sentiment_figures(validation, coverage),
             note=(
                 f"held-out reviews: majority-class macro-F1 {validation.majority_macro_f1:.3f}, "
                 f"keyword-lexicon accuracy {validation.lexicon_accuracy:.3f}"
             ),
         )
-        metadata.update(validation_metadata(figures))
-        metadata["majority_class_macro_f1"] = validation.majority_macro_f1
-        metadata["keyword_lexicon_accuracy"] = validation.lexicon_accuracy
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "distinct_texts": len(distinct),
-            "model_version": version,
-            "by_kind_and_label": dg.MetadataValue.md(_label_counts(table)),
-            "complaint_themes": dg.MetadataValue.md(_theme_counts(table)),
-            **metadata,
-        }
-    )
+        model_notes["majority_class_macro_f1"] = validation.majority_macro_f1
+        model_notes["keyword_lexicon_accuracy"] = validation.lexicon_accuracy
+    metadata = {
+        "distinct_texts": len(distinct),
+        "model_version": version,
+        "by_kind_and_label": dg.MetadataValue.md(_label_counts(table)),
+        "complaint_themes": dg.MetadataValue.md(_theme_counts(table)),
+        **model_notes,
+    }
+    return publish(warehouse, [TableOutput(TEXT_SENTIMENT, table, metadata)], checked)[0]
 
 
 def _label_counts(table: pd.DataFrame) -> str:

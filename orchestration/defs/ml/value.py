@@ -9,42 +9,12 @@ from ml import gamma_gamma, ltv
 from ml.history import NotEnoughHistory
 from ml.value_matrix import QUADRANTS, value_quadrants
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
-from orchestration.defs.ml.tables import conform
-from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
-from orchestration.settings import get_settings
+from orchestration.defs.ml.model_asset import TableOutput, Validation, left_empty, publish
+from orchestration.defs.ml.model_validation import Figure
+from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from warehouse.model_outputs import CUSTOMER_VALUE
 
-VALUE_TABLE = "marts.customer_value"
-VALUE_COLUMNS = {
-    "customer_id": "string",
-    "reference_date": "date",
-    "first_purchase_date": "date",
-    "last_purchase_date": "date",
-    "purchases": "int64",
-    "repeat_purchases": "int64",
-    "first_to_last_purchase_days": "int64",
-    "customer_age_days": "int64",
-    "current_value": "float64",
-    "p_alive": "float64",
-    "churn_horizon_days": "int64",
-    "expected_purchases_churn_horizon": "float64",
-    "p_no_purchase_churn_horizon": "float64",
-    "ltv_horizon_months": "int64",
-    "expected_purchases_ltv_horizon": "float64",
-    "expected_spend_per_order": "float64",
-    "clv_12m": "float64",
-    "value_quadrant": "string",
-    "model_version": "string",
-}
 UPSTREAM = [["marts", "fct_orders"], ["intermediate", "int_reference_date__selected"]]
-
-
-def reference_date(warehouse: Warehouse) -> date:
-    """The date customer metrics are computed as of (``int_reference_date__selected``)."""
-    with warehouse.connect() as con:
-        return con.execute(
-            "select reference_date from intermediate.int_reference_date__selected"
-        ).fetchall()[0][0]
 
 
 def purchases(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
@@ -114,14 +84,15 @@ def _quadrant_table(scored: pd.DataFrame) -> str:
     pool=WAREHOUSE_POOL,
     deps=[dg.AssetKey(key) for key in UPSTREAM],
 )
-def customer_value(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def customer_value(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
+) -> dg.MaterializeResult:
     """What each buyer is worth: P(alive), expected purchases and value over the next 12 months
     (BG/NBD + Gamma-Gamma, discounted) and the value-matrix quadrant, validated on a holdout."""
-    settings = get_settings()
-    as_of = reference_date(warehouse)
+    as_of = warehouse.reference_date()
     transactions = purchases(warehouse, as_of)
     histories = ltv.purchase_histories(transactions, as_of)
-    horizon_days = round(settings.ltv_horizon_months * ltv.DAYS_PER_MONTH)
+    horizon_days = round(models.ltv_horizon_months * ltv.DAYS_PER_MONTH)
     version = f"bgnbd-gamma-gamma@{as_of.isoformat()}"
     try:
         holdout = ltv.holdout_test(
@@ -130,22 +101,51 @@ def customer_value(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
         ltv.check_customers(histories, "in the whole history")
         model = ltv.fit_value_model(histories)
     except NotEnoughHistory as reason:
-        context.log.warning(f"{VALUE_TABLE} left empty: {reason}")
-        rows = warehouse.write_table(VALUE_TABLE, conform(pd.DataFrame(), VALUE_COLUMNS))
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": rows,
-                "reference_date": str(as_of),
-                "skipped": str(reason),
-            }
-        )
+        metadata = {"reference_date": str(as_of), "skipped": str(reason)}
+        (result,) = publish(warehouse, left_empty(context, [CUSTOMER_VALUE], str(reason), metadata))
+        return result
 
+    scored = _scored(model, histories, as_of, version, models)
+    top = scored.nlargest(10, "clv_12m")[
+        ["customer_id", "value_quadrant", "p_alive", "expected_purchases_ltv_horizon", "clv_12m"]
+    ]
+    metadata = {
+        "reference_date": str(as_of),
+        "model_version": version,
+        "parameters": dg.MetadataValue.json(model.parameters()),
+        "holdout": dg.MetadataValue.md(
+            f"Calibrated up to {holdout.cutoff}; {holdout.customers:,} customers tested on "
+            f"the {holdout.days} days after.\n\n{_holdout_table(holdout)}"
+        ),
+        "value_matrix": dg.MetadataValue.md(_quadrant_table(scored)),
+        "total_clv_12m": float(scored["clv_12m"].sum()),
+        "preview": dg.MetadataValue.md(
+            markdown_table(
+                list(top.columns),
+                [[f"{v:.3f}" if isinstance(v, float) else v for v in r] for r in top.values],
+            )
+        ),
+    }
+    validation = Validation(
+        ltv.MODEL,
+        version,
+        _figures(holdout, model, histories),
+        note=f"calibrated up to {holdout.cutoff}, tested on the {holdout.days} days after",
+    )
+    (result,) = publish(warehouse, [TableOutput(CUSTOMER_VALUE, scored, metadata)], validation)
+    return result
+
+
+def _scored(
+    model: ltv.ValueModel, histories: pd.DataFrame, as_of: date, version: str, models: Models
+) -> pd.DataFrame:
+    """The mart rows: each buyer's history in BG/NBD terms, their predicted value and quadrant."""
     scores = ltv.score_customers(
         model,
         histories,
-        settings.ltv_horizon_months,
-        settings.ltv_annual_discount_rate,
-        settings.churn_horizon_days,
+        models.ltv_horizon_months,
+        models.ltv_annual_discount_rate,
+        models.churn_horizon_days,
     )
     scored = histories.join(scores).rename(
         columns={
@@ -157,45 +157,12 @@ def customer_value(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
         }
     )
     scored["reference_date"] = as_of
-    scored["churn_horizon_days"] = settings.churn_horizon_days
-    scored["ltv_horizon_months"] = settings.ltv_horizon_months
+    scored["churn_horizon_days"] = models.churn_horizon_days
+    scored["ltv_horizon_months"] = models.ltv_horizon_months
     scored["model_version"] = version
     for money in ("current_value", "expected_spend_per_order", "clv_12m"):
         scored[money] = scored[money].round(2)
     scored["value_quadrant"] = value_quadrants(
-        scored["current_value"], scored["clv_12m"], settings.value_matrix_high_quantile
+        scored["current_value"], scored["clv_12m"], models.value_matrix_high_quantile
     )
-    rows = warehouse.write_table(VALUE_TABLE, conform(scored, VALUE_COLUMNS))
-
-    figures = _figures(holdout, model, histories)
-    record_validation(
-        warehouse,
-        ltv.MODEL,
-        version,
-        figures,
-        note=f"calibrated up to {holdout.cutoff}, tested on the {holdout.days} days after",
-    )
-    top = scored.nlargest(10, "clv_12m")[
-        ["customer_id", "value_quadrant", "p_alive", "expected_purchases_ltv_horizon", "clv_12m"]
-    ]
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "reference_date": str(as_of),
-            "model_version": version,
-            "parameters": dg.MetadataValue.json(model.parameters()),
-            "holdout": dg.MetadataValue.md(
-                f"Calibrated up to {holdout.cutoff}; {holdout.customers:,} customers tested on "
-                f"the {holdout.days} days after.\n\n{_holdout_table(holdout)}"
-            ),
-            "value_matrix": dg.MetadataValue.md(_quadrant_table(scored)),
-            "total_clv_12m": float(scored["clv_12m"].sum()),
-            "preview": dg.MetadataValue.md(
-                markdown_table(
-                    list(top.columns),
-                    [[f"{v:.3f}" if isinstance(v, float) else v for v in r] for r in top.values],
-                )
-            ),
-            **validation_metadata(figures),
-        }
-    )
+    return scored

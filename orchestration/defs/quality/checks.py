@@ -174,7 +174,7 @@ def quality_definitions(loaded: dg.Definitions) -> dg.Definitions:
 source_checks = [build_source_checks(source) for source in SOURCES]
 
 data_quality_runs = dg.AssetSpec(
-    key=dg.AssetKey(QUALITY_RUNS.split(".")),
+    key=dg.AssetKey(QUALITY_RUNS.name.split(".")),
     description=(
         "One row per run and source or table: rows delivered, loaded and quarantined, and the "
         "data-quality rules that passed and failed. Written by the quality checks."
