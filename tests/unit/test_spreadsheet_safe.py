@@ -20,7 +20,7 @@ from activation.destinations.formats import (
     write_csv,
 )
 from activation.destinations.members import MARKETING, ExportMembers
-from activation.destinations.sync import STATE_COLUMNS, empty
+from activation.destinations.sync import SYNC_STATE
 
 HOSTILE = {
     '=HYPERLINK("http://x","click")': '\'=HYPERLINK("http://x","click")',
@@ -93,7 +93,7 @@ def _night(tmp_path: Path) -> NightInput:
     return NightInput(
         export=ExportMembers(rows=pd.DataFrame(rows), blocked=blocked),
         audience_date=date(2025, 12, 30),
-        state=empty(STATE_COLUMNS),
+        state=SYNC_STATE.empty_frame(),
         rejected_keys=frozenset(),
         exports_dir=tmp_path,
     )
