@@ -54,19 +54,22 @@ def left_empty(
 def publish(
     warehouse: Warehouse,
     outputs: Sequence[TableOutput],
-    validation: Validation | None = None,
+    validations: Sequence[Validation] = (),
     multi: bool = False,
 ) -> list[dg.MaterializeResult]:
-    """Write each output's table, record ``validation`` and return one MaterializeResult per
-    table: its row count, its metadata and (on the first) the validation figures. ``multi``
-    names each result's asset, as a multi-asset must."""
+    """Write each output's table, record every validation (each under the model version whose
+    figures they are) and return one MaterializeResult per table: its row count, its metadata
+    and (on the first) the validation figures. ``multi`` names each result's asset, as a
+    multi-asset must."""
     rows = [warehouse.write(output.spec, output.frame) for output in outputs]
     figures: dict[str, dg.MetadataValue] = {}
-    if validation is not None:
+    for validation in validations:
         record_validation(
             warehouse, validation.model, validation.version, validation.figures, validation.note
         )
-        figures = validation_metadata(validation.figures)
+        for name, value in validation_metadata(validation.figures).items():
+            # A figure of a second model version (a validation fit) keeps its version beside.
+            figures[f"{name} ({validation.version})" if name in figures else name] = value
     return [
         dg.MaterializeResult(
             asset_key=output.asset_key if multi else None,

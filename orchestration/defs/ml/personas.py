@@ -175,6 +175,6 @@ def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse):
             TableOutput(CUSTOMER_PERSONAS, customers, customer_metadata),
             TableOutput(PERSONA_PROFILES, profiles, profile_metadata),
         ],
-        validation,
+        [validation],
         multi=True,
     )

@@ -169,7 +169,7 @@ def recommendations(
         backtest_figures(result, k),
         note=f"time split at {result.cutoff}: fitted before, scored on the next 30 days",
     )
-    return publish(warehouse, [TableOutput(RECOMMENDATIONS, frame, metadata)], validation)[0]
+    return publish(warehouse, [TableOutput(RECOMMENDATIONS, frame, metadata)], [validation])[0]
 
 
 def _reason_counts(frame: pd.DataFrame) -> str:

@@ -162,17 +162,20 @@ def text_sentiment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     named = scored.loc[negative, "complaint_themes"].list.len() > 0
     coverage = float(named.mean()) if negative.any() else None
     version = scored["model_version"].iloc[0] if len(scored) else LEXICON_VERSION
-    checked = None
+    checked = []
     if validation is not None:
-        checked = Validation(
-            MODEL_NAME,
-            version,
-            sentiment_figures(validation, coverage),
-            note=(
-                f"held-out reviews: majority-class macro-F1 {validation.majority_macro_f1:.3f}, "
-                f"keyword-lexicon accuracy {validation.lexicon_accuracy:.3f}"
-            ),
-        )
+        checked = [
+            Validation(
+                MODEL_NAME,
+                version,
+                sentiment_figures(validation, coverage),
+                note=(
+                    "held-out reviews: majority-class macro-F1 "
+                    f"{validation.majority_macro_f1:.3f}, keyword-lexicon accuracy "
+                    f"{validation.lexicon_accuracy:.3f}"
+                ),
+            )
+        ]
         model_notes["majority_class_macro_f1"] = validation.majority_macro_f1
         model_notes["keyword_lexicon_accuracy"] = validation.lexicon_accuracy
     metadata = {

@@ -29,25 +29,52 @@ def purchases(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
         ).df()
 
 
-def _figures(holdout: ltv.Holdout, model: ltv.ValueModel, histories: pd.DataFrame) -> list[Figure]:
-    figures = [
-        Figure(comparison.metric, comparison.model, baseline, value)
-        for comparison in holdout.comparisons
-        for baseline, value in comparison.baselines.items()
+def _validations(
+    holdout: ltv.Holdout, model: ltv.ValueModel, histories: pd.DataFrame, as_of: date
+) -> list[Validation]:
+    """Each figure under the model that made it: the holdout comparisons with the parameters
+    of the fit calibrated up to the cut-off, and the parameters of the fit on all history (the
+    one that scores ``customer_value``) under its own version."""
+    holdout_version = _version(holdout.cutoff)
+    tested = Validation(
+        ltv.MODEL,
+        holdout_version,
+        [
+            Figure(comparison.metric, comparison.model, baseline, value)
+            for comparison in holdout.comparisons
+            for baseline, value in comparison.baselines.items()
+        ]
+        + _fit_figures(holdout.model)
+        + [Figure("holdout_days", holdout.days), Figure("holdout_customers", holdout.customers)],
+        note=f"calibrated up to {holdout.cutoff}, tested on the {holdout.days} days after; "
+        "the validation fit, it scores no customer",
+    )
+    scoring = Validation(
+        ltv.MODEL,
+        _version(as_of),
+        _fit_figures(model)
+        + [
+            Figure(
+                "spend_frequency_correlation",
+                gamma_gamma.spend_frequency_correlation(
+                    histories["purchases"], histories["mean_spend"]
+                ),
+            )
+        ],
+        note=f"fitted on all purchases up to {as_of}; scores marts.customer_value; its "
+        f"holdout figures are those of {holdout_version}",
+    )
+    return [scoring, tested]
+
+
+def _fit_figures(model: ltv.ValueModel) -> list[Figure]:
+    return [Figure(f"param_{name}", value) for name, value in model.parameters().items()] + [
+        Figure("converged", float(model.purchases.converged and model.spend.converged))
     ]
-    figures += [Figure(f"param_{name}", value) for name, value in model.parameters().items()]
-    figures += [
-        Figure("holdout_days", holdout.days),
-        Figure("holdout_customers", holdout.customers),
-        Figure("converged", float(model.purchases.converged and model.spend.converged)),
-        Figure(
-            "spend_frequency_correlation",
-            gamma_gamma.spend_frequency_correlation(
-                histories["purchases"], histories["mean_spend"]
-            ),
-        ),
-    ]
-    return figures
+
+
+def _version(fitted_up_to: date) -> str:
+    return f"bgnbd-gamma-gamma@{fitted_up_to.isoformat()}"
 
 
 def _holdout_table(holdout: ltv.Holdout) -> str:
@@ -93,7 +120,7 @@ def customer_value(
     transactions = purchases(warehouse, as_of)
     histories = ltv.purchase_histories(transactions, as_of)
     horizon_days = round(models.ltv_horizon_months * ltv.DAYS_PER_MONTH)
-    version = f"bgnbd-gamma-gamma@{as_of.isoformat()}"
+    version = _version(as_of)
     try:
         holdout = ltv.holdout_test(
             transactions, as_of, ltv.holdout_days(histories, as_of, horizon_days)
@@ -126,13 +153,11 @@ def customer_value(
             )
         ),
     }
-    validation = Validation(
-        ltv.MODEL,
-        version,
-        _figures(holdout, model, histories),
-        note=f"calibrated up to {holdout.cutoff}, tested on the {holdout.days} days after",
+    (result,) = publish(
+        warehouse,
+        [TableOutput(CUSTOMER_VALUE, scored, metadata)],
+        _validations(holdout, model, histories, as_of),
     )
-    (result,) = publish(warehouse, [TableOutput(CUSTOMER_VALUE, scored, metadata)], validation)
     return result
 
 
