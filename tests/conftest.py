@@ -104,12 +104,3 @@ def scored_warehouse(
     result = dg.materialize(scored_assets(), resources=weixi_resources(warehouse, ml_landing))
     assert result.success
     return warehouse
-
-
-@pytest.fixture(scope="session")
-def messy_pipeline(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: None):
-    """Every kind of bad delivery through ingestion, dbt and the publish step: a backfill, then
-    a nightly run read by a BI reader in another process (see tests/messy_pipeline.py)."""
-    from tests.messy_pipeline import build_messy_pipeline
-
-    return build_messy_pipeline(tmp_path_factory.mktemp("messy"))
