@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 
@@ -24,14 +26,28 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def loading_assets() -> list:
-    """The assets that fill the tables dbt reads: ingestion, the text sentiment and the
-    consent ledger."""
-    from orchestration.defs.activation.suppressions import suppressions
-    from orchestration.defs.ml.sentiment import text_sentiment
-    from orchestration.defs.raw import ingest_assets
+MODEL_GROUP = "ml"
 
-    return [*ingest_assets, text_sentiment, suppressions]
+
+@cache
+def code_location_assets() -> tuple[dg.AssetsDefinition, ...]:
+    """Every materialisable asset of the code location, as the nightly run loads them, so that
+    a new asset reaches the lists below without editing them (needs a parsed dbt project)."""
+    from orchestration.definitions import defs
+
+    return tuple(
+        a for a in defs().assets or [] if isinstance(a, dg.AssetsDefinition) and a.is_executable
+    )
+
+
+def loading_assets() -> list:
+    """The assets that fill the tables the dbt models before the scores read: ingestion, the
+    text sentiment and the consent ledger (needs a parsed dbt project)."""
+    from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
+
+    dbt = (dbt_incremental_models, dbt_models)
+    read = {key for models in dbt for key in models.dependency_keys}
+    return [a for a in code_location_assets() if a not in dbt and read & set(a.keys)]
 
 
 def pipeline_assets() -> list:
@@ -42,13 +58,14 @@ def pipeline_assets() -> list:
 
 
 def model_assets() -> list:
-    """The model assets that score customers from the dbt marts (before the scored marts)."""
-    from orchestration.defs.ml.churn import churn_model, churn_scores
-    from orchestration.defs.ml.personas import customer_personas
-    from orchestration.defs.ml.recommendations import recommendations
-    from orchestration.defs.ml.value import customer_value
-
-    return [churn_model, churn_scores, customer_value, customer_personas, recommendations]
+    """The model assets that score customers from the dbt marts (before the scored marts): the
+    ``ml`` group but the text sentiment, which dbt reads (needs a parsed dbt project)."""
+    loading = loading_assets()
+    return [
+        a
+        for a in code_location_assets()
+        if MODEL_GROUP in a.group_names_by_key.values() and a not in loading
+    ]
 
 
 def scored_assets() -> list:
