@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from orchestration.defs.dbt.assets import INCREMENTAL_SELECTOR, dbt_vars
 from orchestration.settings import PROJECT_ROOT, get_settings
@@ -69,6 +70,7 @@ def test_definitions_load(dbt_manifest):
     assert job.partitions_def is not None
 
 
+@pytest.mark.code_location_process
 def test_dg_check_defs_passes(dbt_manifest):
     dg_cli = Path(sys.executable).with_name("dg")
     env = {

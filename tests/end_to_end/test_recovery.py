@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.raw import ingest_assets
@@ -38,6 +39,7 @@ def _pipeline_command(warehouse: Path, landing: Path) -> list[str]:
     ]
 
 
+@pytest.mark.code_location_process
 def test_killed_run_then_rerun_gives_the_same_tables_as_a_clean_run(messy_pipeline, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     command = _pipeline_command(warehouse, messy_pipeline.landing)
