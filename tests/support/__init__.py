@@ -1,4 +1,7 @@
-"""Constants and helpers the tests share: the demo window, resources, table snapshots."""
+"""Constants and helpers the tests share: the demo window, resources, asset lists, table
+snapshots. The modules beside this one build test data (``messy_landing``,
+``activation_inputs``), run the pipeline (``pipeline_process``, ``messy_pipeline``) and play a
+BI reader (``serving_reader``) or a webhook endpoint (``webhook_server``)."""
 
 from __future__ import annotations
 
@@ -24,8 +27,6 @@ ML_START = date(2024, 1, 1)
 ML_CUSTOMERS = 1500
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
 MODEL_GROUP = "ml"
 
 
@@ -41,8 +42,8 @@ def code_location_assets() -> tuple[dg.AssetsDefinition, ...]:
 
 
 def loading_assets() -> list:
-    """The assets that fill the tables the dbt models before the scores read: ingestion, the
-    text sentiment and the consent ledger (needs a parsed dbt project)."""
+    """The assets whose tables the dbt models before the scores read: ingestion, the text
+    sentiment and the consent ledger (needs a parsed dbt project)."""
     from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
 
     dbt = (dbt_incremental_models, dbt_models)
@@ -59,7 +60,8 @@ def pipeline_assets() -> list:
 
 def model_assets() -> list:
     """The model assets that score customers from the dbt marts (before the scored marts): the
-    ``ml`` group but the text sentiment, which dbt reads (needs a parsed dbt project)."""
+    ``ml`` group but its loading assets (the text sentiment, which dbt reads); needs a parsed
+    dbt project."""
     loading = loading_assets()
     return [
         a
