@@ -27,54 +27,55 @@ ML_START = date(2024, 1, 1)
 ML_CUSTOMERS = 1500
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-MODEL_GROUP = "ml"
+# The parts of the pipeline, picked from the code location by group, kind and lineage, so that
+# a new asset lands in the right list without editing it: the model assets are the ``ml`` group
+# downstream of dbt (the text sentiment, upstream of dbt, is loading), the scored marts the dbt
+# models downstream of them, loading what the other dbt models read.
+DBT = dg.AssetSelection.kind("dbt")
+MODELS = dg.AssetSelection.groups("ml") & DBT.downstream()
+SCORED_DBT = DBT & MODELS.downstream()
+PRE_SCORE_DBT = DBT - SCORED_DBT
+LOADING = PRE_SCORE_DBT.upstream(depth=1) - DBT
 
 
 @cache
-def code_location_assets() -> tuple[dg.AssetsDefinition, ...]:
-    """Every materialisable asset of the code location, as the nightly run loads them, so that
-    a new asset reaches the lists below without editing them (needs a parsed dbt project)."""
+def _code_location() -> dg.Definitions:
     from orchestration.definitions import defs
 
-    return tuple(
-        a for a in defs().assets or [] if isinstance(a, dg.AssetsDefinition) and a.is_executable
-    )
+    return defs()
+
+
+def code_location_assets(selection: dg.AssetSelection) -> list[dg.AssetsDefinition]:
+    """The materialisable assets of the code location, as the nightly run loads them, that
+    produce a key of ``selection`` (needs a parsed dbt project)."""
+    definitions = _code_location()
+    keys = selection.resolve(definitions.resolve_asset_graph())
+    return [
+        a
+        for a in definitions.assets or []
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable and keys & set(a.keys)
+    ]
 
 
 def loading_assets() -> list:
-    """The assets whose tables the dbt models before the scores read: ingestion, the text
-    sentiment and the consent ledger (needs a parsed dbt project)."""
-    from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
-
-    dbt = (dbt_incremental_models, dbt_models)
-    read = {key for models in dbt for key in models.dependency_keys}
-    return [a for a in code_location_assets() if a not in dbt and read & set(a.keys)]
+    """The assets that fill the tables dbt reads: ingestion, the text sentiment and the
+    consent ledger (needs a parsed dbt project)."""
+    return code_location_assets(LOADING)
 
 
 def pipeline_assets() -> list:
     """Loading and every dbt model before the model assets (needs a parsed dbt project)."""
-    from orchestration.defs.dbt.assets import dbt_incremental_models, dbt_models
-
-    return [*loading_assets(), dbt_incremental_models, dbt_models]
+    return code_location_assets(LOADING | PRE_SCORE_DBT)
 
 
 def model_assets() -> list:
-    """The model assets that score customers from the dbt marts (before the scored marts): the
-    ``ml`` group but its loading assets (the text sentiment, which dbt reads); needs a parsed
-    dbt project."""
-    loading = loading_assets()
-    return [
-        a
-        for a in code_location_assets()
-        if MODEL_GROUP in a.group_names_by_key.values() and a not in loading
-    ]
+    """The model assets that score customers from the dbt marts (before the scored marts)."""
+    return code_location_assets(MODELS)
 
 
 def scored_assets() -> list:
     """The model assets and the dbt marts built on their scores (needs a parsed dbt project)."""
-    from orchestration.defs.dbt.assets import dbt_scored_models
-
-    return [*model_assets(), dbt_scored_models]
+    return code_location_assets(MODELS | SCORED_DBT)
 
 
 def range_tags(start: date, end: date) -> dict[str, str]:
