@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CUSTOMERS ?= 5000
 DAYS ?= 730
+# The tests run on this many processes; tests sharing a warehouse fixture stay on one of them.
+TEST_WORKERS ?= 2
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
@@ -29,7 +31,7 @@ test: install
 	$(BIN)/ruff check orchestration warehouse ingest demo_data serving ml data_quality activation tests benchmarks
 	$(BIN)/ruff format --check orchestration warehouse ingest demo_data serving ml data_quality activation tests benchmarks
 	$(BIN)/weixi contract --check
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 dev: install
 	$(BIN)/weixi dev

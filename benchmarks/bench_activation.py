@@ -9,7 +9,7 @@ consents, 1% marketing opt-outs, a ledger of 1% channel opt-outs and 0.1% erasur
 wall-clock seconds for: the export input (consent applied again, identifiers normalised), every
 file and ad audience of the night written (``run_syncs`` without a webhook, first sync: every
 member added), hashing alone, and the push of ``--push`` members in batches of
-``--batch-size`` to a local ``ThreadingHTTPServer`` (tests/webhook_server.py).
+``--batch-size`` to a local ``ThreadingHTTPServer`` (tests/support/webhook_server.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from activation.destinations.members import export_members  # noqa: E402
 from activation.destinations.sync import SYNC_STATE, with_keys  # noqa: E402
 from activation.destinations.webhook import WebhookClient, WebhookConfig  # noqa: E402
 from activation.holdout import holdout_groups  # noqa: E402
-from tests.webhook_server import WebhookServer  # noqa: E402
+from tests.support.webhook_server import WebhookServer  # noqa: E402
 
 DAY = date(2025, 12, 30)
 AUDIENCES = [

@@ -30,6 +30,40 @@ from tests.support import (  # noqa: E402
     weixi_resources,
 )
 
+# How `make test` shares the work between pytest-xdist workers (`--dist loadgroup`): a test
+# runs on the worker that builds the warehouse fixture it needs, so each is built once; the
+# other tests of a module stay together, so a module fixture is built once too.
+WAREHOUSE_FIXTURES = ("ml_warehouse", "pipeline_warehouse")
+# `dg check defs` re-parses the dbt project into the shared target folder as it starts, and a
+# process loading the code location reads that manifest: they must not run at the same time,
+# so the tests that start such processes (marked) share one worker, with the messy pipeline
+# whose kill-and-rerun test is one of them.
+PROCESS_GROUP = "code_location_processes"
+
+
+def _xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Workers read the manifest as they import the dbt assets: parse it once, before they
+    # start, rather than have each rewrite it while the other reads it.
+    if not _xdist_worker(config) and config.getoption("numprocesses", None):
+        prepare_manifest(force=True)
+
+
+def _group(item: pytest.Item) -> str:
+    if item.get_closest_marker("code_location_process") or "messy_pipeline" in item.fixturenames:
+        return PROCESS_GROUP
+    needed = [f for f in WAREHOUSE_FIXTURES if f in item.fixturenames]
+    return needed[0] if needed else item.module.__name__
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+
 
 @pytest.fixture(scope="session")
 def demo_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -43,8 +77,10 @@ def demo_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def dbt_manifest() -> None:
-    prepare_manifest(force=True)
+def dbt_manifest(request: pytest.FixtureRequest) -> None:
+    """A freshly parsed dbt project (under pytest-xdist, parsed before the workers started)."""
+    if not _xdist_worker(request.config):
+        prepare_manifest(force=True)
 
 
 @pytest.fixture(scope="session")
@@ -104,12 +140,3 @@ def scored_warehouse(
     result = dg.materialize(scored_assets(), resources=weixi_resources(warehouse, ml_landing))
     assert result.success
     return warehouse
-
-
-@pytest.fixture(scope="session")
-def messy_pipeline(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: None):
-    """Every kind of bad delivery through ingestion, dbt and the publish step: a backfill, then
-    a nightly run read by a BI reader in another process (see tests/messy_pipeline.py)."""
-    from tests.messy_pipeline import build_messy_pipeline
-
-    return build_messy_pipeline(tmp_path_factory.mktemp("messy"))

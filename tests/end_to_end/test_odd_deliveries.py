@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from ingest.contract import SOURCES
 from orchestration.defs.quality.checks import source_checks
@@ -114,6 +115,7 @@ def test_an_unreadable_warehouse_stays_a_retryable_error(tmp_path):
     assert {f.error.cause.cls_name for f in failures} == {"IOException"}
 
 
+@pytest.mark.code_location_process
 def test_weixi_run_names_a_day_folder_not_named_yyyy_mm_dd(tmp_path):
     landing = tmp_path / "landing"
     (landing / "orders" / "20261201").mkdir(parents=True)

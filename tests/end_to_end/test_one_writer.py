@@ -24,8 +24,11 @@ from orchestration.defs.schedules import nightly_retry_policy
 from orchestration.settings import PROJECT_ROOT, WeixiSettings
 from orchestration.warehouse_lock import lock_path
 from serving.snapshot import SERVING_DATABASE
-from tests import messy_landing as messy
+from tests.support import messy_landing as messy
 from tests.support import table_snapshot, weixi_resources
+
+# These tests start `weixi` processes that load the code location (see tests/conftest.py).
+pytestmark = pytest.mark.code_location_process
 
 WEIXI = str(Path(sys.executable).with_name("weixi"))
 TINY_END = date(2025, 6, 30)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from orchestration.defs.dbt.assets import INCREMENTAL_SELECTOR
 from orchestration.settings import PROJECT_ROOT
@@ -58,6 +59,7 @@ def test_definitions_load(dbt_manifest):
     assert job.partitions_def is not None
 
 
+@pytest.mark.code_location_process
 def test_dg_check_defs_passes(dbt_manifest):
     dg_cli = Path(sys.executable).with_name("dg")
     env = {

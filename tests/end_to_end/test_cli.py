@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
 from tests.support import DEMO_END
 
 WEIXI = str(Path(sys.executable).with_name("weixi"))
+pytestmark = pytest.mark.code_location_process
 
 
 def test_help_explains_each_command():

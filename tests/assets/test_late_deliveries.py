@@ -15,7 +15,7 @@ from ingest.late import find_late_deliveries
 from ingest.loader import load_source
 from orchestration.defs.late_deliveries import late_deliveries_sensor
 from orchestration.defs.raw import ingest_assets
-from tests import messy_landing as messy
+from tests.support import messy_landing as messy
 from tests.support import weixi_resources
 
 DAY = "2025-03-01"

@@ -345,5 +345,5 @@ def test_rebuilding_a_date_ignores_that_dates_own_history_rows():
 
 def test_shipped_file_path_is_the_setting():
     assert (
-        get_settings().audiences_file == Path(__file__).parents[1] / "activation" / "audiences.yml"
+        get_settings().audiences_file == Path(__file__).parents[2] / "activation" / "audiences.yml"
     )

@@ -1,10 +1,15 @@
-"""Constants and helpers the tests share: the demo window, resources, table snapshots."""
+"""Constants and helpers the tests share: the demo window, resources, asset lists, table
+snapshots. The modules beside this one build test data (``messy_landing``,
+``activation_inputs``), run the pipeline (``pipeline_process``, ``messy_pipeline``) and play a
+BI reader (``serving_reader``) or a webhook endpoint (``webhook_server``)."""
 
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 
@@ -22,41 +27,55 @@ ML_START = date(2024, 1, 1)
 ML_CUSTOMERS = 1500
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+# The parts of the pipeline, picked from the code location by group, kind and lineage, so that
+# a new asset lands in the right list without editing it: the model assets are the ``ml`` group
+# downstream of dbt (the text sentiment, upstream of dbt, is loading), the scored marts the dbt
+# models downstream of them, loading what the other dbt models read.
+DBT = dg.AssetSelection.kind("dbt")
+MODELS = dg.AssetSelection.groups("ml") & DBT.downstream()
+SCORED_DBT = DBT & MODELS.downstream()
+PRE_SCORE_DBT = DBT - SCORED_DBT
+LOADING = PRE_SCORE_DBT.upstream(depth=1) - DBT
+
+
+@cache
+def _code_location() -> dg.Definitions:
+    from orchestration.definitions import defs
+
+    return defs()
+
+
+def code_location_assets(selection: dg.AssetSelection) -> list[dg.AssetsDefinition]:
+    """The materialisable assets of the code location, as the nightly run loads them, that
+    produce a key of ``selection`` (needs a parsed dbt project)."""
+    definitions = _code_location()
+    keys = selection.resolve(definitions.resolve_asset_graph())
+    return [
+        a
+        for a in definitions.assets or []
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable and keys & set(a.keys)
+    ]
 
 
 def loading_assets() -> list:
     """The assets that fill the tables dbt reads: ingestion, the text sentiment and the
-    consent ledger."""
-    from orchestration.defs.activation.suppressions import suppressions
-    from orchestration.defs.ml.sentiment import text_sentiment
-    from orchestration.defs.raw import ingest_assets
-
-    return [*ingest_assets, text_sentiment, suppressions]
+    consent ledger (needs a parsed dbt project)."""
+    return code_location_assets(LOADING)
 
 
 def pipeline_assets() -> list:
     """Loading and every dbt model before the model assets (needs a parsed dbt project)."""
-    from orchestration.defs.dbt.assets import dbt_model_assets
-
-    dbt = dbt_model_assets()
-    return [*loading_assets(), dbt.incremental, dbt.models]
+    return code_location_assets(LOADING | PRE_SCORE_DBT)
 
 
 def model_assets() -> list:
     """The model assets that score customers from the dbt marts (before the scored marts)."""
-    from orchestration.defs.ml.churn import churn_model, churn_scores
-    from orchestration.defs.ml.personas import customer_personas
-    from orchestration.defs.ml.recommendations import recommendations
-    from orchestration.defs.ml.value import customer_value
-
-    return [churn_model, churn_scores, customer_value, customer_personas, recommendations]
+    return code_location_assets(MODELS)
 
 
 def scored_assets() -> list:
     """The model assets and the dbt marts built on their scores (needs a parsed dbt project)."""
-    from orchestration.defs.dbt.assets import dbt_model_assets
-
-    return [*model_assets(), dbt_model_assets().scored]
+    return code_location_assets(MODELS | SCORED_DBT)
 
 
 def range_tags(start: date, end: date) -> dict[str, str]:

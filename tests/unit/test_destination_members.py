@@ -11,7 +11,7 @@ from activation.destinations.members import (
     NOT_IN_CRM,
     export_members,
 )
-from tests import activation_inputs as inputs
+from tests.support import activation_inputs as inputs
 
 
 def _export():

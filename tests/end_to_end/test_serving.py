@@ -20,8 +20,8 @@ from serving.snapshot import (
     AuditError,
     publish,
 )
-from tests.pipeline_process import pipeline_definitions
 from tests.support import table_snapshot, weixi_resources
+from tests.support.pipeline_process import pipeline_definitions
 
 DUCKDB_V1_STORAGE = 64
 """The storage version number in the header of files DuckDB 0.10.0 .. 1.1 write and read."""

@@ -17,7 +17,7 @@ from orchestration.defs.activation.audiences import account_manager_tasks, audie
 from orchestration.defs.activation.exports import activation_syncs
 from orchestration.defs.activation.lift import campaign_lift_table
 from tests.support import exported_text, weixi_resources
-from tests.webhook_server import Behaviour, WebhookServer
+from tests.support.webhook_server import Behaviour, WebhookServer
 
 TIMEOUT = 0.3
 

@@ -3,7 +3,7 @@
 from datetime import date
 
 from activation.destinations.webhook import WebhookClient, WebhookConfig
-from tests.webhook_server import Behaviour, WebhookServer
+from tests.support.webhook_server import Behaviour, WebhookServer
 
 DAY = date(2025, 12, 30)
 TIMEOUT = 0.3

@@ -12,15 +12,16 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.raw import ingest_assets
 from orchestration.defs.schedules import nightly_job, nightly_retry_policy
 from orchestration.settings import PROJECT_ROOT, WeixiSettings, get_settings
 from serving.snapshot import SERVING_DATABASE
-from tests import messy_landing as messy
-from tests.pipeline_process import run_pipeline
+from tests.support import messy_landing as messy
 from tests.support import table_snapshot, weixi_resources
+from tests.support.pipeline_process import run_pipeline
 
 KILL_AFTER = "stage 1 done"
 """Kill once ingestion and the staging views are written, while dbt builds the facts."""
@@ -30,7 +31,7 @@ def _pipeline_command(warehouse: Path, landing: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "tests.pipeline_process",
+        "tests.support.pipeline_process",
         str(warehouse),
         str(landing),
         messy.START.isoformat(),
@@ -38,6 +39,7 @@ def _pipeline_command(warehouse: Path, landing: Path) -> list[str]:
     ]
 
 
+@pytest.mark.code_location_process
 def test_killed_run_then_rerun_gives_the_same_tables_as_a_clean_run(messy_pipeline, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     command = _pipeline_command(warehouse, messy_pipeline.landing)

@@ -2,7 +2,7 @@
 
 Also a command, so that a test can run (and kill) the same pipeline in another process:
 
-    python -m tests.pipeline_process WAREHOUSE LANDING START END
+    python -m tests.support.pipeline_process WAREHOUSE LANDING START END
 """
 
 from __future__ import annotations

@@ -9,29 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.value_matrix import value_quadrants
 from tests.support import table_snapshot, weixi_resources
-
-
-def test_quadrants_split_current_and_potential_value_at_the_quantile():
-    current = np.array([10, 20, 30, 40, 50, 60, 70, 80])
-    potential = np.array([80, 10, 70, 20, 60, 30, 50, 40])
-    # Median split (45 for both): high current = the last four, high potential = 80, 70, 60, 50.
-    assert list(value_quadrants(current, potential)) == [
-        "growth",
-        "marginal",
-        "growth",
-        "marginal",
-        "strategic",
-        "basic",
-        "strategic",
-        "basic",
-    ]
-    top = value_quadrants(current, potential, high_quantile=0.8)
-    assert list(top).count("strategic") == 0 and set(top) == {"growth", "basic", "marginal"}
-    assert len(value_quadrants(np.array([]), np.array([]))) == 0
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        value_quadrants(current, potential, high_quantile=1.0)
 
 
 def _model_assets() -> list:
@@ -115,9 +93,24 @@ def test_the_model_beats_naive_forecasts_in_the_holdout(scored):
         assert (rows["value"] < rows["baseline_value"]).all(), metric
     total = figures[figures["metric"] == "holdout_purchases_total_error"]
     assert (total["value"].abs() < total["baseline_value"].abs()).all()
-    params = figures[figures["metric"].str.startswith("param_")].set_index("metric")["value"]
-    # The demo buys at 0.044 a day on average (docs/demo_data.md); the fit must see about that.
-    assert 0.025 < params["param_r"] / params["param_alpha"] < 0.07
+    # Each figure is recorded under the model that made it: the holdout figures with the
+    # parameters of the fit calibrated up to the cut-off, the parameters of the fit that scores
+    # customer_value under that table's model_version.
+    (scoring,) = con.execute("select distinct model_version from marts.customer_value").fetchone()
+    versions = figures.groupby("model_version")["metric"].agg(set)
+    assert len(versions) == 2 and scoring in versions.index
+    (tested,) = set(versions.index) - {scoring}
+    assert tested < scoring  # calibrated up to an earlier day
+    assert "holdout_purchases_mae" in versions[tested]
+    assert not any(m.startswith("holdout_") for m in versions[scoring])
+    for version in (tested, scoring):
+        assert {"param_r", "param_alpha", "param_p", "param_q", "converged"} <= versions[version]
+        params = figures[figures["model_version"] == version].set_index("metric")["value"]
+        # The demo buys at 0.044 a day on average (docs/demo_data.md); each fit must see that.
+        assert 0.025 < params["param_r"] / params["param_alpha"] < 0.07
+    notes = figures.groupby("model_version")["note"].first()
+    assert "scores marts.customer_value" in notes[scoring] and tested in notes[scoring]
+    assert "scores no customer" in notes[tested]
     metadata = result.asset_materializations_for_node("marts__customer_value")[0].metadata
     assert metadata["dagster/row_count"].value > 1000
     assert "holdout_purchases_mae (last_period)" in metadata

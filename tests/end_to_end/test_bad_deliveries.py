@@ -2,7 +2,7 @@
 reaches the marts) on real DuckDB files, one test per behaviour (see docs/bad_deliveries.md).
 
 The session fixture `messy_pipeline` runs the pipeline over the messy landing folder of
-`tests/messy_landing.py` as a backfill of the first five days and then a nightly run of the
+`tests/support/messy_landing.py` as a backfill of the first five days and then a nightly run of the
 sixth.
 """
 
@@ -20,7 +20,7 @@ import pytest
 from ingest.contract import SOURCES
 from ingest.encoding import decode
 from orchestration.defs.raw import ingest_assets
-from tests import messy_landing as messy
+from tests.support import messy_landing as messy
 from tests.support import weixi_resources
 
 DAY = date(2025, 3, 1)

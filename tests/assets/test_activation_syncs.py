@@ -12,9 +12,9 @@ import pytest
 
 from activation.destinations.identifiers import normalise_phone, sha256_hex
 from orchestration.defs.activation.exports import activation_syncs
-from tests import activation_inputs as inputs
+from tests.support import activation_inputs as inputs
 from tests.support import exported_text, weixi_resources
-from tests.webhook_server import Behaviour, WebhookServer
+from tests.support.webhook_server import Behaviour, WebhookServer
 
 DAY1 = inputs.AUDIENCE_DATE
 DAY2 = date(2025, 12, 31)

@@ -2,7 +2,7 @@
 snapshot and every published table's row count, does the same with the current Parquet folder,
 and writes one JSON line per read. Stops when the stop file appears.
 
-    python -m tests.serving_reader SERVING_DIR OUT_FILE STOP_FILE
+    python -m tests.support.serving_reader SERVING_DIR OUT_FILE STOP_FILE
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def build_messy_landing(landing: Path) -> Path:
     """Write the generated base and every planted mess into ``landing``."""
     generate(GeneratorConfig(out=landing, customers=40, days=len(DAYS), end_date=END, seed=5))
     # No demo erasure requests: erasing deletes raw CRM rows after the load (see
-    # tests/test_consent.py), and these tests count exactly what the loader loaded.
+    # tests/assets/test_consent.py), and these tests count exactly what the loader loaded.
     shutil.rmtree(landing / "_erasure_requests")
     write(
         landing,

@@ -15,8 +15,8 @@ import dagster as dg
 
 from orchestration.defs.publish import PUBLISHED_KEY
 from orchestration.settings import PROJECT_ROOT
-from tests import messy_landing as messy
-from tests.pipeline_process import pipeline_definitions
+from tests.support import messy_landing as messy
+from tests.support.pipeline_process import pipeline_definitions
 
 READER_TIMEOUT = 60
 
@@ -69,7 +69,7 @@ def build_messy_pipeline(root: Path) -> MessyPipeline:
             [
                 sys.executable,
                 "-m",
-                "tests.serving_reader",
+                "tests.support.serving_reader",
                 str(result.serving),
                 str(out),
                 str(stop),
