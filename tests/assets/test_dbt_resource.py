@@ -10,7 +10,12 @@ import dagster as dg
 import duckdb
 import yaml
 
-from orchestration.defs.dbt.resource import BusinessRules, dbt_resource, dbt_vars
+from orchestration.defs.dbt.resource import (
+    BusinessRules,
+    dbt_resource,
+    dbt_vars,
+    failed_data_tests,
+)
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, WeixiSettings
 from tests.support import weixi_resources
 
@@ -100,3 +105,49 @@ def test_a_value_set_on_the_resource_reaches_the_marts(
         ).fetchone()
     assert wrong[:2] == (0, 0)
     assert wrong[2] > before[0] and wrong[3] > before[1]
+
+
+def test_failed_data_tests_are_named_and_not_retried(
+    pipeline_warehouse, demo_landing, all_assets, tmp_path
+):
+    """A CRM row re-sent with a trailing space in its id (the loader trims ids; here it is
+    written to raw by hand, as by an older version) fails staging's unique test: the step fails
+    once, naming the test, instead of being retried like a transient error."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "insert into raw.crm__customers by name "
+            "select * replace (customer_id || ' ' as customer_id) "
+            "from raw.crm__customers limit 1"
+        )
+    job = dg.define_asset_job(
+        "staging_with_retries",
+        selection=dg.AssetSelection.keys(["staging", "stg_crm__customers"]),
+        op_retry_policy=dg.RetryPolicy(max_retries=2),
+    )
+    definitions = dg.Definitions(
+        assets=all_assets, jobs=[job], resources=weixi_resources(warehouse, demo_landing)
+    )
+    with dg.instance_for_test() as instance:
+        result = definitions.resolve_job_def("staging_with_retries").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        retries = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert not result.success
+    assert retries == []
+    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    message = failure.step_failure_data.error.message
+    assert "unique_stg_crm__customers_customer_id (1 failing rows)" in message, message
+
+
+def test_only_data_test_failures_are_named():
+    results = {
+        "results": [
+            {"unique_id": "test.weixi.unique_x.abc", "status": "fail", "failures": 3},
+            {"unique_id": "model.weixi.x", "status": "success", "failures": None},
+        ]
+    }
+    assert failed_data_tests(results) == ["unique_x (3 failing rows)"]
+    results["results"].append({"unique_id": "model.weixi.y", "status": "error", "failures": None})
+    assert failed_data_tests(results) == []

@@ -40,6 +40,21 @@ class BusinessRules(dg.Config):
         return cls(**settings.model_dump(include=set(cls.model_fields)))
 
 
+def failed_data_tests(run_results: Mapping[str, Any]) -> list[str]:
+    """The data tests that failed in a dbt invocation's ``run_results.json``, each with its
+    count of failing rows; empty when anything else went wrong too (a model or a test that
+    errored may be transient: the database busy, a killed process), so only a failure of the
+    data itself is named."""
+    results = run_results.get("results", [])
+    if any(r.get("status") == "error" for r in results):
+        return []
+    return [
+        f"{r['unique_id'].split('.')[2]} ({r.get('failures') or 0:,} failing rows)"
+        for r in results
+        if r.get("status") == "fail"
+    ]
+
+
 def dbt_vars(
     warehouse_path: str, rules: Mapping[str, Any], window: tuple[date, date] | None = None
 ) -> dict[str, Any]:
@@ -68,9 +83,28 @@ class WeixiDbt(DbtCliResource):
         warehouse_path: str,
         window: tuple[date, date] | None = None,
     ) -> Iterator[Any]:
-        """``dbt build`` of the models of ``context``'s assets, streaming their events."""
+        """``dbt build`` of the models of ``context``'s assets, streaming their events.
+
+        A build that failed only because data tests found bad rows fails naming them and is not
+        retried: the same data fails the same tests again (a retry only delays the night's
+        alert). Any other dbt failure is raised as it is, and retried."""
         variables = json.dumps(self.vars_for(warehouse_path, window))
-        yield from self.cli(["build", "--vars", variables], context=context).stream()
+        invocation = self.cli(["build", "--vars", variables], context=context, raise_on_error=False)
+        yield from invocation.stream()
+        error = invocation.get_error()
+        if error is None:
+            return
+        try:
+            failed = failed_data_tests(invocation.get_artifact("run_results.json"))
+        except (OSError, ValueError):
+            failed = []
+        if failed:
+            raise dg.Failure(
+                description=f"dbt data tests failed, not retried (fix the data, then re-run): "
+                f"{'; '.join(failed)}",
+                allow_retries=False,
+            )
+        raise error
 
 
 def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
