@@ -13,19 +13,25 @@ Layout of the serving folder::
 
 The DuckDB file is written in storage version v1.0.0, which every DuckDB since 0.10.0 reads
 (BI drivers often bundle an older DuckDB than Weixi's). Open it read-only.
+
+Documentation travels with the data: each table's and column's description (given by the caller,
+from dbt's manifest and the table specs) becomes a ``COMMENT ON`` in the DuckDB file, which BI
+tools show beside the column, and the ``description`` metadata of the Parquet file's schema and
+of each of its fields.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 SERVING_DATABASE = "weixi.duckdb"
 PARQUET_FOLDER = "parquet"
@@ -41,6 +47,12 @@ KEEP_PARQUET_VERSIONS = 3
 REQUIRED_TABLES = ("marts.customer_360", "marts.fct_orders", "marts.kpi_daily")
 """Tables that are never empty in a shop with orders: an empty one means a broken night."""
 _TMP = ".tmp-"
+DESCRIPTION_KEY = "description"
+"""The key of a description in the Parquet files' schema and field metadata."""
+PARQUET_BATCH_ROWS = 100_000
+
+Descriptions = Mapping[str, tuple[str, Mapping[str, str]]]
+"""Per table (``marts.<name>``): its description and ``{column: description}``."""
 
 
 class AuditError(Exception):
@@ -102,8 +114,25 @@ def remove_leftovers(serving_dir: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _comment(
+    con: duckdb.DuckDBPyConnection, table: str, descriptions: Descriptions, columns: list[str]
+) -> None:
+    table_text, column_texts = descriptions.get(table, ("", {}))
+    if table_text:
+        con.execute(f"comment on table _serving.{table} is {_literal(table_text)}")
+    for column in columns:
+        if column_texts.get(column):
+            con.execute(
+                f'comment on column _serving.{table}."{column}" is {_literal(column_texts[column])}'
+            )
+
+
 def _write_database(
-    con: duckdb.DuckDBPyConnection, path: Path, tables: list[str], snapshot: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    tables: list[str],
+    snapshot: pa.Table,
+    descriptions: Descriptions,
 ) -> None:
     con.execute(f"attach {_literal(path)} as _serving (storage_version '{STORAGE_VERSION}')")
     try:
@@ -111,6 +140,8 @@ def _write_database(
             con.execute(f"create schema _serving.{schema}")
         for table in tables:
             con.execute(f"create table _serving.{table} as select * from {table}")
+            columns = [d[0] for d in con.execute(f"select * from {table} limit 0").description]
+            _comment(con, table, descriptions, columns)
         con.register("_snapshot_rows", snapshot)
         con.execute(f"create table _serving.{SNAPSHOT_TABLE} as select * from _snapshot_rows")
         con.unregister("_snapshot_rows")
@@ -118,21 +149,35 @@ def _write_database(
         con.execute("detach _serving")
 
 
+def _documented(schema: pa.Schema, table: str, descriptions: Descriptions) -> pa.Schema:
+    table_text, column_texts = descriptions.get(table, ("", {}))
+    fields = [
+        field.with_metadata({DESCRIPTION_KEY: column_texts[field.name]})
+        if column_texts.get(field.name)
+        else field
+        for field in schema
+    ]
+    return pa.schema(fields, metadata={DESCRIPTION_KEY: table_text} if table_text else None)
+
+
 def _write_parquet(
-    con: duckdb.DuckDBPyConnection, folder: Path, tables: list[str], snapshot: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    tables: list[str],
+    snapshot: pa.Table,
+    descriptions: Descriptions,
 ) -> None:
+    # pyarrow writes the file rather than DuckDB's COPY, which can set key-value metadata on
+    # the file but not on a field; batches keep a large mart out of memory.
     folder.mkdir(parents=True)
     for table in tables:
         target = folder / f"{table.split('.', 1)[1]}.parquet"
-        con.execute(
-            f"copy (select * from {table}) to {_literal(target)} (format parquet, compression zstd)"
-        )
-    con.register("_snapshot_rows", snapshot)
-    con.execute(
-        f"copy (select * from _snapshot_rows) to {_literal(folder / '_snapshot.parquet')} "
-        "(format parquet)"
-    )
-    con.unregister("_snapshot_rows")
+        batches = con.sql(f"select * from {table}").to_arrow_reader(PARQUET_BATCH_ROWS)
+        schema = _documented(batches.schema, table, descriptions)
+        with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+    pq.write_table(snapshot, folder / "_snapshot.parquet")
 
 
 def _audit(
@@ -186,9 +231,11 @@ def publish(
     run_id: str,
     required: Iterable[str] = REQUIRED_TABLES,
     schemas: Iterable[str] = PUBLISHED_SCHEMAS,
+    descriptions: Descriptions | None = None,
 ) -> Published:
     """Copy every table and view of ``schemas`` from the warehouse ``con`` into a new serving
-    database and a new Parquet folder, audit both, then swap them in.
+    database and a new Parquet folder, audit both, then swap them in. Each table and column
+    named in ``descriptions`` carries its description into both copies.
 
     Raises AuditError, leaving the published copies as they were, when a ``required`` table is
     missing or empty, or a copy does not hold the warehouse's rows."""
@@ -225,8 +272,8 @@ def publish(
     parquet_root = serving_dir / PARQUET_FOLDER
     staged_parquet = parquet_root / f"{version}{_TMP}{run_id}"
     try:
-        _write_database(con, staged_db, tables, snapshot)
-        _write_parquet(con, staged_parquet, tables, snapshot)
+        _write_database(con, staged_db, tables, snapshot, descriptions or {})
+        _write_parquet(con, staged_parquet, tables, snapshot, descriptions or {})
         _audit(con, staged_db, staged_parquet, counts)
         _fsync(staged_db)
     except BaseException:

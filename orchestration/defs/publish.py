@@ -7,12 +7,16 @@ Because it is downstream of every mart, a mart that fails, or a blocking check o
 fails, stops it: the previous serving copy stays in place.
 """
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 
+from orchestration.defs.dbt.project import weixi_dbt_project
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WAREHOUSE_POOL, Serving, Warehouse
+from orchestration.table_catalog import PYTHON_TABLES
 from serving.snapshot import (
     CURRENT,
     PARQUET_FOLDER,
@@ -20,6 +24,7 @@ from serving.snapshot import (
     REQUIRED_TABLES,
     STORAGE_VERSION,
     AuditError,
+    Descriptions,
     publish,
 )
 
@@ -36,6 +41,27 @@ def mart_keys(definitions: dg.Definitions) -> list[dg.AssetKey]:
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
+def table_descriptions(manifest: Path) -> Descriptions:
+    """Every documented table and its columns, as the serving copy carries them: the dbt
+    models' descriptions from ``manifest`` (``doc()`` blocks already rendered there) and the
+    table specs of every table Python writes."""
+    nodes = json.loads(manifest.read_text())["nodes"].values() if manifest.exists() else []
+    described: dict[str, tuple[str, dict[str, str]]] = {
+        f"{node['schema']}.{node.get('alias') or node['name']}": (
+            node.get("description", ""),
+            {name: column.get("description", "") for name, column in node["columns"].items()},
+        )
+        for node in nodes
+        if node["resource_type"] in ("model", "snapshot", "seed")
+    }
+    for spec in PYTHON_TABLES:
+        described[spec.name] = (
+            spec.description,
+            {column.name: column.description for column in spec.columns},
+        )
+    return described
+
+
 def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     """The asset that publishes the marts ``marts`` (and every other table of the warehouse's
     ``marts`` schema) to the serving folder."""
@@ -45,7 +71,8 @@ def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         deps=list(marts),
         description=(
             "The marts as BI tools read them: a complete copy of last night's checked marts in "
-            "a separate DuckDB file and Parquet files, swapped in whole."
+            "a separate DuckDB file and Parquet files, swapped in whole, each table and column "
+            "with its description (COMMENT ON, Parquet field metadata)."
         ),
         group_name="serving",
         kinds={"duckdb", "parquet"},
@@ -58,7 +85,13 @@ def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         """The marts as BI tools read them, published whole after every mart and check passed."""
         try:
             with warehouse.connect() as con:
-                result = publish(con, serving.path, context.run_id, REQUIRED_TABLES)
+                result = publish(
+                    con,
+                    serving.path,
+                    context.run_id,
+                    REQUIRED_TABLES,
+                    descriptions=table_descriptions(weixi_dbt_project.manifest_path),
+                )
         except AuditError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(
