@@ -7,6 +7,7 @@ Errors meant for the user are one line (what, where, what to do); a traceback on
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -445,9 +446,20 @@ def contract(check: bool) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the UI listens on; 0.0.0.0 for every interface (there is no login).",
+)
+@click.option(
+    "--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Port of the UI."
+)
 @click.argument("dg_args", nargs=-1, type=click.UNPROCESSED)
-def dev(dg_args: tuple[str, ...]) -> None:
-    """Start the Dagster UI (`dg dev`) on Weixi's instance, so `weixi` runs show in it."""
+def dev(host: str, port: int, dg_args: tuple[str, ...]) -> None:
+    """Start the Dagster UI (`dg dev`) on Weixi's instance, so `weixi` runs show in it.
+
+    Stops on SIGINT (Ctrl-C) or SIGTERM. Other `dg dev` options pass through."""
     from orchestration.instance import prepare_dagster_home
 
     dg = Path(sys.executable).with_name("dg")
@@ -457,7 +469,12 @@ def dev(dg_args: tuple[str, ...]) -> None:
         "VIRTUAL_ENV": sys.prefix,
         "PATH": f"{dg.parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    os.execve(dg, [str(dg), "dev", *dg_args], env)
+    # A command started in the background by a non-interactive shell (`make dev &`, a service
+    # script) inherits SIGINT ignored, and an ignored signal stays ignored across exec. `dg dev`
+    # handles SIGTERM with whatever SIGINT's handler is, so it would ignore SIGTERM as well.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.execve(dg, [str(dg), "dev", "--host", host, "--port", str(port), *dg_args], env)
 
 
 if __name__ == "__main__":

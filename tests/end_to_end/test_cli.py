@@ -2,8 +2,12 @@
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -11,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
+from orchestration.settings import PROJECT_ROOT
 from tests.support import DEMO_END
 
 WEIXI = str(Path(sys.executable).with_name("weixi"))
@@ -121,3 +126,74 @@ def test_a_day_without_partition_is_refused_clearly(tmp_path):
     )
     assert result.returncode == 1
     assert "2999-01-01 has no partition yet" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+def _group_gone(group: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_dev_documents_host_and_port():
+    result = CliRunner().invoke(main, ["dev", "--help"])
+    assert result.exit_code == 0
+    assert "--host" in result.output and "127.0.0.1" in result.output
+    assert "--port" in result.output and "3000" in result.output
+
+
+def test_dev_serves_on_the_given_port_and_stops_on_sigterm(tmp_path, dbt_manifest):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "WEIXI_DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "WEIXI_LANDING": str(tmp_path / "landing"),
+        "WEIXI_QUALITY_DOCS": str(tmp_path / "quality_docs"),
+        "WEIXI_MODEL_REGISTRY": str(tmp_path / "models"),
+        "WEIXI_ALERT_LOG": str(tmp_path / "alerts.log"),
+    }
+    log = (tmp_path / "dev.log").open("w")
+    # Started as a non-interactive shell starts a background job: SIGINT ignored.
+    process = subprocess.Popen(
+        [WEIXI, "dev", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not _answers(port):
+            assert process.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the UI did not answer within 180 s"
+            time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        assert not _answers(port), "the UI still answers after SIGTERM"
+        assert _group_gone(process.pid, within=15), "the daemon or a code server outlived it"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
