@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ingest.contract import Entity, Source
+from ingest.contract import SOURCES, Entity, Source
 
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 """Lower-cased names of files that operating systems write into folders by themselves (macOS's
@@ -40,6 +40,19 @@ def day_of_folder(name: str) -> date | None:
         return date.fromisoformat(name)
     except ValueError:
         return None
+
+
+def first_delivery_day(landing: Path) -> date | None:
+    """The earliest day folder of any source in ``landing``; None when it holds none (or does
+    not exist)."""
+    days = [
+        day
+        for source in SOURCES
+        if (landing / source.name).is_dir()
+        for folder in (landing / source.name).iterdir()
+        if (day := day_of_folder(folder.name)) is not None
+    ]
+    return min(days, default=None)
 
 
 def entity_of(name: str, source: Source) -> Entity | None:

@@ -193,7 +193,7 @@ def _resolve_range(
     if start < settings.partition_start:
         raise UserError(
             f"{start} is before the first partition {settings.partition_start}; set "
-            f"WEIXI_PARTITION_START={start} (or later) and run again"
+            f"WEIXI_PARTITION_START={start} (or earlier) and run again"
         )
     last = _yesterday(settings)
     if end > last:

@@ -15,8 +15,14 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.landing import first_delivery_day
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+DEFAULT_PARTITION_START = date(2024, 1, 1)
+"""The first partition when neither the setting nor a landing folder says."""
 
 
 class WeixiSettings(BaseSettings):
@@ -29,7 +35,13 @@ class WeixiSettings(BaseSettings):
         PROJECT_ROOT / "data" / "landing",
         description="landing folder: <landing>/<source>/<YYYY-MM-DD>/<files>",
     )
-    partition_start: date = Field(date(2024, 1, 1), description="first day of the daily partitions")
+    partition_start: date | None = Field(
+        None,
+        description=(
+            "first day of the daily partitions; unset: the landing folder's first delivery day "
+            f"({DEFAULT_PARTITION_START} when it holds none)"
+        ),
+    )
     timezone: str = Field("Asia/Shanghai", description="timezone of the nightly schedule")
     nightly_hour: int = Field(2, ge=0, le=23, description="hour the nightly run starts")
     nightly_minute: int = Field(0, ge=0, le=59, description="minute the nightly run starts")
@@ -159,6 +171,10 @@ class WeixiSettings(BaseSettings):
             self.serving_dir = self.warehouse.parent / "serving"
         if self.erasure_requests_dir is None:
             self.erasure_requests_dir = self.landing / "_erasure_requests"
+        # Where the data starts, so the UI shows no partitions before it as missing; a shop
+        # that prunes old landing folders sets it, so that the partitions never move.
+        if self.partition_start is None:
+            self.partition_start = first_delivery_day(self.landing) or DEFAULT_PARTITION_START
         return self
 
     def resolved(self) -> WeixiSettings:

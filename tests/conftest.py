@@ -12,6 +12,9 @@ import pytest
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+# The test deliveries have fixed dates; partitions must not start at the first day of whatever
+# data/landing/ this checkout holds (the default when the setting is unset).
+os.environ.setdefault("WEIXI_PARTITION_START", "2024-01-01")
 
 from demo_data import GeneratorConfig, generate  # noqa: E402
 from orchestration.defs.dbt.project import prepare_manifest  # noqa: E402
