@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from activation.lift import METRICS, WINDOWS
+
 MARKETING = "marketing"
 SERVICE = "service"
 TASK = "task"
@@ -27,7 +29,18 @@ ACCOUNT_MANAGER = "account_manager"
 CHANNELS = (*MESSAGE_CHANNELS, ACCOUNT_MANAGER)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_REQUIRED = ("name", "purpose", "kind", "channels", "priority", "template_key", "where", "reason")
+_REQUIRED = (
+    "name",
+    "purpose",
+    "kind",
+    "channels",
+    "priority",
+    "template_key",
+    "where",
+    "reason",
+    "primary_metric",
+    "primary_window_days",
+)
 _OPTIONAL = ("payload", "holdout_share", "dedupe_days")
 
 
@@ -48,6 +61,8 @@ class AudienceDefinition:
     ``marts.audience_candidates``; ``payload`` names candidate columns. ``priority``: the higher
     wins when the frequency cap allows fewer contacts than a customer has audiences.
     ``dedupe_days``: no second entry of a customer into this audience within that many days.
+    ``primary_metric`` and ``primary_window_days``: the one lift test that decides whether the
+    audience works (docs/lift.md); the other metrics and windows are secondary.
     """
 
     name: str
@@ -58,6 +73,8 @@ class AudienceDefinition:
     template_key: str
     where: str
     reason: str
+    primary_metric: str
+    primary_window_days: int
     payload: tuple[str, ...] = ()
     holdout_share: float | None = None
     dedupe_days: int | None = None
@@ -142,6 +159,14 @@ def _parse_one(entry: object, source: Path | str, position: int) -> AudienceDefi
         isinstance(dedupe, bool) or not isinstance(dedupe, int) or dedupe < 1
     ):
         raise fail("dedupe_days", "must be a whole number of days, 1 or more")
+    metric = entry["primary_metric"]
+    if metric not in METRICS:
+        raise fail("primary_metric", f"{metric!r} is not one of {', '.join(METRICS)}")
+    window = entry["primary_window_days"]
+    if window not in WINDOWS or isinstance(window, bool):
+        raise fail(
+            "primary_window_days", f"{window!r} is not one of {', '.join(map(str, WINDOWS))}"
+        )
     return AudienceDefinition(
         name=name,
         purpose=entry["purpose"].strip(),
@@ -151,6 +176,8 @@ def _parse_one(entry: object, source: Path | str, position: int) -> AudienceDefi
         template_key=entry["template_key"].strip(),
         where=entry["where"].strip(),
         reason=entry["reason"].strip(),
+        primary_metric=metric,
+        primary_window_days=window,
         payload=tuple(payload),
         holdout_share=None if share is None else float(share),
         dedupe_days=dedupe,

@@ -24,17 +24,31 @@ Outcomes follow each assignment over the days 1 .. ``window_days`` after it, fro
 
 An assignment counts for a window only once the window has ended by the reference date (the
 last day with orders): a window still running would understate every metric.
+
+Nine tests per audience (three metrics by three windows) would find a "significant" lift in
+about a third of the campaigns that do nothing. So each audience has one *primary* metric and
+window, declared in ``audiences.yml`` (``DEFAULT_PRIMARY`` for imported campaigns whose
+audience has no definition): its test alone decides the ``verdict``, at its raw p-value. The
+other eight are *secondary*: their p-values are Holm-adjusted within the audience. Rows with no
+control group, no finished window or too few customers for a test have that ``status`` and
+neither a verdict nor an adjusted p-value (docs/lift.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from activation.holdout import CONTROL, TREATMENT
-from activation.lift_statistics import CONFIDENCE, mean_difference, proportion_difference
+from activation.lift_statistics import (
+    CONFIDENCE,
+    holm_adjusted,
+    mean_difference,
+    proportion_difference,
+)
 from warehouse.table_spec import SpecColumn, TableSpec
 
 WINDOWS = (30, 60, 90)
@@ -46,6 +60,17 @@ CI_METHODS = {
     "churn_rate": "newcombe_wilson",
     "revenue_per_customer": "welch_t",
 }
+LOWER_IS_BETTER = frozenset({"churn_rate"})
+DEFAULT_PRIMARY = ("repurchase_rate", 30)
+"""The primary metric and window of an audience with no definition (an imported campaign under
+a name of its own): whether the contacted customers buy again within a month is what most
+campaigns are for, and the 30-day window is the first to be complete."""
+SIGNIFICANCE = 0.05
+PRIMARY, SECONDARY = "primary", "secondary"
+NO_CONTROL, WINDOW_INCOMPLETE, TOO_FEW = "no_control", "window_incomplete", "too_few"
+STATUSES = (PRIMARY, SECONDARY, NO_CONTROL, WINDOW_INCOMPLETE, TOO_FEW)
+WORKS, HARMS, NO_EVIDENCE = "works", "harms", "no_evidence"
+VERDICTS = (WORKS, HARMS, NO_EVIDENCE)
 REVENUE_CAP_QUANTILE = 0.95
 """Each customer's window revenue is capped at this quantile of the audience's customers (both
 groups) before the means are compared: see the module docstring."""
@@ -56,7 +81,8 @@ CAMPAIGN_LIFT = TableSpec(
     name="marts.campaign_lift",
     description="Which strategy works: for every audience, repurchase rate, revenue per "
     "customer and churn of the contacted customers against their random control group 30, 60 "
-    "and 90 days after assignment, with 95% confidence intervals (see docs/lift.md).",
+    "and 90 days after assignment, with 95% confidence intervals; one primary metric and "
+    "window per audience decides its verdict, the others are Holm-adjusted (see docs/lift.md).",
     grain="One row per audience, window and metric",
     key=("audience", "window_days", "metric"),
     columns=(
@@ -106,6 +132,32 @@ CAMPAIGN_LIFT = TableSpec(
             "window_complete",
             "bool",
             "True when no assignment is pending: the figures of the row are final.",
+        ),
+        SpecColumn(
+            "is_primary",
+            "bool",
+            "True on the audience's primary metric and window (`audiences.yml`; "
+            "`repurchase_rate` at 30 days for an audience with no definition).",
+        ),
+        SpecColumn(
+            "status",
+            "string",
+            "`primary` or `secondary` when the row is tested; `window_incomplete` when no "
+            "assignment's window has ended yet, `no_control` when there is no control "
+            "customer, `too_few` when a group is too small for the test: those rows are left "
+            "out of verdicts and adjustments.",
+        ),
+        SpecColumn(
+            "adjusted_p_value",
+            "float64",
+            "Primary row: the raw `p_value` (one test, no adjustment); secondary rows: Holm-"
+            "adjusted over the audience's secondary rows; null on untested rows.",
+        ),
+        SpecColumn(
+            "verdict",
+            "string",
+            "Primary row with status `primary` only: `works` (p < 0.05, better than control), "
+            "`harms` (p < 0.05, worse; for churn, higher) or `no_evidence`; null elsewhere.",
         ),
     ),
 )
@@ -169,15 +221,18 @@ def campaign_lift(
     purchases: pd.DataFrame,
     reference_date: date,
     churned_after_days: int,
+    primaries: Mapping[str, tuple[str, int]] | None = None,
     windows: tuple[int, ...] = WINDOWS,
     confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
     """One row per audience, window and metric: treatment and control values, the absolute
     lift (treatment minus control) with its confidence interval and p-value, and the relative
-    lift, over the first assignments whose window ended by ``reference_date``.
+    lift, over the first assignments whose window ended by ``reference_date``; each row's
+    status, adjusted p-value and, on the primary row, the verdict (:func:`judge`).
 
     ``assignments`` has audience, customer_id, assigned_on, holdout_group (treatment or
-    control) and source; ``purchases`` customer_id, order_date and revenue (net)."""
+    control) and source; ``purchases`` customer_id, order_date and revenue (net);
+    ``primaries`` maps an audience to its primary (metric, window_days)."""
     if assignments.empty:
         return CAMPAIGN_LIFT.empty_frame()
     first = first_assignments(assignments)
@@ -200,7 +255,47 @@ def campaign_lift(
                 "window_complete": pending == 0,
             }
             rows += [{**base, **row} for row in _compare(done, confidence)]
-    return pd.DataFrame(rows)[list(CAMPAIGN_LIFT.column_names)]
+    return judge(pd.DataFrame(rows), primaries or {})[list(CAMPAIGN_LIFT.column_names)]
+
+
+def row_status(lift: pd.DataFrame) -> pd.Series:
+    """Per row of a lift table: ``window_incomplete`` (no customer counted: no assignment's
+    window has ended), ``no_control``, ``too_few`` (no p-value: a group too small for the
+    test) or ``None`` for a row that can be tested."""
+    counted = lift["treatment_customers"] + lift["control_customers"]
+    status = pd.Series(None, index=lift.index, dtype=object)
+    status[lift["p_value"].isna()] = TOO_FEW
+    status[lift["control_customers"] == 0] = NO_CONTROL
+    status[counted == 0] = WINDOW_INCOMPLETE
+    return status
+
+
+def judge(
+    lift: pd.DataFrame,
+    primaries: Mapping[str, tuple[str, int]],
+    alpha: float = SIGNIFICANCE,
+) -> pd.DataFrame:
+    """``lift`` with ``is_primary``, ``status``, ``adjusted_p_value`` and ``verdict`` (see
+    ``CAMPAIGN_LIFT``): the primary row of each audience (``primaries``, else
+    ``DEFAULT_PRIMARY``) is judged on its raw p-value, the audience's other tested rows are
+    Holm-adjusted together, untested rows get neither."""
+    primary = lift["audience"].map(lambda a: primaries.get(a, DEFAULT_PRIMARY))
+    is_primary = (lift["metric"] == primary.str[0]) & (lift["window_days"] == primary.str[1])
+    untested = row_status(lift)
+    status = untested.where(untested.notna(), np.where(is_primary, PRIMARY, SECONDARY))
+    adjusted = lift["p_value"].where(status == PRIMARY)
+    for _, rows in lift[status == SECONDARY].groupby("audience"):
+        adjusted[rows.index] = holm_adjusted(rows["p_value"].to_numpy())
+    better = np.where(
+        lift["metric"].isin(LOWER_IS_BETTER), lift["absolute_lift"] < 0, lift["absolute_lift"] > 0
+    )
+    verdict = np.where(lift["p_value"] < alpha, np.where(better, WORKS, HARMS), NO_EVIDENCE)
+    return lift.assign(
+        is_primary=is_primary.astype(bool),
+        status=status,
+        adjusted_p_value=adjusted.astype(float),
+        verdict=pd.Series(verdict, index=lift.index).where(status == PRIMARY),
+    )
 
 
 def _compare(outcomes: pd.DataFrame, confidence: float) -> list[dict[str, object]]:

@@ -7,6 +7,7 @@
 - Means (revenue per customer): Welch's t interval and test (unequal variances, Welch-
   Satterthwaite degrees of freedom). Revenue is skewed, but the mean of a few dozen customers or
   more is close enough to normal; for fewer the interval is only indicative.
+- Several tests of one audience: Holm's adjustment (:func:`holm_adjusted`).
 
 Every function takes scalars or NumPy arrays (one experiment per element), so that simulations
 can check the coverage of many experiments at once.
@@ -110,3 +111,20 @@ def mean_difference(
 def _out(values: np.ndarray) -> np.ndarray | float:
     """A plain float for a scalar computation, the array otherwise."""
     return float(values) if np.ndim(values) == 0 else values
+
+
+def holm_adjusted(p_values: np.ndarray | list[float]) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values: each adjusted value is at most 1,
+    never below its raw value, and the order of the raw values is kept. Rejecting where the
+    adjusted value is below alpha keeps the chance of any false rejection in the family at
+    most alpha, whatever the dependence between the tests. NaN values are not in the family
+    and stay NaN."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    m = len(order)
+    # The i-th smallest (0-based) is multiplied by m - i; the running maximum keeps the order.
+    steps = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted[order] = np.maximum.accumulate(steps)
+    return adjusted

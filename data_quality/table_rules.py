@@ -233,6 +233,8 @@ MART_RULES: tuple[TableRules, ...] = (
             "control_customers",
             "pending_assignments",
             "window_complete",
+            "is_primary",
+            "status",
         ),
         ranges={
             "window_days": (1, None),
@@ -240,8 +242,12 @@ MART_RULES: tuple[TableRules, ...] = (
             "control_customers": (0, None),
             "pending_assignments": (0, None),
         },
-        probabilities=("p_value",),
-        allowed={"metric": ("repurchase_rate", "revenue_per_customer", "churn_rate")},
+        probabilities=("p_value", "adjusted_p_value"),
+        allowed={
+            "metric": ("repurchase_rate", "revenue_per_customer", "churn_rate"),
+            "status": ("primary", "secondary", "no_control", "window_incomplete", "too_few"),
+            "verdict": ("works", "harms", "no_evidence"),
+        },
     ),
 )
 

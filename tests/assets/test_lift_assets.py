@@ -103,8 +103,30 @@ def test_every_imported_member_counts_once_and_unfinished_windows_wait(lift_run,
     share = lift.control_customers.sum() / (lift.control_customers + lift.treatment_customers).sum()
     assert 0.07 < share < 0.13
     metadata = _metadata(result)
-    assert "lift, points [95% CI]" in metadata["lift"].value
+    assert "lift [95% CI]" in metadata["lift"].value
     assert set(metadata["assignments"].value) == {"imported"}
+
+
+def test_the_verdict_comes_from_the_primary_metric_only(lift_run):
+    _, result, lift, _ = lift_run
+    primary = lift[lift.is_primary].set_index("audience")
+    # audiences.yml: win-back is judged on 60-day repurchase, the nudge on 30-day repurchase.
+    assert (primary.loc[WIN_BACK, "metric"], primary.loc[WIN_BACK, "window_days"]) == (
+        "repurchase_rate",
+        60,
+    )
+    assert primary.loc[WIN_BACK, "verdict"] == "works"
+    assert primary.loc[NUDGE, "window_days"] == 30
+    assert primary.loc[NUDGE, "verdict"] == "no_evidence"
+    assert (primary.adjusted_p_value == primary.p_value).all()
+    secondary = lift[~lift.is_primary]
+    assert secondary.verdict.isna().all() and set(secondary.status) == {"secondary"}
+    assert (secondary.adjusted_p_value >= secondary.p_value).all()
+    # The do-nothing nudge shows no secondary effect either once the eight tests are adjusted.
+    assert (secondary[secondary.audience.eq(NUDGE)].adjusted_p_value >= 0.05).all()
+    headline = _metadata(result)["lift"].value
+    assert "no_evidence" in headline and "works" in headline
+    assert _metadata(result)["verdicts"].value == {WIN_BACK: "works", NUDGE: "no_evidence"}
 
 
 def test_weixi_history_joins_the_imported_campaigns(lift_run, ml_landing, tmp_path):
@@ -143,6 +165,7 @@ def test_weixi_history_joins_the_imported_campaigns(lift_run, ml_landing, tmp_pa
     lift = _lift(warehouse)
     row = _row(lift, "birthday_greeting", 30, "repurchase_rate")
     assert (row.treatment_customers, row.control_customers) == (30, 10)
+    assert row.is_primary and row.status == "primary"
     assert row.assignments_from == row.assignments_to == pd.Timestamp(assigned_on)
     imported = lift[lift.audience.ne("birthday_greeting")].reset_index(drop=True)
     pd.testing.assert_frame_equal(imported, before)

@@ -143,3 +143,12 @@ def test_the_lift_table_shows_the_planted_win_back_effect(night):
     assert win_back["ci_low"] > 0, win_back
     nudge = lift.loc["first_repurchase_nudge"]
     assert nudge["ci_low"] <= 0 <= nudge["ci_high"], nudge
+    # Weixi's own audiences entered tonight: no window has ended, so no verdict, only the status.
+    judged = _query(
+        warehouse, "select audience, status, verdict from marts.campaign_lift where is_primary"
+    ).set_index("audience")
+    imported = ["win_back_high_value", "first_repurchase_nudge"]
+    assert judged.loc[imported, "verdict"].tolist() == ["works", "no_evidence"]
+    tonight = judged.drop(index=imported)
+    assert len(tonight) > 0 and (tonight["status"] == "window_incomplete").all(), tonight
+    assert tonight["verdict"].isna().all()

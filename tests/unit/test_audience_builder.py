@@ -36,6 +36,8 @@ def _audience(name: str, **fields: object) -> dict:
         "template_key": name,
         "where": "true",
         "reason": "'because'",
+        "primary_metric": "repurchase_rate",
+        "primary_window_days": 30,
     }
     entry.update(fields)
     return entry
@@ -101,6 +103,9 @@ def test_the_shipped_registry_loads_with_every_strategy():
     assert kinds["strategic_account_revisit"] == "task"
     nudge = next(d for d in definitions if d.name == "first_repurchase_nudge")
     assert "cross_sell_product_id" in nudge.payload
+    primaries = {d.name: (d.primary_metric, d.primary_window_days) for d in definitions}
+    assert primaries["first_repurchase_nudge"] == ("repurchase_rate", 30)
+    assert primaries["win_back_high_value"] == ("repurchase_rate", 60)
 
 
 @pytest.mark.parametrize(
@@ -113,6 +118,11 @@ def test_the_shipped_registry_loads_with_every_strategy():
         ({"holdout_share": 1.5}, "holdout_share", "from 0 up to"),
         ({"kind": "task"}, "channels", "account_manager"),
         ({"colour": "red"}, "colour", "unknown field"),
+        ({"primary_metric": None}, "primary_metric", "missing"),
+        ({"primary_metric": "clicks"}, "primary_metric", "'clicks' is not one of"),
+        ({"primary_window_days": None}, "primary_window_days", "missing"),
+        ({"primary_window_days": 45}, "primary_window_days", "45 is not one of 30, 60, 90"),
+        ({"primary_window_days": "30"}, "primary_window_days", "'30' is not one of"),
     ],
 )
 def test_a_broken_definition_names_the_file_audience_and_field(tmp_path, change, field, words):

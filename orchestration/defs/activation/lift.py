@@ -1,11 +1,20 @@
-"""The lift of every audience: treatment against its control group, 30, 60 and 90 days on."""
+"""The lift of every audience: treatment against its control group, 30, 60 and 90 days on,
+judged on the audience's primary metric and window."""
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
+from activation.audience_definitions import load_definitions
 from activation.builder import AUDIENCE_HISTORY
-from activation.lift import CAMPAIGN_LIFT, campaign_lift
+from activation.lift import (
+    CAMPAIGN_LIFT,
+    MEAN_METRICS,
+    PRIMARY,
+    SECONDARY,
+    SIGNIFICANCE,
+    campaign_lift,
+)
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, left_empty, publish
 from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, Warehouse
@@ -62,44 +71,50 @@ def load_purchases(con: duckdb.DuckDBPyConnection, assignments: pd.DataFrame) ->
         con.unregister("_assigned")
 
 
-def _points(value: float) -> str:
-    return "" if pd.isna(value) else f"{value * 100:+.1f}"
+def _lift_text(row: pd.Series) -> str:
+    """The lift with its interval: rates in percentage points, revenue in CNY."""
+    if pd.isna(row.absolute_lift):
+        return ""
+    scale, unit = (1, " CNY") if row.metric in MEAN_METRICS else (100, " points")
+    low, high = (f"{v * scale:+,.1f}" if pd.notna(v) else "?" for v in (row.ci_low, row.ci_high))
+    return f"{row.absolute_lift * scale:+,.1f}{unit} [{low}, {high}]"
+
+
+def _secondary_text(part: pd.DataFrame) -> str:
+    """The audience's secondary tests: how many, and those significant after Holm."""
+    tested = part[part["status"] == SECONDARY]
+    hits = tested[tested["adjusted_p_value"] < SIGNIFICANCE]
+    found = "; ".join(f"{r.metric} {r.window_days}d {_lift_text(r)}" for r in hits.itertuples())
+    return f"{len(hits)} of {len(tested)}" + (f": {found}" if found else "")
 
 
 def headline(lift: pd.DataFrame) -> str:
-    """Markdown: per audience and window, repurchase-rate and revenue lift with their 95%
-    intervals (rates in percentage points)."""
+    """Markdown, one row per audience: its primary metric and window with the lift, interval,
+    raw p-value and verdict (or why there is none), and its secondary tests that remain
+    significant after Holm's adjustment (marked as secondary, not verdicts)."""
     rows = []
-    for (audience, window), part in lift.groupby(["audience", "window_days"], sort=True):
-        by_metric = part.set_index("metric")
-        rate, revenue = by_metric.loc["repurchase_rate"], by_metric.loc["revenue_per_customer"]
+    for audience, part in lift.groupby("audience", sort=True):
+        row = part[part["is_primary"]].iloc[0]
         rows.append(
             [
                 audience,
-                int(window),
-                f"{int(rate.treatment_customers)} / {int(rate.control_customers)}",
-                f"{rate.treatment_value:.1%} vs {rate.control_value:.1%}"
-                if rate.treatment_customers and rate.control_customers
-                else "",
-                f"{_points(rate.absolute_lift)} [{_points(rate.ci_low)}, {_points(rate.ci_high)}]",
-                "" if pd.isna(rate.p_value) else f"{rate.p_value:.3f}",
-                ""
-                if pd.isna(revenue.absolute_lift)
-                else f"{revenue.absolute_lift:+,.1f} [{revenue.ci_low:+,.1f}, "
-                f"{revenue.ci_high:+,.1f}]",
-                "yes" if rate.window_complete else f"{int(rate.pending_assignments)} pending",
+                f"{row.metric}, {int(row.window_days)} days",
+                f"{int(row.treatment_customers)} / {int(row.control_customers)}",
+                _lift_text(row),
+                "" if pd.isna(row.p_value) else f"{row.p_value:.3f}",
+                row.verdict if row.status == PRIMARY else f"none ({row.status})",
+                _secondary_text(part),
             ]
         )
     return markdown_table(
         [
             "audience",
-            "days",
+            "primary metric",
             "treated / control",
-            "repurchase",
-            "lift, points [95% CI]",
+            "lift [95% CI]",
             "p",
-            "revenue per customer lift, capped at p95 [95% CI]",
-            "complete",
+            "verdict",
+            "secondary, significant after Holm (not verdicts)",
         ],
         rows,
     )
@@ -117,7 +132,8 @@ def campaign_lift_table(
 ) -> dg.MaterializeResult:
     """Which strategy works: for every audience, repurchase rate, revenue per customer and churn
     of the contacted customers against their random control group 30, 60 and 90 days after
-    assignment, with 95% confidence intervals."""
+    assignment, with 95% confidence intervals; the primary metric and window of each audience
+    (audiences.yml) decides its verdict, the others are Holm-adjusted."""
     churned_after_days = audiences.churned_after_days
     reference = warehouse.reference_date()
     with warehouse.connect() as con:
@@ -138,7 +154,11 @@ def campaign_lift_table(
         empty = left_empty(context, [CAMPAIGN_LIFT], reason, {"skipped": reason, **metadata})
         return publish(warehouse, empty)[0]
 
-    lift = campaign_lift(assignments, purchases, reference, churned_after_days)
+    primaries = {
+        d.name: (d.primary_metric, d.primary_window_days)
+        for d in load_definitions(audiences.definitions_file)
+    }
+    lift = campaign_lift(assignments, purchases, reference, churned_after_days, primaries)
     sources = assignments.groupby("source").size().to_dict()
     context.log.info(
         f"{CAMPAIGN_LIFT.name}: {lift['audience'].nunique()} audiences, "
@@ -148,5 +168,8 @@ def campaign_lift_table(
         "audiences": int(lift["audience"].nunique()),
         "assignments": dg.MetadataValue.json({k: int(v) for k, v in sources.items()}),
         "lift": dg.MetadataValue.md(headline(lift)),
+        "verdicts": dg.MetadataValue.json(
+            lift[lift["is_primary"]].set_index("audience")["verdict"].fillna("none").to_dict()
+        ),
     }
     return publish(warehouse, [TableOutput(CAMPAIGN_LIFT, lift, metadata)])[0]
