@@ -108,12 +108,13 @@ def run_floor(landing: Path, database: Path, memory_limit: str, threads: int | N
     config = {"memory_limit": memory_limit, **({"threads": threads} if threads else {})}
     with duckdb.connect(str(database), config=config) as con:
         for entity, files in entities(landing).items():
-            # Every column as text first, as the files hold what the sender wrote; then typed.
+            # The generated files of an entity share one header, so DuckDB sniffs it once
+            # (union_by_name sniffs every file: 5x the CPU at 20,000 customers).
             con.execute(
                 f"create or replace table raw_{entity} as "
                 f"select *, cast(regexp_extract(filename, '/(\\d{{4}}-\\d{{2}}-\\d{{2}})/', 1) "
                 f"as date) as delivered_on "
-                f"from read_csv('{files}', union_by_name = true, filename = true, header = true)"
+                f"from read_csv('{files}', filename = true, header = true)"
             )
         con.execute(MARTS)
         return {
