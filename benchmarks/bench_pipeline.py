@@ -1,7 +1,11 @@
-"""Time the whole pipeline: generate demo data, then `weixi run` over every day.
+"""Time the whole pipeline against the floor: generate demo data, then `weixi run` over every
+day, then `benchmarks/floor.py` (the essential work by hand in DuckDB) on the same landing folder.
 
-Prints the seconds of each phase and the size of the outputs; nothing is asserted. Example:
-    .venv/bin/python benchmarks/bench_pipeline.py --customers 50000 --days 730
+For each size prints, for Weixi and the floor: wall seconds, CPU seconds (user + system of the
+process and every process it waited for) and peak memory (the largest single process, and the
+sum over the process tree sampled twice a second), then Weixi ÷ floor. Several sizes are printed
+side by side, so growth is visible; nothing is asserted. Example:
+    .venv/bin/python benchmarks/bench_pipeline.py --customers 100000 300000 1000000 --days 730
 """
 
 from __future__ import annotations
@@ -11,48 +15,183 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 WEIXI = str(Path(sys.executable).with_name("weixi"))
+FLOOR = str(Path(__file__).with_name("floor.py"))
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _timed(args: list[str], env: dict[str, str]) -> float:
+@dataclass(frozen=True)
+class Cost:
+    """What one command cost, with every process it started."""
+
+    wall: float
+    cpu: float
+    max_process_gib: float
+    max_tree_gib: float
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants now (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name may hold spaces; the fields after its closing parenthesis do not.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0
+    for pid in tree:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def measured(args: list[str], env: dict[str, str]) -> Cost:
+    """Run ``args`` to exit 0 and return its wall time, CPU and peak memory."""
     began = time.monotonic()
-    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - began
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.5):
+            peak = max(peak, _tree_rss(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    # wait4 gives the child's own usage plus that of every descendant it waited for (dbt).
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - began
+    done.set()
+    sampler.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, args)
+    max_process = usage.ru_maxrss * 1024  # kilobytes on Linux
+    return Cost(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        max_process_gib=max_process / 2**30,
+        max_tree_gib=max(peak, max_process) / 2**30,
+    )
+
+
+@dataclass(frozen=True)
+class Size:
+    """One benchmarked size: its data and what Weixi and the floor cost on it."""
+
+    customers: int
+    days: int
+    orders: int
+    order_lines: int
+    generate_seconds: float
+    weixi: Cost
+    floor: Cost
+
+
+def bench(customers: int, days: int, work: Path) -> Size:
+    """Generate ``customers`` × ``days`` of demo data in ``work``, then run Weixi and the floor."""
+    env = {
+        **os.environ,
+        "DO_NOT_TRACK": "1",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "WEIXI_LANDING": str(work / "landing"),
+        "WEIXI_WAREHOUSE": str(work / "warehouse.duckdb"),
+        "WEIXI_DAGSTER_HOME": str(work / "dagster_home"),
+        "WEIXI_MODEL_REGISTRY": str(work / "models"),
+        "WEIXI_QUALITY_DOCS": str(work / "quality_docs"),
+        "WEIXI_EXPORTS_DIR": str(work / "exports"),
+        "WEIXI_ALERT_LOG": str(work / "alerts.log"),
+    }
+    generate = measured(
+        [WEIXI, "generate", "--customers", str(customers), "--days", str(days)], env
+    )
+    weixi = measured([WEIXI, "run"], env)
+    floor = measured(
+        [
+            sys.executable,
+            FLOOR,
+            "--landing",
+            str(work / "landing"),
+            "--database",
+            str(work / "floor.duckdb"),
+        ],
+        env,
+    )
+    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
+        orders, lines = con.execute(
+            "select (select count(*) from marts.fct_orders), "
+            "(select count(*) from marts.fct_order_lines)"
+        ).fetchone()
+    return Size(customers, days, orders, lines, generate.wall, weixi, floor)
+
+
+def report(sizes: list[Size]) -> str:
+    """The sizes side by side, one column each."""
+    rows: list[tuple[str, ...]] = [
+        ("customers", *(f"{s.customers:,}" for s in sizes)),
+        ("days", *(f"{s.days:,}" for s in sizes)),
+        ("orders (fct_orders)", *(f"{s.orders:,}" for s in sizes)),
+        ("order lines", *(f"{s.order_lines:,}" for s in sizes)),
+        ("generate wall s", *(f"{s.generate_seconds:,.1f}" for s in sizes)),
+    ]
+    for name in ("weixi", "floor"):
+        costs = [getattr(s, name) for s in sizes]
+        rows += [
+            (f"{name} wall s", *(f"{c.wall:,.1f}" for c in costs)),
+            (f"{name} CPU s", *(f"{c.cpu:,.1f}" for c in costs)),
+            (f"{name} peak GiB, one process", *(f"{c.max_process_gib:,.2f}" for c in costs)),
+            (f"{name} peak GiB, all processes", *(f"{c.max_tree_gib:,.2f}" for c in costs)),
+        ]
+    rows += [
+        ("weixi ÷ floor, CPU", *(f"{s.weixi.cpu / s.floor.cpu:,.1f}×" for s in sizes)),
+        ("weixi ÷ floor, wall", *(f"{s.weixi.wall / s.floor.wall:,.1f}×" for s in sizes)),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for name, *values in rows:
+        cells = (v.rjust(w) for v, w in zip(values, widths[1:], strict=True))
+        lines.append("  ".join([name.ljust(widths[0]), *cells]))
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument(
+        "--customers", type=int, nargs="+", default=[50_000], help="one or more sizes"
+    )
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--workdir", type=Path, help="keep data here (default: a temp folder)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        work = args.workdir or Path(tmp)
-        env = {
-            **os.environ,
-            "WEIXI_LANDING": str(work / "landing"),
-            "WEIXI_WAREHOUSE": str(work / "warehouse.duckdb"),
-            "WEIXI_DAGSTER_HOME": str(work / "dagster_home"),
-        }
-        generate = _timed(
-            [WEIXI, "generate", "--customers", str(args.customers), "--days", str(args.days)], env
-        )
-        pipeline = _timed([WEIXI, "run"], env)
-        with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
-            lines = con.execute("select count(*) from marts.fct_order_lines").fetchone()[0]
-            orders = con.execute("select count(*) from marts.fct_orders").fetchone()[0]
-            customers = con.execute("select count(*) from marts.customer_360").fetchone()[0]
-        size_mb = (work / "warehouse.duckdb").stat().st_size / 2**20
-    print(f"customers={customers:,} orders={orders:,} order_lines={lines:,} days={args.days}")
-    print(f"generate_seconds={generate:,.1f}")
-    print(f"pipeline_seconds={pipeline:,.1f} ({lines / pipeline:,.0f} order lines/s end to end)")
-    print(f"warehouse_mb={size_mb:,.0f}")
+    sizes = []
+    for customers in args.customers:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = (args.workdir or Path(tmp)) / f"{customers}_customers"
+            work.mkdir(parents=True, exist_ok=True)
+            sizes.append(bench(customers, args.days, work))
+        print(report(sizes[-1:]), flush=True)
+        print(flush=True)
+    print("Weixi: `weixi run`, every asset (load, checks, dbt, models, activation, publish).")
+    print("Floor: benchmarks/floor.py (read every CSV, latest versions, customer 360, RFM).")
+    print(report(sizes))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,24 @@ class WeixiSettings(BaseSettings):
         description="Dagster instance folder: run history of `weixi` commands and `make dev`",
     )
 
+    # DuckDB, in every connection of a run (Python steps and dbt). A third of the memory keeps
+    # the whole run under half the machine: one DuckDB works at a time (writers take turns),
+    # beside the Python run process and DuckDB's memory outside its limit.
+    duckdb_memory_limit: str = Field(
+        "33%",
+        pattern=r"^\s*\d+(\.\d+)?\s*(%|[KMGT]i?B)\s*$",
+        description="DuckDB memory limit: a share of the machine's memory (33%) or a size (8GB); "
+        "beyond it DuckDB spills to the temp directory",
+    )
+    duckdb_threads: int | None = Field(
+        None, ge=1, description="DuckDB threads (default: one per CPU core of the machine)"
+    )
+    duckdb_temp_directory: Path | None = Field(
+        None,
+        description="where DuckDB spills what does not fit its memory limit "
+        "(default: the folder `duckdb_tmp` beside the warehouse)",
+    )
+
     silver_tier_spend: float = Field(10_000, description="trailing-12-month spend for silver")
     gold_tier_spend: float = Field(20_000, description="trailing-12-month spend for gold")
     at_risk_after_days: int = Field(120, description="days without a purchase: at risk")
@@ -175,6 +193,10 @@ class WeixiSettings(BaseSettings):
         # that prunes old landing folders sets it, so that the partitions never move.
         if self.partition_start is None:
             self.partition_start = first_delivery_day(self.landing) or DEFAULT_PARTITION_START
+        if self.duckdb_threads is None:
+            self.duckdb_threads = os.cpu_count() or 1
+        if self.duckdb_temp_directory is None:
+            self.duckdb_temp_directory = self.warehouse.parent / "duckdb_tmp"
         return self
 
     def resolved(self) -> WeixiSettings:
@@ -191,6 +213,7 @@ class WeixiSettings(BaseSettings):
                 "audiences_file": self.audiences_file.resolve(),
                 "exports_dir": self.exports_dir.resolve(),
                 "erasure_requests_dir": self.erasure_requests_dir.resolve(),
+                "duckdb_temp_directory": self.duckdb_temp_directory.resolve(),
             }
         )
 

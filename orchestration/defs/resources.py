@@ -21,6 +21,7 @@ from pydantic import PrivateAttr
 
 from ingest.row_rules import DeliveryRules
 from orchestration.defs.dbt.resource import dbt_resource
+from orchestration.defs.duckdb_settings import DuckDBSettings
 from orchestration.settings import WeixiSettings
 from orchestration.warehouse_lock import writer_lock
 from warehouse.table_spec import TableSpec
@@ -64,6 +65,9 @@ class Warehouse(dg.ConfigurableResource):
     lock_wait_seconds: float = 30
     """How long ``connect()`` waits for another process to close the file before failing; long
     enough for the late-data sensor's quick look, short of a reader left open."""
+    duckdb: DuckDBSettings = DuckDBSettings()
+    """Memory limit, threads and spill folder of every connection (DuckDB refuses a second
+    connection to the same file with other settings, so all connections share these)."""
 
     _run_lock: ExitStack | None = PrivateAttr(default=None)
 
@@ -94,12 +98,13 @@ class Warehouse(dg.ConfigurableResource):
         its next tick)."""
         if not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        config = self.duckdb.config()
         patience = 0 if read_only else self.lock_wait_seconds
         began = time.monotonic()
         told = False
         while True:
             try:
-                con = duckdb.connect(self.path, read_only=read_only)
+                con = duckdb.connect(self.path, read_only=read_only, config=config)
                 break
             except duckdb.IOException as exc:
                 holder = duckdb_lock_holder(exc)
@@ -268,7 +273,9 @@ def _webhook_token(settings: WeixiSettings) -> str | dg.EnvVar | None:
 def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResource]:
     """The resources of a Weixi run for ``settings``."""
     return {
-        "warehouse": Warehouse(path=str(settings.warehouse)),
+        "warehouse": Warehouse(
+            path=str(settings.warehouse), duckdb=DuckDBSettings.from_settings(settings)
+        ),
         "landing": Landing(
             root=str(settings.landing),
             max_amount=settings.max_amount,

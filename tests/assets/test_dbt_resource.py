@@ -34,7 +34,8 @@ def test_dbt_vars_carry_the_window_and_business_parameters():
 def test_the_resource_passes_the_configured_business_parameters():
     settings = WeixiSettings(churned_after_days=200, gold_tier_spend=5_000)
     variables = dbt_resource(settings).vars_for("/w.duckdb")
-    assert set(variables) == {"warehouse_path", *BusinessRules.model_fields}
+    duckdb = {"duckdb_memory_limit", "duckdb_threads", "duckdb_temp_directory"}
+    assert set(variables) == {"warehouse_path", *BusinessRules.model_fields, *duckdb}
     assert (variables["churned_after_days"], variables["gold_tier_spend"]) == (200, 5_000)
     assert variables["at_risk_after_days"] == WeixiSettings().at_risk_after_days
 

@@ -16,6 +16,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, weixi_dbt_project
+from orchestration.defs.duckdb_settings import DuckDBSettings
 from orchestration.settings import WeixiSettings
 
 
@@ -67,15 +68,18 @@ def dbt_vars(
 
 
 class WeixiDbt(DbtCliResource):
-    """dbt on the Weixi project, with the business parameters of the run."""
+    """dbt on the Weixi project, with the business parameters and DuckDB settings of the run."""
 
     rules: BusinessRules
+    duckdb: DuckDBSettings = DuckDBSettings()
 
     def vars_for(
         self, warehouse_path: str, window: tuple[date, date] | None = None
     ) -> dict[str, Any]:
-        """The ``--vars`` of an invocation on ``warehouse_path`` (see ``dbt_vars``)."""
-        return dbt_vars(warehouse_path, self.rules.model_dump(), window)
+        """The ``--vars`` of an invocation on ``warehouse_path`` (see ``dbt_vars``); the DuckDB
+        settings go as ``duckdb_<setting>``, which ``profiles.yml`` reads."""
+        duckdb = {f"duckdb_{k}": v for k, v in self.duckdb.config().items()}
+        return dbt_vars(warehouse_path, {**self.rules.model_dump(), **duckdb}, window)
 
     def build(
         self,
@@ -113,4 +117,5 @@ def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
         project_dir=weixi_dbt_project,
         dbt_executable=DBT_EXECUTABLE,
         rules=BusinessRules.from_settings(settings),
+        duckdb=DuckDBSettings.from_settings(settings),
     )

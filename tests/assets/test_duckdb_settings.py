@@ -1,0 +1,62 @@
+"""DuckDB's memory limit, threads and spill folder come from the settings and reach every DuckDB
+of a run: the warehouse resource's connections and dbt's connection."""
+
+import json
+import os
+
+import yaml
+
+from orchestration.defs.dbt.resource import dbt_resource
+from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings
+from tests.support import weixi_resources
+
+SETTINGS_QUERY = (
+    "select current_setting('memory_limit'), current_setting('threads'), "
+    "current_setting('temp_directory')"
+)
+
+
+def test_the_defaults_bound_memory_and_spill_beside_the_warehouse(tmp_path):
+    settings = WeixiSettings(warehouse=tmp_path / "w.duckdb").resolved()
+    assert settings.duckdb_memory_limit == "33%"
+    assert settings.duckdb_threads == os.cpu_count()
+    assert settings.duckdb_temp_directory == tmp_path.resolve() / "duckdb_tmp"
+
+
+def test_the_profile_falls_back_to_the_settings_memory_limit():
+    # A plain `dbt build` (no vars, no WEIXI_DUCKDB_MEMORY_LIMIT) keeps the settings' default.
+    profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+    memory_limit = profile["weixi"]["outputs"]["dev"]["settings"]["memory_limit"]
+    default = WeixiSettings.model_fields["duckdb_memory_limit"].default
+    assert f"'WEIXI_DUCKDB_MEMORY_LIMIT', '{default}'" in memory_limit, memory_limit
+
+
+def test_values_set_on_the_resource_reach_a_warehouse_connection(tmp_path):
+    resources = weixi_resources(
+        tmp_path / "w.duckdb",
+        tmp_path / "landing",
+        duckdb_memory_limit="1GB",
+        duckdb_threads=1,
+        duckdb_temp_directory=tmp_path / "spill",
+    )
+    with resources["warehouse"].connect() as con:
+        assert con.execute(SETTINGS_QUERY).fetchone() == ("953.6 MiB", 1, str(tmp_path / "spill"))
+
+
+def test_values_set_on_the_resource_reach_dbts_connection(tmp_path):
+    settings = WeixiSettings(
+        warehouse=tmp_path / "w.duckdb",
+        duckdb_memory_limit="1GB",
+        duckdb_threads=1,
+        duckdb_temp_directory=tmp_path / "spill",
+    ).resolved()
+    dbt = dbt_resource(settings)
+    variables = json.dumps(dbt.vars_for(str(settings.warehouse)))
+    invocation = dbt.cli(["run-operation", "log_duckdb_settings", "--vars", variables])
+    messages = [e.raw_event["info"]["msg"] for e in invocation.stream_raw_events()]
+    (logged,) = [m for m in messages if m.startswith("duckdb_settings ")]
+    assert json.loads(logged.removeprefix("duckdb_settings ")) == {
+        "memory_limit": "953.6 MiB",
+        "threads": 1,
+        "temp_directory": str(tmp_path / "spill"),
+    }
