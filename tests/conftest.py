@@ -3,8 +3,10 @@ whole pipeline once per session."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +20,7 @@ os.environ.setdefault("WEIXI_PARTITION_START", "2024-01-01")
 
 from demo_data import GeneratorConfig, generate  # noqa: E402
 from orchestration.defs.dbt.project import prepare_manifest  # noqa: E402
+from orchestration.settings import DBT_PROJECT_DIR  # noqa: E402
 from tests.support import (  # noqa: E402
     DEMO_CUSTOMERS,
     DEMO_DAYS,
@@ -37,11 +40,12 @@ from tests.support import (  # noqa: E402
 # runs on the worker that builds the warehouse fixture it needs, so each is built once; the
 # other tests of a module stay together, so a module fixture is built once too.
 WAREHOUSE_FIXTURES = ("ml_warehouse", "pipeline_warehouse")
-# `dg check defs` re-parses the dbt project into the shared target folder as it starts, and a
-# process loading the code location reads that manifest: they must not run at the same time,
-# so the tests that start such processes (marked) share one worker, with the messy pipeline
-# whose kill-and-rerun test is one of them.
-PROCESS_GROUP = "code_location_processes"
+# `dg check defs` and `dg dev` re-parse the dbt project into the shared target folder as they
+# start, while any process that loads the code location reads that manifest. Tests that start
+# a re-parsing process (marked `reparses_dbt`) hold an exclusive lock for their duration, tests
+# that start a code-location process (marked `code_location_process`) a shared one, so readers
+# run side by side on both workers and never while a re-parse writes.
+PARSE_LOCK = DBT_PROJECT_DIR / "target" / ".tests_parse.lock"
 
 
 def _xdist_worker(config: pytest.Config) -> bool:
@@ -56,8 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _group(item: pytest.Item) -> str:
-    if item.get_closest_marker("code_location_process") or "messy_pipeline" in item.fixturenames:
-        return PROCESS_GROUP
+    if "messy_pipeline" in item.fixturenames:
+        return "messy_pipeline"
     needed = [f for f in WAREHOUSE_FIXTURES if f in item.fixturenames]
     return needed[0] if needed else item.module.__name__
 
@@ -66,6 +70,24 @@ def _group(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+@pytest.fixture(autouse=True)
+def _parse_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("reparses_dbt"):
+        mode = fcntl.LOCK_EX
+    elif request.node.get_closest_marker("code_location_process"):
+        mode = fcntl.LOCK_SH
+    else:
+        yield
+        return
+    PARSE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with PARSE_LOCK.open("a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")

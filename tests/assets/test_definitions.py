@@ -59,7 +59,7 @@ def test_definitions_load(dbt_manifest):
     assert job.partitions_def is not None
 
 
-@pytest.mark.code_location_process
+@pytest.mark.reparses_dbt
 def test_dg_check_defs_passes(dbt_manifest):
     dg_cli = Path(sys.executable).with_name("dg")
     env = {

@@ -160,6 +160,7 @@ def test_dev_documents_host_and_port():
     assert "--port" in result.output and "3000" in result.output
 
 
+@pytest.mark.reparses_dbt
 def test_dev_serves_on_the_given_port_and_stops_on_sigterm(tmp_path, dbt_manifest):
     port = _free_port()
     env = {
