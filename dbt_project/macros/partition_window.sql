@@ -1,9 +1,12 @@
-{#- The filter of an incremental model on the partition window that Dagster passes as the
-    `min_date` / `max_date` vars (inclusive delivery days). Only incremental runs filter: a first
-    build or a full refresh takes everything. Never use it in a `table` model. -#}
+{#- The filter of an incremental model on the partition window Dagster runs: the inclusive
+    delivery days in WEIXI_DBT_MIN_DATE / WEIXI_DBT_MAX_DATE (everything when unset). The window
+    is read from the environment, not `--vars`, because dbt re-parses the whole project whenever
+    a var changes; `is_incremental()` is false while dbt parses, so parsing never reads it (see
+    orchestration/defs/dbt/parse_cache.py). Only incremental runs filter: a first build or a full
+    refresh takes everything. Never use it in a `table` model. -#}
 {% macro in_partition_window(column) -%}
     {% if is_incremental() -%}
-    where {{ column }} between cast('{{ var("min_date") }}' as date)
-        and cast('{{ var("max_date") }}' as date)
+    where {{ column }} between cast('{{ env_var("WEIXI_DBT_MIN_DATE", "1900-01-01") }}' as date)
+        and cast('{{ env_var("WEIXI_DBT_MAX_DATE", "9999-12-31") }}' as date)
     {%- endif %}
 {%- endmacro %}

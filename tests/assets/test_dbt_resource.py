@@ -4,7 +4,7 @@ that match the settings, a value set on it that reaches the marts, and no dbt ru
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import timedelta
 
 import dagster as dg
 import duckdb
@@ -17,18 +17,17 @@ from orchestration.defs.dbt.resource import (
     failed_data_tests,
 )
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, WeixiSettings
-from tests.support import weixi_resources
+from tests.support import DEMO_END, weixi_resources
 
-# Vars of dbt_project.yml that are not settings: the partition window and the reference date.
-RUN_VARS = {"min_date", "max_date", "as_of_date"}
+# Vars of dbt_project.yml that are not settings: the reference date.
+RUN_VARS = {"as_of_date"}
 
 
-def test_dbt_vars_carry_the_window_and_business_parameters():
+def test_dbt_vars_carry_the_business_parameters():
     rules = BusinessRules.from_settings(WeixiSettings()).model_dump()
-    assert dbt_vars("/w.duckdb", rules) == {"warehouse_path": "/w.duckdb", **rules}
-    window = dbt_vars("/w.duckdb", rules, (date(2025, 1, 1), date(2025, 1, 31)))
-    assert (window["min_date"], window["max_date"]) == ("2025-01-01", "2025-01-31")
-    assert window["silver_tier_spend"] == 10_000 and window["gold_tier_spend"] == 20_000
+    variables = dbt_vars("/w.duckdb", rules)
+    assert variables == {"warehouse_path": "/w.duckdb", **rules}
+    assert variables["silver_tier_spend"] == 10_000 and variables["gold_tier_spend"] == 20_000
 
 
 def test_the_resource_passes_the_configured_business_parameters():
@@ -106,6 +105,33 @@ def test_a_value_set_on_the_resource_reaches_the_marts(
         ).fetchone()
     assert wrong[:2] == (0, 0)
     assert wrong[2] > before[0] and wrong[3] > before[1]
+
+
+def test_a_second_build_reuses_the_parse_and_reads_only_its_window(
+    pipeline_warehouse, demo_landing, all_assets, tmp_path
+):
+    """Two one-day runs of an incremental model: the second starts from the first's partial
+    parse (the window is not a var, so it does not force a full re-parse) and its SQL filters on
+    its own day."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    resources = weixi_resources(warehouse, demo_landing)
+    days = (DEMO_END - timedelta(days=1), DEMO_END)
+    runs = [
+        dg.materialize(
+            all_assets,
+            selection=dg.AssetSelection.keys(["marts", "fct_orders"]),
+            partition_key=day.isoformat(),
+            resources=resources,
+        )
+        for day in days
+    ]
+    assert all(run.success for run in runs)
+    second = next((DBT_PROJECT_DIR / "target").glob(f"*-{runs[1].run_id[:7]}-*"))
+    log = (second / "dbt.log").read_text()
+    assert "Unable to do partial parsing" not in log
+    compiled = next((second / "compiled").rglob("fct_orders.sql")).read_text()
+    assert f"between cast('{DEMO_END}' as date)" in compiled, compiled
 
 
 def test_failed_data_tests_are_named_and_not_retried(

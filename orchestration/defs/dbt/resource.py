@@ -1,4 +1,5 @@
-"""The dbt resource: dbt, with the business parameters every invocation passes as ``--vars``.
+"""The dbt resource: dbt, with the business parameters every invocation passes as ``--vars``
+and the partition window it passes in the environment (see ``parse_cache``).
 
 The parameters are fields of the resource, built from the settings in ``build_resources``, so a
 run (or a test) that sets them on the resource is the run dbt sees; asset bodies never read the
@@ -8,16 +9,21 @@ settings themselves.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from orchestration.defs.dbt import parse_cache
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, weixi_dbt_project
 from orchestration.defs.duckdb_settings import DuckDBSettings
-from orchestration.settings import WeixiSettings
+from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings
+
+PARSE_CACHE = DBT_PROJECT_DIR / "target" / "partial_parse"
 
 
 class BusinessRules(dg.Config):
@@ -56,15 +62,9 @@ def failed_data_tests(run_results: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def dbt_vars(
-    warehouse_path: str, rules: Mapping[str, Any], window: tuple[date, date] | None = None
-) -> dict[str, Any]:
-    """The ``--vars`` of a dbt invocation: the warehouse file, the business parameters and, for
-    partitioned runs, the inclusive window ``min_date``..``max_date`` of delivery days."""
-    variables: dict[str, Any] = {"warehouse_path": warehouse_path, **rules}
-    if window is not None:
-        variables["min_date"], variables["max_date"] = (d.isoformat() for d in window)
-    return variables
+def dbt_vars(warehouse_path: str, rules: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``--vars`` of a dbt invocation: the warehouse file and the business parameters."""
+    return {"warehouse_path": warehouse_path, **rules}
 
 
 class WeixiDbt(DbtCliResource):
@@ -73,13 +73,11 @@ class WeixiDbt(DbtCliResource):
     rules: BusinessRules
     duckdb: DuckDBSettings = DuckDBSettings()
 
-    def vars_for(
-        self, warehouse_path: str, window: tuple[date, date] | None = None
-    ) -> dict[str, Any]:
+    def vars_for(self, warehouse_path: str) -> dict[str, Any]:
         """The ``--vars`` of an invocation on ``warehouse_path`` (see ``dbt_vars``); the DuckDB
         settings go as ``duckdb_<setting>``, which ``profiles.yml`` reads."""
         duckdb = {f"duckdb_{k}": v for k, v in self.duckdb.config().items()}
-        return dbt_vars(warehouse_path, {**self.rules.model_dump(), **duckdb}, window)
+        return dbt_vars(warehouse_path, {**self.rules.model_dump(), **duckdb})
 
     def build(
         self,
@@ -87,14 +85,24 @@ class WeixiDbt(DbtCliResource):
         warehouse_path: str,
         window: tuple[date, date] | None = None,
     ) -> Iterator[Any]:
-        """``dbt build`` of the models of ``context``'s assets, streaming their events.
+        """``dbt build`` of the models of ``context``'s assets, streaming their events; the
+        incremental models read only the deliveries of ``window`` (inclusive days), all without.
 
         A build that failed only because data tests found bad rows fails naming them and is not
         retried: the same data fails the same tests again (a retry only delays the night's
         alert). Any other dbt failure is raised as it is, and retried."""
-        variables = json.dumps(self.vars_for(warehouse_path, window))
-        invocation = self.cli(["build", "--vars", variables], context=context, raise_on_error=False)
+        variables = json.dumps(self.vars_for(warehouse_path))
+        key, target = parse_cache.cache_key(variables), self._target_path(context)
+        parse_cache.restore(PARSE_CACHE, key, Path(self.project_dir) / target)
+        with parse_cache.window_environment(window):
+            invocation = self.cli(
+                ["build", "--vars", variables],
+                context=context,
+                raise_on_error=False,
+                target_path=target,
+            )
         yield from invocation.stream()
+        parse_cache.keep(PARSE_CACHE, key, invocation.target_path)
         error = invocation.get_error()
         if error is None:
             return
@@ -109,6 +117,12 @@ class WeixiDbt(DbtCliResource):
                 allow_retries=False,
             )
         raise error
+
+    @staticmethod
+    def _target_path(context: dg.AssetExecutionContext) -> Path:
+        """A target folder of its own for each invocation (as dagster-dbt names them)."""
+        step = context.op_execution_context.op.name
+        return Path("target") / f"{step}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
 
 
 def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
