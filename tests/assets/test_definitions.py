@@ -37,10 +37,11 @@ def test_definitions_load(dbt_manifest):
     fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
     assert fct.partitions_def is not None, f"{INCREMENTAL_SELECTOR} models are partitioned"
     assert graph.get(dg.AssetKey(["marts", "customer_360"])).partitions_def is None
-    assert (
-        dg.AssetKey(["raw", "orders"])
-        in graph.get(dg.AssetKey(["staging", "stg_orders__orders"])).parent_keys
-    )
+    # Staging reads the deduplicated base table, which reads the raw deliveries by partition.
+    base = graph.get(dg.AssetKey(["staging", "base_orders__orders"]))
+    assert dg.AssetKey(["raw", "orders"]) in base.parent_keys
+    assert base.partitions_def is not None
+    assert base.key in graph.get(dg.AssetKey(["staging", "stg_orders__orders"])).parent_keys
     for key in (["raw", "crm"], ["marts", "fct_orders"]):
         node = graph.get(dg.AssetKey(key))
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
@@ -99,8 +100,12 @@ def test_stages_alternate_and_respect_dependencies(dbt_manifest):
     graph = defs().resolve_asset_graph()
     stages = plan_stages(graph)
     assert [s.partitioned for s in stages] == [True, False, True, False]
+    # The loaders, then the incremental base tables that deduplicate what they loaded.
     assert set(stages[0].keys) == {
         dg.AssetKey(["raw", s]) for s in ("crm", "orders", "service", "social", "campaigns")
+    } | {
+        dg.AssetKey(["staging", f"base_{t}"])
+        for t in ("orders__orders", "orders__order_lines", "service__tickets", "social__posts")
     }
     assert dg.AssetKey(["marts", "fct_orders"]) in stages[2].keys
     assert dg.AssetKey(["marts", "customer_rfm"]) in stages[3].keys

@@ -101,9 +101,108 @@ customer_orders as (
 
 ),
 
--- A purchase as it stood at the end of the as-of day: not (yet) cancelled, its refund counted
--- only once the refund had happened.
-purchases as (
+-- Most orders are never refunded or cancelled: what they add to a snapshot depends only on
+-- whether they were placed by its as-of day. They are summed once per customer and day and read
+-- at each as-of date from running totals (ASOF joins), so their cost follows customer-days,
+-- not orders x snapshots. Only the orders whose status ever changed are expanded over the
+-- snapshots, to see each as it stood then.
+unchanged_days as (
+
+    select
+        customer_id,
+        order_date,
+        count(*) as purchases,
+        sum(total_amount) as net_revenue
+    from customer_orders
+    where refunded_at is null
+        and cancelled_at is null
+    group by all
+
+),
+
+unchanged_running as (
+
+    select
+        customer_id,
+        order_date,
+        sum(purchases) over to_date as purchases_to_date,
+        sum(net_revenue) over to_date as revenue_to_date,
+        count(*) over to_date as days_to_date,
+        lag(order_date) over (partition by customer_id order by order_date) as previous_day,
+        min(order_date) over (partition by customer_id) as first_day
+    from unchanged_days
+    window to_date as (partition by customer_id order by order_date rows unbounded preceding)
+
+),
+
+-- The customer and as-of pairs that can be active: an order in the year up to the as-of date
+-- (`churned_after_days`; spans of coverage meet each customer once per as-of date).
+order_days as (
+
+    select distinct customer_id, order_date from customer_orders
+
+),
+
+candidate_spans as (
+
+    {{ coverage_spans('order_days', var('churned_after_days') + 1) }}
+
+),
+
+candidates as (
+
+    select
+        snapshot_dates.as_of,
+        candidate_spans.customer_id,
+        snapshot_dates.as_of - 90 as as_of_less_90,
+        snapshot_dates.as_of - 180 as as_of_less_180,
+        snapshot_dates.as_of - 365 as as_of_less_365,
+        snapshot_dates.as_of + {{ horizon }} as label_window_end
+    from snapshot_dates
+    inner join candidate_spans
+        on snapshot_dates.as_of between candidate_spans.span_start and candidate_spans.span_end
+
+),
+
+unchanged_metrics as (
+
+    select
+        candidates.*,
+        to_as_of.order_date as last_day,
+        to_as_of.previous_day,
+        to_as_of.first_day,
+        coalesce(to_as_of.days_to_date, 0) as purchase_days,
+        coalesce(to_as_of.purchases_to_date, 0) as purchases,
+        coalesce(to_as_of.revenue_to_date, 0) as net_revenue,
+        coalesce(to_as_of.purchases_to_date, 0) - coalesce(to_90.purchases_to_date, 0)
+            as purchases_last_90d,
+        coalesce(to_90.purchases_to_date, 0) - coalesce(to_180.purchases_to_date, 0)
+            as purchases_prior_90d,
+        coalesce(to_as_of.revenue_to_date, 0) - coalesce(to_90.revenue_to_date, 0)
+            as spend_last_90d,
+        coalesce(to_90.revenue_to_date, 0) - coalesce(to_180.revenue_to_date, 0)
+            as spend_prior_90d,
+        coalesce(to_as_of.revenue_to_date, 0) - coalesce(to_365.revenue_to_date, 0)
+            as trailing_12m_spend
+    from candidates
+    asof left join unchanged_running as to_as_of
+        on to_as_of.customer_id = candidates.customer_id
+        and to_as_of.order_date <= candidates.as_of
+    asof left join unchanged_running as to_90
+        on to_90.customer_id = candidates.customer_id
+        and to_90.order_date <= candidates.as_of_less_90
+    asof left join unchanged_running as to_180
+        on to_180.customer_id = candidates.customer_id
+        and to_180.order_date <= candidates.as_of_less_180
+    asof left join unchanged_running as to_365
+        on to_365.customer_id = candidates.customer_id
+        and to_365.order_date <= candidates.as_of_less_365
+
+),
+
+-- An order whose status changed, as it stood at the end of the as-of day: not (yet)
+-- cancelled, its refund counted only once the refund had happened.
+changed_purchases as (
 
     select
         snapshot_dates.as_of,
@@ -120,12 +219,15 @@ purchases as (
     from customer_orders
     inner join snapshot_dates
         on customer_orders.ordered_at < snapshot_dates.known_before
-    where customer_orders.cancelled_at is null
-        or customer_orders.cancelled_at >= snapshot_dates.known_before
+    where (customer_orders.refunded_at is not null or customer_orders.cancelled_at is not null)
+        and (
+            customer_orders.cancelled_at is null
+            or customer_orders.cancelled_at >= snapshot_dates.known_before
+        )
 
 ),
 
-purchase_metrics as (
+changed_metrics as (
 
     select
         as_of,
@@ -134,7 +236,6 @@ purchase_metrics as (
         sum(net_revenue) as net_revenue,
         min(order_date) as first_purchase_date,
         max(order_date) as last_purchase_date,
-        count(distinct order_date) as purchase_days,
         count(*) filter (where order_date > as_of - 90) as purchases_last_90d,
         count(*) filter (
             where order_date <= as_of - 90 and order_date > as_of - 180
@@ -147,18 +248,131 @@ purchase_metrics as (
         coalesce(sum(net_revenue) filter (where order_date > as_of - 365), 0)
             as trailing_12m_spend,
         count(*) filter (where is_refunded) as refunds
-    from purchases
+    from changed_purchases
     group by all
 
 ),
 
-last_two_purchase_days as (
+-- The purchase days of changed orders: the latest two, and how many no unchanged order has.
+changed_days as (
 
     select
-        as_of,
+        changed.as_of,
+        changed.customer_id,
+        count(*) filter (where unchanged_days.order_date is null) as extra_days,
+        max(changed.order_date, 2) as latest_days
+    from (select distinct as_of, customer_id, order_date from changed_purchases) as changed
+    left join unchanged_days
+        on unchanged_days.customer_id = changed.customer_id
+        and unchanged_days.order_date = changed.order_date
+    group by all
+
+),
+
+purchase_metrics as (
+
+    select
+        unchanged_metrics.as_of,
+        unchanged_metrics.customer_id,
+        cast(unchanged_metrics.purchases + coalesce(changed_metrics.purchases, 0) as bigint)
+            as purchases,
+        unchanged_metrics.net_revenue + coalesce(changed_metrics.net_revenue, 0) as net_revenue,
+        least(unchanged_metrics.first_day, changed_metrics.first_purchase_date)
+            as first_purchase_date,
+        greatest(unchanged_metrics.last_day, changed_metrics.last_purchase_date)
+            as last_purchase_date,
+        cast(unchanged_metrics.purchase_days + coalesce(changed_days.extra_days, 0) as bigint)
+            as purchase_days,
+        cast(
+            unchanged_metrics.purchases_last_90d + coalesce(changed_metrics.purchases_last_90d, 0)
+            as bigint
+        ) as purchases_last_90d,
+        cast(
+            unchanged_metrics.purchases_prior_90d
+            + coalesce(changed_metrics.purchases_prior_90d, 0)
+            as bigint
+        ) as purchases_prior_90d,
+        unchanged_metrics.spend_last_90d + coalesce(changed_metrics.spend_last_90d, 0)
+            as spend_last_90d,
+        unchanged_metrics.spend_prior_90d + coalesce(changed_metrics.spend_prior_90d, 0)
+            as spend_prior_90d,
+        unchanged_metrics.trailing_12m_spend + coalesce(changed_metrics.trailing_12m_spend, 0)
+            as trailing_12m_spend,
+        cast(coalesce(changed_metrics.refunds, 0) as bigint) as refunds,
+        list_slice(
+            list_sort(
+                list_distinct(
+                    list_concat(
+                        [unchanged_metrics.last_day, unchanged_metrics.previous_day],
+                        coalesce(changed_days.latest_days, [])
+                    )
+                ),
+                'DESC'
+            ),
+            1,
+            2
+        ) as latest_days
+    from unchanged_metrics
+    left join changed_metrics
+        on changed_metrics.as_of = unchanged_metrics.as_of
+        and changed_metrics.customer_id = unchanged_metrics.customer_id
+    left join changed_days
+        on changed_days.as_of = unchanged_metrics.as_of
+        and changed_days.customer_id = unchanged_metrics.customer_id
+    where unchanged_metrics.purchases + coalesce(changed_metrics.purchases, 0) > 0
+
+),
+
+-- Distinct categories bought: those of unchanged orders by the day each first appeared (a
+-- running count), plus those only changed orders standing on the as-of day hold.
+unchanged_categories as (
+
+    select
+        customer_orders.customer_id,
+        order_lines.category,
+        min(customer_orders.order_date) as first_day
+    from customer_orders
+    inner join order_lines
+        on order_lines.order_id = customer_orders.order_id
+    where customer_orders.refunded_at is null
+        and customer_orders.cancelled_at is null
+        and order_lines.category is not null
+    group by all
+
+),
+
+unchanged_category_days as (
+
+    select
         customer_id,
-        max(order_date, 2) as latest_days
-    from (select distinct as_of, customer_id, order_date from purchases)
+        first_day,
+        sum(count(*)) over (partition by customer_id order by first_day) as categories_to_date
+    from unchanged_categories
+    group by customer_id, first_day
+
+),
+
+changed_categories as (
+
+    select
+        changed.as_of,
+        changed.customer_id,
+        count(*) as extra_categories
+    from (
+        select distinct
+            changed_purchases.as_of,
+            changed_purchases.customer_id,
+            order_lines.category
+        from changed_purchases
+        inner join order_lines
+            on order_lines.order_id = changed_purchases.order_id
+        where order_lines.category is not null
+    ) as changed
+    left join unchanged_categories
+        on unchanged_categories.customer_id = changed.customer_id
+        and unchanged_categories.category = changed.category
+        and unchanged_categories.first_day <= changed.as_of
+    where unchanged_categories.customer_id is null
     group by all
 
 ),
@@ -166,13 +380,17 @@ last_two_purchase_days as (
 category_metrics as (
 
     select
-        purchases.as_of,
-        purchases.customer_id,
-        count(distinct order_lines.category) as categories
-    from purchases
-    inner join order_lines
-        on order_lines.order_id = purchases.order_id
-    group by all
+        purchase_metrics.as_of,
+        purchase_metrics.customer_id,
+        coalesce(to_as_of.categories_to_date, 0)
+            + coalesce(changed_categories.extra_categories, 0) as categories
+    from purchase_metrics
+    asof left join unchanged_category_days as to_as_of
+        on to_as_of.customer_id = purchase_metrics.customer_id
+        and to_as_of.first_day <= purchase_metrics.as_of
+    left join changed_categories
+        on changed_categories.as_of = purchase_metrics.as_of
+        and changed_categories.customer_id = purchase_metrics.customer_id
 
 ),
 
@@ -291,20 +509,35 @@ post_metrics as (
 
 ),
 
--- The label: purchases (latest known status) in the horizon after the as-of date.
+-- The label: purchases (latest known status) in the horizon after the as-of date, as the
+-- difference of running totals by purchase day.
+purchase_running as (
+
+    select
+        customer_id,
+        order_date,
+        sum(count(*)) over (partition by customer_id order by order_date) as purchases_to_date
+    from orders
+    where is_purchase
+        and customer_id is not null
+    group by customer_id, order_date
+
+),
+
 future_purchases as (
 
     select
-        snapshot_dates.as_of,
-        orders.customer_id,
-        count(*) as purchases
-    from orders
-    inner join snapshot_dates
-        on orders.order_date > snapshot_dates.as_of
-        and orders.order_date <= snapshot_dates.as_of + {{ horizon }}
-    where orders.is_purchase
-        and orders.customer_id is not null
-    group by all
+        candidates.as_of,
+        candidates.customer_id,
+        coalesce(to_window_end.purchases_to_date, 0) - coalesce(to_as_of.purchases_to_date, 0)
+            as purchases
+    from candidates
+    asof left join purchase_running as to_window_end
+        on to_window_end.customer_id = candidates.customer_id
+        and to_window_end.order_date <= candidates.label_window_end
+    asof left join purchase_running as to_as_of
+        on to_as_of.customer_id = candidates.customer_id
+        and to_as_of.order_date <= candidates.as_of
 
 ),
 
@@ -370,7 +603,7 @@ final as (
             as double
         ) as spend_change_ratio,
         cast(active_customers.mean_gap_days as double) as mean_gap_days,
-        cast(last_two_purchase_days.latest_days[1] - last_two_purchase_days.latest_days[2] as integer)
+        cast(active_customers.latest_days[1] - active_customers.latest_days[2] as integer)
             as last_gap_days,
         cast(active_customers.recency_days / nullif(active_customers.mean_gap_days, 0) as double)
             as recency_gap_ratio,
@@ -406,9 +639,6 @@ final as (
     from active_customers
     left join customers
         on customers.customer_id = active_customers.customer_id
-    left join last_two_purchase_days
-        on last_two_purchase_days.as_of = active_customers.as_of
-        and last_two_purchase_days.customer_id = active_customers.customer_id
     left join category_metrics
         on category_metrics.as_of = active_customers.as_of
         and category_metrics.customer_id = active_customers.customer_id

@@ -1,11 +1,12 @@
 -- One row per resolved customer with at least one purchase on or before the reference date:
 -- purchase counts, revenue, refunds and trailing-12-month spend. Statuses are the latest
--- known (a later refund counts even for a past reference date).
+-- known (a later refund counts even for a past reference date). Read from the per-day
+-- aggregate, so the cost follows customer-days, not orders.
 with
 
-orders as (
+purchase_days as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_customers__purchases_by_day') }}
 
 ),
 
@@ -18,13 +19,13 @@ reference as (
 purchases as (
 
     select
-        orders.*,
+        purchase_days.*,
         reference.reference_date
-    from orders
+    from purchase_days
     cross join reference
-    where orders.is_purchase
-        and orders.customer_id is not null
-        and orders.order_date <= reference.reference_date
+    where purchase_days.purchases > 0
+        and purchase_days.customer_id is not null
+        and purchase_days.order_date <= reference.reference_date
 
 ),
 
@@ -33,12 +34,12 @@ final as (
     select
         customer_id,
         reference_date,
-        count(*) as purchases,
+        cast(sum(purchases) as bigint) as purchases,
         sum(net_revenue) as net_revenue,
         min(order_date) as first_purchase_date,
         max(order_date) as last_purchase_date,
-        count(*) filter (where has_refund) as refunds,
-        coalesce(sum(refund_amount) filter (where has_refund), 0) as refund_amount,
+        cast(sum(refunds) as bigint) as refunds,
+        sum(refund_amount) as refund_amount,
         coalesce(
             sum(net_revenue) filter (where order_date > reference_date - interval 365 day),
             0

@@ -1,15 +1,19 @@
+-- Read from the per-customer daily aggregate, and without range joins: a customer's purchase
+-- days merge into spans of coverage (30 days for the active customers, 365 for the revenue
+-- ranking), so the cost follows customer-days and the output, not days x buyers.
 with
 
-orders as (
+purchase_days as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_customers__purchases_by_day') }}
+    where purchases > 0
 
 ),
 
-purchases as (
+customer_days as (
 
-    select * from orders
-    where is_purchase
+    select * from purchase_days
+    where customer_id is not null
 
 ),
 
@@ -18,8 +22,7 @@ first_purchases as (
     select
         customer_id,
         min(order_date) as first_purchase_date
-    from purchases
-    where customer_id is not null
+    from customer_days
     group by all
 
 ),
@@ -28,19 +31,7 @@ spine as (
 
     select cast(unnest(generate_series(min(order_date), max(order_date), interval 1 day)) as date)
         as kpi_date
-    from purchases
-
-),
-
-buyer_days as (
-
-    select distinct
-        purchases.order_date,
-        purchases.customer_id,
-        purchases.order_date > first_purchases.first_purchase_date as has_bought_before
-    from purchases
-    inner join first_purchases
-        on first_purchases.customer_id = purchases.customer_id
+    from purchase_days
 
 ),
 
@@ -48,10 +39,22 @@ daily_orders as (
 
     select
         order_date,
-        count(*) as orders,
+        sum(purchases) as orders,
         sum(net_revenue) as revenue
-    from purchases
+    from purchase_days
     group by all
+
+),
+
+buyer_days as (
+
+    select
+        customer_days.order_date,
+        customer_days.customer_id,
+        customer_days.order_date > first_purchases.first_purchase_date as has_bought_before
+    from customer_days
+    inner join first_purchases
+        on first_purchases.customer_id = customer_days.customer_id
 
 ),
 
@@ -76,6 +79,39 @@ daily_new_customers as (
 
 ),
 
+-- A customer is active on the 30 days from each purchase day. Their spans of activity are
+-- disjoint, so a day's active customers are the spans begun minus the spans ended by then.
+active_spans as (
+
+    {{ coverage_spans('customer_days', 30) }}
+
+),
+
+coverage_changes as (
+
+    select change_date, sum(change) as change
+    from (
+        select span_start as change_date, 1 as change from active_spans
+        union all
+        select span_end + 1 as change_date, -1 as change from active_spans
+    )
+    group by all
+
+),
+
+active_30d as (
+
+    select
+        spine.kpi_date,
+        sum(coalesce(coverage_changes.change, 0)) over (
+            order by spine.kpi_date rows unbounded preceding
+        ) as active_customers_30d
+    from spine
+    left join coverage_changes
+        on coverage_changes.change_date = spine.kpi_date
+
+),
+
 -- Revenue concentration: on each month end and on the last day, the share of the trailing
 -- 12 months' revenue (365 days up to the date, as for the membership tier) that came from the
 -- top 20% of the customers who bought in those months. Measured on month ends only: ranking
@@ -88,29 +124,52 @@ measure_dates as (
 
 ),
 
-customer_days as (
+-- A customer's running revenue by purchase day: the trailing revenue at a date is the running
+-- total on it minus the running total 365 days before.
+running_revenue as (
 
     select
-        order_date,
         customer_id,
-        sum(net_revenue) as revenue
-    from purchases
-    where customer_id is not null
-    group by all
+        order_date,
+        sum(net_revenue) over (
+            partition by customer_id order by order_date rows unbounded preceding
+        ) as revenue_to_date
+    from customer_days
+
+),
+
+-- The customers who bought in the 365 days up to a date are those with a 365-day span on it.
+ranking_spans as (
+
+    {{ coverage_spans('customer_days', 365) }}
+
+),
+
+measured_customers as (
+
+    select
+        measure_dates.kpi_date,
+        measure_dates.kpi_date - 365 as before_window,
+        ranking_spans.customer_id
+    from measure_dates
+    inner join ranking_spans
+        on measure_dates.kpi_date between ranking_spans.span_start and ranking_spans.span_end
 
 ),
 
 trailing_revenue as (
 
     select
-        measure_dates.kpi_date,
-        customer_days.customer_id,
-        sum(customer_days.revenue) as revenue
-    from measure_dates
-    inner join customer_days
-        on customer_days.order_date > measure_dates.kpi_date - interval 365 day
-        and customer_days.order_date <= measure_dates.kpi_date
-    group by all
+        measured_customers.kpi_date,
+        measured_customers.customer_id,
+        to_date.revenue_to_date - coalesce(before.revenue_to_date, 0) as revenue
+    from measured_customers
+    asof inner join running_revenue as to_date
+        on to_date.customer_id = measured_customers.customer_id
+        and to_date.order_date <= measured_customers.kpi_date
+    asof left join running_revenue as before
+        on before.customer_id = measured_customers.customer_id
+        and before.order_date <= measured_customers.before_window
 
 ),
 
@@ -133,18 +192,6 @@ concentration as (
         sum(revenue) filter (where revenue_rank <= ceil(0.2 * customers))
             / nullif(sum(revenue), 0) as top20_revenue_share_12m
     from ranked
-    group by all
-
-),
-
-active_30d as (
-
-    select
-        spine.kpi_date,
-        count(distinct buyer_days.customer_id) as active_customers_30d
-    from spine
-    inner join buyer_days
-        on buyer_days.order_date between spine.kpi_date - interval 29 day and spine.kpi_date
     group by all
 
 ),

@@ -1,15 +1,9 @@
+-- The base table holds each key's latest version already (deduplicated once per delivery).
 with
-
-source as (
-
-    select * from {{ source('orders', 'order_lines') }}
-
-),
 
 latest as (
 
-    select * from source
-    {{ qualify_latest_version(['order_id', 'line_number']) }}
+    select * from {{ ref('base_orders__order_lines') }}
 
 ),
 

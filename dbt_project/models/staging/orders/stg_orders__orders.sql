@@ -1,15 +1,9 @@
+-- The base table holds each key's latest version already (deduplicated once per delivery).
 with
-
-source as (
-
-    select * from {{ source('orders', 'orders') }}
-
-),
 
 latest as (
 
-    select * from source
-    {{ qualify_latest_version(['order_id'], 'updated_at') }}
+    select * from {{ ref('base_orders__orders') }}
 
 ),
 

@@ -1,15 +1,9 @@
+-- The base table holds each key's latest version already (deduplicated once per delivery).
 with
-
-source as (
-
-    select * from {{ source('social', 'posts') }}
-
-),
 
 latest as (
 
-    select * from source
-    {{ qualify_latest_version(['post_id']) }}
+    select * from {{ ref('base_social__posts') }}
 
 ),
 

@@ -1,0 +1,50 @@
+{#- The body of a `base_` model: the latest version of each key of a raw table of changed-rows
+    deliveries, kept as an incremental table so that the deduplication runs once per delivery
+    instead of in every model and test that reads the source.
+
+    An incremental run reads only the raw rows delivered in the partition window, together with
+    the stored rows of the keys they touch, and keeps the latest of those (the order of
+    `qualify_latest_version`); `delete+insert` on the key then swaps them in. The stored row is
+    the latest of every earlier delivery, so the result equals a full refresh over all
+    deliveries, and re-running a day (or an older day) never brings back an older version. -#}
+{% macro latest_deliveries(source_relation, key_columns, version_column=none) -%}
+{{ config(
+    materialized='incremental',
+    unique_key=key_columns,
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+) }}
+with
+
+deliveries as (
+
+    select * from {{ source_relation }}
+    {{ in_partition_window('_partition_date') }}
+
+),
+
+candidates as (
+
+    select * from deliveries
+    {%- if is_incremental() %}
+    union all by name
+    select * from {{ this }} as stored
+    where exists (
+        select 1 from deliveries
+        where {% for key in key_columns -%}
+            deliveries.{{ key }} = stored.{{ key }}{{ ' and ' if not loop.last }}
+        {%- endfor %}
+    )
+    {%- endif %}
+
+),
+
+final as (
+
+    select * from candidates
+    {{ qualify_latest_version(key_columns, version_column) }}
+
+)
+
+select * from final
+{%- endmacro %}

@@ -1,0 +1,1 @@
+{{ latest_deliveries(source('orders', 'order_lines'), ['order_id', 'line_number']) }}

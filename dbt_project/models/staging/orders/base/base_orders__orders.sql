@@ -1,0 +1,1 @@
+{{ latest_deliveries(source('orders', 'orders'), ['order_id'], 'updated_at') }}

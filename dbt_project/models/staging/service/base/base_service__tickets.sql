@@ -1,0 +1,1 @@
+{{ latest_deliveries(source('service', 'tickets'), ['ticket_id'], 'updated_at') }}

@@ -1,0 +1,1 @@
+{{ latest_deliveries(source('social', 'posts'), ['post_id']) }}

@@ -1,0 +1,138 @@
+"""The incremental dbt path gives the warehouse a full rebuild gives: after the demo pipeline, a
+new delivery day that corrects two orders of an early day (one refunded, one cancelled) runs
+incrementally, and every table and view of the dbt layers must then equal, row for row, what
+``dbt build --full-refresh`` makes of the same raw tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.defs.dbt.project import DBT_EXECUTABLE
+from orchestration.settings import DBT_PROJECT_DIR
+from tests.support import DEMO_END, DEMO_START, pipeline_assets, range_tags, weixi_resources
+
+DBT_SCHEMAS = ("staging", "intermediate", "features", "marts")
+CORRECTION_DAY = DEMO_END + timedelta(days=1)
+EARLY_DAY = DEMO_START + timedelta(days=3)
+
+
+def table_digests(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent content hash of every table and view of ``schemas``."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in (select unnest(?)) order by 1",
+            [list(schemas)],
+        ).fetchall()
+        return {
+            table: con.execute(
+                f"select count(*), md5(coalesce(string_agg(h, '' order by h), '')) "
+                f"from (select md5(cast(t as varchar)) as h from {table} as t)"
+            ).fetchone()
+            for (table,) in tables
+        }
+
+
+def write_corrections(landing: Path) -> tuple[str, str]:
+    """Deliver on CORRECTION_DAY new versions of two matched orders placed on EARLY_DAY: the
+    first refunded in full, the second cancelled. Returns their order ids."""
+    with (landing / "orders" / EARLY_DAY.isoformat() / "orders.csv").open(newline="") as f:
+        rows = [
+            r
+            for r in csv.DictReader(f)
+            if r["customer_id"]
+            and r["status"] != "cancelled"
+            # A day's file also re-delivers older orders whose status changed.
+            and r["ordered_at"].startswith(EARLY_DAY.isoformat())
+        ]
+    refunded, cancelled = rows[0], rows[1]
+    updated_at = f"{CORRECTION_DAY.isoformat()} 10:00:00"
+    refunded.update(
+        status="refunded", refund_amount=refunded["total_amount"], updated_at=updated_at
+    )
+    cancelled.update(status="cancelled", updated_at=updated_at)
+    folder = landing / "orders" / CORRECTION_DAY.isoformat()
+    folder.mkdir(parents=True)
+    with (folder / "orders.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(refunded), quoting=csv.QUOTE_NONNUMERIC)
+        writer.writeheader()
+        writer.writerows([refunded, cancelled])
+    return refunded["order_id"], cancelled["order_id"]
+
+
+def full_refresh(warehouse: Path, resources: dict, target: Path) -> None:
+    """``dbt build --full-refresh`` of every model before the model assets on ``warehouse``."""
+    variables = json.dumps(resources["dbt"].vars_for(str(warehouse)))
+    subprocess.run(
+        [DBT_EXECUTABLE, "build", "--full-refresh", "--exclude", "tag:scored"]
+        + ["--vars", variables, "--project-dir", str(DBT_PROJECT_DIR)]
+        + ["--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
+        + ["--log-path", str(target)],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def corrected(pipeline_warehouse, demo_landing, tmp_path) -> tuple[Path, dict, tuple[str, str]]:
+    """A copy of the demo pipeline's warehouse after the correction day ran incrementally."""
+    landing = tmp_path / "landing"
+    shutil.copytree(demo_landing, landing)
+    order_ids = write_corrections(landing)
+    warehouse = tmp_path / "incremental.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    resources = weixi_resources(warehouse, landing)
+    result = dg.materialize(
+        pipeline_assets(), resources=resources, tags=range_tags(CORRECTION_DAY, CORRECTION_DAY)
+    )
+    assert result.success
+    return warehouse, resources, order_ids
+
+
+def _day_and_orders(warehouse: Path, order_ids: tuple[str, str]) -> tuple[tuple, dict]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        day = con.execute(
+            "select orders, revenue from marts.kpi_daily where kpi_date = ?", [EARLY_DAY]
+        ).fetchone()
+        orders = {
+            order_id: (status, net_revenue)
+            for order_id, status, net_revenue in con.execute(
+                "select order_id, order_status, net_revenue from marts.fct_orders "
+                "where order_id in (?, ?)",
+                list(order_ids),
+            ).fetchall()
+        }
+    return day, orders
+
+
+def test_late_correction_reaches_the_marts_incrementally(pipeline_warehouse, corrected):
+    warehouse, _, (refunded, cancelled) = corrected
+    (orders_before, revenue_before), before = _day_and_orders(pipeline_warehouse[0], corrected[2])
+    (orders_after, revenue_after), after = _day_and_orders(warehouse, corrected[2])
+    assert {k: status for k, (status, _) in after.items()} == {
+        refunded: "refunded",
+        cancelled: "cancelled",
+    }
+    assert orders_after == orders_before - 1
+    assert revenue_after == revenue_before - before[refunded][1] - before[cancelled][1]
+
+
+def test_incremental_path_equals_a_full_refresh(corrected, tmp_path):
+    warehouse, resources, _ = corrected
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(warehouse, rebuilt)
+    full_refresh(rebuilt, resources, tmp_path / "dbt_target")
+
+    incremental, full = table_digests(warehouse, DBT_SCHEMAS), table_digests(rebuilt, DBT_SCHEMAS)
+    assert {"marts.kpi_daily", "features.churn_feature_snapshots"} <= set(full)
+    differing = {t: (incremental.get(t), full[t]) for t in full if incremental.get(t) != full[t]}
+    assert not differing
