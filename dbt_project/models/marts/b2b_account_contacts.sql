@@ -90,17 +90,74 @@ revisits as (
 
 ),
 
+-- Decision makers' and tickets' e-mails and phones, normalised as in identity matching, so
+-- that each kind matches on an equality (a join on "e-mail or phone" compares every pair).
+decision_maker_identifiers as (
+
+    select
+        customer_id,
+        'email' as identifier_type,
+        {{ normalise_email('email') }} as identifier
+    from contacts
+    where decision_role = 'decision_maker'
+    union all
+    select
+        customer_id,
+        'phone' as identifier_type,
+        {{ normalise_phone('phone') }} as identifier
+    from contacts
+    where decision_role = 'decision_maker'
+
+),
+
+-- A ticket touches its contact when opened, answered and resolved; what happened after the
+-- reference day is not known yet.
+ticket_touches as (
+
+    select
+        tickets.contact_email,
+        tickets.contact_phone,
+        greatest(
+            case when tickets.opened_at < known.known_before then tickets.opened_at end,
+            case
+                when tickets.first_response_at < known.known_before
+                    then tickets.first_response_at
+            end,
+            case when tickets.resolved_at < known.known_before then tickets.resolved_at end
+        ) as touched_at
+    from tickets
+    cross join (
+        select cast(reference_date as timestamp) + interval 1 day as known_before from reference
+    ) as known
+    where tickets.opened_at < known.known_before
+
+),
+
+ticket_identifiers as (
+
+    select
+        touched_at,
+        'email' as identifier_type,
+        {{ normalise_email('contact_email') }} as identifier
+    from ticket_touches
+    union all
+    select
+        touched_at,
+        'phone' as identifier_type,
+        {{ normalise_phone('contact_phone') }} as identifier
+    from ticket_touches
+
+),
+
 decision_maker_tickets as (
 
     select
-        contacts.customer_id,
-        max(greatest(tickets.opened_at, tickets.first_response_at, tickets.resolved_at))
-            as last_ticket_at
-    from contacts
-    inner join tickets
-        on {{ normalise_email('tickets.contact_email') }} = {{ normalise_email('contacts.email') }}
-        or {{ normalise_phone('tickets.contact_phone') }} = {{ normalise_phone('contacts.phone') }}
-    where contacts.decision_role = 'decision_maker'
+        decision_maker_identifiers.customer_id,
+        max(ticket_identifiers.touched_at) as last_ticket_at
+    from decision_maker_identifiers
+    inner join ticket_identifiers
+        on ticket_identifiers.identifier_type = decision_maker_identifiers.identifier_type
+        and ticket_identifiers.identifier = decision_maker_identifiers.identifier
     group by all
 
 ),
@@ -118,12 +175,7 @@ joined as (
         coalesce(role_counts.users, 0) as users,
         coalesce(role_counts.unknown_role_contacts, 0) as unknown_role_contacts,
         revisits.last_revisit_at,
-        -- A ticket touch after the reference day is not known yet.
-        case
-            when decision_maker_tickets.last_ticket_at
-                < cast(reference.reference_date as timestamp) + interval 1 day
-                then decision_maker_tickets.last_ticket_at
-        end as last_ticket_at
+        decision_maker_tickets.last_ticket_at
     from accounts
     cross join reference
     left join role_counts
