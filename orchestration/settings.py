@@ -75,6 +75,26 @@ class WeixiSettings(BaseSettings):
     loyal_min_orders: int = Field(5, description="orders that make a long-term buyer loyal")
     loyal_min_tenure_days: int = Field(365, description="tenure that makes a buyer loyal")
     first_response_sla_hours: float = Field(24, description="complaint first-reply SLA")
+    resolution_sla_hours: float = Field(72, gt=0, description="complaint resolution SLA")
+    decision_maker_contact_days: int = Field(
+        90, ge=1, description="B2B: a decision maker contacted within this many days is recent"
+    )
+    # Health score (marts.customer_health): the weight of each 0-100 component
+    health_weight_recency: float = Field(0.2, ge=0, description="health: RFM recency weight")
+    health_weight_frequency: float = Field(0.15, ge=0, description="health: RFM frequency weight")
+    health_weight_monetary: float = Field(0.15, ge=0, description="health: RFM monetary weight")
+    health_weight_satisfaction: float = Field(
+        0.15, ge=0, description="health: NPS, CSAT and sentiment weight"
+    )
+    health_weight_service: float = Field(
+        0.1, ge=0, description="health: complaints and their SLA weight"
+    )
+    health_weight_engagement: float = Field(
+        0.05, ge=0, description="health: social engagement weight"
+    )
+    health_weight_churn_risk: float = Field(
+        0.2, ge=0, description="health: weight of 1 - churn probability"
+    )
 
     # Deliveries: what a row may hold before it is quarantined, and how failed steps retry
     max_amount: float = Field(

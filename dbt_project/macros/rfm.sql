@@ -42,7 +42,11 @@
 {#- Quintile score 1-5 of `metric` (ascending: the last fifth scores 5). Customers with equal
     values are ordered by md5(customer_id): a stable, arbitrary order that uses no other metric,
     so every score holds a fifth of the customers (all five occur from five customers on) and a
-    score never mixes in the other two metrics. -#}
-{% macro quintile_score(metric) -%}
-    cast(ntile(5) over (order by {{ metric }}, md5(customer_id)) as integer)
+    score never mixes in the other two metrics. `partition_by` ranks within each group of rows
+    (one per snapshot date in segment_history) instead of over the whole table. -#}
+{% macro quintile_score(metric, partition_by=none) -%}
+    cast(ntile(5) over (
+        {%- if partition_by %}partition by {{ partition_by }} {% endif -%}
+        order by {{ metric }}, md5(customer_id)
+    ) as integer)
 {%- endmacro %}

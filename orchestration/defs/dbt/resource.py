@@ -37,6 +37,15 @@ class BusinessRules(dg.Config):
     loyal_min_orders: int
     loyal_min_tenure_days: int
     first_response_sla_hours: float
+    resolution_sla_hours: float
+    decision_maker_contact_days: int
+    health_weight_recency: float
+    health_weight_frequency: float
+    health_weight_monetary: float
+    health_weight_satisfaction: float
+    health_weight_service: float
+    health_weight_engagement: float
+    health_weight_churn_risk: float
     churn_horizon_days: int
     churn_snapshot_step_days: int
     churn_training_snapshots: int

@@ -1,0 +1,226 @@
+-- One row per calendar month from the first month with a purchase, ticket or survey answer to
+-- the month of the reference date (which may be partial): NPS and CSAT from the survey answers
+-- of the month, complaints opened in the month and their first-reply and resolution SLA
+-- rates, and churn and retention of the customers active when the month began. Churn is the
+-- lifecycle stage's: `churned_after_days` without a purchase.
+{%- set churned_after = var('churned_after_days') %}
+
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+tickets as (
+
+    select * from {{ ref('stg_service__tickets') }}
+
+),
+
+surveys as (
+
+    select * from {{ ref('stg_service__surveys') }}
+
+),
+
+reference as (
+
+    select * from {{ ref('int_reference_date__selected') }}
+
+),
+
+purchase_days as (
+
+    select distinct
+        orders.customer_id,
+        orders.order_date
+    from orders
+    cross join reference
+    where orders.is_purchase
+        and orders.customer_id is not null
+        and orders.order_date <= reference.reference_date
+
+),
+
+complaints as (
+
+    select
+        tickets.opened_at,
+        tickets.first_response_at,
+        tickets.resolved_at,
+        -- The end of the reference day: later replies and resolutions are not known yet.
+        cast(reference.reference_date as timestamp) + interval 1 day as known_before
+    from tickets
+    cross join reference
+    where tickets.is_complaint
+        and cast(tickets.opened_at as date) <= reference.reference_date
+
+),
+
+answers as (
+
+    select surveys.*
+    from surveys
+    cross join reference
+    where cast(surveys.answered_at as date) <= reference.reference_date
+
+),
+
+months as (
+
+    select
+        cast(month_start as date) as month_start,
+        least(last_day(month_start), reference.reference_date) as month_end
+    from (
+        select unnest(generate_series(
+            date_trunc('month', least(
+                (select min(order_date) from purchase_days),
+                (select min(cast(opened_at as date)) from complaints),
+                (select min(cast(answered_at as date)) from answers)
+            )),
+            (select reference_date from reference),
+            interval 1 month
+        )) as month_start
+    )
+    cross join reference
+
+),
+
+-- NPS: % promoters (9-10) minus % detractors (0-6) of the month's NPS answers. CSAT: share of
+-- the month's CSAT answers (1-5) that are satisfied (4 or 5).
+survey_metrics as (
+
+    select
+        date_trunc('month', answered_at) as month_start,
+        count(*) filter (where survey_type = 'nps') as nps_answers,
+        100.0 * (
+            count(*) filter (where survey_type = 'nps' and score >= 9)
+            - count(*) filter (where survey_type = 'nps' and score <= 6)
+        ) / nullif(count(*) filter (where survey_type = 'nps'), 0) as nps,
+        count(*) filter (where survey_type = 'csat') as csat_answers,
+        count(*) filter (where survey_type = 'csat' and score >= 4)
+            / nullif(count(*) filter (where survey_type = 'csat'), 0) as csat
+    from answers
+    group by all
+
+),
+
+-- A complaint is judged once replied (resolved) or once its SLA has run out unanswered
+-- (unresolved) by the end of the reference day; one still within its SLA is not counted yet.
+complaints_judged as (
+
+    select
+        date_trunc('month', opened_at) as month_start,
+        case
+            when first_response_at < known_before
+                then epoch(first_response_at - opened_at)
+                    <= {{ var('first_response_sla_hours') }} * 3600
+            when epoch(known_before - opened_at) > {{ var('first_response_sla_hours') }} * 3600
+                then false
+        end as replied_within_sla,
+        case
+            when resolved_at < known_before
+                then epoch(resolved_at - opened_at) <= {{ var('resolution_sla_hours') }} * 3600
+            when epoch(known_before - opened_at) > {{ var('resolution_sla_hours') }} * 3600
+                then false
+        end as resolved_within_sla
+    from complaints
+
+),
+
+complaint_metrics as (
+
+    select
+        month_start,
+        count(*) as complaints,
+        count(*) filter (where replied_within_sla) / nullif(count(replied_within_sla), 0)
+            as complaint_first_reply_sla_rate,
+        count(*) filter (where resolved_within_sla) / nullif(count(resolved_within_sla), 0)
+            as complaint_resolution_sla_rate
+    from complaints_judged
+    group by all
+
+),
+
+-- Per month and customer active at its start (a purchase in the churned_after_days before
+-- the month): the last purchase before the month and the purchases in it.
+customer_months as (
+
+    select
+        months.month_start,
+        months.month_end,
+        purchase_days.customer_id,
+        max(purchase_days.order_date) filter (where purchase_days.order_date < months.month_start)
+            as last_purchase_before,
+        count(*) filter (where purchase_days.order_date >= months.month_start)
+            as purchase_days_in_month
+    from months
+    inner join purchase_days
+        on purchase_days.order_date >= months.month_start - {{ churned_after + 1 }}
+        and purchase_days.order_date <= months.month_end
+    group by all
+
+),
+
+-- Churned in the month: active at its start, no purchase in it, and more than
+-- churned_after_days since the last purchase by the month's end.
+churn_metrics as (
+
+    select
+        month_start,
+        count(*) filter (where last_purchase_before is not null) as customers_active_at_start,
+        count(*) filter (
+            where last_purchase_before is not null
+                and purchase_days_in_month = 0
+                and month_end - last_purchase_before > {{ churned_after }}
+        ) as customers_churned
+    from customer_months
+    group by all
+
+),
+
+final as (
+
+    select
+        cast(months.month_start as date) as month,
+        cast(months.month_end as date) as month_end,
+        cast(months.month_end < last_day(months.month_start) as boolean) as is_partial_month,
+        cast(survey_metrics.nps as double) as nps,
+        cast(coalesce(survey_metrics.nps_answers, 0) as bigint) as nps_answers,
+        cast(survey_metrics.csat as double) as csat,
+        cast(coalesce(survey_metrics.csat_answers, 0) as bigint) as csat_answers,
+        cast(coalesce(complaint_metrics.complaints, 0) as bigint) as complaints,
+        cast(complaint_metrics.complaint_first_reply_sla_rate as double)
+            as complaint_first_reply_sla_rate,
+        cast(complaint_metrics.complaint_resolution_sla_rate as double)
+            as complaint_resolution_sla_rate,
+        cast(coalesce(churn_metrics.customers_active_at_start, 0) as bigint)
+            as customers_active_at_start,
+        cast(
+            coalesce(churn_metrics.customers_active_at_start, 0)
+                - coalesce(churn_metrics.customers_churned, 0)
+            as bigint
+        ) as customers_retained,
+        cast(coalesce(churn_metrics.customers_churned, 0) as bigint) as customers_churned,
+        cast(
+            churn_metrics.customers_churned / nullif(churn_metrics.customers_active_at_start, 0)
+            as double
+        ) as churn_rate,
+        cast(
+            1 - churn_metrics.customers_churned
+                / nullif(churn_metrics.customers_active_at_start, 0)
+            as double
+        ) as retention_rate
+    from months
+    left join survey_metrics
+        on survey_metrics.month_start = months.month_start
+    left join complaint_metrics
+        on complaint_metrics.month_start = months.month_start
+    left join churn_metrics
+        on churn_metrics.month_start = months.month_start
+
+)
+
+select * from final

@@ -1,0 +1,211 @@
+-- One row per snapshot date and CRM customer: the customer's RFM segment, value quadrant,
+-- lifecycle stage and membership tier as of that date. Snapshot dates: every month end up to
+-- the reference date, and the reference date itself. RFM, lifecycle stage and tier are
+-- recomputed for every snapshot from what is known now, with the macros customer_rfm and
+-- customer_360 use, so a snapshot on the reference date agrees with them. The value quadrant
+-- comes from the lifetime-value model, which scores the reference date only: a snapshot keeps
+-- the quadrant it was given on the night it was the reference date (read back from this
+-- table before it is replaced); snapshots older than the first scored night have none.
+{%- set previous = load_relation(this) %}
+
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_crm__customers') }}
+
+),
+
+reference as (
+
+    select * from {{ ref('int_reference_date__selected') }}
+
+),
+
+customer_value as (
+
+    select * from {{ source('ml', 'customer_value') }}
+
+),
+
+{% if previous is not none -%}
+previous_snapshots as (
+
+    select snapshot_date, customer_id, value_quadrant from {{ this }}
+
+),
+
+{% endif -%}
+
+purchases as (
+
+    select
+        orders.customer_id,
+        orders.order_date,
+        orders.net_revenue
+    from orders
+    cross join reference
+    where orders.is_purchase
+        and orders.customer_id is not null
+        and orders.order_date <= reference.reference_date
+
+),
+
+month_starts as (
+
+    select cast(unnest(generate_series(
+        date_trunc('month', min(purchases.order_date)),
+        any_value(reference.reference_date),
+        interval 1 month
+    )) as date) as month_start
+    from purchases
+    cross join reference
+
+),
+
+snapshot_dates as (
+
+    select last_day(month_starts.month_start) as snapshot_date
+    from month_starts
+    cross join reference
+    where last_day(month_starts.month_start) < reference.reference_date
+    union
+    select reference_date from reference
+
+),
+
+-- The purchase aggregates of int_customers__purchases_aggregated, as of each snapshot date.
+purchase_metrics as (
+
+    select
+        snapshot_dates.snapshot_date,
+        purchases.customer_id,
+        count(*) as purchases,
+        sum(purchases.net_revenue) as net_revenue,
+        min(purchases.order_date) as first_purchase_date,
+        max(purchases.order_date) as last_purchase_date,
+        coalesce(
+            sum(purchases.net_revenue) filter (
+                where purchases.order_date > snapshot_dates.snapshot_date - interval 365 day
+            ),
+            0
+        ) as trailing_12m_spend
+    from snapshot_dates
+    inner join purchases
+        on purchases.order_date <= snapshot_dates.snapshot_date
+    group by all
+
+),
+
+-- customer_rfm's scores: quintiles over every customer with a purchase, per snapshot.
+rfm as (
+
+    select
+        snapshot_date,
+        customer_id,
+        {{ quintile_score('snapshot_date - last_purchase_date desc', 'snapshot_date') }}
+            as r_score,
+        {{ quintile_score('purchases', 'snapshot_date') }} as f_score
+    from purchase_metrics
+
+),
+
+referrals as (
+
+    select
+        referred_by_customer_id as customer_id,
+        signup_date
+    from customers
+    where referred_by_customer_id is not null
+
+),
+
+-- A customer belongs to a snapshot once signed up or buying by then; the reference date's
+-- snapshot holds every CRM customer, as customer_360 does.
+members as (
+
+    select
+        snapshot_dates.snapshot_date,
+        snapshot_dates.snapshot_date = reference.reference_date as is_reference_date,
+        customers.customer_id,
+        customers.signup_date,
+        purchase_metrics.purchases,
+        purchase_metrics.first_purchase_date,
+        purchase_metrics.last_purchase_date,
+        purchase_metrics.trailing_12m_spend
+    from snapshot_dates
+    cross join reference
+    cross join customers
+    left join purchase_metrics
+        on purchase_metrics.snapshot_date = snapshot_dates.snapshot_date
+        and purchase_metrics.customer_id = customers.customer_id
+    where snapshot_dates.snapshot_date = reference.reference_date
+        or least(customers.signup_date, purchase_metrics.first_purchase_date)
+            <= snapshot_dates.snapshot_date
+
+),
+
+derived as (
+
+    select
+        members.*,
+        {{ tenure_days('members.snapshot_date', 'members.signup_date', 'members.first_purchase_date') }}
+            as tenure_days,
+        members.snapshot_date - members.last_purchase_date as days_since_last_purchase,
+        exists (
+            select 1 from referrals
+            where referrals.customer_id = members.customer_id
+                and (members.is_reference_date
+                    or referrals.signup_date <= members.snapshot_date)
+        ) as has_referred
+    from members
+
+),
+
+final as (
+
+    select
+        cast(derived.snapshot_date as date) as snapshot_date,
+        cast(derived.customer_id as varchar) as customer_id,
+        cast(derived.is_reference_date as boolean) as is_reference_date,
+        cast({{ rfm_segment('rfm.r_score', 'rfm.f_score') }} as varchar) as rfm_segment,
+        cast(
+            case
+                when derived.is_reference_date then customer_value.value_quadrant
+                {%- if previous is not none %}
+                else previous_snapshots.value_quadrant
+                {%- endif %}
+            end
+            as varchar
+        ) as value_quadrant,
+        cast(
+            {{ lifecycle_stage(
+                'coalesce(derived.purchases, 0)',
+                'derived.days_since_last_purchase',
+                'derived.tenure_days',
+                'derived.has_referred'
+            ) }}
+            as varchar
+        ) as lifecycle_stage,
+        cast({{ membership_tier('derived.trailing_12m_spend') }} as varchar) as tier
+    from derived
+    left join rfm
+        on rfm.snapshot_date = derived.snapshot_date
+        and rfm.customer_id = derived.customer_id
+    left join customer_value
+        on customer_value.customer_id = derived.customer_id
+    {%- if previous is not none %}
+    left join previous_snapshots
+        on previous_snapshots.snapshot_date = derived.snapshot_date
+        and previous_snapshots.customer_id = derived.customer_id
+    {%- endif %}
+
+)
+
+select * from final
