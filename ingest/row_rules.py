@@ -98,9 +98,8 @@ def _number(value: float) -> str:
     return f"{value:,g}" if abs(value) < 1e6 else f"{value:,.0f}"
 
 
-def _range_checks(column: Column, rules: DeliveryRules) -> list[str]:
+def _range_checks(column: Column, rules: DeliveryRules, typed: str) -> list[str]:
     checks = []
-    typed = _typed(column, rules)
     if column.minimum is not None:
         checks.append(
             f"case when {typed} < {column.minimum} then {_literal(column.name + ': ')} || "
@@ -120,8 +119,7 @@ def _range_checks(column: Column, rules: DeliveryRules) -> list[str]:
     return checks
 
 
-def _future_check(column: Column, rules: DeliveryRules, now: datetime) -> str:
-    typed = _typed(column, rules)
+def _future_check(column: Column, rules: DeliveryRules, now: datetime, typed: str) -> str:
     now_literal = f"timestamp {_literal(now.isoformat(sep=' ', timespec='seconds'))}"
     if column.type == "date":
         days = int(rules.future_tolerance_hours // 24)
@@ -137,12 +135,18 @@ def _future_check(column: Column, rules: DeliveryRules, now: datetime) -> str:
     )
 
 
+def _typed_name(column: Column) -> str:
+    """The column of the typed value in the query of :func:`validation_sql`: each value is
+    typed once (typing timestamps is the costly part of the rules), then checked."""
+    return _quote("_typed_" + column.name)
+
+
 def _checks(column: Column, rules: DeliveryRules, now: datetime) -> list[str]:
-    name = _quote(column.name)
+    name, typed = _quote(column.name), _typed_name(column)
     present = f"nullif(trim({name}), '') is not null"
     if column.is_id:
         # An id of only whitespace (an ideographic space too) is missing, not loaded as null.
-        present = f"{_typed(column, rules)} is not null"
+        present = f"{typed} is not null"
     checks = []
     if column.required:
         checks.append(
@@ -151,27 +155,28 @@ def _checks(column: Column, rules: DeliveryRules, now: datetime) -> list[str]:
         )
     if column.type != "string":
         checks.append(
-            f"case when {present} and {_typed(column, rules)} is null then "
+            f"case when {present} and {typed} is null then "
             f"{_literal(column.name + ': ')} || {_shown(column)} || "
             f"{_literal(' is not a valid ' + column.type)} end"
         )
     if column.allowed:
+        # The typed value of an allowed-values column is its trimmed value in lower case.
         allowed = ", ".join(_literal(v) for v in column.allowed)
         checks.append(
-            f"case when {present} and lower(trim({name})) not in ({allowed}) then "
+            f"case when {present} and {typed} not in ({allowed}) then "
             f"{_literal(column.name + ': ')} || {_shown(column)} || "
             f"{_literal(' is not one of ' + ', '.join(column.allowed))} end"
         )
-    checks += _range_checks(column, rules)
+    checks += _range_checks(column, rules, typed)
     if column.type in ("date", "timestamp"):
         earliest = EARLIEST_DATE.isoformat()
         checks.append(
-            f"case when {_typed(column, rules)} < date {_literal(earliest)} then "
+            f"case when {typed} < date {_literal(earliest)} then "
             f"{_literal(column.name + ': ')} || {_shown(column)} || "
             f"{_literal(f' is before {earliest} (the earliest date accepted)')} end"
         )
     if column.not_after_delivery:
-        checks.append(_future_check(column, rules, now))
+        checks.append(_future_check(column, rules, now, typed))
     return checks
 
 
@@ -191,12 +196,26 @@ def _key_rules(entity: Entity) -> str:
         else '' end"""
 
 
+def keys_repeat(
+    con: duckdb.DuckDBPyConnection, entity: Entity, relation: str, rules: DeliveryRules
+) -> bool:
+    """Whether a key of ``entity`` occurs twice on one delivery day in ``relation``. Usually
+    none does, and then the key rules (windows over every row) need not run."""
+    key = ", ".join(_typed(entity.column(k), rules) for k in entity.key)
+    [(repeats,)] = con.execute(
+        f"""select exists (select 1 from {relation}
+            group by _partition_date, {key} having count(*) > 1)"""
+    ).fetchall()
+    return repeats
+
+
 def validation_sql(
     entity: Entity,
     relation: str,
     rules: DeliveryRules,
     now: datetime,
     passthrough: tuple[str, ...] = (),
+    keys_repeat: bool = True,
 ) -> str:
     """A query over ``relation`` (contract columns as text, ``_row_number``,
     ``_partition_date``, ``_file``, ``_note`` and the ``passthrough`` columns) that returns the
@@ -206,36 +225,45 @@ def validation_sql(
 
     Keys are unique per delivery day among the rows that pass (see :func:`_key_rules`), so
     ``relation`` must hold whole delivery days: a key repeated across two calls goes unseen.
+    ``keys_repeat`` False (no key occurs twice on a day, see :func:`keys_repeat`) leaves the key
+    rules out, as they would find nothing.
 
     ``now`` is the shop-local time of the load: nothing that has happened is later."""
-    by_name = {c.name: c for c in entity.columns}
-    typed = ",\n    ".join(f"{_typed(c, rules)} as {_quote(c.name)}" for c in entity.columns)
+    typed = ",\n    ".join(f"{_typed(c, rules)} as {_typed_name(c)}" for c in entity.columns)
     checks = ",\n        ".join(check for c in entity.columns for check in _checks(c, rules, now))
     record = ", ".join(f"{_quote(c.name)} := {_quote(c.name)}" for c in entity.columns)
-    content = ", ".join(_typed(c, rules) for c in entity.columns)
-    key = ", ".join(f"cast({_typed(by_name[k], rules)} as varchar)" for k in entity.key)
-    return f"""
-with checked as (
-    select *, concat_ws('; ',
-        _note,
-        {checks}
-    ) as _reason,
-    hash({content}) as _content,
-    [{key}] as _key
-    from {relation}
-),
-keyed as (
-    select *, case when _reason <> '' then _reason else {_key_rules(entity)} end as _all_reasons
-    from checked
+    out = ", ".join(f"{_typed_name(c)} as {_quote(c.name)}" for c in entity.columns)
+    reasons, keyed = "_reason", "checked"
+    if keys_repeat:
+        content = ", ".join(_typed_name(c) for c in entity.columns)
+        key = ", ".join(f"cast({_typed_name(entity.column(k))} as varchar)" for k in entity.key)
+        reasons = f"case when _reason <> '' then _reason else {_key_rules(entity)} end"
+        keyed = f"""(select *, hash({content}) as _content, [{key}] as _key from checked)
     window
         same_key as (partition by _reason = '', _partition_date, _key),
         same_row as (
             partition by _reason = '', _partition_date, _key, _content
             order by _file, _row_number
-        )
+        )"""
+    return f"""
+with typed as (
+    select *,
+    {typed}
+    from {relation}
+),
+checked as (
+    select *, concat_ws('; ',
+        _note,
+        {checks}
+    ) as _reason
+    from typed
+),
+keyed as (
+    select *, {reasons} as _all_reasons
+    from {keyed}
 )
 select
-    {typed},
+    {out},
     _row_number, _partition_date,{"".join(f" {_quote(c)}," for c in passthrough)}
     _all_reasons as _reason,
     case when _all_reasons <> '' then to_json(struct_pack({record})) end as _record
