@@ -239,6 +239,9 @@ COMMIT_ROWS = 200_000
 """Rows staged before the days holding them are validated, written and committed: DuckDB's
 cost per statement, not per row, dominates when a backfill reads thousands of small daily
 files, so days are written in batches, of whole days (keys must be unique within a day)."""
+DIRECT_READ_BYTES = 64 << 20
+"""A CSV file at least this large that can take the fast path is not copied into the staging
+table: DuckDB reads it while validating, which saves writing (and spilling) its text once."""
 
 _STAGE_LINEAGE = {
     "_row_number": "bigint",
@@ -266,9 +269,37 @@ class _FileRead:
     missing_columns: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _DirectFile:
+    """A large CSV file that DuckDB reads while validating (see DIRECT_READ_BYTES)."""
+
+    path: Path
+    relative: str
+    scan: FileScan
+    day: date
+    note: str | None
+    query: str
+    rows: int
+    """Rows it holds if every record is one line: checked once DuckDB has read it."""
+    header_lines: int
+
+    def relation(self) -> str:
+        """Its rows with the staging table's lineage columns."""
+        note = "null::varchar" if self.note is None else _sql_literal(self.note)
+        return f"""select *, row_number() over () + {self.header_lines} as _row_number,
+            date '{self.day.isoformat()}' as _partition_date,
+            {_sql_literal(self.relative)} as _file, {note} as _note
+        from ({self.query})"""
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 class _EntityStage:
-    """Rows of one entity read for the days in flight, in temporary tables: the readable rows
-    as text, and the rows that could not be read, with their reason."""
+    """Rows of one entity read for the days in flight, in temporary tables (the readable rows as
+    text, and the rows that could not be read, with their reason), or to be read by DuckDB while
+    validating (large well-formed CSV files)."""
 
     def __init__(
         self,
@@ -280,9 +311,10 @@ class _EntityStage:
         self.con, self.source, self.entity, self.load = con, source, entity, load
         self.table = f"_stage_{source.name}__{entity.name}"
         self.rejects_table = f"_rejects_{source.name}__{entity.name}"
-        self.view = f"_delivered_{source.name}__{entity.name}"
+        self.validated = f"_validated_{source.name}__{entity.name}"
         self.rows = 0
         self._next_rowid = 0
+        self.direct: list[_DirectFile] = []
         self.loads: dict[date, EntityLoad] = {}
         self.paths: dict[str, Path] = {}
         self._create()
@@ -295,14 +327,14 @@ class _EntityStage:
         ):
             ddl = ", ".join(f'"{name}" {type_}' for name, type_ in columns.items())
             self.con.execute(f"create or replace temp table {table} ({ddl})")
-        self.rows, self._next_rowid = 0, 0
+        self.con.execute(f"drop table if exists {self.validated}")
+        self.rows, self._next_rowid, self.direct = 0, 0, []
         self.loads, self.paths = {}, {}
 
     def drop(self) -> None:
         """Drop the staging tables (the load is over or failed)."""
-        for table in (self.table, self.rejects_table):
+        for table in (self.table, self.rejects_table, self.validated):
             self.con.execute(f"drop table if exists {table}")
-        self.con.execute(f"drop view if exists {self.view}")
 
     def add(
         self, path: Path, relative: str, scan: FileScan, load: EntityLoad, note: str | None
@@ -317,11 +349,16 @@ class _EntityStage:
             read = self._add_fast(path, relative, scan, day, note)
         if read is None:
             read = self._add_exact(path, relative, scan, day, note)
-        load.rows_read += read.rows_read
-        load.rows_quarantined += read.rows_rejected
-        load.extra_columns.update(read.extra_columns)
-        load.missing_columns.update(read.missing_columns)
+        self._count_read(load, read)
         return read.rows_read
+
+    @staticmethod
+    def _count_read(load: EntityLoad, read: _FileRead, sign: int = 1) -> None:
+        load.rows_read += sign * read.rows_read
+        load.rows_quarantined += sign * read.rows_rejected
+        if sign > 0:
+            load.extra_columns.update(read.extra_columns)
+            load.missing_columns.update(read.missing_columns)
 
     def _add_fast(
         self, path: Path, relative: str, scan: FileScan, day: date, note: str | None
@@ -330,10 +367,18 @@ class _EntityStage:
         path."""
         header = read_csv_header(path, self.entity, scan)
         query = fast_csv_query(path, self.entity, scan, header)
-        # Row numbers come from rowids, which follow the file only while DuckDB keeps order.
+        # Row numbers follow the order DuckDB reads rows in, which is the file's only while
+        # DuckDB keeps insertion order.
         in_order = self.con.execute("select current_setting('preserve_insertion_order')")
         if not in_order.fetchall()[0][0] or query is None:
             return None
+        expected = scan.line_breaks - header.lines
+        if scan.bytes >= DIRECT_READ_BYTES:
+            self.direct.append(
+                _DirectFile(path, relative, scan, day, note, query, expected, header.lines)
+            )
+            self.rows += expected
+            return _FileRead(expected, 0, header.extra, header.missing)
         first = self._next_rowid
         try:
             self.con.execute(
@@ -348,7 +393,7 @@ class _EntityStage:
         ).fetchall()
         if rows:
             self._next_rowid = high + 1
-        if rows == scan.line_breaks - header.lines and (not rows or high - low + 1 == rows):
+        if rows == expected and (not rows or high - low + 1 == rows):
             self.rows += rows
             return _FileRead(rows, 0, header.extra, header.missing)
         self.con.execute(f"delete from {self.table} where rowid >= ?", [first])
@@ -402,9 +447,94 @@ class _EntityStage:
         for part in reason.split("; "):
             self.load.report.reasons[f"{self.entity.name}: {_rule(part)}"] += n
 
+    def _relation(self) -> str:
+        """The staged rows and those of the files DuckDB reads directly, as one relation."""
+        staged = f"""select * exclude (_fast) replace (
+                case when _fast then rowid + _row_number else _row_number end as _row_number)
+            from {self.table}"""
+        branches = [staged, *(f.relation() for f in self.direct)]
+        return "(" + "\nunion all by name\n".join(branches) + ")"
+
+    def _validate(self, keys_repeat: bool) -> None:
+        context = self.load
+        sql = validation_sql(
+            self.entity, self._relation(), context.rules, context.now, ("_file",), keys_repeat
+        )
+        self.con.execute(f"create or replace temp table {self.validated} as {sql}")
+
+    def _direct_files_whole(self) -> bool:
+        """Whether DuckDB read as many rows of each directly read file as it has lines."""
+        if not self.direct:
+            return True
+        counts = dict(
+            self.con.execute(
+                f"select _file, count(*) from {self.validated} where _file in "
+                f"(select unnest(?)) group by all",
+                [[f.relative for f in self.direct]],
+            ).fetchall()
+        )
+        return all(counts.get(f.relative, 0) == f.rows for f in self.direct)
+
+    def _read_exactly_what_direct_reads_miss(self) -> None:
+        """Move the directly read files whose records are not one line each, or that DuckDB
+        refuses, to the exact path."""
+        keep = []
+        for direct in self.direct:
+            try:
+                [(rows,)] = self.con.execute(f"select count(*) from ({direct.query})").fetchall()
+            except duckdb.InvalidInputException:
+                rows = None
+            if rows == direct.rows:
+                keep.append(direct)
+                continue
+            load = self.loads[direct.day]
+            self.rows -= direct.rows
+            load.rows_read -= direct.rows
+            read = self._add_exact(
+                direct.path, direct.relative, direct.scan, direct.day, direct.note
+            )
+            self._count_read(load, read)
+            for delivered in load.delivered:
+                if delivered.file == direct.relative:
+                    delivered.rows_read = read.rows_read
+        self.direct = keep
+
+    def prepare(self) -> None:
+        """Validate the staged rows into a temporary table. Runs before the write transaction:
+        a file DuckDB refuses aborts the statement reading it, which in a transaction would
+        abort the transaction.
+
+        Raises DeliveryError when a column of a file changed type."""
+        if not self.rows:
+            return
+        try:
+            self._validate(keys_repeat=False)
+            whole = self._direct_files_whole()
+        except duckdb.InvalidInputException:
+            whole = False
+        if not whole:
+            self._read_exactly_what_direct_reads_miss()
+            self._validate(keys_repeat=False)
+        if keys_repeat(self.con, self.entity, self.validated):
+            self._validate(keys_repeat=True)
+        [(bad,)] = self.con.execute(
+            f"select count(*) from {self.validated} where _reason <> ''"
+        ).fetchall()
+        # A column whose type changed fails each of its values, so it needs bad rows to exist.
+        if bad < TYPE_CHANGE_MIN_VALUES:
+            return
+        changed = changed_type_columns(self.con, self.entity, self._relation(), self.load.rules)
+        if changed:
+            file, columns = sorted(changed.items())[0]
+            raise DeliveryError(
+                f"{self.paths[file]}: column(s) changed type: {'; '.join(columns)}; fix "
+                "the export (or the contract in ingest/contract.py) and load the "
+                "day again"
+            )
+
     def write(self) -> None:
-        """Validate the staged rows and write them to the raw table and the quarantine (within
-        the caller's transaction), then empty the stage."""
+        """Write the validated rows to the raw table and the quarantine (within the caller's
+        transaction), then empty the stage."""
         con, context = self.con, self.load
         con.execute(
             f"""insert into {QUARANTINE_TABLE}
@@ -413,61 +543,35 @@ class _EntityStage:
             [self.source.name, self.entity.name, context.load_id, context.loaded_at],
         )
         if self.rows:
-            self._write_rows()
+            self._write_validated()
         self._create()
 
-    def _write_rows(self) -> None:
+    def _write_validated(self) -> None:
         con, context = self.con, self.load
-        con.execute(
-            f"""create or replace temp view {self.view} as select * exclude (_fast) replace (
-                case when _fast then rowid + _row_number else _row_number end as _row_number)
-            from {self.table}"""
-        )
-        sql = validation_sql(
-            self.entity,
-            self.view,
-            context.rules,
-            context.now,
-            ("_file",),
-            keys_repeat(con, self.entity, self.view, context.rules),
-        )
-        con.execute(f"create or replace temp table _validated as {sql}")
-        [(bad,)] = con.execute("select count(*) from _validated where _reason <> ''").fetchall()
-        # A column whose type changed fails each of its values, so it needs bad rows to exist.
-        changed = {}
-        if bad >= TYPE_CHANGE_MIN_VALUES:
-            changed = changed_type_columns(con, self.entity, self.view, context.rules)
-        if changed:
-            file, columns = sorted(changed.items())[0]
-            raise DeliveryError(
-                f"{self.paths[file]}: column(s) changed type: {'; '.join(columns)}; fix "
-                "the export (or the contract in ingest/contract.py) and load the "
-                "day again"
-            )
         con.execute(
             f"""insert into {self.source.raw_table(self.entity)} by name
             select * exclude (_reason, _record), ? as _load_id, ? as _loaded_at
-            from _validated where _reason = ''""",
+            from {self.validated} where _reason = ''""",
             [context.load_id, context.loaded_at],
         )
         con.execute(
             f"""insert into {QUARANTINE_TABLE}
             select ?, ?, _partition_date, _file, _row_number, _reason, _record, ?, ?
-            from _validated where _reason <> ''""",
+            from {self.validated} where _reason <> ''""",
             [self.source.name, self.entity.name, context.load_id, context.loaded_at],
         )
         bad_by_day = con.execute(
-            "select _partition_date, count(*) from _validated where _reason <> '' group by all"
+            f"select _partition_date, count(*) from {self.validated} where _reason <> '' "
+            "group by all"
         ).fetchall()
         for day, n in bad_by_day:
             self.loads[day].rows_quarantined += n
         reasons = con.execute(
             "select part, count(*) from (select unnest(string_split(_reason, '; ')) as part "
-            "from _validated where _reason <> '') group by all"
+            f"from {self.validated} where _reason <> '') group by all"
         ).fetchall()
         for reason, n in reasons:
             self._count(reason, n)
-        con.execute("drop table _validated")
 
 
 def _rule(reason: str) -> str:
@@ -727,6 +831,8 @@ def _write_days(
     """Replace the days ``first``..``last`` with their staged rows and ``loads``, in one
     transaction."""
     context = stages[0].load
+    for stage in stages:
+        stage.prepare()
     con.begin()
     try:
         _delete_days(con, source, first, last)
