@@ -72,7 +72,11 @@ def write_orders(path: Path, gigabytes: float) -> int:
 
 
 def _config(args: argparse.Namespace, spill: Path) -> dict[str, str | int]:
-    return {"memory_limit": args.memory_limit, "threads": args.threads, "temp_directory": str(spill)}
+    return {
+        "memory_limit": args.memory_limit,
+        "threads": args.threads,
+        "temp_directory": str(spill),
+    }
 
 
 def measure(args: argparse.Namespace) -> None:

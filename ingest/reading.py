@@ -278,14 +278,15 @@ class ExactReader:
         self.path, self.entity, self.scan = path, entity, scan
         self.extra_columns: tuple[str, ...] = ()
         self.missing_columns: tuple[str, ...] = ()
-        self._rows: dict[str, list[str | None]] = {}
+        self._rows: dict[str, list[str | None]] = {name: [] for name in entity.column_names}
         self._lines: list[int] = []
         self._rejects: list[tuple[int, str, str]] = []
         self._characters = 0
-        self._clear()
 
     def _clear(self) -> None:
-        self._rows = {name: [] for name in self.entity.column_names}
+        # In place: the CSV parser holds on to the lists of the columns.
+        for values in self._rows.values():
+            values.clear()
         self._lines, self._rejects, self._characters = [], [], 0
 
     def _full(self) -> bool:
