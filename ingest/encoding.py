@@ -79,8 +79,9 @@ class Utf8Check:
             self.utf16_bom = True
         if self.nul is None and (nul := chunk.find(b"\x00")) >= 0:
             self.nul = self._fed + nul
-        if self.error is None:
-            pending = len(self._decoder.getstate()[0])
+        pending = len(self._decoder.getstate()[0])
+        # ASCII is UTF-8: most chunks of most files need no decoding.
+        if self.error is None and (pending or final or not chunk.isascii()):
             try:
                 self._decoder.decode(chunk, final)
             except UnicodeDecodeError as exc:

@@ -105,7 +105,8 @@ def scan_file(path: Path) -> FileScan:
         nonlocal line_breaks, carriage_returns, last
         check.feed(chunk)
         line_breaks += chunk.count(b"\n")
-        carriage_returns += chunk.count(b"\r")
+        if b"\r" in chunk:
+            carriage_returns += chunk.count(b"\r")
         last = chunk[-1:]
 
     try:
