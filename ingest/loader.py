@@ -48,6 +48,7 @@ from ingest.row_rules import (
     DeliveryRules,
     changed_type_columns,
     keys_repeat,
+    sql_literal,
     validation_sql,
 )
 
@@ -285,15 +286,11 @@ class _DirectFile:
 
     def relation(self) -> str:
         """Its rows with the staging table's lineage columns."""
-        note = "null::varchar" if self.note is None else _sql_literal(self.note)
+        note = "null::varchar" if self.note is None else sql_literal(self.note)
         return f"""select *, row_number() over () + {self.header_lines} as _row_number,
             date '{self.day.isoformat()}' as _partition_date,
-            {_sql_literal(self.relative)} as _file, {note} as _note
+            {sql_literal(self.relative)} as _file, {note} as _note
         from ({self.query})"""
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class _EntityStage:

@@ -42,6 +42,7 @@ import pyarrow as pa
 from ingest.contract import Entity
 from ingest.encoding import UTF8, EncodingError, Utf8Check, not_utf8_encoding
 from ingest.landing import GZIP_SUFFIX
+from ingest.row_rules import sql_literal
 
 TRUNCATED = "truncated: the file does not end with a line break"
 """Reason for the last row of a CSV file without a final line break: a file cut off mid-write
@@ -226,10 +227,6 @@ def read_csv_header(path: Path, entity: Entity, scan: FileScan) -> Header:
             ) from None
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def fast_csv_query(path: Path, entity: Entity, scan: FileScan, header: Header) -> str | None:
     """A DuckDB query reading the contract columns of the CSV file ``path`` as text ('' where
     empty, null where the file lacks the column), in file order, or None when the file must
@@ -253,7 +250,7 @@ def fast_csv_query(path: Path, entity: Entity, scan: FileScan, header: Header) -
     )
     # strict_mode refuses what Python's csv would read differently (a quote inside a quoted
     # value, a row of another width): such a file then takes the exact path.
-    return f"""select {values} from read_csv({_sql_literal(str(path))}, delim = ',',
+    return f"""select {values} from read_csv({sql_literal(str(path))}, delim = ',',
         quote = '"', escape = '"', header = true, auto_detect = false, strict_mode = true,
         null_padding = false, compression = '{"gzip" if is_gzip(path) else "none"}',
         columns = {{{columns}}})"""

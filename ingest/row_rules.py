@@ -50,7 +50,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -65,8 +66,8 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
         # merge different records.
         name = _quote(column.name)
         # Trimming a set of characters is slow in DuckDB; most ids have nothing to trim.
-        ends = f"regexp_matches({name}, {_literal(f'^[{ID_WHITESPACE}]|[{ID_WHITESPACE}]$')})"
-        trimmed = f"trim({name}, {_literal(ID_WHITESPACE)})"
+        ends = f"regexp_matches({name}, {sql_literal(f'^[{ID_WHITESPACE}]|[{ID_WHITESPACE}]$')})"
+        trimmed = f"trim({name}, {sql_literal(ID_WHITESPACE)})"
         return f"nullif(case when {ends} then {trimmed} else {name} end, '')"
     if column.type == "string":
         return f"nullif({_quote(column.name)}, '')"
@@ -77,13 +78,14 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
     if column.type == "timestamp":
         # DuckDB's cast to timestamp drops an offset silently ('23:59:59Z' would stay 23:59:59,
         # eight hours off in Shanghai, often another day): convert such values to shop time.
-        local = f"try_cast(try_cast({value} as timestamptz) at time zone {_literal(rules.timezone)}"
-        zoned = f"regexp_matches({value}, {_literal(_ZONED)})"
+        zone = sql_literal(rules.timezone)
+        local = f"try_cast(try_cast({value} as timestamptz) at time zone {zone}"
+        zoned = f"regexp_matches({value}, {sql_literal(_ZONED)})"
         # Most values are in the one plain form: cast them without the costlier tests.
-        plain = f"regexp_full_match({_quote(column.name)}, {_literal(_PLAIN_TIMESTAMP)})"
+        plain = f"regexp_full_match({_quote(column.name)}, {sql_literal(_PLAIN_TIMESTAMP)})"
         return (
             f"case when {plain} then try_cast({_quote(column.name)} as timestamp) "
-            f"when not regexp_full_match({value}, {_literal(_TIMESTAMP)}) then null "
+            f"when not regexp_full_match({value}, {sql_literal(_TIMESTAMP)}) then null "
             f"when {zoned} then {local} as timestamp) "
             f"else try_cast({value} as timestamp) end"
         )
@@ -93,7 +95,7 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
 def _valid(column: Column, rules: DeliveryRules) -> str:
     """True when a present value is of the column's type and among its allowed values."""
     if column.allowed:
-        allowed = ", ".join(_literal(v) for v in column.allowed)
+        allowed = ", ".join(sql_literal(v) for v in column.allowed)
         return f"lower(trim({_quote(column.name)})) in ({allowed})"
     return f"{_typed(column, rules)} is not null"
 
@@ -111,8 +113,8 @@ def _range_checks(column: Column, rules: DeliveryRules, typed: str) -> list[str]
     checks = []
     if column.minimum is not None:
         checks.append(
-            f"case when {typed} < {column.minimum} then {_literal(column.name + ': ')} || "
-            f"{_shown(column)} || {_literal(' is below the minimum ' + _number(column.minimum))}"
+            f"case when {typed} < {column.minimum} then {sql_literal(column.name + ': ')} || "
+            f"{_shown(column)} || {sql_literal(' is below the minimum ' + _number(column.minimum))}"
             " end"
         )
     if column.maximum is not None:
@@ -122,14 +124,14 @@ def _range_checks(column: Column, rules: DeliveryRules, typed: str) -> list[str]
         else:
             limit, label = column.maximum, f" is above the maximum {_number(column.maximum)}"
         checks.append(
-            f"case when {typed} > {limit} then {_literal(column.name + ': ')} || "
-            f"{_shown(column)} || {_literal(label)} end"
+            f"case when {typed} > {limit} then {sql_literal(column.name + ': ')} || "
+            f"{_shown(column)} || {sql_literal(label)} end"
         )
     return checks
 
 
 def _future_check(column: Column, rules: DeliveryRules, now: datetime, typed: str) -> str:
-    now_literal = f"timestamp {_literal(now.isoformat(sep=' ', timespec='seconds'))}"
+    now_literal = f"timestamp {sql_literal(now.isoformat(sep=' ', timespec='seconds'))}"
     if column.type == "date":
         days = int(rules.future_tolerance_hours // 24)
         latest = f"least(_partition_date + {days}, cast({now_literal} as date))"
@@ -139,8 +141,8 @@ def _future_check(column: Column, rules: DeliveryRules, now: datetime, typed: st
             f"least(cast(_partition_date as timestamp) + to_microseconds({micros}), {now_literal})"
         )
     return (
-        f"case when {typed} > {latest} then {_literal(column.name + ': ')} || {_shown(column)} || "
-        f"{_literal(' is later than its delivery day (in the future)')} end"
+        f"case when {typed} > {latest} then {sql_literal(column.name + ': ')} || "
+        f"{_shown(column)} || {sql_literal(' is later than its delivery day (in the future)')} end"
     )
 
 
@@ -159,30 +161,30 @@ def _checks(column: Column, rules: DeliveryRules, now: datetime) -> list[str]:
     checks = []
     if column.required:
         checks.append(
-            f"case when not ({present}) then {_literal(column.name + ': required value missing')}"
-            " end"
+            f"case when not ({present}) then "
+            f"{sql_literal(column.name + ': required value missing')} end"
         )
     if column.type != "string":
         checks.append(
             f"case when {present} and {typed} is null then "
-            f"{_literal(column.name + ': ')} || {_shown(column)} || "
-            f"{_literal(' is not a valid ' + column.type)} end"
+            f"{sql_literal(column.name + ': ')} || {_shown(column)} || "
+            f"{sql_literal(' is not a valid ' + column.type)} end"
         )
     if column.allowed:
         # The typed value of an allowed-values column is its trimmed value in lower case.
-        allowed = ", ".join(_literal(v) for v in column.allowed)
+        allowed = ", ".join(sql_literal(v) for v in column.allowed)
         checks.append(
             f"case when {present} and {typed} not in ({allowed}) then "
-            f"{_literal(column.name + ': ')} || {_shown(column)} || "
-            f"{_literal(' is not one of ' + ', '.join(column.allowed))} end"
+            f"{sql_literal(column.name + ': ')} || {_shown(column)} || "
+            f"{sql_literal(' is not one of ' + ', '.join(column.allowed))} end"
         )
     checks += _range_checks(column, rules, typed)
     if column.type in ("date", "timestamp"):
         earliest = EARLIEST_DATE.isoformat()
         checks.append(
-            f"case when {typed} < date {_literal(earliest)} then "
-            f"{_literal(column.name + ': ')} || {_shown(column)} || "
-            f"{_literal(f' is before {earliest} (the earliest date accepted)')} end"
+            f"case when {typed} < date {sql_literal(earliest)} then "
+            f"{sql_literal(column.name + ': ')} || {_shown(column)} || "
+            f"{sql_literal(f' is before {earliest} (the earliest date accepted)')} end"
         )
     if column.not_after_delivery:
         checks.append(_future_check(column, rules, now, typed))
@@ -197,10 +199,10 @@ def _key_rules(entity: Entity) -> str:
     conflict = " rows with different values this day (conflicting rows: send one row per key)"
     return f"""case
         when min(_content) over same_key <> max(_content) over same_key then
-            {_literal(columns + ": '")} || array_to_string(_key, ', ') ||
-            {_literal("' delivered in ")} || count(*) over same_key || {_literal(conflict)}
+            {sql_literal(columns + ": '")} || array_to_string(_key, ', ') ||
+            {sql_literal("' delivered in ")} || count(*) over same_key || {sql_literal(conflict)}
         when row_number() over same_row > 1 then
-            {_literal("exact duplicate of '")} ||
+            {sql_literal("exact duplicate of '")} ||
             first_value(_file || ', row ' || _row_number) over same_row || ''''
         else '' end"""
 
