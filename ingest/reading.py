@@ -20,7 +20,9 @@ nothing here holds a whole file:
   modules, as before, but yielding bounded batches (:class:`ExactReader`) instead of one list
   per column of the whole file. It is slower but exact, and such files are the odd, small ones.
   A GBK file is decoded as it streams rather than transcoded for DuckDB: GBK exports come from
-  CRM tools and are small, and the exact path's memory is flat already.
+  CRM tools and are small, and the exact path's memory is flat already. JSON Lines stay with
+  Python's json module: DuckDB's `read_json` types values itself (`1.50` becomes 1.5, an id
+  exported as a number gets a type), where the contract wants the text as sent.
 """
 
 from __future__ import annotations
