@@ -350,12 +350,11 @@ class _EntityStage:
         return read.rows_read
 
     @staticmethod
-    def _count_read(load: EntityLoad, read: _FileRead, sign: int = 1) -> None:
-        load.rows_read += sign * read.rows_read
-        load.rows_quarantined += sign * read.rows_rejected
-        if sign > 0:
-            load.extra_columns.update(read.extra_columns)
-            load.missing_columns.update(read.missing_columns)
+    def _count_read(load: EntityLoad, read: _FileRead) -> None:
+        load.rows_read += read.rows_read
+        load.rows_quarantined += read.rows_rejected
+        load.extra_columns.update(read.extra_columns)
+        load.missing_columns.update(read.missing_columns)
 
     def _add_fast(
         self, path: Path, relative: str, scan: FileScan, day: date, note: str | None
