@@ -9,6 +9,10 @@ in names, so a few are allowed). Anything else is refused rather than loaded as 
 the refusal says what the bytes look like when that is clear: UTF-16 (NUL bytes or its
 byte-order mark) or Japanese Shift-JIS (whose half-width katakana also decode as plausible
 GB18030 Chinese).
+
+Every check reads the bytes as a stream of chunks, so a file of any size is judged in memory
+that does not grow with it: the loader feeds the UTF-8 check from the pass that also hashes the
+file, and reads the file again only when it is not UTF-8 (rare, small CRM exports).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import codecs
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 UTF8 = "utf-8"
 GBK = "gb18030"
@@ -51,39 +57,125 @@ def _in_gb2312(ch: str) -> bool:
     return True
 
 
-def _reads_as_chinese(text: str) -> bool:
-    if any(
-        unicodedata.category(ch) in {"Cc", "Co", "Cn", "Cs"} for ch in set(text) - _ALLOWED_CONTROLS
-    ):
-        return False
-    counts = Counter(ch for ch in text if ord(ch) > 127)
+Chunks = Callable[[], Iterable[bytes]]
+"""Opens the bytes of a file afresh, as an iterable of chunks."""
+
+
+class Utf8Check:
+    """Whether a stream of chunks is UTF-8 text (and not UTF-16), fed one chunk at a time."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._fed = 0
+        self.error: tuple[int, str, str] | None = None
+        """(offset, the byte in hex, reason) of the first byte that is not UTF-8."""
+        self.nul: int | None = None
+        """Offset of the first NUL byte."""
+        self.utf16_bom = False
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        """Check the next ``chunk``; ``final`` after the last one."""
+        if self._fed == 0 and chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            self.utf16_bom = True
+        if self.nul is None and (nul := chunk.find(b"\x00")) >= 0:
+            self.nul = self._fed + nul
+        pending = len(self._decoder.getstate()[0])
+        # ASCII is UTF-8: most chunks of most files need no decoding.
+        if self.error is None and (pending or final or not chunk.isascii()):
+            try:
+                self._decoder.decode(chunk, final)
+            except UnicodeDecodeError as exc:
+                offset = self._fed - pending + exc.start
+                self.error = (offset, exc.object[exc.start : exc.start + 1].hex(), exc.reason)
+        self._fed += len(chunk)
+
+    def refuse_utf16(self) -> None:
+        """Raise EncodingError when the bytes look like UTF-16 (or binary)."""
+        if self.utf16_bom:
+            raise EncodingError(
+                "looks like UTF-16 (it starts with a UTF-16 byte-order mark), which is not "
+                "accepted",
+                0,
+            )
+        if self.nul is not None:
+            raise EncodingError(
+                f"looks like UTF-16 (NUL bytes, the first at byte {self.nul}) or binary, which "
+                "is not accepted",
+                self.nul,
+            )
+
+
+class _NotDecodable(Exception):
+    def __init__(self, offset: int, byte: str) -> None:
+        self.offset, self.byte = offset, byte
+
+
+def _decodes(encoding: str, chunks: Iterable[bytes]) -> Iterable[str]:
+    """The text of ``chunks`` in ``encoding``, chunk by chunk. Raises _NotDecodable with the
+    offset (in the whole stream) and hex of the first byte that is not ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    fed = 0
+    for chunk in chain((c for c in chunks if c), (b"",)):
+        pending = len(decoder.getstate()[0])
+        try:
+            yield decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start : exc.start + 1].hex()
+            raise _NotDecodable(fed - pending + exc.start, byte) from None
+        fed += len(chunk)
+
+
+def _reads_as_chinese(texts: Iterable[str]) -> bool:
+    """True when the text has no control or private-use characters and nearly all of its
+    non-ASCII characters are common (GB2312) ones."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(ch for ch in text if ord(ch) > 127)
+        controls = set(text) - _ALLOWED_CONTROLS
+        if any(unicodedata.category(ch) in {"Cc", "Co", "Cn", "Cs"} for ch in controls):
+            return False
     common = sum(n for ch, n in counts.items() if _in_gb2312(ch))
-    return common >= MIN_COMMON_SHARE * sum(counts.values())
+    return common >= MIN_COMMON_SHARE * counts.total()
 
 
-def _looks_like_shift_jis(data: bytes) -> bool:
+def _looks_like_shift_jis(chunks: Iterable[bytes]) -> bool:
     """True when the bytes are valid Shift-JIS holding Japanese kana. Chinese GBK text is almost
     never valid strict Shift-JIS (its trail bytes fall outside Shift-JIS's ranges)."""
+    kana = False
     try:
-        text = data.decode("shift_jis")
-    except UnicodeDecodeError:
+        for text in _decodes("shift_jis", chunks):
+            kana = kana or any(
+                "\u3040" <= ch <= "\u30ff" or "\uff61" <= ch <= "\uff9f" for ch in text
+            )
+    except _NotDecodable:
         return False
-    return any("\u3040" <= ch <= "\u30ff" or "\uff61" <= ch <= "\uff9f" for ch in text)
+    return kana
 
 
-def _refuse_utf16(data: bytes) -> None:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+def not_utf8_encoding(check: Utf8Check, chunks: Chunks) -> str:
+    """The encoding of bytes that ``check`` found not to be UTF-8: GBK when they decode cleanly
+    as GB18030 and read as Chinese text. Reads ``chunks()`` again (twice at most).
+
+    Raises EncodingError otherwise, with the offset of the byte at fault (see :func:`decode`)."""
+    check.refuse_utf16()
+    assert check.error is not None
+    offset, byte, reason = check.error
+    if _looks_like_shift_jis(chunks()):
         raise EncodingError(
-            "looks like UTF-16 (it starts with a UTF-16 byte-order mark), which is not accepted",
-            0,
+            f"not valid UTF-8 at byte {offset}, and looks like Japanese Shift-JIS (it decodes as "
+            "Shift-JIS with kana), which is not accepted",
+            offset,
         )
-    nul = data.find(b"\x00")
-    if nul >= 0:
+    utf8 = f"not valid UTF-8 at byte {offset} (0x{byte}: {reason})"
+    try:
+        chinese = _reads_as_chinese(_decodes(GBK, chunks()))
+    except _NotDecodable as exc:
         raise EncodingError(
-            f"looks like UTF-16 (NUL bytes, the first at byte {nul}) or binary, which is not "
-            "accepted",
-            nul,
-        )
+            f"{utf8} and not valid GBK at byte {exc.offset} (0x{exc.byte}) either", exc.offset
+        ) from None
+    if not chinese:
+        raise EncodingError(f"{utf8} and not Chinese text in GBK either", offset)
+    return GBK
 
 
 def decode(data: bytes) -> Decoded:
@@ -93,30 +185,10 @@ def decode(data: bytes) -> Decoded:
     Raises EncodingError, with the offset of the byte at fault, otherwise: for UTF-16 (NUL
     bytes, which no text export holds, or a UTF-16 byte-order mark) and for Japanese Shift-JIS
     the message says so."""
-    _refuse_utf16(data)
-    try:
+    check = Utf8Check()
+    check.feed(data, final=True)
+    check.refuse_utf16()
+    if check.error is None:
         return Decoded(data.decode("utf-8-sig"), UTF8)
-    except UnicodeDecodeError as exc:
-        offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
-        first_error = exc
-    if _looks_like_shift_jis(data):
-        raise EncodingError(
-            f"not valid UTF-8 at byte {offset}, and looks like Japanese Shift-JIS (it decodes as "
-            "Shift-JIS with kana), which is not accepted",
-            offset,
-        )
-    try:
-        text = data.decode(GBK)
-    except UnicodeDecodeError as exc:
-        text = None
-        gbk_error = exc
-    if text is not None and _reads_as_chinese(text):
-        return Decoded(text, GBK)
-    byte = data[offset : offset + 1].hex()
-    utf8 = f"not valid UTF-8 at byte {offset} (0x{byte}: {first_error.reason})"
-    if text is not None:
-        raise EncodingError(f"{utf8} and not Chinese text in GBK either", offset)
-    bad = gbk_error.start
-    raise EncodingError(
-        f"{utf8} and not valid GBK at byte {bad} (0x{data[bad : bad + 1].hex()}) either", bad
-    )
+    encoding = not_utf8_encoding(check, lambda: (data,))
+    return Decoded(data.decode(encoding), encoding)

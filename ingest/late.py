@@ -75,7 +75,7 @@ def find_late_deliveries(con: duckdb.DuckDBPyConnection, landing: Path) -> list[
                 stat.st_size,
                 mtime_utc(stat.st_mtime_ns),
             )
-            sha = known[0] if unchanged else file_sha256(path.read_bytes())
+            sha = known[0] if unchanged else file_sha256(path)
             if known is None or known[0] != sha:
                 late[day].append(relative)
             current[day].append(f"{relative}:{sha}")

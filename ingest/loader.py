@@ -1,9 +1,17 @@
-"""Load a source's daily deliveries into DuckDB raw tables, one transaction per call.
+"""Load a source's daily deliveries into DuckDB raw tables, committing a bounded batch of days
+at a time.
 
-Loading a range of days first deletes every row of those days (raw rows, quarantined rows, load
-and file records), then inserts what the landing folder holds now, all in one transaction: a
-re-run gives the same tables, a corrected re-delivery replaces the day, and a failure leaves the
-warehouse as it was.
+Loading a range of days replaces, batch by batch, every row of those days (raw rows, quarantined
+rows, load and file records) with what the landing folder holds now: a re-run gives the same
+tables and a corrected re-delivery replaces the day. Each batch of whole days (about
+COMMIT_ROWS rows, or one day when a day is larger) is one transaction, so a crash or a bad file
+loses at most the batch in flight (the days before it stay loaded, and re-running the range
+replaces them again), and the memory a load needs does not grow with the range.
+
+Files are read (`reading.py`) into temporary staging tables outside the write transaction: a
+file DuckDB's CSV reader refuses fails only its own statement and is read again by the exact
+path. Validation, the key rules and the writes then run in DuckDB over the staged days
+(`row_rules.py`), within DuckDB's memory limit (it spills to its temporary folder).
 
 Every file is recorded in ``raw._files`` with the SHA-256 of its bytes, so that a file delivered
 twice is never counted twice: a copy of a file already in the same day's folder (a re-upload
@@ -27,8 +35,22 @@ import pyarrow as pa
 
 from ingest.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Entity, Source
 from ingest.landing import day_folder, describe_unrecognised, odd_source_entries
-from ingest.reading import DeliveryError, ReadFile, read_delivery_file
-from ingest.row_rules import DeliveryRules, changed_type_columns, validation_sql
+from ingest.reading import (
+    DeliveryError,
+    ExactReader,
+    FileScan,
+    fast_csv_query,
+    read_csv_header,
+    scan_file,
+)
+from ingest.row_rules import (
+    TYPE_CHANGE_MIN_VALUES,
+    DeliveryRules,
+    changed_type_columns,
+    keys_repeat,
+    sql_literal,
+    validation_sql,
+)
 
 QUARANTINE_TABLE = "raw._quarantine"
 LOADS_TABLE = "raw._loads"
@@ -107,8 +129,10 @@ def mtime_utc(stat_mtime_ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=stat_mtime_ns // 1000)
 
 
-def file_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the bytes of ``path``, read in chunks."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @dataclass
@@ -212,14 +236,67 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, sources: tuple[Source, ...
     _create_table(con, FILES_TABLE, _FILES_COLUMNS)
 
 
-BATCH_ROWS = 200_000
-"""Rows read before they are validated and written: DuckDB's cost per statement, not per row,
-dominates when a backfill reads thousands of small daily files, so files are written in
-batches, of whole days (keys must be unique within a day)."""
+COMMIT_ROWS = 200_000
+"""Rows staged before the days holding them are validated, written and committed: DuckDB's
+cost per statement, not per row, dominates when a backfill reads thousands of small daily
+files, so days are written in batches, of whole days (keys must be unique within a day)."""
+DIRECT_READ_BYTES = 64 << 20
+"""A CSV file at least this large that can take the fast path is not copied into the staging
+table: DuckDB reads it while validating, which saves writing (and spilling) its text once."""
+
+_STAGE_LINEAGE = {
+    "_row_number": "bigint",
+    "_fast": "boolean",
+    "_partition_date": "date",
+    "_file": "varchar",
+    "_note": "varchar",
+}
+"""Staged with every row: ``_fast`` rows hold, in ``_row_number``, the offset from their
+rowid to their line (DuckDB read them in file order: see ``reading.fast_csv_query``)."""
+_REJECT_COLUMNS = {
+    "_partition_date": "date",
+    "_file": "varchar",
+    "_row_number": "bigint",
+    "reason": "varchar",
+    "record": "varchar",
+}
 
 
-class _EntityBatch:
-    """Files of one entity that were read but not yet validated and written."""
+@dataclass
+class _FileRead:
+    rows_read: int
+    rows_rejected: int
+    extra_columns: tuple[str, ...]
+    missing_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _DirectFile:
+    """A large CSV file that DuckDB reads while validating (see DIRECT_READ_BYTES)."""
+
+    path: Path
+    relative: str
+    scan: FileScan
+    day: date
+    note: str | None
+    query: str
+    rows: int
+    """Rows it holds if every record is one line: checked once DuckDB has read it."""
+    header_lines: int
+
+    def relation(self) -> str:
+        """Its rows with the staging table's lineage columns."""
+        note = "null::varchar" if self.note is None else sql_literal(self.note)
+        return f"""select *, row_number() over () + {self.header_lines} as _row_number,
+            date '{self.day.isoformat()}' as _partition_date,
+            {sql_literal(self.relative)} as _file, {note} as _note
+        from ({self.query})"""
+
+
+class _EntityStage:
+    """Rows of one entity read for the days in flight, in temporary tables (the readable rows as
+    text, and the rows that could not be read, with their reason), or to be read by DuckDB while
+    validating (large well-formed CSV files)."""
 
     def __init__(
         self,
@@ -229,118 +306,268 @@ class _EntityBatch:
         load: _LoadContext,
     ) -> None:
         self.con, self.source, self.entity, self.load = con, source, entity, load
-        self.columns: dict[str, list] = self._empty()
+        self.table = f"_stage_{source.name}__{entity.name}"
+        self.rejects_table = f"_rejects_{source.name}__{entity.name}"
+        self.validated = f"_validated_{source.name}__{entity.name}"
+        self.rows = 0
+        self._next_rowid = 0
+        self.direct: list[_DirectFile] = []
         self.loads: dict[date, EntityLoad] = {}
         self.paths: dict[str, Path] = {}
+        self._create()
 
-    def _empty(self) -> dict[str, list]:
-        return {
-            name: []
-            for name in (
-                *self.entity.column_names,
-                "_row_number",
-                "_partition_date",
-                "_file",
-                "_note",
-            )
-        }
+    def _create(self) -> None:
+        text = dict.fromkeys(self.entity.column_names, "varchar")
+        for table, columns in (
+            (self.table, text | _STAGE_LINEAGE),
+            (self.rejects_table, _REJECT_COLUMNS),
+        ):
+            ddl = ", ".join(f'"{name}" {type_}' for name, type_ in columns.items())
+            self.con.execute(f"create or replace temp table {table} ({ddl})")
+        self.con.execute(f"drop table if exists {self.validated}")
+        self.rows, self._next_rowid, self.direct = 0, 0, []
+        self.loads, self.paths = {}, {}
 
-    def add(self, read: ReadFile, relative: str, load: EntityLoad, note: str | None) -> None:
-        """Queue the rows of ``read``; ``note`` (a duplicate delivery) quarantines them all."""
+    def drop(self) -> None:
+        """Drop the staging tables (the load is over or failed)."""
+        for table in (self.table, self.rejects_table, self.validated):
+            self.con.execute(f"drop table if exists {table}")
+
+    def add(
+        self, path: Path, relative: str, scan: FileScan, load: EntityLoad, note: str | None
+    ) -> int:
+        """Stage the rows of ``path``; ``note`` (a duplicate delivery) quarantines them all.
+        Returns the rows read."""
         day = load.partition_date
+        self.loads[day] = load
+        self.paths[relative] = path
+        read = None
+        if self.entity.format == "csv":
+            read = self._add_fast(path, relative, scan, day, note)
+        if read is None:
+            read = self._add_exact(path, relative, scan, day, note)
+        self._count_read(load, read)
+        return read.rows_read
+
+    @staticmethod
+    def _count_read(load: EntityLoad, read: _FileRead) -> None:
         load.rows_read += read.rows_read
-        load.rows_quarantined += len(read.rejects)
+        load.rows_quarantined += read.rows_rejected
         load.extra_columns.update(read.extra_columns)
         load.missing_columns.update(read.missing_columns)
-        self.loads[day] = load
-        self.paths[relative] = read.path
-        if read.rejects:
-            self._quarantine(
-                [
-                    (day, relative, row, "; ".join(filter(None, (note, reason))), record)
-                    for row, reason, record in read.rejects
-                ]
+
+    def _add_fast(
+        self, path: Path, relative: str, scan: FileScan, day: date, note: str | None
+    ) -> _FileRead | None:
+        """Stage a CSV file read by DuckDB; None (nothing staged) when it must take the exact
+        path."""
+        header = read_csv_header(path, self.entity, scan)
+        query = fast_csv_query(path, self.entity, scan, header)
+        # Row numbers follow the order DuckDB reads rows in, which is the file's only while
+        # DuckDB keeps insertion order.
+        in_order = self.con.execute("select current_setting('preserve_insertion_order')")
+        if not in_order.fetchall()[0][0] or query is None:
+            return None
+        expected = scan.line_breaks - header.lines
+        if scan.bytes >= DIRECT_READ_BYTES:
+            self.direct.append(
+                _DirectFile(path, relative, scan, day, note, query, expected, header.lines)
             )
-        rows = len(read.row_numbers)
-        for name, values in read.columns.items():
-            self.columns[name].extend(values)
-        self.columns["_row_number"].extend(read.row_numbers)
-        self.columns["_partition_date"].extend([day] * rows)
-        self.columns["_file"].extend([relative] * rows)
-        self.columns["_note"].extend([note] * rows)
+            self.rows += expected
+            return _FileRead(expected, 0, header.extra, header.missing)
+        first = self._next_rowid
+        try:
+            self.con.execute(
+                f"insert into {self.table} select *, ?, true, ?, ?, ? from ({query})",
+                [header.lines + 1 - first, day, relative, note],
+            )
+        except duckdb.InvalidInputException:
+            return None  # a row DuckDB refuses: the statement added nothing
+        [(rows, low, high)] = self.con.execute(
+            f"select count(*), min(rowid), max(rowid) from {self.table} where rowid >= ?",
+            [first],
+        ).fetchall()
+        if rows:
+            self._next_rowid = high + 1
+        if rows == expected and (not rows or high - low + 1 == rows):
+            self.rows += rows
+            return _FileRead(rows, 0, header.extra, header.missing)
+        self.con.execute(f"delete from {self.table} where rowid >= ?", [first])
+        return None
 
-    def flush_if_full(self) -> None:
-        """Validate and write the queued rows once there are enough; call between days."""
-        if len(self.columns["_file"]) >= BATCH_ROWS:
-            self.flush()
+    def _add_exact(
+        self, path: Path, relative: str, scan: FileScan, day: date, note: str | None
+    ) -> _FileRead:
+        reader = ExactReader(path, self.entity, scan)
+        rows = rejected = 0
+        for batch in reader.batches():
+            if batch.values.num_rows:
+                self.con.register("_batch", batch.values)
+                try:
+                    self.con.execute(
+                        f"insert into {self.table} select *, false, ?, ?, ? from _batch",
+                        [day, relative, note],
+                    )
+                finally:
+                    self.con.unregister("_batch")
+                self.rows += batch.values.num_rows
+                self._next_rowid += batch.values.num_rows
+            if batch.rejects:
+                self._reject(day, relative, note, batch.rejects)
+            rows += batch.values.num_rows + len(batch.rejects)
+            rejected += len(batch.rejects)
+        return _FileRead(rows, rejected, reader.extra_columns, reader.missing_columns)
 
-    def _quarantine(self, rows: list[tuple]) -> None:
-        self.con.executemany(
-            f"insert into {QUARANTINE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [self.source.name, self.entity.name, *row, self.load.load_id, self.load.loaded_at]
-                for row in rows
-            ],
+    def _reject(
+        self, day: date, relative: str, note: str | None, rejects: list[tuple[int, str, str]]
+    ) -> None:
+        reasons = ["; ".join(filter(None, (note, reason))) for _, reason, _ in rejects]
+        table = pa.table(
+            {
+                "_partition_date": pa.array([day] * len(rejects), pa.date32()),
+                "_file": pa.array([relative] * len(rejects), pa.string()),
+                "_row_number": pa.array([line for line, _, _ in rejects], pa.int64()),
+                "reason": pa.array(reasons, pa.string()),
+                "record": pa.array([record for _, _, record in rejects], pa.string()),
+            }
         )
-        for *_, reason, _ in rows:
+        self.con.register("_batch_rejects", table)
+        try:
+            self.con.execute(f"insert into {self.rejects_table} select * from _batch_rejects")
+        finally:
+            self.con.unregister("_batch_rejects")
+        for reason in reasons:
             self._count(reason)
 
     def _count(self, reason: str, n: int = 1) -> None:
         for part in reason.split("; "):
             self.load.report.reasons[f"{self.entity.name}: {_rule(part)}"] += n
 
-    def flush(self) -> None:
-        if not self.columns["_file"]:
-            return
-        con = self.con
-        types = {"_row_number": pa.int64(), "_partition_date": pa.date32()}
-        delivered = pa.table(
-            {
-                name: pa.array(values, types.get(name, pa.string()))
-                for name, values in self.columns.items()
-            }
+    def _relation(self) -> str:
+        """The staged rows and those of the files DuckDB reads directly, as one relation."""
+        staged = f"""select * exclude (_fast) replace (
+                case when _fast then rowid + _row_number else _row_number end as _row_number)
+            from {self.table}"""
+        branches = [staged, *(f.relation() for f in self.direct)]
+        return "(" + "\nunion all by name\n".join(branches) + ")"
+
+    def _validate(self, keys_repeat: bool) -> None:
+        context = self.load
+        sql = validation_sql(
+            self.entity, self._relation(), context.rules, context.now, ("_file",), keys_repeat
         )
-        self.columns = self._empty()
-        con.register("_delivered", delivered)
-        try:
-            changed = changed_type_columns(con, self.entity, "_delivered", self.load.rules)
-            if changed:
-                file, columns = sorted(changed.items())[0]
-                raise DeliveryError(
-                    f"{self.paths[file]}: column(s) changed type: {'; '.join(columns)}; fix "
-                    "the export (or the contract in ingest/contract.py) and load the "
-                    "day again"
-                )
-            sql = validation_sql(
-                self.entity, "_delivered", self.load.rules, self.load.now, ("_file",)
+        self.con.execute(f"create or replace temp table {self.validated} as {sql}")
+
+    def _direct_files_whole(self) -> bool:
+        """Whether DuckDB read as many rows of each directly read file as it has lines."""
+        if not self.direct:
+            return True
+        counts = dict(
+            self.con.execute(
+                f"select _file, count(*) from {self.validated} where _file in "
+                f"(select unnest(?)) group by all",
+                [[f.relative for f in self.direct]],
+            ).fetchall()
+        )
+        return all(counts.get(f.relative, 0) == f.rows for f in self.direct)
+
+    def _read_exactly_what_direct_reads_miss(self) -> None:
+        """Move the directly read files whose records are not one line each, or that DuckDB
+        refuses, to the exact path."""
+        keep = []
+        for direct in self.direct:
+            try:
+                [(rows,)] = self.con.execute(f"select count(*) from ({direct.query})").fetchall()
+            except duckdb.InvalidInputException:
+                rows = None
+            if rows == direct.rows:
+                keep.append(direct)
+                continue
+            load = self.loads[direct.day]
+            self.rows -= direct.rows
+            load.rows_read -= direct.rows
+            read = self._add_exact(
+                direct.path, direct.relative, direct.scan, direct.day, direct.note
             )
-            con.execute(f"create or replace temp table _validated as {sql}")
-        finally:
-            con.unregister("_delivered")
+            self._count_read(load, read)
+            for delivered in load.delivered:
+                if delivered.file == direct.relative:
+                    delivered.rows_read = read.rows_read
+        self.direct = keep
+
+    def prepare(self) -> None:
+        """Validate the staged rows into a temporary table. Runs before the write transaction:
+        a file DuckDB refuses aborts the statement reading it, which in a transaction would
+        abort the transaction.
+
+        Raises DeliveryError when a column of a file changed type."""
+        if not self.rows:
+            return
+        try:
+            self._validate(keys_repeat=False)
+            whole = self._direct_files_whole()
+        except duckdb.InvalidInputException:
+            whole = False
+        if not whole:
+            self._read_exactly_what_direct_reads_miss()
+            self._validate(keys_repeat=False)
+        if keys_repeat(self.con, self.entity, self.validated):
+            self._validate(keys_repeat=True)
+        [(bad,)] = self.con.execute(
+            f"select count(*) from {self.validated} where _reason <> ''"
+        ).fetchall()
+        # A column whose type changed fails each of its values, so it needs bad rows to exist.
+        if bad < TYPE_CHANGE_MIN_VALUES:
+            return
+        changed = changed_type_columns(self.con, self.entity, self._relation(), self.load.rules)
+        if changed:
+            file, columns = sorted(changed.items())[0]
+            raise DeliveryError(
+                f"{self.paths[file]}: column(s) changed type: {'; '.join(columns)}; fix "
+                "the export (or the contract in ingest/contract.py) and load the "
+                "day again"
+            )
+
+    def write(self) -> None:
+        """Write the validated rows to the raw table and the quarantine (within the caller's
+        transaction), then empty the stage."""
+        con, context = self.con, self.load
+        con.execute(
+            f"""insert into {QUARANTINE_TABLE}
+            select ?, ?, _partition_date, _file, _row_number, reason, record, ?, ?
+            from {self.rejects_table}""",
+            [self.source.name, self.entity.name, context.load_id, context.loaded_at],
+        )
+        if self.rows:
+            self._write_validated()
+        self._create()
+
+    def _write_validated(self) -> None:
+        con, context = self.con, self.load
         con.execute(
             f"""insert into {self.source.raw_table(self.entity)} by name
             select * exclude (_reason, _record), ? as _load_id, ? as _loaded_at
-            from _validated where _reason = ''""",
-            [self.load.load_id, self.load.loaded_at],
+            from {self.validated} where _reason = ''""",
+            [context.load_id, context.loaded_at],
         )
         con.execute(
             f"""insert into {QUARANTINE_TABLE}
             select ?, ?, _partition_date, _file, _row_number, _reason, _record, ?, ?
-            from _validated where _reason <> ''""",
-            [self.source.name, self.entity.name, self.load.load_id, self.load.loaded_at],
+            from {self.validated} where _reason <> ''""",
+            [self.source.name, self.entity.name, context.load_id, context.loaded_at],
         )
         bad_by_day = con.execute(
-            "select _partition_date, count(*) from _validated where _reason <> '' group by all"
+            f"select _partition_date, count(*) from {self.validated} where _reason <> '' "
+            "group by all"
         ).fetchall()
         for day, n in bad_by_day:
             self.loads[day].rows_quarantined += n
         reasons = con.execute(
             "select part, count(*) from (select unnest(string_split(_reason, '; ')) as part "
-            "from _validated where _reason <> '') group by all"
+            f"from {self.validated} where _reason <> '') group by all"
         ).fetchall()
         for reason, n in reasons:
             self._count(reason, n)
-        con.execute("drop table _validated")
 
 
 def _rule(reason: str) -> str:
@@ -380,43 +607,45 @@ def _delete_days(con: duckdb.DuckDBPyConnection, source: Source, start: date, en
         )
 
 
-def _originals(con: duckdb.DuckDBPyConnection, source: Source) -> dict[tuple[str, str], tuple]:
+def _originals(
+    con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date
+) -> dict[tuple[str, str], tuple]:
+    """The files loaded for days outside ``start``..``end`` (those are being replaced)."""
     rows = con.execute(
         f"""select entity, sha256, arg_min(file, partition_date), min(partition_date)
-        from {FILES_TABLE} where source = ? and status = ? and rows_read > 0 group by all""",
-        [source.name, LOADED],
+        from {FILES_TABLE} where source = ? and status = ? and rows_read > 0
+            and partition_date not between ? and ?
+        group by all""",
+        [source.name, LOADED, start, end],
     ).fetchall()
     return {(entity, sha): (file, day) for entity, sha, file, day in rows}
 
 
-def _file_bytes(path: Path) -> tuple[bytes, datetime]:
-    """The bytes and modification time of a delivered file. One that cannot be read (no
-    permission, vanished, a special file) raises DeliveryError naming it: the landing folder
-    needs fixing, a retry would fail the same way."""
+def _modified_at(path: Path) -> datetime:
     try:
-        return path.read_bytes(), mtime_utc(path.stat().st_mtime_ns)
+        return mtime_utc(path.stat().st_mtime_ns)
     except OSError as exc:
         raise DeliveryError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _load_day_files(
-    batch: _EntityBatch, paths: list[Path], landing: Path, load: EntityLoad
+def _stage_day_files(
+    stage: _EntityStage, paths: list[Path], landing: Path, load: EntityLoad
 ) -> None:
-    """Read one entity's files of one day into ``batch``, recording each file in ``load``."""
-    context = batch.load
+    """Stage one entity's files of one day, recording each file in ``load``."""
+    context = stage.load
     day = load.partition_date
     this_day: dict[str, DeliveredFile] = {}
     for path in paths:
         relative = path.relative_to(landing).as_posix()
-        data, stamp = _file_bytes(path)
-        sha = file_sha256(data)
-        first = this_day.get(sha)
+        stamp = _modified_at(path)
+        scan = scan_file(path)
+        first = this_day.get(scan.sha256)
         if first is not None:
             load.delivered.append(
                 DeliveredFile(
                     relative,
-                    sha,
-                    len(data),
+                    scan.sha256,
+                    scan.bytes,
                     stamp,
                     first.encoding,
                     first.rows_read,
@@ -428,31 +657,31 @@ def _load_day_files(
                 f"{relative}: skipped, same content as {first.file} (delivered twice)"
             )
             continue
-        try:
-            read = read_delivery_file(path, batch.entity, data)
-        except UnicodeError as exc:
-            raise DeliveryError(f"{path}: cannot be decoded ({exc})") from None
-        status, original, note = LOADED, None, None
-        earlier = context.originals.get((batch.entity.name, sha)) if read.rows_read else None
+        earlier = context.originals.get((stage.entity.name, scan.sha256))
+        note = None
         if earlier is not None and earlier[1] != day:
+            note = f"duplicate delivery: same content as {earlier[0]} (delivered for {earlier[1]})"
+        rows_read = stage.add(path, relative, scan, load, note)
+        status, original = LOADED, None
+        if note is not None and rows_read:
             status, original = QUARANTINED_DUPLICATE, earlier[0]
-            note = f"duplicate delivery: same content as {original} (delivered for {earlier[1]})"
             context.report.warnings.append(f"{relative}: every row quarantined, {note}")
-        elif read.rows_read:
-            context.originals.setdefault((batch.entity.name, sha), (relative, day))
+        elif rows_read:
+            context.originals.setdefault((stage.entity.name, scan.sha256), (relative, day))
         delivered = DeliveredFile(
-            relative, sha, len(data), stamp, read.encoding, read.rows_read, status, original
+            relative, scan.sha256, scan.bytes, stamp, scan.encoding, rows_read, status, original
         )
-        this_day[sha] = delivered
+        this_day[scan.sha256] = delivered
         load.delivered.append(delivered)
-        batch.add(read, relative, load, note)
 
 
 def _count_rows_without_parent(
     con: duckdb.DuckDBPyConnection, source: Source, report: SourceLoadReport
 ) -> None:
     """Count, per day, the loaded rows of child entities whose parent is in no delivery loaded
-    so far (kept: the parent may come late, but revenue and counts miss it until then)."""
+    so far (kept: the parent may come late, but revenue and counts miss it until then), and
+    record the counts in ``raw._loads``. Counted once the whole range is loaded, so that a
+    parent delivered a few days after its lines within the range is found."""
     entities = {e.name: e for e in source.entities}
     for entity in source.entities:
         if entity.parent is None:
@@ -468,9 +697,8 @@ def _count_rows_without_parent(
                 [report.start, report.end],
             ).fetchall()
         )
-        for load in report.loads:
-            if load.entity != entity.name:
-                continue
+        loads = [load for load in report.loads if load.entity == entity.name]
+        for load in loads:
             load.rows_without_parent = by_day.get(load.partition_date, 0)
             if load.rows_without_parent:
                 report.warnings.append(
@@ -478,6 +706,21 @@ def _count_rows_without_parent(
                     f"{load.rows_without_parent:,} row(s) whose {parent.name} row never "
                     f"arrived (kept; no {', '.join(parent.key)} in {source.raw_table(parent)})"
                 )
+        counts = pa.table(
+            {
+                "day": pa.array([load.partition_date for load in loads], pa.date32()),
+                "n": pa.array([load.rows_without_parent for load in loads], pa.int64()),
+            }
+        )
+        con.register("_without_parent", counts)
+        try:
+            con.execute(
+                f"""update {LOADS_TABLE} set rows_without_parent = f.n from _without_parent f
+                where source = ? and entity = ? and partition_date = f.day""",
+                [source.name, entity.name],
+            )
+        finally:
+            con.unregister("_without_parent")
 
 
 def _warn_case_variants(
@@ -524,7 +767,8 @@ def load_source(
 
     ``progress`` is called after each day with the day and the rows read so far.
 
-    Raises DeliveryError, leaving the warehouse unchanged, when a file cannot be loaded at all.
+    Raises DeliveryError when a file cannot be loaded at all, leaving the days from the batch
+    holding that file on as they were (the batches before it stay committed).
     """
     rules = rules or DeliveryRules()
     ensure_raw_tables(con, (source,))
@@ -537,32 +781,30 @@ def load_source(
             f"{', '.join(map(str, odd))}: not a delivery day folder <YYYY-MM-DD> (e.g. "
             f"{start.isoformat()}), so never read; rename or remove it and load again"
         )
-    con.begin()
+    originals = _originals(con, source, start, end)
+    context = _LoadContext(load_id, loaded_at, now, rules, report, originals)
+    stages = [_EntityStage(con, source, entity, context) for entity in source.entities]
     try:
-        _delete_days(con, source, start, end)
-        context = _LoadContext(load_id, loaded_at, now, rules, report, _originals(con, source))
-        batches = [_EntityBatch(con, source, entity, context) for entity in source.entities]
+        first_day, in_flight = start, 0
         for offset in range((end - start).days + 1):
             day = start + timedelta(days=offset)
             files = day_folder(landing / source.name / day.isoformat(), source)
             if files.unrecognised:
                 raise DeliveryError(describe_unrecognised(files.unrecognised, source))
-            for batch in batches:
-                load = EntityLoad(batch.entity.name, day)
-                _load_day_files(batch, files.files[batch.entity.name], landing, load)
+            for stage in stages:
+                load = EntityLoad(stage.entity.name, day)
+                _stage_day_files(stage, files.files[stage.entity.name], landing, load)
                 report.loads.append(load)
-                batch.flush_if_full()
             if progress is not None:
                 progress(day, report.total("rows_read"))
-        for batch in batches:
-            batch.flush()
-        _count_rows_without_parent(con, source, report)
-        _warn_case_variants(con, source, report)
-        _record(con, source, report, load_id, loaded_at)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+            if day == end or sum(stage.rows for stage in stages) >= COMMIT_ROWS:
+                _write_days(con, source, stages, report.loads[in_flight:], first_day, day)
+                first_day, in_flight = day + timedelta(days=1), len(report.loads)
+    finally:
+        for stage in stages:
+            stage.drop()
+    _count_rows_without_parent(con, source, report)
+    _warn_case_variants(con, source, report)
     for load in report.loads:
         for kind, columns in (("extra", load.extra_columns), ("missing", load.missing_columns)):
             if columns:
@@ -574,17 +816,42 @@ def load_source(
     return report
 
 
+def _write_days(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    stages: list[_EntityStage],
+    loads: list[EntityLoad],
+    first: date,
+    last: date,
+) -> None:
+    """Replace the days ``first``..``last`` with their staged rows and ``loads``, in one
+    transaction."""
+    context = stages[0].load
+    for stage in stages:
+        stage.prepare()
+    con.begin()
+    try:
+        _delete_days(con, source, first, last)
+        for stage in stages:
+            stage.write()
+        _record(con, source, loads, context.load_id, context.loaded_at)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
 def _record(
     con: duckdb.DuckDBPyConnection,
     source: Source,
-    report: SourceLoadReport,
+    loads: list[EntityLoad],
     load_id: str,
     loaded_at: datetime,
 ) -> None:
-    """Write the load's figures to ``raw._loads`` and its files to ``raw._files``."""
-    for load in report.loads:
+    """Write the figures of ``loads`` to ``raw._loads`` and their files to ``raw._files``."""
+    for load in loads:
         load.rows_loaded = load.rows_read - load.rows_quarantined
-    loads = pa.Table.from_pylist(
+    figures = pa.Table.from_pylist(
         [
             {
                 "load_id": load_id,
@@ -602,7 +869,7 @@ def _record(
                 "encodings": load.encodings,
                 "rows_without_parent": load.rows_without_parent,
             }
-            for load in report.loads
+            for load in loads
         ]
     )
     files = [
@@ -614,10 +881,10 @@ def _record(
             **{name: getattr(f, name) for name in _FILES_COLUMNS if hasattr(f, name)},
             "loaded_at": loaded_at,
         }
-        for load in report.loads
+        for load in loads
         for f in load.delivered
     ]
-    con.register("_loads_frame", loads)
+    con.register("_loads_frame", figures)
     con.execute(f"insert into {LOADS_TABLE} by name select * from _loads_frame")
     con.unregister("_loads_frame")
     if files:

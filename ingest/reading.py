@@ -1,87 +1,168 @@
 """Reading one delivered file into rows of text, keeping what cannot be read as rejects.
 
 Reading knows only the file format (CSV or JSON Lines) and the header; the column types and
-value rules of the contract are checked afterwards, in DuckDB (see `validation.py`).
+value rules of the contract are checked afterwards, in DuckDB (see `row_rules.py`).
+
+Memory must not grow with the file (a 2 GB orders export is a normal night at a large shop), so
+nothing here holds a whole file:
+
+- :func:`scan_file` reads the bytes once, in chunks: their SHA-256 (duplicate deliveries), the
+  encoding (`encoding.py`), and the counts the fast path needs.
+- The fast path (:func:`fast_csv_query`) lets DuckDB's own CSV reader parse a UTF-8 CSV file,
+  in parallel and without a Python object per value. Its one weakness is row numbers: DuckDB does
+  not say on which line a record starts, and a quoted line break, a blank line or a row DuckDB
+  rejects shifts every later line. So the fast path is taken only where the line is known
+  exactly: the file ends with a line break, has no bare carriage return, its header is one line,
+  and, checked after DuckDB has read it, its line breaks number exactly the records read plus the
+  header. Then every record is one line, and record *i* starts on line *i* + 1 + header.
+- Every other file (a quoted line break, blank lines, a wrong number of fields, no final line
+  break, GBK, JSON Lines, or anything DuckDB refuses) takes the exact path: Python's csv / json
+  modules, as before, but yielding bounded batches (:class:`ExactReader`) instead of one list
+  per column of the whole file. It is slower but exact, and such files are the odd, small ones.
+  A GBK file is decoded as it streams rather than transcoded for DuckDB: GBK exports come from
+  CRM tools and are small, and the exact path's memory is flat already. JSON Lines stay with
+  Python's json module: DuckDB's `read_json` types values itself (`1.50` becomes 1.5, an id
+  exported as a number gets a type), where the contract wants the text as sent.
 """
 
 from __future__ import annotations
 
-import _csv
 import csv
 import gzip
+import hashlib
 import io
 import json
+import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
+
+import pyarrow as pa
 
 from ingest.contract import Entity
-from ingest.encoding import UTF8, EncodingError, decode
+from ingest.encoding import UTF8, EncodingError, Utf8Check, not_utf8_encoding
 from ingest.landing import GZIP_SUFFIX
+from ingest.row_rules import sql_literal
 
 TRUNCATED = "truncated: the file does not end with a line break"
 """Reason for the last row of a CSV file without a final line break: a file cut off mid-write
 ends the same way, and its last value may be cut (`110` for `110.90`) yet still valid."""
 _DELIMITERS = (";", "\t", "|")
+CHUNK_BYTES = 1 << 20
+BATCH_ROWS = 50_000
+"""Rows of the exact path held in Python at once (fewer when their text is long)."""
+BATCH_CHARACTERS = 64 << 20
+"""Characters of values of the exact path held in Python at once: a batch of long ticket
+descriptions stays small too."""
 
 
 class DeliveryError(Exception):
     """A delivery that cannot be loaded at all; the message names the file and what to do."""
 
 
-@dataclass
-class ReadFile:
-    """The rows of one file as text, column by column, with the rows that could not be read."""
+@dataclass(frozen=True)
+class FileScan:
+    """What one pass over the bytes of a delivered file found."""
 
-    path: Path
-    columns: dict[str, list[str | None]]
-    """One list of values per contract column ('' or None where empty)."""
-    row_numbers: list[int]
-    """The line in the file where each row starts."""
-    rejects: list[tuple[int, str, str]] = field(default_factory=list)
-    """(line number, reason, raw record) for rows that could not be read."""
-    extra_columns: tuple[str, ...] = ()
-    """Columns the file has and the contract does not: ignored."""
-    missing_columns: tuple[str, ...] = ()
-    """Optional contract columns the file lacks: loaded as null."""
-    encoding: str = UTF8
-
-    @property
-    def rows_read(self) -> int:
-        return len(self.row_numbers) + len(self.rejects)
+    sha256: str
+    """Of the bytes as delivered (compressed, for a ``.gz`` file)."""
+    bytes: int
+    encoding: str
+    line_breaks: int
+    """``\\n`` in the text (decompressed)."""
+    carriage_returns: int
+    ends_with_line_break: bool
 
 
-def read_delivery_file(path: Path, entity: Entity, data: bytes | None = None) -> ReadFile:
-    """Read ``path`` (whose bytes are ``data``, when already read) as a delivery of ``entity``.
+def is_gzip(path: Path) -> bool:
+    return path.name.lower().endswith(GZIP_SUFFIX)
 
-    A name ending in ``.gz`` is decompressed first.
 
-    Raises DeliveryError when the whole file is unusable: not gzip although named so, neither
-    UTF-8 nor GBK, no header, another delimiter, a column named twice, or required columns
-    missing. Rows with the wrong number of fields (CSV), that are not a JSON object or hold a
-    JSON object, array or boolean in a text column (JSONL), and the last row of a CSV file
-    without a final line break become rejects with their line number.
-    """
-    data = path.read_bytes() if data is None else data
-    if path.name.lower().endswith(GZIP_SUFFIX):
+def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    while chunk := handle.read(CHUNK_BYTES):
+        yield chunk
+
+
+def _text_chunks(path: Path) -> Iterator[bytes]:
+    """The bytes of the text of ``path``, decompressed when gzip."""
+    with gzip.open(path, "rb") if is_gzip(path) else path.open("rb") as handle:
+        yield from _chunks(handle)
+
+
+def scan_file(path: Path) -> FileScan:
+    """Read ``path`` once, in chunks: its SHA-256, size, encoding and line breaks.
+
+    Raises DeliveryError when it cannot be read (no permission, vanished, a special file: the
+    landing folder needs fixing), is not a complete gzip file although named so, or is neither
+    UTF-8 nor GBK."""
+    sha = hashlib.sha256()
+    size = 0
+    text_pass = not is_gzip(path)
+    check = Utf8Check()
+    line_breaks = carriage_returns = 0
+    last = b""
+
+    def count(chunk: bytes) -> None:
+        nonlocal line_breaks, carriage_returns, last
+        check.feed(chunk)
+        line_breaks += chunk.count(b"\n")
+        if b"\r" in chunk:
+            carriage_returns += chunk.count(b"\r")
+        last = chunk[-1:]
+
+    try:
+        with path.open("rb") as handle:
+            for chunk in _chunks(handle):
+                sha.update(chunk)
+                size += len(chunk)
+                if text_pass:
+                    count(chunk)
+    except OSError as exc:
+        raise DeliveryError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not text_pass:
         try:
-            data = gzip.decompress(data)
+            for chunk in _text_chunks(path):
+                count(chunk)
         except (OSError, EOFError, zlib.error) as exc:
             raise DeliveryError(
                 f"{path}: not a complete gzip file ({exc}); deliver it again"
             ) from None
+    check.feed(b"", final=True)
     try:
-        decoded = decode(data)
+        check.refuse_utf16()
+        encoding = (
+            UTF8 if check.error is None else not_utf8_encoding(check, lambda: _text_chunks(path))
+        )
     except EncodingError as exc:
         raise DeliveryError(
             f"{path}: {exc}; re-export the file as UTF-8 and load the day again"
         ) from None
-    if entity.format == "csv":
-        read = _read_csv(path, entity, decoded.text)
-    else:
-        read = _read_jsonl(path, entity, decoded.text)
-    read.encoding = decoded.encoding
-    return read
+    return FileScan(
+        sha.hexdigest(), size, encoding, line_breaks, carriage_returns, last in (b"\n", b"\r")
+    )
+
+
+def _open_text(path: Path, encoding: str, newline: str) -> io.TextIOWrapper:
+    binary = gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+    # A UTF-8 byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name.
+    codec = "utf-8-sig" if encoding == UTF8 else encoding
+    return io.TextIOWrapper(binary, encoding=codec, newline=newline)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The columns of a CSV file's header, as they bear on the contract."""
+
+    present: tuple[str, ...]
+    """The header's names, stripped, in file order."""
+    lines: int
+    """Lines the header takes: 1, unless a quoted name holds a line break."""
+    extra: tuple[str, ...]
+    """Columns the file has and the contract does not: ignored."""
+    missing: tuple[str, ...]
+    """Optional contract columns the file lacks: loaded as null."""
 
 
 def _check_columns(
@@ -110,70 +191,213 @@ def _other_delimiter(header: list[str]) -> str | None:
     return best if counts[best] else None
 
 
-def _read_csv(path: Path, entity: Entity, text: str) -> ReadFile:
-    # A long text field (a ticket's whole e-mail thread) is a value, not an error: no field can
-    # be longer than its file.
-    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        return _parse_csv(path, entity, text, reader)
-    except csv.Error as exc:
-        raise DeliveryError(
-            f"{path}: line {reader.line_num}: cannot be read as CSV: {exc}"
-        ) from None
-
-
-def _parse_csv(path: Path, entity: Entity, text: str, reader: _csv.Reader) -> ReadFile:
-    header = next(reader, None)
-    if header is None:
+def _read_header(path: Path, entity: Entity, reader: csv.Reader) -> Header:
+    names = next(reader, None)
+    if names is None:
         raise DeliveryError(f"{path}: empty file without a header row")
-    header = [h.strip() for h in header]
-    delimiter = _other_delimiter(header)
+    names = [h.strip() for h in names]
+    delimiter = _other_delimiter(names)
     if delimiter is not None:
         raise DeliveryError(
             f"{path}: the header has one column and the delimiter looks like "
             f"{delimiter!r}; the contract's delimiter is ',': re-export the file "
             "comma-separated and load the day again"
         )
-    extra, missing = _check_columns(path, entity, header)
-    position = {name: i for i, name in enumerate(header)}
-    width = len(header)
-    records: list[list[str]] = []
-    lines: list[int] = []
-    rejects: list[tuple[int, str, str]] = []
-    start = reader.line_num + 1
-    for fields in reader:
-        if not fields:
-            start = reader.line_num + 1
-            continue
-        if len(fields) != width:
-            rejects.append(
-                (start, f"expected {width} fields, found {len(fields)}", ",".join(fields))
-            )
-        else:
-            records.append(fields)
-            lines.append(start)
-        start = reader.line_num + 1
-    if text and not text.endswith(("\n", "\r")):
-        _reject_last_row(records, lines, rejects)
-    values = list(zip(*records, strict=True)) if records else [()] * width
-    columns = {
-        name: list(values[position[name]]) if name in position else [None] * len(records)
+    extra, missing = _check_columns(path, entity, names)
+    return Header(tuple(names), reader.line_num, extra, missing)
+
+
+def _csv_reader(handle: IO[str]) -> csv.Reader:
+    # A long text field (a ticket's whole e-mail thread) is a value, not an error: no field can
+    # be longer than its file, whatever its size.
+    csv.field_size_limit(sys.maxsize)
+    return csv.reader(handle)
+
+
+def read_csv_header(path: Path, entity: Entity, scan: FileScan) -> Header:
+    """The header of the CSV file ``path``, checked against ``entity``.
+
+    Raises DeliveryError when there is none, it uses another delimiter, names a column twice
+    or lacks a required column."""
+    with _open_text(path, scan.encoding, "") as handle:
+        reader = _csv_reader(handle)
+        try:
+            return _read_header(path, entity, reader)
+        except csv.Error as exc:
+            raise DeliveryError(
+                f"{path}: line {reader.line_num}: cannot be read as CSV: {exc}"
+            ) from None
+
+
+def fast_csv_query(path: Path, entity: Entity, scan: FileScan, header: Header) -> str | None:
+    """A DuckDB query reading the contract columns of the CSV file ``path`` as text ('' where
+    empty, null where the file lacks the column), in file order, or None when the file must
+    take the exact path. The caller checks that the query returned ``scan.line_breaks -
+    header.lines`` rows (see the module docstring)."""
+    one_line_per_row = (
+        scan.encoding == UTF8
+        and scan.ends_with_line_break
+        and scan.carriage_returns in (0, scan.line_breaks)
+        and header.lines == 1
+    )
+    if not one_line_per_row:
+        return None
+    position = {name: i for i, name in enumerate(header.present)}
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header.present)))
+    values = ", ".join(
+        f"coalesce(c{position[name]}, '') as \"{name}\""
+        if name in position
+        else f'null::varchar as "{name}"'
         for name in entity.column_names
-    }
-    return ReadFile(path, columns, lines, rejects, extra, missing)
+    )
+    # strict_mode refuses what Python's csv would read differently (a quote inside a quoted
+    # value, a row of another width): such a file then takes the exact path.
+    return f"""select {values} from read_csv({sql_literal(str(path))}, delim = ',',
+        quote = '"', escape = '"', header = true, auto_detect = false, strict_mode = true,
+        null_padding = false, compression = '{"gzip" if is_gzip(path) else "none"}',
+        columns = {{{columns}}})"""
 
 
-def _reject_last_row(
-    records: list[list[str]], lines: list[int], rejects: list[tuple[int, str, str]]
-) -> None:
-    """Quarantine the last row of a file cut off without its final line break."""
-    last_reject = rejects[-1][0] if rejects else 0
-    if lines and lines[-1] > last_reject:
-        rejects.append((lines.pop(), TRUNCATED, ",".join(records.pop())))
-    elif rejects:
-        line, reason, record = rejects[-1]
-        rejects[-1] = (line, f"{TRUNCATED}; {reason}", record)
+@dataclass
+class Batch:
+    """Rows of one file read by the exact path."""
+
+    values: pa.Table
+    """The contract columns as text, and ``_row_number`` (the line where each row starts)."""
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    """(line number, reason, raw record) of rows that could not be read."""
+
+
+class ExactReader:
+    """Reads a file with Python's csv or json module, yielding bounded batches.
+
+    ``extra_columns`` and ``missing_columns`` are known once the batches are read (a JSON Lines
+    file names its keys line by line)."""
+
+    def __init__(self, path: Path, entity: Entity, scan: FileScan) -> None:
+        self.path, self.entity, self.scan = path, entity, scan
+        self.extra_columns: tuple[str, ...] = ()
+        self.missing_columns: tuple[str, ...] = ()
+        self._rows: dict[str, list[str | None]] = {name: [] for name in entity.column_names}
+        self._lines: list[int] = []
+        self._rejects: list[tuple[int, str, str]] = []
+        self._characters = 0
+
+    def _clear(self) -> None:
+        # In place: the CSV parser holds on to the lists of the columns.
+        for values in self._rows.values():
+            values.clear()
+        self._lines, self._rejects, self._characters = [], [], 0
+
+    def _full(self) -> bool:
+        held = len(self._lines) + len(self._rejects)
+        return held >= BATCH_ROWS or self._characters >= BATCH_CHARACTERS
+
+    def _batch(self) -> Batch:
+        columns = {name: pa.array(values, pa.string()) for name, values in self._rows.items()}
+        columns["_row_number"] = pa.array(self._lines, pa.int64())
+        batch = Batch(pa.table(columns), self._rejects)
+        self._clear()
+        return batch
+
+    def batches(self) -> Iterator[Batch]:
+        """The file's rows, a bounded batch at a time.
+
+        Raises DeliveryError as :func:`read_csv_header` does, and for a CSV file Python's csv
+        cannot read, or a JSON Lines file whose every line lacks a required key."""
+        if self.entity.format == "csv":
+            yield from self._csv_batches()
+        else:
+            yield from self._jsonl_batches()
+
+    def _csv_batches(self) -> Iterator[Batch]:
+        with _open_text(self.path, self.scan.encoding, "") as handle:
+            reader = _csv_reader(handle)
+            try:
+                yield from self._parse_csv(reader)
+            except csv.Error as exc:
+                raise DeliveryError(
+                    f"{self.path}: line {reader.line_num}: cannot be read as CSV: {exc}"
+                ) from None
+
+    def _parse_csv(self, reader: csv.Reader) -> Iterator[Batch]:
+        header = _read_header(self.path, self.entity, reader)
+        self.extra_columns, self.missing_columns = header.extra, header.missing
+        position = {name: i for i, name in enumerate(header.present)}
+        taken = [(self._rows[name], position.get(name)) for name in self.entity.column_names]
+        width = len(header.present)
+
+        def add(line: int, fields: list[str], truncated: bool) -> None:
+            reason = (
+                None if len(fields) == width else f"expected {width} fields, found {len(fields)}"
+            )
+            if truncated:
+                reason = TRUNCATED if reason is None else f"{TRUNCATED}; {reason}"
+            if reason is not None:
+                self._rejects.append((line, reason, ",".join(fields)))
+                return
+            for values, i in taken:
+                values.append(None if i is None else fields[i])
+            self._lines.append(line)
+            self._characters += sum(map(len, fields))
+
+        # The last row is held back until the end: without a final line break it is quarantined.
+        held: tuple[int, list[str]] | None = None
+        start = reader.line_num + 1
+        for fields in reader:
+            if fields:
+                if held is not None:
+                    add(*held, truncated=False)
+                held = (start, fields)
+                if self._full():
+                    yield self._batch()
+            start = reader.line_num + 1
+        if held is not None:
+            add(*held, truncated=not self.scan.ends_with_line_break)
+        if self._lines or self._rejects:
+            yield self._batch()
+
+    def _jsonl_batches(self) -> Iterator[Batch]:
+        text_columns = [c.name for c in self.entity.columns if c.type == "string"]
+        seen: set[str] = set()
+        loaded = False
+        with _open_text(self.path, self.scan.encoding, "\n") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                reason = _jsonl_reject(line, text_columns)
+                if isinstance(reason, str):
+                    self._rejects.append((line_number, reason, line.rstrip("\n")))
+                else:
+                    seen.update(reason)
+                    for name, values in self._rows.items():
+                        values.append(_as_text(reason.get(name)))
+                    self._lines.append(line_number)
+                    self._characters += len(line)
+                    loaded = True
+                if self._full():
+                    yield self._batch()
+        if self._lines or self._rejects:
+            yield self._batch()
+        # A line may leave out an optional key; a required key missing from every line is a
+        # file-level error, while one missing from some lines is quarantined row by row. JSON
+        # lines routinely leave out empty optional keys, so those are not reported as missing.
+        if loaded:
+            self.extra_columns = _check_columns(self.path, self.entity, sorted(seen))[0]
+
+
+def _jsonl_reject(line: str, text_columns: list[str]) -> str | dict:
+    """The reason a JSON line is rejected, or its object."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc.msg}"
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    wrong = [(n, kind) for n in text_columns if (kind := _not_text(obj.get(n)))]
+    if wrong:
+        return "; ".join(f"{n}: {kind} where text is expected" for n, kind in wrong)
+    return obj
 
 
 def _as_text(value: object) -> str | None:
@@ -196,37 +420,3 @@ def _not_text(value: object) -> str | None:
         return None
     kinds = {bool: "boolean", dict: "object", list: "array", float: "decimal number"}
     return f"a JSON {kinds.get(type(value), type(value).__name__)}"
-
-
-def _read_jsonl(path: Path, entity: Entity, text: str) -> ReadFile:
-    columns: dict[str, list[str | None]] = {name: [] for name in entity.column_names}
-    text_columns = [c.name for c in entity.columns if c.type == "string"]
-    lines: list[int] = []
-    rejects: list[tuple[int, str, str]] = []
-    seen: set[str] = set()
-    with io.StringIO(text) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                rejects.append((line_number, f"invalid JSON: {exc.msg}", line.rstrip("\n")))
-                continue
-            if not isinstance(obj, dict):
-                rejects.append((line_number, "not a JSON object", line.rstrip("\n")))
-                continue
-            wrong = [(n, kind) for n in text_columns if (kind := _not_text(obj.get(n)))]
-            if wrong:
-                reason = "; ".join(f"{n}: {kind} where text is expected" for n, kind in wrong)
-                rejects.append((line_number, reason, line.rstrip("\n")))
-                continue
-            seen.update(obj)
-            for name, values in columns.items():
-                values.append(_as_text(obj.get(name)))
-            lines.append(line_number)
-    # A line may leave out an optional key; a required key missing from every line is a
-    # file-level error, while one missing from some lines is quarantined row by row. JSON
-    # lines routinely leave out empty optional keys, so those are not reported as missing.
-    extra = _check_columns(path, entity, sorted(seen))[0] if lines else ()
-    return ReadFile(path, columns, lines, rejects, extra)

@@ -25,6 +25,8 @@ _TIMESTAMP = (
 )
 """What a timestamp may look like. Minutes and seconds have two digits, so a value cut inside
 its last field (`22:0`) is not taken for `22:00`, as DuckDB's cast would."""
+_PLAIN_TIMESTAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+"""A timestamp without zone or fraction, as nearly every export writes it."""
 _ZONED = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?" + _ZONE + "$"
 EARLIEST_DATE = date(1900, 1, 1)
 """Dates and timestamps before this are placeholders (`0001-01-01`) or typos, not events."""
@@ -48,7 +50,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -61,7 +64,11 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
         # `O341 ` re-sent must replace `O341`, not add a second order. Case is kept: ids are
         # case-sensitive in many systems (Salesforce's 15-character ids), and folding it would
         # merge different records.
-        return f"nullif(trim({_quote(column.name)}, {_literal(ID_WHITESPACE)}), '')"
+        name = _quote(column.name)
+        # Trimming a set of characters is slow in DuckDB; most ids have nothing to trim.
+        ends = f"regexp_matches({name}, {sql_literal(f'^[{ID_WHITESPACE}]|[{ID_WHITESPACE}]$')})"
+        trimmed = f"trim({name}, {sql_literal(ID_WHITESPACE)})"
+        return f"nullif(case when {ends} then {trimmed} else {name} end, '')"
     if column.type == "string":
         return f"nullif({_quote(column.name)}, '')"
     if column.type == "integer":
@@ -71,10 +78,14 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
     if column.type == "timestamp":
         # DuckDB's cast to timestamp drops an offset silently ('23:59:59Z' would stay 23:59:59,
         # eight hours off in Shanghai, often another day): convert such values to shop time.
-        local = f"try_cast(try_cast({value} as timestamptz) at time zone {_literal(rules.timezone)}"
-        zoned = f"regexp_matches({value}, {_literal(_ZONED)})"
+        zone = sql_literal(rules.timezone)
+        local = f"try_cast(try_cast({value} as timestamptz) at time zone {zone}"
+        zoned = f"regexp_matches({value}, {sql_literal(_ZONED)})"
+        # Most values are in the one plain form: cast them without the costlier tests.
+        plain = f"regexp_full_match({_quote(column.name)}, {sql_literal(_PLAIN_TIMESTAMP)})"
         return (
-            f"case when not regexp_full_match({value}, {_literal(_TIMESTAMP)}) then null "
+            f"case when {plain} then try_cast({_quote(column.name)} as timestamp) "
+            f"when not regexp_full_match({value}, {sql_literal(_TIMESTAMP)}) then null "
             f"when {zoned} then {local} as timestamp) "
             f"else try_cast({value} as timestamp) end"
         )
@@ -84,7 +95,7 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
 def _valid(column: Column, rules: DeliveryRules) -> str:
     """True when a present value is of the column's type and among its allowed values."""
     if column.allowed:
-        allowed = ", ".join(_literal(v) for v in column.allowed)
+        allowed = ", ".join(sql_literal(v) for v in column.allowed)
         return f"lower(trim({_quote(column.name)})) in ({allowed})"
     return f"{_typed(column, rules)} is not null"
 
@@ -98,13 +109,12 @@ def _number(value: float) -> str:
     return f"{value:,g}" if abs(value) < 1e6 else f"{value:,.0f}"
 
 
-def _range_checks(column: Column, rules: DeliveryRules) -> list[str]:
+def _range_checks(column: Column, rules: DeliveryRules, typed: str) -> list[str]:
     checks = []
-    typed = _typed(column, rules)
     if column.minimum is not None:
         checks.append(
-            f"case when {typed} < {column.minimum} then {_literal(column.name + ': ')} || "
-            f"{_shown(column)} || {_literal(' is below the minimum ' + _number(column.minimum))}"
+            f"case when {typed} < {column.minimum} then {sql_literal(column.name + ': ')} || "
+            f"{_shown(column)} || {sql_literal(' is below the minimum ' + _number(column.minimum))}"
             " end"
         )
     if column.maximum is not None:
@@ -114,15 +124,14 @@ def _range_checks(column: Column, rules: DeliveryRules) -> list[str]:
         else:
             limit, label = column.maximum, f" is above the maximum {_number(column.maximum)}"
         checks.append(
-            f"case when {typed} > {limit} then {_literal(column.name + ': ')} || "
-            f"{_shown(column)} || {_literal(label)} end"
+            f"case when {typed} > {limit} then {sql_literal(column.name + ': ')} || "
+            f"{_shown(column)} || {sql_literal(label)} end"
         )
     return checks
 
 
-def _future_check(column: Column, rules: DeliveryRules, now: datetime) -> str:
-    typed = _typed(column, rules)
-    now_literal = f"timestamp {_literal(now.isoformat(sep=' ', timespec='seconds'))}"
+def _future_check(column: Column, rules: DeliveryRules, now: datetime, typed: str) -> str:
+    now_literal = f"timestamp {sql_literal(now.isoformat(sep=' ', timespec='seconds'))}"
     if column.type == "date":
         days = int(rules.future_tolerance_hours // 24)
         latest = f"least(_partition_date + {days}, cast({now_literal} as date))"
@@ -132,46 +141,53 @@ def _future_check(column: Column, rules: DeliveryRules, now: datetime) -> str:
             f"least(cast(_partition_date as timestamp) + to_microseconds({micros}), {now_literal})"
         )
     return (
-        f"case when {typed} > {latest} then {_literal(column.name + ': ')} || {_shown(column)} || "
-        f"{_literal(' is later than its delivery day (in the future)')} end"
+        f"case when {typed} > {latest} then {sql_literal(column.name + ': ')} || "
+        f"{_shown(column)} || {sql_literal(' is later than its delivery day (in the future)')} end"
     )
 
 
+def _typed_name(column: Column) -> str:
+    """The column of the typed value in the query of :func:`validation_sql`: each value is
+    typed once (typing timestamps is the costly part of the rules), then checked."""
+    return _quote("_typed_" + column.name)
+
+
 def _checks(column: Column, rules: DeliveryRules, now: datetime) -> list[str]:
-    name = _quote(column.name)
+    name, typed = _quote(column.name), _typed_name(column)
     present = f"nullif(trim({name}), '') is not null"
     if column.is_id:
         # An id of only whitespace (an ideographic space too) is missing, not loaded as null.
-        present = f"{_typed(column, rules)} is not null"
+        present = f"{typed} is not null"
     checks = []
     if column.required:
         checks.append(
-            f"case when not ({present}) then {_literal(column.name + ': required value missing')}"
-            " end"
+            f"case when not ({present}) then "
+            f"{sql_literal(column.name + ': required value missing')} end"
         )
     if column.type != "string":
         checks.append(
-            f"case when {present} and {_typed(column, rules)} is null then "
-            f"{_literal(column.name + ': ')} || {_shown(column)} || "
-            f"{_literal(' is not a valid ' + column.type)} end"
+            f"case when {present} and {typed} is null then "
+            f"{sql_literal(column.name + ': ')} || {_shown(column)} || "
+            f"{sql_literal(' is not a valid ' + column.type)} end"
         )
     if column.allowed:
-        allowed = ", ".join(_literal(v) for v in column.allowed)
+        # The typed value of an allowed-values column is its trimmed value in lower case.
+        allowed = ", ".join(sql_literal(v) for v in column.allowed)
         checks.append(
-            f"case when {present} and lower(trim({name})) not in ({allowed}) then "
-            f"{_literal(column.name + ': ')} || {_shown(column)} || "
-            f"{_literal(' is not one of ' + ', '.join(column.allowed))} end"
+            f"case when {present} and {typed} not in ({allowed}) then "
+            f"{sql_literal(column.name + ': ')} || {_shown(column)} || "
+            f"{sql_literal(' is not one of ' + ', '.join(column.allowed))} end"
         )
-    checks += _range_checks(column, rules)
+    checks += _range_checks(column, rules, typed)
     if column.type in ("date", "timestamp"):
         earliest = EARLIEST_DATE.isoformat()
         checks.append(
-            f"case when {_typed(column, rules)} < date {_literal(earliest)} then "
-            f"{_literal(column.name + ': ')} || {_shown(column)} || "
-            f"{_literal(f' is before {earliest} (the earliest date accepted)')} end"
+            f"case when {typed} < date {sql_literal(earliest)} then "
+            f"{sql_literal(column.name + ': ')} || {_shown(column)} || "
+            f"{sql_literal(f' is before {earliest} (the earliest date accepted)')} end"
         )
     if column.not_after_delivery:
-        checks.append(_future_check(column, rules, now))
+        checks.append(_future_check(column, rules, now, typed))
     return checks
 
 
@@ -183,12 +199,24 @@ def _key_rules(entity: Entity) -> str:
     conflict = " rows with different values this day (conflicting rows: send one row per key)"
     return f"""case
         when min(_content) over same_key <> max(_content) over same_key then
-            {_literal(columns + ": '")} || array_to_string(_key, ', ') ||
-            {_literal("' delivered in ")} || count(*) over same_key || {_literal(conflict)}
+            {sql_literal(columns + ": '")} || array_to_string(_key, ', ') ||
+            {sql_literal("' delivered in ")} || count(*) over same_key || {sql_literal(conflict)}
         when row_number() over same_row > 1 then
-            {_literal("exact duplicate of '")} ||
+            {sql_literal("exact duplicate of '")} ||
             first_value(_file || ', row ' || _row_number) over same_row || ''''
         else '' end"""
+
+
+def keys_repeat(con: duckdb.DuckDBPyConnection, entity: Entity, validated: str) -> bool:
+    """Whether a key of ``entity`` occurs twice on one delivery day among the rows that pass in
+    ``validated`` (the output of :func:`validation_sql` without the key rules). Usually none
+    does, and then the key rules (windows over every row) need not run."""
+    key = ", ".join(_quote(k) for k in entity.key)
+    [(repeats,)] = con.execute(
+        f"""select exists (select 1 from {validated} where _reason = ''
+            group by _partition_date, {key} having count(*) > 1)"""
+    ).fetchall()
+    return repeats
 
 
 def validation_sql(
@@ -197,6 +225,7 @@ def validation_sql(
     rules: DeliveryRules,
     now: datetime,
     passthrough: tuple[str, ...] = (),
+    keys_repeat: bool = True,
 ) -> str:
     """A query over ``relation`` (contract columns as text, ``_row_number``,
     ``_partition_date``, ``_file``, ``_note`` and the ``passthrough`` columns) that returns the
@@ -206,36 +235,45 @@ def validation_sql(
 
     Keys are unique per delivery day among the rows that pass (see :func:`_key_rules`), so
     ``relation`` must hold whole delivery days: a key repeated across two calls goes unseen.
+    ``keys_repeat`` False (no key occurs twice on a day, see :func:`keys_repeat`) leaves the key
+    rules out, as they would find nothing.
 
     ``now`` is the shop-local time of the load: nothing that has happened is later."""
-    by_name = {c.name: c for c in entity.columns}
-    typed = ",\n    ".join(f"{_typed(c, rules)} as {_quote(c.name)}" for c in entity.columns)
+    typed = ",\n    ".join(f"{_typed(c, rules)} as {_typed_name(c)}" for c in entity.columns)
     checks = ",\n        ".join(check for c in entity.columns for check in _checks(c, rules, now))
     record = ", ".join(f"{_quote(c.name)} := {_quote(c.name)}" for c in entity.columns)
-    content = ", ".join(_typed(c, rules) for c in entity.columns)
-    key = ", ".join(f"cast({_typed(by_name[k], rules)} as varchar)" for k in entity.key)
-    return f"""
-with checked as (
-    select *, concat_ws('; ',
-        _note,
-        {checks}
-    ) as _reason,
-    hash({content}) as _content,
-    [{key}] as _key
-    from {relation}
-),
-keyed as (
-    select *, case when _reason <> '' then _reason else {_key_rules(entity)} end as _all_reasons
-    from checked
+    out = ", ".join(f"{_typed_name(c)} as {_quote(c.name)}" for c in entity.columns)
+    reasons, keyed = "_reason", "checked"
+    if keys_repeat:
+        content = ", ".join(_typed_name(c) for c in entity.columns)
+        key = ", ".join(f"cast({_typed_name(entity.column(k))} as varchar)" for k in entity.key)
+        reasons = f"case when _reason <> '' then _reason else {_key_rules(entity)} end"
+        keyed = f"""(select *, hash({content}) as _content, [{key}] as _key from checked)
     window
         same_key as (partition by _reason = '', _partition_date, _key),
         same_row as (
             partition by _reason = '', _partition_date, _key, _content
             order by _file, _row_number
-        )
+        )"""
+    return f"""
+with typed as (
+    select *,
+    {typed}
+    from {relation}
+),
+checked as (
+    select *, concat_ws('; ',
+        _note,
+        {checks}
+    ) as _reason
+    from typed
+),
+keyed as (
+    select *, {reasons} as _all_reasons
+    from {keyed}
 )
 select
-    {typed},
+    {out},
     _row_number, _partition_date,{"".join(f" {_quote(c)}," for c in passthrough)}
     _all_reasons as _reason,
     case when _all_reasons <> '' then to_json(struct_pack({record})) end as _record

@@ -1,0 +1,185 @@
+"""Time Weixi's loader against DuckDB's own `read_csv` on one large orders file; prints figures,
+asserts nothing. Example (the default file is 2 GB; it is written first, from DuckDB):
+
+    .venv/bin/python benchmarks/bench_load.py --gigabytes 2 --memory-limit 1GB
+
+Each measurement runs in a child process of its own, which reports its own wall time, CPU
+seconds (user + system, every DuckDB thread included) and peak resident memory
+(`resource.getrusage`): (a) DuckDB `read_csv` with type detection into a table of a new
+database file, (b) `ingest.loader.load_source` of the same file as one day's orders delivery
+into a new warehouse. Both get the same DuckDB memory limit, threads and spill folder. Then the
+loader ÷ read_csv CPU (issue 12's target: ≤ 1.5×, with peak memory ≤ 2 GiB).
+
+``--landing DIR`` instead loads the orders of an existing landing folder (e.g. from `weixi
+generate --customers 100000`) over all its days, in one child process, and prints the same
+figures: the `raw/orders` asset's work without Dagster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+SAMPLE_ROWS = 100_000
+DAY = date.today() - timedelta(days=1)
+"""The delivery day of the generated file: yesterday, so no order is in the future."""
+
+
+def _orders_query(rows: int) -> str:
+    """``rows`` orders of ``DAY`` in the contract's columns, as the demo shop writes them."""
+    day = DAY.isoformat()
+    return f"""
+    select
+        'O' || lpad(i::varchar, 11, '0') as order_id,
+        case when i % 20 = 0 then '' else 'C' || lpad((i * 7919 % 1000003)::varchar, 8, '0')
+            end as customer_id,
+        case when i % 20 = 0 then 'guest' || i || '@example.com' else '' end as guest_email,
+        case when i % 40 = 0 then '138' || lpad((i % 100000000)::varchar, 8, '0') else '' end
+            as guest_phone,
+        strftime(timestamp '{day}' + to_seconds(i % 86400), '%Y-%m-%d %H:%M:%S') as ordered_at,
+        (['paid', 'shipped', 'cancelled', 'refunded'])[1 + i % 4] as status,
+        (['app', 'web', 'mini_program', 'store', 'marketplace'])[1 + i % 5] as channel,
+        'CNY' as currency,
+        printf('%.2f', 20 + (i % 50000) / 100) as items_amount,
+        printf('%.2f', (i % 7) * 1.5) as discount_amount,
+        case when i % 3 = 0 then '' else '8.00' end as shipping_amount,
+        printf('%.2f', 20 + (i % 50000) / 100 - (i % 7) * 1.5) as total_amount,
+        case when i % 4 = 3 then printf('%.2f', 20 + (i % 50000) / 100) else '' end
+            as refund_amount,
+        strftime(timestamp '{day}' + to_seconds(i % 86400 + 60), '%Y-%m-%d %H:%M:%S')
+            as updated_at
+    from range({rows}) t(i)"""
+
+
+def write_orders(path: Path, gigabytes: float) -> int:
+    """Write an orders CSV of about ``gigabytes`` to ``path``; returns its rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute(f"copy ({_orders_query(SAMPLE_ROWS)}) to '{path}' (header, quote '\"')")
+        rows = int(gigabytes * 2**30 / (path.stat().st_size / SAMPLE_ROWS))
+        con.execute(f"copy ({_orders_query(rows)}) to '{path}' (header, quote '\"')")
+    return rows
+
+
+def _config(args: argparse.Namespace, spill: Path) -> dict[str, str | int]:
+    return {
+        "memory_limit": args.memory_limit,
+        "threads": args.threads,
+        "temp_directory": str(spill),
+    }
+
+
+def measure(args: argparse.Namespace) -> None:
+    """In the child: do one measurement and print its figures as JSON."""
+    work = Path(args.work)
+    began = time.monotonic()
+    database = work / f"{args.measure}.duckdb"
+    database.unlink(missing_ok=True)
+    with duckdb.connect(str(database), config=_config(args, work / "spill")) as con:
+        if args.measure == "read_csv":
+            con.execute(f"create table orders as select * from read_csv('{args.file}')")
+            rows = con.execute("select count(*) from orders").fetchall()[0][0]
+        else:
+            from ingest.contract import ORDERS
+            from ingest.loader import load_source
+
+            landing = Path(args.landing) if args.landing else work / "landing"
+            days = sorted(date.fromisoformat(p.name) for p in (landing / "orders").iterdir())
+            report = load_source(con, ORDERS, landing, days[0], days[-1], "bench")
+            rows = report.total("rows_loaded")
+            bad = report.total("rows_quarantined")
+            if bad:
+                print(f"loader quarantined {bad:,} rows: {report.reasons.most_common(3)}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures = {
+        "wall": time.monotonic() - began,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak_gib": usage.ru_maxrss * 1024 / 2**30,
+        "rows": rows,
+    }
+    print("FIGURES " + json.dumps(figures))
+
+
+def _child(args: argparse.Namespace, what: str, work: Path, file: Path | None) -> dict:
+    command = [
+        sys.executable,
+        __file__,
+        "--measure",
+        what,
+        "--work",
+        str(work),
+        "--memory-limit",
+        args.memory_limit,
+        "--threads",
+        str(args.threads),
+    ]
+    if file is not None:
+        command += ["--file", str(file)]
+    if args.landing:
+        command += ["--landing", str(args.landing)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("FIGURES "):
+            return json.loads(line.removeprefix("FIGURES "))
+        print(line)
+    raise RuntimeError(f"{what}: no figures in {out!r}")
+
+
+def _show(name: str, f: dict) -> None:
+    print(
+        f"{name:<10} wall={f['wall']:7.1f} s  cpu={f['cpu']:7.1f} s  "
+        f"peak={f['peak_gib']:5.2f} GiB  rows={f['rows']:,}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gigabytes", type=float, default=2.0, help="size of the orders file")
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit of both")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--landing", type=Path, help="load this landing folder's orders instead")
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", choices=("read_csv", "loader"), help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        measure(args)
+        return
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
+        work = Path(tmp)
+        if args.landing:
+            loader = _child(args, "loader", work, None)
+            _show("loader", loader)
+            return
+        file = work / "landing" / "orders" / DAY.isoformat() / "orders.csv"
+        began = time.monotonic()
+        rows = write_orders(file, args.gigabytes)
+        size = file.stat().st_size
+        print(
+            f"orders.csv: {size / 2**30:.2f} GiB, {rows:,} rows, written in "
+            f"{time.monotonic() - began:.1f} s; DuckDB memory_limit={args.memory_limit}, "
+            f"threads={args.threads}"
+        )
+        read_csv = _child(args, "read_csv", work, file)
+        _show("read_csv", read_csv)
+        loader = _child(args, "loader", work, file)
+        _show("loader", loader)
+        print(
+            f"loader ÷ read_csv: cpu {loader['cpu'] / read_csv['cpu']:.2f}×, "
+            f"wall {loader['wall'] / read_csv['wall']:.2f}×; "
+            f"loader peak {loader['peak_gib']:.2f} GiB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""The loader's two ways of reading a CSV file give the same rows: DuckDB's reader (the fast path,
+staged or read while validating) and Python's csv module in bounded batches (the exact path)."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import ingest.loader as loader
+import ingest.reading as reading
+from ingest.contract import ORDERS, SERVICE
+from ingest.loader import load_source
+from ingest.reading import TRUNCATED, DeliveryError
+
+DAY = date(2025, 3, 1)
+HEADER = (
+    "order_id,customer_id,ordered_at,status,items_amount,discount_amount,total_amount,updated_at"
+)
+
+
+def row(order_id: str, total: str = "100.00", status: str = "paid", at: str = "10:00:00") -> str:
+    return f"{order_id},C1,2025-03-01 {at},{status},{total},0,{total},2025-03-01 {at}"
+
+
+MESSY_BUT_ONE_LINE_PER_ROW = [
+    row("O1"),
+    row(" O2 "),  # trimmed id
+    row("O3", total="-5"),  # below the minimum
+    row("O4", status="LOST"),  # not an allowed value
+    row("O5", at="10:0"),  # cut timestamp
+    row("O6", total="9"),
+    row("O6", total="8"),  # conflicting rows of one key
+    row("O7"),
+    row("O7"),  # exact duplicate
+    '"O8","C1","2025-03-01 10:00:00",paid,"1,000.00",0,1,2025-03-01 10:00:00',  # quoted comma
+    "O9,,2025-03-01T02:00:00Z,shipped,1,0,1,2025-03-01 11:00:00",  # empty value, zone
+    ",C1,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00",  # id missing
+    '"O10","C1","2025-03-01 10:00:00","paid","1.00","0","1.00","2025-03-01 10:00:00"',
+]
+
+
+def deliver(landing: Path, name: str, text: str, day: date = DAY, source: str = "orders") -> Path:
+    folder = landing / source / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(text.encode())
+    return path
+
+
+def load(tmp_path: Path, source=ORDERS, start: date = DAY, end: date = DAY):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    return con, load_source(con, source, tmp_path / "landing", start, end, "test")
+
+
+def tables(con) -> dict[str, list[tuple]]:
+    """The orders and the quarantine, without the columns naming the load."""
+    return {
+        "orders": con.execute(
+            "select * exclude (_load_id, _loaded_at) from raw.orders__orders order by all"
+        ).fetchall(),
+        "quarantine": con.execute(
+            "select _file, _row_number, reason, record from raw._quarantine order by all"
+        ).fetchall(),
+        "files": con.execute("select file, rows_read, status from raw._files").fetchall(),
+        "loads": con.execute(
+            "select entity, rows_read, rows_loaded, rows_quarantined from raw._loads order by 1"
+        ).fetchall(),
+    }
+
+
+@pytest.fixture
+def exact_reads(monkeypatch) -> list[Path]:
+    """The files the exact path read, in order."""
+    read: list[Path] = []
+
+    class Counting(reading.ExactReader):
+        def batches(self):
+            read.append(self.path)
+            return super().batches()
+
+    monkeypatch.setattr(loader, "ExactReader", Counting)
+    return read
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["staged", "read_while_validating"])
+def test_fast_and_exact_paths_give_identical_rows_and_quarantine(
+    tmp_path, monkeypatch, exact_reads, direct
+):
+    text = "\n".join([HEADER, *MESSY_BUT_ONE_LINE_PER_ROW]) + "\n"
+    deliver(tmp_path / "fast" / "landing", "orders.csv", text)
+    deliver(tmp_path / "exact" / "landing", "orders.csv", text)
+    if direct:
+        monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    fast_con, fast_report = load(tmp_path / "fast")
+    assert exact_reads == []  # DuckDB read it
+    monkeypatch.setattr(loader, "fast_csv_query", lambda *args: None)
+    exact_con, exact_report = load(tmp_path / "exact")
+    assert len(exact_reads) == 1
+    fast, exact = tables(fast_con), tables(exact_con)
+    assert fast == exact
+    assert fast_report.reasons == exact_report.reasons
+    assert [(r[0], r[-1]) for r in fast["orders"]] == [
+        ("O1", 2),
+        ("O10", 14),
+        ("O2", 3),
+        ("O7", 9),
+        ("O9", 12),
+    ]
+    assert [line for _, line, _, _ in fast["quarantine"]] == [4, 5, 6, 7, 8, 10, 11, 13]
+
+
+def test_a_file_whose_records_are_not_one_line_each_takes_the_exact_path(
+    tmp_path, monkeypatch, exact_reads
+):
+    monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    path = deliver(
+        tmp_path / "landing",
+        "orders.csv",
+        "\n".join(
+            [
+                HEADER,
+                row("O1"),
+                "",  # blank line
+                'O2,C1,2025-03-01 10:00:00,paid,1,0,1,"2025-03-01',  # a quoted line break
+                '10:00:00"',
+                row("O3", status="lost"),
+                row("O4"),
+            ]
+        )
+        + "\n",
+    )
+    con, report = load(tmp_path)
+    assert exact_reads == [path]
+    assert con.execute(
+        "select order_id, _row_number from raw.orders__orders order by 2"
+    ).fetchall() == [("O1", 2), ("O4", 7)]
+    assert [r[:3] for r in tables(con)["quarantine"]] == [
+        (
+            "orders/2025-03-01/orders.csv",
+            4,
+            "updated_at: '2025-03-01\n10:00:00' is not a valid timestamp",
+        ),
+        (
+            "orders/2025-03-01/orders.csv",
+            6,
+            "status: 'lost' is not one of paid, shipped, cancelled, refunded",
+        ),
+    ]
+    assert report.total("rows_read") == 4
+
+
+def test_a_file_duckdb_refuses_while_validating_is_read_again_exactly(
+    tmp_path, monkeypatch, exact_reads
+):
+    monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    path = deliver(
+        tmp_path / "landing",
+        "orders.csv",
+        "\n".join([HEADER, row("O1"), "O2,C1,2025-03-01 10:00:00,paid", row("O3")]) + "\n",
+    )
+    con, report = load(tmp_path)
+    assert exact_reads == [path]
+    assert con.execute("select order_id from raw.orders__orders order by 1").fetchall() == [
+        ("O1",),
+        ("O3",),
+    ]
+    found = tables(con)
+    assert [r[1:3] for r in found["quarantine"]] == [(3, "expected 8 fields, found 4")]
+    assert found["files"] == [("orders/2025-03-01/orders.csv", 3, "loaded")]
+    assert ("orders", 3, 2, 1) in found["loads"]
+    assert report.total("rows_read") == 3
+
+
+def test_a_file_larger_than_the_batch_keeps_its_line_numbers(tmp_path, monkeypatch, exact_reads):
+    monkeypatch.setattr(reading, "BATCH_ROWS", 3)
+    rows = [row(f"O{n}") for n in range(1, 11)]
+    rows[6] = "O7,C1,2025-03-01 10:00:00"  # line 9: too few fields
+    text = "\n".join([HEADER, "", *rows])  # a blank line 2, and no final line break
+    deliver(tmp_path / "landing", "orders.csv", text)
+    con, report = load(tmp_path)
+    assert len(exact_reads) == 1
+    loaded = con.execute(
+        "select order_id, _row_number from raw.orders__orders order by _row_number"
+    ).fetchall()
+    assert loaded == [(f"O{n}", n + 2) for n in (1, 2, 3, 4, 5, 6, 8, 9)]
+    assert [r[1:3] for r in tables(con)["quarantine"]] == [
+        (9, "expected 8 fields, found 3"),
+        (12, TRUNCATED),
+    ]
+    assert report.total("rows_read") == 10
+
+
+@pytest.mark.parametrize("megabytes", [0.6, 3])
+def test_a_field_longer_than_128_kb_and_than_duckdbs_line_limit_loads(tmp_path, megabytes):
+    header = "ticket_id,is_complaint,status,opened_at,updated_at,description"
+    long = "投" * int(megabytes * 2**20 / 3)
+    deliver(
+        tmp_path / "landing",
+        "tickets.csv",
+        f'{header}\nT1,false,open,2025-03-01 10:00:00,2025-03-01 10:00:00,"{long}"\n'
+        "T2,false,open,2025-03-01 10:00:00,2025-03-01 10:00:00,short\n",
+        source="service",
+    )
+    con, _ = load(tmp_path, SERVICE)
+    assert con.execute(
+        "select ticket_id, length(description), _row_number from raw.service__tickets order by 1"
+    ).fetchall() == [("T1", len(long), 2), ("T2", 5, 3)]
+
+
+def test_each_batch_of_days_is_committed_so_a_bad_day_keeps_the_days_before(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "COMMIT_ROWS", 1)
+    landing = tmp_path / "landing"
+    for offset in range(3):
+        deliver(landing, "orders.csv", f"{HEADER}\n{row(f'O{offset}')}\n", DAY + timedelta(offset))
+    bad = deliver(landing, "orders_2.csv", "order_id\nO9\n", DAY + timedelta(2))
+    with pytest.raises(DeliveryError, match="missing required column"):
+        load(tmp_path, start=DAY, end=DAY + timedelta(2))
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert con.execute("select order_id from raw.orders__orders order by 1").fetchall() == [
+        ("O0",),
+        ("O1",),
+    ]
+    assert con.execute("select distinct partition_date from raw._loads order by 1").fetchall() == [
+        (DAY,),
+        (DAY + timedelta(1),),
+    ]
+    con.close()
+    bad.unlink()
+    con, report = load(tmp_path, start=DAY, end=DAY + timedelta(2))
+    assert con.execute("select order_id from raw.orders__orders order by 1").fetchall() == [
+        ("O0",),
+        ("O1",),
+        ("O2",),
+    ]
+    assert con.execute("select count(*) from raw._loads").fetchone()[0] == 3 * len(ORDERS.entities)
