@@ -17,6 +17,7 @@ memory and take seconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -111,6 +112,22 @@ def item_similarity(bought: sp.csr_matrix) -> sp.csr_matrix:
     co.setdiag(1.0)
     co.eliminate_zeros()
     return _keep_top_per_row(co, MAX_NEIGHBOURS).astype(np.float32)
+
+
+def reindex_similarity(
+    similarity: sp.csr_matrix, products: Sequence[str], now: Sequence[str]
+) -> sp.csr_matrix:
+    """``similarity`` of the catalogue ``products`` (ids in matrix order) laid out for the
+    catalogue ``now``: products gone are dropped, new ones are similar only to themselves (1 on
+    the diagonal, as :func:`item_similarity` gives), until the next fit sees their buyers."""
+    position = pd.Index(now).get_indexer(pd.Index(products))
+    matrix = similarity.tocoo()
+    kept = (position[matrix.row] >= 0) & (position[matrix.col] >= 0)
+    new = np.setdiff1d(np.arange(len(now)), position[position >= 0])
+    rows = np.concatenate([position[matrix.row[kept]], new])
+    cols = np.concatenate([position[matrix.col[kept]], new])
+    values = np.concatenate([matrix.data[kept], np.ones(len(new), dtype=matrix.data.dtype)])
+    return sp.csr_matrix((values, (rows, cols)), shape=(len(now), len(now)), dtype=np.float32)
 
 
 def _keep_top_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:

@@ -4,6 +4,10 @@ and ``<root>/<model>/promoted.json``, the version that scoring uses.
 Every trained candidate is registered, promoted or not, so that its figures and the reason it
 was (not) promoted stay inspectable. Files are written to a temporary name and renamed, so a
 crashed night never leaves a half-written model or pointer behind.
+
+Models are refitted on a cadence (:func:`cadence`), not every night: a version records the
+reference date it was trained as of (``trained_on``), and nights in between score with the
+promoted version.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 import subprocess
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,8 @@ import joblib
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 PROMOTED_FILE = "promoted.json"
+TRAINED_ON = "trained_on"
+"""Metadata key: the reference date (the data's as-of date) a version was trained as of."""
 _ML_SOURCES = Path(__file__).resolve().parent
 
 
@@ -39,6 +45,18 @@ class RegisteredModel:
     def load(self) -> Any:
         """The fitted model object."""
         return joblib.load(self.path / MODEL_FILE)
+
+    @property
+    def trained_on(self) -> date | None:
+        """The reference date the version was trained as of (None for a version registered
+        without one)."""
+        value = self.metadata.get(TRAINED_ON)
+        return date.fromisoformat(value) if value else None
+
+    @property
+    def scored_with(self) -> str:
+        """``scored with model <version> trained on <date>``, for a scoring run's metadata."""
+        return f"scored with model {self.version} trained on {self.trained_on or 'an unknown day'}"
 
 
 @dataclass(frozen=True)
@@ -108,19 +126,29 @@ def new_version(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def register(root: Path, name: str, model: Any, metadata: dict[str, Any]) -> RegisteredModel:
+def register(
+    root: Path,
+    name: str,
+    model: Any,
+    metadata: dict[str, Any],
+    trained_on: date | None = None,
+    version: str | None = None,
+) -> RegisteredModel:
     """Store ``model`` and ``metadata`` as a new version of ``name`` (not promoted). The
-    metadata gains ``name``, ``version``, ``created_at`` and ``code_version``."""
+    metadata gains ``name``, ``version``, ``created_at``, ``code_version`` and, when given,
+    ``trained_on`` (the reference date of the training data). ``version`` names the version
+    (default: :func:`new_version`); registering a named version again replaces it."""
     created = datetime.now(UTC)
-    version = new_version(created)
+    version = version or new_version(created)
     folder = Path(root) / name / version
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     full = {
         **metadata,
         "name": name,
         "version": version,
         "created_at": created.isoformat(timespec="seconds"),
         "code_version": code_version(),
+        **({TRAINED_ON: trained_on.isoformat()} if trained_on else {}),
     }
     _write_atomically(folder / MODEL_FILE, lambda p: joblib.dump(model, p))
     _write_json(folder / METADATA_FILE, full)
@@ -144,6 +172,19 @@ def versions(root: Path, name: str) -> list[str]:
     if not folder.exists():
         return []
     return sorted(p.name for p in folder.iterdir() if (p / METADATA_FILE).exists())
+
+
+def latest(root: Path, name: str) -> RegisteredModel | None:
+    """The version of ``name`` registered last (promoted or not; within the same second, the
+    one trained on the latest data), or None."""
+    registered = sorted(
+        (get(root, name, version) for version in versions(root, name)),
+        key=lambda model: (
+            model.metadata.get("created_at", ""),
+            model.metadata.get(TRAINED_ON, ""),
+        ),
+    )
+    return registered[-1] if registered else None
 
 
 def promoted(root: Path, name: str) -> RegisteredModel | None:
@@ -216,3 +257,40 @@ def decide_promotion(
         reason=f"promoted: {figures(candidate, baseline, 'baseline')}, and {against}",
         **decision,
     )
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """Whether tonight trains a new version of a model or scores with the promoted one, and
+    why, in words fit for a materialisation's metadata."""
+
+    retrain: bool
+    reason: str
+    promoted: RegisteredModel | None
+
+    @property
+    def description(self) -> str:
+        """``retrained (<why>)`` or ``scored with model <version> trained on <date>``."""
+        return f"retrained ({self.reason})" if self.retrain else self.promoted.scored_with
+
+
+def cadence(root: Path, name: str, reference: date, every_days: int) -> Cadence:
+    """Whether to train ``name`` as of ``reference``: when no version is promoted, when the
+    last training (promoted or not, so a rejected candidate does not make every night train)
+    is ``every_days`` or more days older than ``reference``, or when it is newer than
+    ``reference`` (a backfill of an earlier day must not score with a model that saw later
+    days). ``every_days`` 0 trains on every run."""
+    current = promoted(root, name)
+    if current is None or current.trained_on is None:
+        return Cadence(True, "no promoted model with a training date", None)
+    last = latest(root, name).trained_on or current.trained_on
+    age = (reference - last).days
+    if age < 0:
+        return Cadence(True, f"the last training, as of {last}, is after {reference}", current)
+    if age >= every_days:
+        return Cadence(
+            True,
+            f"last trained as of {last}, {age} days ago; retrained every {every_days}",
+            current,
+        )
+    return Cadence(False, f"last trained as of {last}, {age} days ago", current)

@@ -249,8 +249,10 @@ def execute_range(start: date, end: date, debug: bool, record: bool, wait: bool 
     """Materialise every asset for the days ``start``..``end``: each asset runs once, the
     partitioned ones over the whole range (see `orchestration.stages`).
 
-    With ``record`` the runs are kept in the Dagster instance that the UI shows; by default they
-    use a throw-away instance, which skips Dagster's bookkeeping of every asset and day.
+    The runs end up in the Dagster instance that the UI shows (``weixi dev``): by default they
+    run on a throw-away instance, which skips Dagster's bookkeeping while they work, and are
+    copied into it afterwards, failed or stopped ones too; with ``record`` they run on it, so
+    the UI follows them live.
 
     The whole range holds the warehouse's writer lock: another run of the same warehouse makes
     this one fail at once naming it, or with ``wait`` wait for it. SIGTERM or Ctrl-C stops the
@@ -285,22 +287,33 @@ def _run_stages(
 
     from orchestration.definitions import defs
     from orchestration.defs.schedules import NIGHTLY_JOB
-    from orchestration.instance import weixi_instance
+    from orchestration.instance import copy_runs, weixi_instance
     from orchestration.stages import run_range
 
-    instance = weixi_instance(settings) if record else dg.DagsterInstance.ephemeral()
+    persistent = weixi_instance(settings)
+    instance = persistent if record else dg.DagsterInstance.ephemeral()
     days = (end - start).days + 1
     _say(f"running {start} .. {end} ({days} day{'s' * (days > 1)}) into {settings.warehouse}")
     began = time.monotonic()
-    run_ids = []
-    for result in run_range(
-        defs(), start, end, instance, job_name=NIGHTLY_JOB, raise_on_error=debug, stop=stop
-    ):
-        run_ids.append(result.run_id)
+    try:
+        results = list(
+            run_range(
+                defs(), start, end, instance, job_name=NIGHTLY_JOB, raise_on_error=debug, stop=stop
+            )
+        )
+    finally:
+        if instance is not persistent:
+            # Failed and stopped runs too: the UI shows what happened, not only successes.
+            copying = time.monotonic()
+            copy_runs(instance, persistent)
+            recorded = time.monotonic() - copying
+    if instance is not persistent:
+        _say(f"runs recorded in {settings.dagster_home} for `weixi dev` in {recorded:,.1f} s")
+    for result in results:
         if not result.success:
             _report_failure(result)
     _say(f"done in {time.monotonic() - began:,.0f} s")
-    _print_outputs(settings, run_ids)
+    _print_outputs(settings, [result.run_id for result in results])
 
 
 def _report_failure(result: dg.ExecuteInProcessResult) -> None:
@@ -338,8 +351,9 @@ def _report_failure(result: dg.ExecuteInProcessResult) -> None:
 @click.option(
     "--record",
     is_flag=True,
-    help="Keep the run in the Dagster UI's history (slow "
-    "for long ranges: Dagster writes an event per asset and day).",
+    help="Run on the Dagster UI's instance, so the UI follows the run live (slower for long "
+    "ranges: Dagster writes to it after every step and day). Without it the runs show in "
+    "the UI once they end.",
 )
 @click.option("--wait", is_flag=True, help=WAIT_HELP)
 @click.pass_context
@@ -373,7 +387,9 @@ def run(
     type=click.Path(path_type=Path),
     help="Landing folder [default: data/landing, or WEIXI_LANDING].",
 )
-@click.option("--record", is_flag=True, help="Keep the run in the Dagster UI's history.")
+@click.option(
+    "--record", is_flag=True, help="Run on the Dagster UI's instance (see `weixi run --help`)."
+)
 @click.option("--wait", is_flag=True, help=WAIT_HELP)
 @click.pass_context
 def backfill(

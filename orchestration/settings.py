@@ -118,6 +118,12 @@ class WeixiSettings(BaseSettings):
         PROJECT_ROOT / "data" / "models",
         description="model registry: one folder per model version, plus the promoted pointer",
     )
+    retrain_every_days: int = Field(
+        7,
+        ge=0,
+        description="models are retrained when their last training is this many days old (or "
+        "no model is promoted yet); nights in between score with the promoted model; 0: every run",
+    )
     churn_horizon_days: int = Field(
         90, ge=7, description="churn: no purchase in this many days after the as-of date"
     )

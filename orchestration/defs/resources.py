@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from ingest.row_rules import DeliveryRules
+from ml import registry
 from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.defs.duckdb_settings import DuckDBSettings
 from orchestration.settings import WeixiSettings
@@ -157,6 +158,7 @@ class Models(dg.ConfigurableResource):
     "Prediction" block of the settings), so a model asset reads every value from here."""
 
     root: str
+    retrain_every_days: int = 7
     churn_horizon_days: int = 90
     churn_medium_risk_probability: float = 0.4
     churn_high_risk_probability: float = 0.7
@@ -168,6 +170,11 @@ class Models(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.root)
+
+    def cadence(self, model: str, reference: date) -> registry.Cadence:
+        """Whether ``model`` is retrained as of ``reference`` or scored with its promoted
+        version (see ``ml.registry.cadence``)."""
+        return registry.cadence(self.path, model, reference, self.retrain_every_days)
 
 
 class Quality(dg.ConfigurableResource):
@@ -286,6 +293,7 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
         "serving": Serving(root=str(settings.serving_dir)),
         "models": Models(
             root=str(settings.model_registry),
+            retrain_every_days=settings.retrain_every_days,
             churn_horizon_days=settings.churn_horizon_days,
             churn_medium_risk_probability=settings.churn_medium_risk_probability,
             churn_high_risk_probability=settings.churn_high_risk_probability,

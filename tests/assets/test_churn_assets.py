@@ -159,7 +159,9 @@ def test_a_worse_candidate_is_not_promoted_and_the_check_says_why(trained, ml_la
                    select max(as_of) from features.churn_feature_snapshots
                    where churned is not null)"""
         )
-    result = dg.materialize(CHURN_ASSETS, resources=weixi_resources(warehouse, ml_landing))
+    # The same reference date again: only a cadence of 0 days trains again.
+    resources = weixi_resources(warehouse, ml_landing, retrain_every_days=0)
+    result = dg.materialize(CHURN_ASSETS, resources=resources)
     assert result.success, "a rejected candidate is a warning, not a failed night"
     check = _check(result)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN

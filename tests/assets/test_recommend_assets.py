@@ -18,18 +18,21 @@ K = get_settings().recommendations_per_customer
 
 @pytest.fixture(scope="module")
 def recommended(ml_warehouse, ml_landing, tmp_path_factory):
-    """A copy of the two-year warehouse with the recommendations materialised (twice: the second
-    run must give the same table)."""
+    """A copy of the two-year warehouse with the recommendations materialised (twice: the
+    second run, within the retraining cadence, scores with the stored similarities and must give
+    the same table). Returns the warehouse and the materialisation of the training run."""
     warehouse = tmp_path_factory.mktemp("recommend") / "warehouse.duckdb"
     shutil.copy(ml_warehouse, warehouse)
-    tables = []
+    tables, materialisations = [], []
     for _ in range(2):
         result = dg.materialize([recommendations], resources=weixi_resources(warehouse, ml_landing))
         assert result.success
+        materialisations += result.asset_materializations_for_node("marts__recommendations")
         with duckdb.connect(str(warehouse), read_only=True) as con:
             tables.append(con.execute("select * from marts.recommendations order by all").df())
     pd.testing.assert_frame_equal(tables[0], tables[1])
-    return warehouse, result.asset_materializations_for_node("marts__recommendations")[0]
+    assert materialisations[1].metadata["model_run"].value.startswith("scored with model")
+    return warehouse, materialisations[0]
 
 
 @pytest.fixture(scope="module")

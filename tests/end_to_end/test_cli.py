@@ -10,9 +10,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 from click.testing import CliRunner
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from orchestration.cli import main
 from orchestration.settings import PROJECT_ROOT
@@ -69,7 +72,6 @@ def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest
             "2025-06-24",
             "--end",
             DEMO_END.isoformat(),
-            "--record",
         ],
         capture_output=True,
         text=True,
@@ -83,8 +85,7 @@ def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest
     instance_yaml = (tmp_path / "dagster_home" / "dagster.yaml").read_text()
     assert "max_concurrent_runs: 1" in instance_yaml and "default_limit: 1" in instance_yaml
     assert "enabled: false" in instance_yaml
-    runs = list((tmp_path / "dagster_home").rglob("*.db"))
-    assert runs, "the run is recorded in the Dagster instance that `make dev` shows"
+    _assert_the_ui_shows_the_run(tmp_path / "dagster_home")
     # The quality checks ran with the backfill: Data Docs and one summary row per source/table.
     assert (tmp_path / "quality_docs" / "index.html").is_file()
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
@@ -94,12 +95,35 @@ def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest
     assert {"crm", "orders", "service", "social", "marts.customer_360"} <= datasets
 
 
+def _assert_the_ui_shows_the_run(home: Path) -> None:
+    """The instance `weixi dev` opens holds what the run did (it ran on a throw-away one): the
+    runs, the latest materialisation of every asset with its partitions, check evaluations."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_run_records()
+        assert runs and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        assert all(r.start_time and r.end_time for r in runs)
+        customers = instance.get_latest_materialization_event(
+            dg.AssetKey(["marts", "customer_360"])
+        )
+        assert customers is not None and customers.run_id in {r.dagster_run.run_id for r in runs}
+        scores = instance.get_latest_materialization_event(dg.AssetKey(["marts", "churn_scores"]))
+        assert scores.asset_materialization.metadata["dagster/row_count"].value >= 0
+        orders = dg.AssetKey(["raw", "orders"])
+        assert instance.get_materialized_partitions(orders) == {
+            d.isoformat() for d in pd.date_range("2025-06-24", DEMO_END).date
+        }
+        check = dg.AssetCheckKey(orders, "contract")
+        (evaluation,) = instance.event_log_storage.get_asset_check_execution_history(check, 1)
+        assert evaluation.status == AssetCheckExecutionRecordStatus.SUCCEEDED
+
+
 def test_bad_delivery_fails_naming_file_and_columns(tmp_path, dbt_manifest):
     day = tmp_path / "landing" / "orders" / "2025-03-01"
     day.mkdir(parents=True)
     (day / "orders.csv").write_text("order_id,customer_id\nO1,C1\n")
     env = {
         **os.environ,
+        "WEIXI_DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
         "WEIXI_QUALITY_DOCS": str(tmp_path / "quality_docs"),
         "WEIXI_MODEL_REGISTRY": str(tmp_path / "models"),
@@ -117,6 +141,9 @@ def test_bad_delivery_fails_naming_file_and_columns(tmp_path, dbt_manifest):
     assert last[0].startswith("weixi: step raw__orders failed: ")
     assert f"{day / 'orders.csv'}: missing required column(s) ordered_at, status" in last[0]
     assert last[1].startswith("Error: run ") and "run the same command again" in last[1]
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        (failed,) = instance.get_run_records()
+        assert failed.dagster_run.status == dg.DagsterRunStatus.FAILURE, "the UI shows failures"
 
 
 def test_a_day_without_partition_is_refused_clearly(tmp_path):

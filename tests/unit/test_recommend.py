@@ -6,6 +6,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from ml.history import NotEnoughHistory
 from ml.recommend import (
@@ -19,6 +20,7 @@ from ml.recommend import (
     popularity,
     purchase_matrices,
     recommend,
+    reindex_similarity,
 )
 
 AS_OF = date(2025, 6, 30)
@@ -156,3 +158,14 @@ def test_a_short_history_is_not_enough_for_a_backtest():
     short = purchases([(c, c % 3, d) for c in range(100) for d in (1, 40, 80)], customers=100)
     with pytest.raises(NotEnoughHistory, match="days of purchases"):
         backtest(short, CATALOGUE, AS_OF, k=3)
+
+
+def test_similarities_follow_the_products_into_a_new_catalogue():
+    old = ["P1", "P2", "P3"]
+    similarity = sp.csr_matrix(
+        np.array([[1, 0.5, 0.2], [0.5, 1, 0], [0.2, 0, 1]], dtype=np.float32)
+    )
+    # P2 left the catalogue, P4 is new, the order changed.
+    now = ["P4", "P3", "P1"]
+    moved = reindex_similarity(similarity, old, now).toarray()
+    np.testing.assert_allclose(moved, [[1, 0, 0], [0, 1, 0.2], [0, 0.2, 1]])

@@ -60,16 +60,39 @@ def _figures(candidate: ChurnCandidate) -> list[Figure]:
             PROMOTION_CHECK,
             asset=MODEL,
             description="Tonight's churn candidate beat the recency baseline and the promoted "
-            "model out of time, and scoring now uses it (warns with the reason when not).",
+            "model out of time, and scoring now uses it (warns with the reason when not; passes "
+            "on nights between two trainings, naming the model in use).",
         )
     ],
 )
 def churn_model(
     context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
 ) -> dg.MaterializeResult:
-    """Tonight's churn model: trained on past snapshots, validated on a later one, registered,
-    and promoted for scoring only when it predicts better than the rule of thumb (recency) and
-    the model in use."""
+    """The churn model: trained on past snapshots every ``WEIXI_RETRAIN_EVERY_DAYS`` days,
+    validated on a later one, registered, and promoted for scoring only when it predicts better
+    than the rule of thumb (recency) and the model in use."""
+    reference = warehouse.reference_date()
+    cadence = models.cadence(MODEL_NAME, reference)
+    if not cadence.retrain:
+        context.log.info(f"churn model not retrained as of {reference}: {cadence.reason}")
+        return dg.MaterializeResult(
+            metadata={
+                "trained": False,
+                "model_run": cadence.description,
+                "model_version": cadence.promoted.version,
+                "reason": cadence.reason,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=PROMOTION_CHECK,
+                    passed=True,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=f"no candidate tonight ({cadence.reason}; retrained every "
+                    f"{models.retrain_every_days} days): {cadence.description}",
+                    metadata={"promoted_version": cadence.promoted.version},
+                )
+            ],
+        )
     try:
         candidate = train_candidate(_read(warehouse, "churned is not null"))
     except NotEnoughHistory as short:
@@ -102,6 +125,7 @@ def churn_model(
             "horizon_days": models.churn_horizon_days,
             "promotion": {"promoted": decision.promote, "reason": decision.reason},
         },
+        trained_on=reference,
     ).version
     if decision.promote:
         registry.promote(models.path, MODEL_NAME, version, decision.reason)
@@ -121,6 +145,7 @@ def churn_model(
         metadata={
             **validation_metadata(figures),
             "trained": True,
+            "model_run": cadence.description,
             "model_version": version,
             "model_kind": candidate.model.kind,
             "promoted": decision.promote,
@@ -227,7 +252,8 @@ def churn_scores(
             models.churn_high_risk_probability,
         )
         scored["model_version"] = current.version
-        frame, metadata = CHURN_SCORES.conform(scored), {"model_version": current.version}
+        frame = CHURN_SCORES.conform(scored)
+        metadata = {"model_version": current.version, "model_run": current.scored_with}
     (result,) = publish(
         warehouse, [TableOutput(CHURN_SCORES, frame, metadata | _scores_metadata(frame, models))]
     )

@@ -5,12 +5,12 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from ml import personas
+from ml import personas, registry
 from ml.history import NotEnoughHistory
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, Validation, left_empty, publish
 from orchestration.defs.ml.model_validation import Figure
-from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
 from warehouse.model_outputs import CUSTOMER_PERSONAS, PERSONA_PROFILES
 
 UPSTREAM = [
@@ -120,19 +120,28 @@ def _figures(model: personas.PersonaModel, stability: float, shares: pd.Series) 
     pool=WAREHOUSE_POOL,
     name="customer_personas",
 )
-def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Personas: buyers clustered by shopping style and named from the cluster profiles, so
-    marketing can talk to the price-sensitive and the quality-seeking differently."""
+def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models):
+    """Personas: buyers clustered by shopping style (re-clustered every
+    ``WEIXI_RETRAIN_EVERY_DAYS`` days) and named from the cluster profiles, so marketing can
+    talk to the price-sensitive and the quality-seeking differently."""
     as_of = warehouse.reference_date()
     features = personas.persona_features(purchase_totals(warehouse, as_of), as_of)
-    version = f"kmeans@{as_of.isoformat()}"
-    try:
-        model = personas.fit_personas(features)
-    except NotEnoughHistory as reason:
-        metadata = {"reference_date": str(as_of), "skipped": str(reason)}
-        specs = [CUSTOMER_PERSONAS, PERSONA_PROFILES]
-        yield from publish(warehouse, left_empty(context, specs, str(reason), metadata), multi=True)
-        return
+    cadence = models.cadence(personas.MODEL, as_of)
+    if cadence.retrain:
+        version = f"kmeans@{as_of.isoformat()}"
+        try:
+            model = personas.fit_personas(features)
+        except NotEnoughHistory as reason:
+            metadata = {"reference_date": str(as_of), "skipped": str(reason)}
+            specs = [CUSTOMER_PERSONAS, PERSONA_PROFILES]
+            empty = left_empty(context, specs, str(reason), metadata)
+            yield from publish(warehouse, empty, multi=True)
+            return
+        # No comparison decides here: the latest fit is the one that knows the newest buyers.
+        registry.register(models.path, personas.MODEL, model, {}, trained_on=as_of, version=version)
+        registry.promote(models.path, personas.MODEL, version, f"fitted on buyers up to {as_of}")
+    else:
+        model, version = cadence.promoted.load(), cadence.promoted.version
 
     assigned = personas.assign_personas(model, features)
     customers = features.join(assigned).rename_axis("customer_id").reset_index()
@@ -141,7 +150,6 @@ def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse):
     profiles = personas.persona_profiles(features, assigned["persona"])
     profiles["reference_date"] = as_of
     profiles["model_version"] = version
-    stability = personas.stability(features, model)
     sizes = markdown_table(
         ["persona", "customers", "share"],
         [[p.persona, int(p.customers), f"{p.share:.1%}"] for p in profiles.itertuples()],
@@ -149,6 +157,7 @@ def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse):
     customer_metadata = {
         "reference_date": str(as_of),
         "model_version": version,
+        "model_run": cadence.description,
         "personas": dg.MetadataValue.md(sizes),
         "preview": dg.MetadataValue.md(
             markdown_table(
@@ -163,18 +172,23 @@ def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse):
     profile_metadata = {
         "profiles": dg.MetadataValue.md("\n".join(f"- {d}" for d in profiles["description"]))
     }
-    validation = Validation(
-        personas.MODEL,
-        version,
-        _figures(model, stability, profiles.set_index("persona")["share"]),
-        note=f"k-means, k = {model.k} by silhouette over {list(personas.CLUSTER_COUNTS)}",
-    )
+    validations = []
+    if cadence.retrain:
+        shares = profiles.set_index("persona")["share"]
+        validations.append(
+            Validation(
+                personas.MODEL,
+                version,
+                _figures(model, personas.stability(features, model), shares),
+                note=f"k-means, k = {model.k} by silhouette over {list(personas.CLUSTER_COUNTS)}",
+            )
+        )
     yield from publish(
         warehouse,
         [
             TableOutput(CUSTOMER_PERSONAS, customers, customer_metadata),
             TableOutput(PERSONA_PROFILES, profiles, profile_metadata),
         ],
-        [validation],
+        validations,
         multi=True,
     )

@@ -7,6 +7,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ml import registry
 from ml.history import NotEnoughHistory
 from ml.recommend import (
     MODEL_NAME,
@@ -22,6 +23,7 @@ from ml.recommend import (
     popularity,
     purchase_matrices,
     recommend,
+    reindex_similarity,
 )
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, Validation, left_empty, publish
@@ -138,7 +140,8 @@ def recommendations(
     context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
 ) -> dg.MaterializeResult:
     """The next products to offer each customer, best first, with the reason in words
-    ("bought with ...", "buy again", "popular in ..."); never a product they cannot be sold."""
+    ("bought with ...", "buy again", "popular in ..."); never a product they cannot be sold.
+    Product similarities are refitted and backtested every ``WEIXI_RETRAIN_EVERY_DAYS`` days."""
     k = models.recommendations_per_customer
     reference = warehouse.reference_date()
     customers, products, purchases = _read(warehouse, reference)
@@ -146,30 +149,46 @@ def recommendations(
         sellable=products["sellable"].to_numpy(dtype=bool),
         repeatable=products["repeatable"].to_numpy(dtype=bool),
     )
-    version = f"item_similarity-{reference}"
-    try:
-        result = backtest(purchases, catalogue, reference, k)
-    except NotEnoughHistory as reason:
-        empty = left_empty(context, [RECOMMENDATIONS], str(reason), {"model_skipped": str(reason)})
-        return publish(warehouse, empty)[0]
-
+    cadence = models.cadence(MODEL_NAME, reference)
+    ids = products["product_id"].tolist()
     weighted, bought = purchase_matrices(purchases, catalogue.size, reference)
+    validations = []
+    if cadence.retrain:
+        version = f"item_similarity-{reference}"
+        try:
+            result = backtest(purchases, catalogue, reference, k)
+        except NotEnoughHistory as reason:
+            metadata = {"model_skipped": str(reason), "model_run": cadence.description}
+            empty = left_empty(context, [RECOMMENDATIONS], str(reason), metadata)
+            return publish(warehouse, empty)[0]
+        similarity = item_similarity(bought)
+        model = {"product_ids": ids, "similarity": similarity}
+        registry.register(models.path, MODEL_NAME, model, {}, trained_on=reference, version=version)
+        registry.promote(models.path, MODEL_NAME, version, f"purchases up to {reference}")
+        validations.append(
+            Validation(
+                MODEL_NAME,
+                version,
+                backtest_figures(result, k),
+                note=f"time split at {result.cutoff}: fitted before, scored on the next 30 days",
+            )
+        )
+        backtest_cutoff = str(result.cutoff)
+    else:
+        version, model = cadence.promoted.version, cadence.promoted.load()
+        similarity = reindex_similarity(model["similarity"], model["product_ids"], ids)
+        backtest_cutoff = f"{cadence.promoted.trained_on} (of the model in use)"
     popular = popularity(purchases, catalogue.size, reference)
-    recs = recommend(weighted, bought, item_similarity(bought), popular, catalogue, k)
+    recs = recommend(weighted, bought, similarity, popular, catalogue, k)
     frame = recommendation_frame(recs, customers, products, version)
     metadata = {
         "customers": int(frame["customer_id"].nunique()),
-        "backtest_cutoff": str(result.cutoff),
+        "model_run": cadence.description,
+        "backtest_cutoff": backtest_cutoff,
         "reasons": dg.MetadataValue.md(_reason_counts(frame)),
         "most_recommended": dg.MetadataValue.md(_top_products(frame)),
     }
-    validation = Validation(
-        MODEL_NAME,
-        version,
-        backtest_figures(result, k),
-        note=f"time split at {result.cutoff}: fitted before, scored on the next 30 days",
-    )
-    return publish(warehouse, [TableOutput(RECOMMENDATIONS, frame, metadata)], [validation])[0]
+    return publish(warehouse, [TableOutput(RECOMMENDATIONS, frame, metadata)], validations)[0]
 
 
 def _reason_counts(frame: pd.DataFrame) -> str:

@@ -1,6 +1,8 @@
 """Sentiment and themes of every text customers wrote: social posts, ticket descriptions and
 survey comments, scored before dbt builds the marts that read them."""
 
+from datetime import date
+
 import dagster as dg
 import duckdb
 import numpy as np
@@ -9,6 +11,7 @@ import pyarrow as pa
 
 from ingest.contract import SOURCES
 from ingest.loader import ensure_raw_tables
+from ml import registry
 from ml.history import NotEnoughHistory
 from ml.sentiment import (
     MODEL_NAME,
@@ -23,7 +26,7 @@ from ml.text_themes import COMPLAINT_THEMES, PRAISE_THEMES, THEMES, theme_lists,
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, Validation, publish
 from orchestration.defs.ml.model_validation import Figure
-from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
 from warehouse.model_outputs import TEXT_SENTIMENT
 
 LEXICON_VERSION = "keyword_lexicon"
@@ -81,6 +84,16 @@ def _read(
         labelled = _df(con, f"select * from ({LABELLED_SQL}) order by source, id, text, stars")
         nps = _df(con, f"select * from ({NPS_SQL}) order by all")
     return texts, distinct, labelled, nps
+
+
+def _latest_text_day(warehouse: Warehouse) -> date | None:
+    """The last delivery day of the text sources: the data the text model is trained as of
+    (this asset runs before dbt builds the reference date)."""
+    with warehouse.connect() as con:
+        return con.execute(
+            "select max(partition_date) from raw._loads "
+            "where source in ('social', 'service') and files > 0"
+        ).fetchone()[0]
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
@@ -141,18 +154,34 @@ def sentiment_figures(v: SentimentValidation, theme_coverage: float | None) -> l
     kinds={"python", "scikit-learn", "duckdb"},
     pool=WAREHOUSE_POOL,
 )
-def text_sentiment(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def text_sentiment(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
+) -> dg.MaterializeResult:
     """How positive or negative every post, ticket description and survey comment is, and which
-    complaint or praise themes it names: one row per text version, in ml.text_sentiment."""
+    complaint or praise themes it names: one row per text version, in ml.text_sentiment. The
+    text model is refitted every ``WEIXI_RETRAIN_EVERY_DAYS`` days."""
     texts, distinct, labelled, nps = _read(warehouse)
     model_notes: dict[str, object] = {}
-    try:
-        validation = validate_sentiment_model(labelled, nps)
-        model: SentimentModel | None = fit_sentiment_model(labelled)
-    except NotEnoughHistory as reason:
-        context.log.warning(f"{reason}; scoring with the keyword lexicon instead")
-        validation, model = None, None
-        model_notes["model_skipped"] = str(reason)
+    validation, model = None, None
+    latest_text_day = _latest_text_day(warehouse)
+    cadence = models.cadence(MODEL_NAME, latest_text_day or date.min)
+    if not cadence.retrain:
+        model = cadence.promoted.load()
+    else:
+        try:
+            validation = validate_sentiment_model(labelled, nps)
+            model = fit_sentiment_model(labelled)
+        except NotEnoughHistory as reason:
+            context.log.warning(f"{reason}; scoring with the keyword lexicon instead")
+            model_notes["model_skipped"] = str(reason)
+        else:
+            # The version is a hash of the training texts: a refit on the same texts is the same.
+            version = model.version
+            registry.register(
+                models.path, MODEL_NAME, model, {}, trained_on=latest_text_day, version=version
+            )
+            registry.promote(models.path, MODEL_NAME, version, f"texts up to {latest_text_day}")
+    model_notes["model_run"] = cadence.description if model is not None else "keyword lexicon"
 
     scored = score_texts(distinct, model)
     table = texts.merge(scored, on="text_hash", how="left").sort_values(

@@ -5,7 +5,7 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from ml import gamma_gamma, ltv
+from ml import gamma_gamma, ltv, registry
 from ml.history import NotEnoughHistory
 from ml.value_matrix import QUADRANTS, value_quadrants
 from orchestration.defs.metadata import markdown_table
@@ -115,35 +115,45 @@ def customer_value(
     context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
 ) -> dg.MaterializeResult:
     """What each buyer is worth: P(alive), expected purchases and value over the next 12 months
-    (BG/NBD + Gamma-Gamma, discounted) and the value-matrix quadrant, validated on a holdout."""
+    (BG/NBD + Gamma-Gamma, discounted) and the value-matrix quadrant, scored every night with a
+    model refitted and validated on a holdout every ``WEIXI_RETRAIN_EVERY_DAYS`` days."""
     as_of = warehouse.reference_date()
     transactions = purchases(warehouse, as_of)
     histories = ltv.purchase_histories(transactions, as_of)
-    horizon_days = round(models.ltv_horizon_months * ltv.DAYS_PER_MONTH)
-    version = _version(as_of)
-    try:
-        holdout = ltv.holdout_test(
-            transactions, as_of, ltv.holdout_days(histories, as_of, horizon_days)
+    cadence = models.cadence(ltv.MODEL, as_of)
+    metadata: dict[str, object] = {"reference_date": str(as_of), "model_run": cadence.description}
+    validations: list[Validation] = []
+    if cadence.retrain:
+        horizon_days = round(models.ltv_horizon_months * ltv.DAYS_PER_MONTH)
+        try:
+            holdout = ltv.holdout_test(
+                transactions, as_of, ltv.holdout_days(histories, as_of, horizon_days)
+            )
+            ltv.check_customers(histories, "in the whole history")
+            model = ltv.fit_value_model(histories)
+        except NotEnoughHistory as reason:
+            metadata["skipped"] = str(reason)
+            empty = left_empty(context, [CUSTOMER_VALUE], str(reason), metadata)
+            return publish(warehouse, empty)[0]
+        version = _version(as_of)
+        # No comparison decides here: the latest fit is the one that knows the newest buyers.
+        registry.register(models.path, ltv.MODEL, model, {}, trained_on=as_of, version=version)
+        registry.promote(models.path, ltv.MODEL, version, f"fitted on all purchases up to {as_of}")
+        validations = _validations(holdout, model, histories, as_of)
+        metadata["holdout"] = dg.MetadataValue.md(
+            f"Calibrated up to {holdout.cutoff}; {holdout.customers:,} customers tested on "
+            f"the {holdout.days} days after.\n\n{_holdout_table(holdout)}"
         )
-        ltv.check_customers(histories, "in the whole history")
-        model = ltv.fit_value_model(histories)
-    except NotEnoughHistory as reason:
-        metadata = {"reference_date": str(as_of), "skipped": str(reason)}
-        (result,) = publish(warehouse, left_empty(context, [CUSTOMER_VALUE], str(reason), metadata))
-        return result
+    else:
+        model, version = cadence.promoted.load(), cadence.promoted.version
 
     scored = _scored(model, histories, as_of, version, models)
     top = scored.nlargest(10, "clv_12m")[
         ["customer_id", "value_quadrant", "p_alive", "expected_purchases_ltv_horizon", "clv_12m"]
     ]
-    metadata = {
-        "reference_date": str(as_of),
+    metadata |= {
         "model_version": version,
         "parameters": dg.MetadataValue.json(model.parameters()),
-        "holdout": dg.MetadataValue.md(
-            f"Calibrated up to {holdout.cutoff}; {holdout.customers:,} customers tested on "
-            f"the {holdout.days} days after.\n\n{_holdout_table(holdout)}"
-        ),
         "value_matrix": dg.MetadataValue.md(_quadrant_table(scored)),
         "total_clv_12m": float(scored["clv_12m"].sum()),
         "preview": dg.MetadataValue.md(
@@ -153,11 +163,7 @@ def customer_value(
             )
         ),
     }
-    (result,) = publish(
-        warehouse,
-        [TableOutput(CUSTOMER_VALUE, scored, metadata)],
-        _validations(holdout, model, histories, as_of),
-    )
+    (result,) = publish(warehouse, [TableOutput(CUSTOMER_VALUE, scored, metadata)], validations)
     return result
 
 
