@@ -36,6 +36,24 @@ SQL = f"""
 """
 
 
+NONE = "(none)"
+ORDERS = {
+    "lifecycle_stage": ("prospect", "new", "repeat", "loyal", "at_risk", "churned"),
+    "membership_tier": ("standard", "silver", "gold"),
+    "value_quadrant": ("strategic", "growth", "basic", "marginal"),
+}
+"""The natural order of a dimension's values (the others sort by name), so that in a stage's
+matrix the cells right of the diagonal are moves towards churn."""
+
+
+def ordered(values: set[str], dimension: str) -> list[str]:
+    """``values`` in the dimension's natural order: no value first, then the known values in
+    ``ORDERS``, then any other by name."""
+    known = ORDERS.get(dimension, ())
+    rank = {value: i for i, value in enumerate(known)}
+    return sorted(values, key=lambda v: (v != NONE, rank.get(v, len(known)), v))
+
+
 def _label(value: object) -> str:
     return (
         "(none)" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
@@ -51,7 +69,7 @@ def draw_matrix(moves: pd.DataFrame, dimension: str) -> Chart:
     grid = rows.pivot_table(
         index="from_value", columns="to_value", values="customers", aggfunc="sum", fill_value=0
     )
-    values = sorted(set(grid.index) | set(grid.columns))
+    values = ordered(set(grid.index) | set(grid.columns), dimension)
     grid = grid.reindex(index=values, columns=values, fill_value=0)
     counts = grid.to_numpy(dtype=float)
     total = counts.sum()

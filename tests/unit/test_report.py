@@ -372,6 +372,18 @@ def test_migrations_show_the_latest_step_only() -> None:
     assert "(none)" in lifecycle, "customers without a value before (new customers) are shown"
 
 
+def test_migration_values_keep_their_natural_order() -> None:
+    values = {"churned", "new", "(none)", "at_risk", "vip"}
+    assert migrations.ordered(values, "lifecycle_stage") == [
+        "(none)",
+        "new",
+        "at_risk",
+        "churned",
+        "vip",
+    ]
+    assert migrations.ordered({"b", "a"}, "rfm_segment") == ["a", "b"]
+
+
 def test_kpi_monthly_titles_end_with_the_latest_month() -> None:
     text = _svg_text(kpi_trends.draw_monthly(kpi_monthly()).svg)
     assert "NPS (last 23)" in text
