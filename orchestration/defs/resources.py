@@ -147,9 +147,15 @@ class Warehouse(dg.ConfigurableResource):
         """The date the marts are computed as of (``int_reference_date__selected``): the
         as-of date of every model and the audience date."""
         with self.connect() as con:
-            return con.execute(
-                "select reference_date from intermediate.int_reference_date__selected"
-            ).fetchone()[0]
+            return reference_date_of(con)
+
+
+def reference_date_of(con: duckdb.DuckDBPyConnection) -> date:
+    """The reference date of the warehouse ``con`` is connected to (see
+    ``Warehouse.reference_date``)."""
+    return con.execute(
+        "select reference_date from intermediate.int_reference_date__selected"
+    ).fetchone()[0]
 
 
 class Models(dg.ConfigurableResource):
@@ -212,6 +218,18 @@ class Serving(dg.ConfigurableResource):
     """The serving folder BI tools read: ``weixi.duckdb`` and ``parquet/current/``."""
 
     root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
+
+class Reports(dg.ConfigurableResource):
+    """The folder of the nightly HTML reports (``weixi_report_<reference date>.html``) and the
+    shop's timezone, in which a report says when it was made."""
+
+    root: str
+    timezone: str = "Asia/Shanghai"
 
     @property
     def path(self) -> Path:
@@ -284,6 +302,7 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             timezone=settings.timezone,
         ),
         "serving": Serving(root=str(settings.serving_dir)),
+        "reports": Reports(root=str(settings.reports_dir), timezone=settings.timezone),
         "models": Models(
             root=str(settings.model_registry),
             churn_horizon_days=settings.churn_horizon_days,
