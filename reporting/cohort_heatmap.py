@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from reporting.figures import BLUE, ORANGE, drawing
 from reporting.reads import read
@@ -89,6 +90,7 @@ def draw_curves(cohorts: pd.DataFrame) -> Chart:
         ax.plot(curve.index, customers, color=BLUE, marker=".", label="customers buying")
         ax.plot(curve.index, revenue, color=ORANGE, marker=".", label="revenue vs month 0")
         ax.yaxis.set_major_formatter("{x:.0%}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("months since acquisition")
         ax.legend(frameon=False)
         last = customers.index[-1] if len(customers) else 0
