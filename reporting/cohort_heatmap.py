@@ -20,8 +20,12 @@ ANNOTATED_CELLS = 400
 """Up to this many cells, each prints its rate."""
 
 SQL = f"""
-    select cohort_month, months_since_acquisition, cohort_customers, active_customers,
-        customer_retention_rate, revenue, revenue_retention_rate
+    select cohort_month::date as cohort_month,
+        months_since_acquisition::integer as months_since_acquisition,
+        cohort_customers::double as cohort_customers,
+        active_customers::double as active_customers,
+        customer_retention_rate::double as customer_retention_rate,
+        revenue::double as revenue
     from {COHORT_RETENTION}
     where cohort_month in (
         select distinct cohort_month from {COHORT_RETENTION}

@@ -17,20 +17,23 @@ KPI_MONTHLY = "marts.kpi_monthly"
 WEEKLY_SQL = f"""
     select
         date_trunc('week', kpi_date)::date as week,
-        sum(revenue) as revenue,
-        sum(orders) as orders,
-        sum(new_customers) as new_customers,
-        arg_max(active_customers_30d, kpi_date) as active_customers_30d,
-        sum(repurchase_rate * buyers) / nullif(sum(buyers), 0) as repurchase_rate
+        sum(revenue)::double as revenue,
+        sum(orders)::double as orders,
+        sum(new_customers)::double as new_customers,
+        arg_max(active_customers_30d, kpi_date)::double as active_customers_30d,
+        (sum(repurchase_rate * buyers) / nullif(sum(buyers), 0))::double as repurchase_rate
     from {KPI_DAILY}
     group by all
     -- Whole weeks only: the first and the running week would look like a drop in sales.
     having count(*) = 7
     order by week
 """
+# Cast to double: whatever numeric type a mart declares (decimals too), matplotlib gets floats.
 MONTHLY_SQL = f"""
-    select month, nps, csat, complaint_first_reply_sla_rate, complaint_resolution_sla_rate,
-        churn_rate, retention_rate
+    select month::date as month, nps::double as nps, csat::double as csat,
+        complaint_first_reply_sla_rate::double as complaint_first_reply_sla_rate,
+        complaint_resolution_sla_rate::double as complaint_resolution_sla_rate,
+        churn_rate::double as churn_rate, retention_rate::double as retention_rate
     from {KPI_MONTHLY}
     order by month
 """

@@ -28,7 +28,7 @@ SQL = f"""
         group by all
     )
     select m.from_snapshot_date, m.to_snapshot_date, m.dimension, m.from_value, m.to_value,
-        sum(m.customers) as customers
+        sum(m.customers)::double as customers
     from {SEGMENT_MIGRATIONS} m
     inner join step using (from_snapshot_date, to_snapshot_date)
     group by all

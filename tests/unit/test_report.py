@@ -484,3 +484,22 @@ def test_a_mart_of_another_shape_is_a_note() -> None:
     _load(con, "marts.cohort_retention", pd.DataFrame({"cohort": [1]}))
     (part,) = [s for s in build_sections(con) if s.title == cohort_heatmap.TITLE]
     assert part.notes and part.notes[0].startswith("This part could not be drawn")
+
+
+def test_decimal_and_integer_columns_of_the_new_marts_draw() -> None:
+    # The agreed schemas name the columns, not their types: a rate may come as a decimal.
+    con = warehouse_with("kpi_trends", "cohort_heatmap", "migrations")
+    con.execute(
+        "create or replace table marts.kpi_monthly as select * replace ("
+        "nps::decimal(6, 2) as nps, churn_rate::decimal(6, 4) as churn_rate) "
+        "from marts.kpi_monthly"
+    )
+    con.execute(
+        "create or replace table marts.cohort_retention as select * replace ("
+        "customer_retention_rate::decimal(6, 4) as customer_retention_rate, "
+        "revenue::decimal(18, 2) as revenue) from marts.cohort_retention"
+    )
+    for module in (kpi_trends, cohort_heatmap, migrations):
+        part = module.section(con)
+        assert part.charts and not part.notes, part.notes
+    assert "NPS (last 23)" in _svg_text(kpi_trends.section(con).charts[1].svg)
