@@ -11,10 +11,10 @@ from matplotlib.patches import Rectangle
 from reporting.figures import BLUE, GREEN, ORANGE, drawing
 from reporting.reads import read
 from reporting.section import Chart, Section
+from warehouse.model_outputs import CUSTOMER_VALUE
 
 TITLE = "Segments and value"
 CUSTOMER_RFM = "marts.customer_rfm"
-CUSTOMER_VALUE = "marts.customer_value"
 
 RFM_SQL = f"""
     select r_score, f_score, rfm_segment, count(*) as customers, sum(monetary) as revenue
@@ -24,7 +24,7 @@ RFM_SQL = f"""
 VALUE_SQL = f"""
     select value_quadrant, count(*) as customers, sum(current_value) as current_value,
         sum(clv_12m) as clv_12m
-    from {CUSTOMER_VALUE}
+    from {CUSTOMER_VALUE.name}
     group by all
 """
 QUADRANTS = {
@@ -152,9 +152,8 @@ def section(con: duckdb.DuckDBPyConnection) -> Section:
     part = Section(TITLE)
     if (cells := read(con, CUSTOMER_RFM, RFM_SQL, part.notes)) is not None:
         part.charts.extend([draw_rfm_grid(cells), draw_segments(cells)])
-    quadrants = read(
-        con, CUSTOMER_VALUE, VALUE_SQL, part.notes, "too little purchase history to fit the model"
-    )
+    why = "too little purchase history to fit the model"
+    quadrants = read(con, CUSTOMER_VALUE.name, VALUE_SQL, part.notes, why)
     if quadrants is not None:
         part.charts.append(draw_value_matrix(quadrants))
     return part
