@@ -28,8 +28,8 @@ run: install
 	$(BIN)/weixi run
 
 test: install
-	$(BIN)/ruff check orchestration warehouse ingest demo_data serving ml data_quality activation tests benchmarks
-	$(BIN)/ruff format --check orchestration warehouse ingest demo_data serving ml data_quality activation tests benchmarks
+	$(BIN)/ruff check orchestration warehouse ingest demo_data serving ml data_quality activation reporting tests benchmarks
+	$(BIN)/ruff format --check orchestration warehouse ingest demo_data serving ml data_quality activation reporting tests benchmarks
 	$(BIN)/weixi contract --check
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 

@@ -28,7 +28,12 @@ from sklearn.preprocessing import StandardScaler
 
 from ml.churn_features import FEATURE_NAMES, FEATURE_RISK, LABEL, RECENCY_FEATURE, model_matrix
 from ml.churn_reasons import explain
-from ml.classification_metrics import ClassificationMetrics, classification_metrics
+from ml.classification_metrics import (
+    CalibrationBin,
+    ClassificationMetrics,
+    calibration_bins,
+    classification_metrics,
+)
 from ml.history import NotEnoughHistory
 from ml.parallel import single_threaded
 from ml.registry import PromotionDecision, decide_promotion
@@ -93,6 +98,8 @@ class ChurnCandidate:
     split: OutOfTimeSplit
     competitors: dict[str, ClassificationMetrics] = field(default_factory=dict)
     training_rows: int = 0
+    calibration: list[CalibrationBin] = field(default_factory=list)
+    """The chosen model's reliability diagram on the validation snapshot."""
 
     def summary(self) -> dict[str, Any]:
         """What the registry records about the training run."""
@@ -259,6 +266,9 @@ def train_candidate(
         split=split,
         competitors=figures,
         training_rows=len(train),
+        calibration=calibration_bins(
+            _outcome(split.validation), best.probability(split.validation)
+        ),
     )
 
 

@@ -34,6 +34,41 @@ def top_decile_lift(outcome: np.ndarray, probability: np.ndarray) -> float:
     return float(outcome[order[:top]].mean() / overall) if overall > 0 else float("nan")
 
 
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One bin of a reliability diagram: forecasts between ``low`` and ``high``, their mean,
+    the share of them that came true, and how many there were."""
+
+    low: float
+    high: float
+    predicted: float
+    observed: float
+    rows: int
+
+
+def calibration_bins(
+    outcome: np.ndarray, probability: np.ndarray, bins: int = 10
+) -> list[CalibrationBin]:
+    """The forecasts cut into ``bins`` equal-width probability bins (empty bins left out): in a
+    well-calibrated forecast each bin's observed rate is close to its mean forecast."""
+    outcome = np.asarray(outcome, dtype=float)
+    probability = np.asarray(probability, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # The last bin is closed on the right, so a forecast of exactly 1 falls in it.
+    index = np.clip(np.digitize(probability, edges[1:-1], right=False), 0, bins - 1)
+    return [
+        CalibrationBin(
+            low=float(edges[b]),
+            high=float(edges[b + 1]),
+            predicted=float(probability[index == b].mean()),
+            observed=float(outcome[index == b].mean()),
+            rows=int((index == b).sum()),
+        )
+        for b in range(bins)
+        if (index == b).any()
+    ]
+
+
 def classification_metrics(outcome: np.ndarray, probability: np.ndarray) -> ClassificationMetrics:
     """ROC AUC, PR AUC (average precision), Brier score and top-decile lift of ``probability``
     as a forecast of the 0/1 ``outcome``."""

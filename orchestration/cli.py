@@ -243,6 +243,11 @@ def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
         click.echo(f"BI tools read {serving} (read-only) and {serving.parent / 'parquet/current'}/")
     if settings.exports_dir.exists():
         click.echo(f"Audience files and task lists: {settings.exports_dir}/<date>/")
+    from reporting.page import REPORT_NAME
+
+    reports = sorted(settings.reports_dir.glob(REPORT_NAME.format(reference_date="*")))
+    if reports:
+        click.echo(f"Nightly report: {reports[-1]}")
 
 
 def execute_range(start: date, end: date, debug: bool, record: bool, wait: bool = False) -> None:
@@ -423,6 +428,43 @@ def forget(customer_ids: tuple[str, ...], reason: str) -> None:
         "in the next run (weixi run, or the nightly job): they leave every mart and export, "
         "their CRM rows are deleted, and destinations that support removal get one"
     )
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Folder to write the report to [default: data/reports, or WEIXI_REPORTS_DIR].",
+)
+def report(out: Path | None) -> None:
+    """Write the nightly report: one self-contained HTML page of charts drawn from the marts
+    (weixi_report_<reference date>.html; the nightly run writes it too). Reads the warehouse
+    only; fails at once, naming the process, while another process (a run) holds it."""
+    import dagster as dg
+    import duckdb
+
+    from orchestration.defs.report import write_nightly_report
+    from orchestration.defs.resources import build_resources
+
+    settings = get_settings()
+    if not settings.warehouse.exists():
+        raise UserError(f"{settings.warehouse}: no warehouse yet; run `weixi run` first")
+    resources = build_resources(settings)
+    reports = resources["reports"]
+    if out is not None:
+        reports = reports.model_copy(update={"root": str(out.resolve())})
+    try:
+        written = write_nightly_report(resources["warehouse"], reports, read_only=True)
+    except dg.Failure as exc:
+        raise UserError(exc.description or str(exc)) from None
+    except duckdb.CatalogException:
+        raise UserError(
+            f"{settings.warehouse}: no marts yet (no reference date); run `weixi run` first"
+        ) from None
+    for section in written.sections:
+        for note in section.notes:
+            _say(f"{section.title}: {note}")
+    click.echo(f"wrote {written.path} ({written.bytes:,} bytes)")
 
 
 def generated_files() -> list[tuple[Path, Callable[[], str]]]:

@@ -163,6 +163,11 @@ class WeixiSettings(BaseSettings):
         description="what BI tools read: the published serving database and Parquet files "
         "(default: the folder `serving` beside the warehouse)",
     )
+    reports_dir: Path | None = Field(
+        None,
+        description="the nightly HTML report, one file per reference date (default: the folder "
+        "`reports` beside the warehouse)",
+    )
     source_freshness_hours: float = Field(
         36, description="warn when a source has not delivered for this many hours"
     )
@@ -213,6 +218,8 @@ class WeixiSettings(BaseSettings):
         # shop) never publishes over another warehouse's serving files. Never None after this.
         if self.serving_dir is None:
             self.serving_dir = self.warehouse.parent / "serving"
+        if self.reports_dir is None:
+            self.reports_dir = self.warehouse.parent / "reports"
         if self.erasure_requests_dir is None:
             self.erasure_requests_dir = self.landing / "_erasure_requests"
         # Where the data starts, so the UI shows no partitions before it as missing; a shop
@@ -235,6 +242,7 @@ class WeixiSettings(BaseSettings):
                 "model_registry": self.model_registry.resolve(),
                 "quality_docs": self.quality_docs.resolve(),
                 "serving_dir": self.serving_dir.resolve(),
+                "reports_dir": self.reports_dir.resolve(),
                 "alert_log": self.alert_log.resolve(),
                 "audiences_file": self.audiences_file.resolve(),
                 "exports_dir": self.exports_dir.resolve(),

@@ -220,6 +220,15 @@ TEXT_SENTIMENT = TableSpec(
     ),
 )
 
+CALIBRATION_PARTS = ("predicted", "observed", "rows")
+
+
+def calibration_metric(bin_number: int, part: str) -> str:
+    """The ``marts.model_validation`` metric of one part (``CALIBRATION_PARTS``) of one bin
+    (1 for forecasts from 0 to 0.1, ..., 10 for 0.9 to 1) of a reliability diagram."""
+    return f"calibration_bin_{bin_number:02d}_{part}"
+
+
 MODEL_VALIDATION = TableSpec(
     name="marts.model_validation",
     description="The validation figures of every model version beside their naive baselines, "
@@ -235,7 +244,13 @@ MODEL_VALIDATION = TableSpec(
         ),
         SpecColumn("model_version", "string", "The validated version."),
         SpecColumn("validated_at", "timestamp", "When it was validated (UTC)."),
-        SpecColumn("metric", "string", "The figure, e.g. `roc_auc`, `precision_at_10`."),
+        SpecColumn(
+            "metric",
+            "string",
+            "The figure, e.g. `roc_auc`, `precision_at_10`; the churn model's reliability "
+            "diagram as `calibration_bin_<01..10>_<predicted|observed|rows>` (mean forecast, "
+            "share that churned and rows of each tenth of the probability range).",
+        ),
         SpecColumn("value", "float64", "The model's figure."),
         SpecColumn("baseline", "string", "The baseline compared with, when there is one."),
         SpecColumn("baseline_value", "float64", "The baseline's figure."),

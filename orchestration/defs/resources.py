@@ -148,9 +148,15 @@ class Warehouse(dg.ConfigurableResource):
         """The date the marts are computed as of (``int_reference_date__selected``): the
         as-of date of every model and the audience date."""
         with self.connect() as con:
-            return con.execute(
-                "select reference_date from intermediate.int_reference_date__selected"
-            ).fetchone()[0]
+            return reference_date_of(con)
+
+
+def reference_date_of(con: duckdb.DuckDBPyConnection) -> date:
+    """The reference date of the warehouse ``con`` is connected to (see
+    ``Warehouse.reference_date``)."""
+    return con.execute(
+        "select reference_date from intermediate.int_reference_date__selected"
+    ).fetchone()[0]
 
 
 class Models(dg.ConfigurableResource):
@@ -225,6 +231,18 @@ class Serving(dg.ConfigurableResource):
         return Path(self.root)
 
 
+class Reports(dg.ConfigurableResource):
+    """The folder of the nightly HTML reports (``weixi_report_<reference date>.html``) and the
+    shop's timezone, in which a report says when it was made."""
+
+    root: str
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
+
 class ErasureRequests(dg.ConfigurableResource):
     """The folder of right-to-be-forgotten request files (``weixi forget`` writes there)."""
 
@@ -291,6 +309,7 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             timezone=settings.timezone,
         ),
         "serving": Serving(root=str(settings.serving_dir)),
+        "reports": Reports(root=str(settings.reports_dir), timezone=settings.timezone),
         "models": Models(
             root=str(settings.model_registry),
             retrain_every_days=settings.retrain_every_days,

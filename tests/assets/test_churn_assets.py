@@ -88,6 +88,10 @@ def test_the_promoted_version_is_in_the_registry_with_its_figures(trained):
         assert by_metric.loc[metric, "baseline_value"] == pytest.approx(
             meta["baseline"]["metrics"][metric]
         )
+    # The reliability diagram the nightly report draws: every validation row in one bin.
+    calibration = by_metric.filter(like="calibration_bin_", axis=0)["value"]
+    assert calibration.filter(like="_rows").sum() == by_metric.loc["validation_rows", "value"]
+    assert calibration.between(0, by_metric.loc["validation_rows", "value"]).all()
 
 
 def test_every_active_customer_gets_a_score_band_and_reasons(trained):

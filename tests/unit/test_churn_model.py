@@ -23,7 +23,7 @@ from ml.churn import (
 )
 from ml.churn_reasons import NO_WARNING_SIGNS, explain
 from ml.churn_synthetic import synthetic_snapshots
-from ml.classification_metrics import classification_metrics, top_decile_lift
+from ml.classification_metrics import calibration_bins, classification_metrics, top_decile_lift
 from ml.history import NotEnoughHistory
 
 
@@ -238,3 +238,18 @@ def test_a_promoted_model_that_cannot_score_todays_snapshots_does_not_block(cand
     assert decision.promote
     assert "cannot score today's snapshots" in decision.reason
     assert evaluate(candidate.model, candidate.split.validation) == candidate.metrics
+
+
+def test_calibration_bins_cover_every_forecast() -> None:
+    bins = calibration_bins(np.array([0, 1, 1, 0, 1]), np.array([0.05, 0.15, 0.19, 0.5, 1.0]))
+    assert [(b.low, b.rows) for b in bins] == [(0.0, 1), (0.1, 2), (0.5, 1), (0.9, 1)]
+    assert bins[1].observed == 1.0 and bins[1].predicted == pytest.approx(0.17)
+
+
+def test_the_candidate_carries_its_calibration_curve(candidate):
+    bins = candidate.calibration
+    assert sum(b.rows for b in bins) == candidate.metrics.rows
+    assert all(b.low <= b.predicted <= b.high for b in bins)
+    # A calibrated model: where many customers sit, the share that churned is near the forecast.
+    crowded = [b for b in bins if b.rows >= 100]
+    assert crowded and all(abs(b.observed - b.predicted) < 0.15 for b in crowded)

@@ -21,6 +21,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "data_quality": {"ingest", "warehouse"},
     "activation": {"warehouse"},
     "demo_data": {"ingest", "activation"},
+    "reporting": {"warehouse", "activation", "data_quality"},
     "orchestration": {
         "warehouse",
         "ingest",
@@ -29,6 +30,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "data_quality",
         "activation",
         "demo_data",
+        "reporting",
     },
 }
 """Each package of ours and the packages of ours it may import (see docs/architecture.md)."""

@@ -19,7 +19,7 @@ from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, publish
 from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
 from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
-from warehouse.model_outputs import CHURN_SCORES
+from warehouse.model_outputs import CALIBRATION_PARTS, CHURN_SCORES, calibration_metric
 
 FEATURES = dg.AssetKey(["features", "churn_feature_snapshots"])
 MODEL = dg.AssetKey(["ml", "churn_model"])
@@ -46,6 +46,15 @@ def _figures(candidate: ChurnCandidate) -> list[Figure]:
     ] + [
         Figure("validation_rows", model.rows),
         Figure("validation_churn_rate", model.positive_rate),
+    ]
+
+
+def _calibration_figures(candidate: ChurnCandidate) -> list[Figure]:
+    # Kept in the validation table (the nightly report draws it), not as thirty metadata plots.
+    return [
+        Figure(calibration_metric(round(b.high * 10), part), getattr(b, part))
+        for b in candidate.calibration
+        for part in CALIBRATION_PARTS
     ]
 
 
@@ -129,7 +138,13 @@ def churn_model(
     ).version
     if decision.promote:
         registry.promote(models.path, MODEL_NAME, version, decision.reason)
-    record_validation(warehouse, MODEL_NAME, version, figures, note=decision.reason)
+    record_validation(
+        warehouse,
+        MODEL_NAME,
+        version,
+        figures + _calibration_figures(candidate),
+        note=decision.reason,
+    )
     (context.log.info if decision.promote else context.log.warning)(
         f"churn model {version}: {decision.reason}"
     )
