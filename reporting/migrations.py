@@ -36,10 +36,11 @@ SQL = f"""
 """
 
 
-NONE = "(none)"
+NONE = "none"
+"""What segment_migrations calls a missing value (no purchase yet, no score that night)."""
 ORDERS = {
     "lifecycle_stage": ("prospect", "new", "repeat", "loyal", "at_risk", "churned"),
-    "membership_tier": ("standard", "silver", "gold"),
+    "tier": ("standard", "silver", "gold"),
     "value_quadrant": ("strategic", "growth", "basic", "marginal"),
 }
 """The natural order of a dimension's values (the others sort by name), so that in a stage's
@@ -56,7 +57,7 @@ def ordered(values: set[str], dimension: str) -> list[str]:
 
 def _label(value: object) -> str:
     return (
-        "(none)" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+        NONE if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
     )
 
 

@@ -369,13 +369,13 @@ def test_migrations_show_the_latest_step_only() -> None:
     lifecycle = _svg_text(part.charts[0].svg)
     # 2025-05-31 -> 2025-06-30: 13 stayed new, 7 + 3 + 4 moved (the earlier step had 11 stay).
     assert "14 of 27 customers (52%) changed" in lifecycle
-    assert "(none)" in lifecycle, "customers without a value before (new customers) are shown"
+    assert "none" in lifecycle, "customers without a value before (new customers) are shown"
 
 
 def test_migration_values_keep_their_natural_order() -> None:
-    values = {"churned", "new", "(none)", "at_risk", "vip"}
+    values = {"churned", "new", "none", "at_risk", "vip"}
     assert migrations.ordered(values, "lifecycle_stage") == [
-        "(none)",
+        "none",
         "new",
         "at_risk",
         "churned",
