@@ -56,9 +56,7 @@ def ordered(values: set[str], dimension: str) -> list[str]:
 
 
 def _label(value: object) -> str:
-    return (
-        NONE if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    )
+    return NONE if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def draw_matrix(moves: pd.DataFrame, dimension: str) -> Chart:
