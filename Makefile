@@ -11,7 +11,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: run test install dev lint bench clean
+.PHONY: run test install dev docs lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: install
 
 dev: install
 	$(BIN)/weixi dev
+
+docs: install
+	$(BIN)/weixi docs
 
 bench: install
 	$(BIN)/python benchmarks/bench_generate.py

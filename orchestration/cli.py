@@ -430,6 +430,35 @@ def forget(customer_ids: tuple[str, ...], reason: str) -> None:
     )
 
 
+DOCS_TARGET = Path("target") / "docs"
+"""Where `weixi docs` lets dbt write, apart from the manifest the code location reads."""
+
+
+@main.command()
+def docs() -> None:
+    """Build the dbt docs as one self-contained page (dbt_project/target/docs/static_index.html):
+    every model and source with its columns and descriptions, the lineage, and the catalogue of
+    the warehouse's tables. Opens offline; `make docs` runs it."""
+    import json
+
+    from orchestration.defs.dbt.resource import dbt_resource
+
+    settings = get_settings()
+    if not settings.warehouse.exists():
+        raise UserError(f"{settings.warehouse}: no warehouse yet; run `weixi run` first")
+    dbt = dbt_resource(settings)
+    variables = json.dumps(dbt.vars_for(str(settings.warehouse)))
+    invocation = dbt.cli(
+        ["docs", "generate", "--static", "--vars", variables],
+        target_path=DOCS_TARGET,
+        raise_on_error=False,
+    )
+    invocation.wait()
+    if not invocation.is_successful():
+        raise UserError(f"dbt docs generate failed: {invocation.get_error()}")
+    click.echo(f"wrote {DBT_PROJECT_DIR / DOCS_TARGET / 'static_index.html'}")
+
+
 @main.command()
 @click.option(
     "--out",

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -225,3 +226,22 @@ def test_dev_serves_on_the_given_port_and_stops_on_sigterm(tmp_path, dbt_manifes
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+def test_docs_builds_one_offline_page_of_the_models_and_the_warehouse(pipeline_warehouse, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    result = subprocess.run(
+        [WEIXI, "docs"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WEIXI_WAREHOUSE": str(warehouse)},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = Path(result.stdout.strip().splitlines()[-1].removeprefix("wrote "))
+    html = page.read_text(encoding="utf-8")
+    # The manifest and the catalogue of the warehouse are inside the page, descriptions too.
+    assert "model.weixi.customer_360" in html and "recency_score" in html
+    assert re.search(r"One row per customer", html)
+    assert not re.search(r"<script[^>]+src=\"https?://", html), "loads no script from the web"
