@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from reporting.figures import GREEN, GREY, ORANGE, RED, drawing
-from reporting.reads import is_built, read
+from reporting.reads import read
 from reporting.section import Chart, Section
 from warehouse.model_outputs import CHURN_SCORES, MODEL_VALIDATION
+from warehouse.table_spec import table_exists
 
 TITLE = "Churn risk"
 BANDS = {"low": GREEN, "medium": ORANGE, "high": RED}
@@ -145,7 +146,7 @@ def section(con: duckdb.DuckDBPyConnection) -> Section:
     # The calibration of the model that scored tonight; without scores, the latest validated.
     scored_version = (
         f"(select any_value(model_version) from {CHURN_SCORES.name})"
-        if is_built(con, CHURN_SCORES.name)
+        if table_exists(con, CHURN_SCORES.name)
         else "null"
     )
     validation = read(

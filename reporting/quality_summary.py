@@ -10,8 +10,9 @@ import pandas as pd
 
 from data_quality.results import CHECK_RESULTS, QUALITY_RUNS
 from reporting.figures import GREEN, ORANGE, RED, drawing
-from reporting.reads import is_built, read
+from reporting.reads import read
 from reporting.section import Chart, Section, Table
+from warehouse.table_spec import table_exists
 
 TITLE = "Data quality"
 MAX_FAILED_RULES = 30
@@ -128,7 +129,7 @@ def section(con: duckdb.DuckDBPyConnection) -> Section:
     part.charts.append(draw_checks(latest))
     if (latest["layer"] == "raw").any():
         part.tables.append(loads_table(latest))
-    if is_built(con, CHECK_RESULTS.name):
+    if table_exists(con, CHECK_RESULTS.name):
         failed = con.execute(FAILED_SQL).df()
         if not failed.empty:
             part.tables.append(failed_table(failed))

@@ -5,17 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-
-def is_built(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether ``schema.table`` exists (as a table or a view)."""
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
+from warehouse.table_spec import table_exists
 
 
 def not_built(table: str) -> str:
@@ -33,7 +23,7 @@ def read(
 ) -> pd.DataFrame | None:
     """The result of ``sql`` (which reads ``table``), or None with a note in ``notes`` when the
     table is missing or the query returns no rows."""
-    if not is_built(con, table):
+    if not table_exists(con, table):
         notes.append(not_built(table))
         return None
     frame = con.execute(sql).df()
