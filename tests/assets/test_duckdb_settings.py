@@ -5,6 +5,7 @@ import json
 import os
 
 import yaml
+from dbt.cli.main import dbtRunner
 
 from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings
@@ -26,7 +27,7 @@ def test_the_defaults_bound_memory_and_spill_beside_the_warehouse(tmp_path):
 def test_the_profile_falls_back_to_the_settings_memory_limit():
     # A plain `dbt build` (no vars, no WEIXI_DUCKDB_MEMORY_LIMIT) keeps the settings' default.
     profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
-    memory_limit = profile["weixi"]["outputs"]["dev"]["settings"]["memory_limit"]
+    memory_limit = profile["weixi"]["outputs"]["dev"]["config_options"]["memory_limit"]
     default = WeixiSettings.model_fields["duckdb_memory_limit"].default
     assert f"'WEIXI_DUCKDB_MEMORY_LIMIT', '{default}'" in memory_limit, memory_limit
 
@@ -60,3 +61,43 @@ def test_values_set_on_the_resource_reach_dbts_connection(tmp_path):
         "threads": 1,
         "temp_directory": str(tmp_path / "spill"),
     }
+
+
+def test_a_model_after_a_spill_reuses_the_spill_folder(tmp_path):
+    # dbt-duckdb opens a cursor per model; settings applied per cursor would set temp_directory
+    # again after the first model spilled, which DuckDB refuses. The profile sets it once.
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(
+        "name: spill\nversion: '1.0'\nprofile: weixi\nconfig-version: 2\n"
+        "models: {+materialized: table}\n",
+        encoding="utf-8",
+    )
+    (project / "models" / "sorted.sql").write_text(
+        "select md5(range::varchar) as s from range(3000000) order by s", encoding="utf-8"
+    )
+    (project / "models" / "after.sql").write_text(
+        "select count(*) as n from {{ ref('sorted') }}", encoding="utf-8"
+    )
+    spill = tmp_path / "spill"
+    variables = {
+        "warehouse_path": str(tmp_path / "w.duckdb"),
+        "duckdb_memory_limit": "64MB",
+        "duckdb_threads": 1,
+        "duckdb_temp_directory": str(spill),
+    }
+    result = dbtRunner().invoke(
+        [
+            "run",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--threads",
+            "1",
+            "--vars",
+            json.dumps(variables),
+        ]
+    )
+    assert spill.exists(), "the first model did not spill; the test no longer proves anything"
+    assert result.success, result.exception or [r.message for r in result.result]
