@@ -39,6 +39,13 @@ def test_the_resource_passes_the_configured_business_parameters():
     assert variables["at_risk_after_days"] == WeixiSettings().at_risk_after_days
 
 
+def test_the_dbt_version_is_asked_once_per_process_not_per_step():
+    # Dagster makes a resource object per step; each asked `dbt --version` again before.
+    first, second = dbt_resource(WeixiSettings()), dbt_resource(WeixiSettings())
+    assert first is not second
+    assert first._cli_version is second._cli_version
+
+
 def test_dbt_project_var_defaults_equal_the_settings_defaults():
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     defaults = {k: v for k, v in project["vars"].items() if k not in RUN_VARS}

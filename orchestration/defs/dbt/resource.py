@@ -24,6 +24,8 @@ from orchestration.defs.duckdb_settings import DuckDBSettings
 from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings
 
 PARSE_CACHE = DBT_PROJECT_DIR / "target" / "partial_parse"
+_CLI_VERSIONS: dict[str, Any] = {}
+"""The version of each dbt executable, asked once per process (see ``WeixiDbt._cli_version``)."""
 
 
 class BusinessRules(dg.Config):
@@ -81,6 +83,14 @@ class WeixiDbt(DbtCliResource):
 
     rules: BusinessRules
     duckdb: DuckDBSettings = DuckDBSettings()
+
+    @property
+    def _cli_version(self) -> Any:
+        """The dbt version, which dagster-dbt asks by starting `dbt --version` (~2 s of CPU)
+        once per resource object: Dagster makes one per step, so each dbt step paid it."""
+        if self.dbt_executable not in _CLI_VERSIONS:
+            _CLI_VERSIONS[self.dbt_executable] = DbtCliResource._cli_version.func(self)
+        return _CLI_VERSIONS[self.dbt_executable]
 
     def vars_for(self, warehouse_path: str) -> dict[str, Any]:
         """The ``--vars`` of an invocation on ``warehouse_path`` (see ``dbt_vars``); the DuckDB
