@@ -8,7 +8,13 @@ import duckdb
 import pytest
 
 from orchestration.stages import run_range
-from tests.support import DEMO_END, DEMO_START, table_snapshot, weixi_resources
+from tests.support import (
+    DEMO_END,
+    DEMO_START,
+    table_snapshot,
+    throwaway_instance,
+    weixi_resources,
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +131,7 @@ def test_backfilling_in_two_chunks_gives_the_same_marts(
         assets=all_assets, resources=weixi_resources(warehouse, demo_landing)
     )
     middle = date(2025, 5, 31)
-    with dg.instance_for_test() as instance:
+    with throwaway_instance() as instance:
         for start, end in ((DEMO_START, middle), (middle + timedelta(days=1), DEMO_END)):
             results = list(run_range(definitions, start, end, instance))
             assert len(results) == 4 and all(r.success for r in results)

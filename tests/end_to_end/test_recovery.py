@@ -20,7 +20,7 @@ from orchestration.defs.schedules import nightly_job, nightly_retry_policy
 from orchestration.settings import PROJECT_ROOT, WeixiSettings, get_settings
 from serving.snapshot import SERVING_DATABASE
 from tests.support import messy_landing as messy
-from tests.support import table_snapshot, weixi_resources
+from tests.support import table_snapshot, throwaway_instance, weixi_resources
 from tests.support.pipeline_process import run_pipeline
 
 KILL_AFTER = "stage 1 done"
@@ -64,7 +64,7 @@ def test_killed_run_then_rerun_gives_the_same_tables_as_a_clean_run(messy_pipeli
     assert killed.returncode == -signal.SIGKILL
     assert not (tmp_path / "serving" / SERVING_DATABASE).exists(), "killed before publishing"
 
-    with dg.instance_for_test() as instance:
+    with throwaway_instance() as instance:
         rerun = run_pipeline(warehouse, messy_pipeline.landing, messy.START, messy.END, instance)
     assert [r.success for r in rerun] == [True] * 4
 

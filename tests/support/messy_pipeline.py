@@ -16,6 +16,7 @@ import dagster as dg
 from orchestration.defs.publish import PUBLISHED_KEY
 from orchestration.settings import PROJECT_ROOT
 from tests.support import messy_landing as messy
+from tests.support import throwaway_instance
 from tests.support.pipeline_process import pipeline_definitions
 
 READER_TIMEOUT = 60
@@ -63,7 +64,7 @@ def build_messy_pipeline(root: Path) -> MessyPipeline:
     result = MessyPipeline(landing, warehouse, warehouse.parent / "serving")
     definitions = pipeline_definitions(warehouse, landing)
     out, stop = root / "reads.jsonl", root / "stop-reading"
-    with dg.instance_for_test() as instance:
+    with throwaway_instance() as instance:
         result.record(list(run_range(definitions, messy.START, messy.DAYS[4], instance)))
         reader = subprocess.Popen(
             [
