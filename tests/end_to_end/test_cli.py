@@ -6,7 +6,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,9 +19,9 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from orchestration.cli import main
 from orchestration.settings import PROJECT_ROOT
-from tests.support import DEMO_END
+from tests.support import TINY_END, TINY_START
+from tests.support.weixi_process import WEIXI, weixi_env
 
-WEIXI = str(Path(sys.executable).with_name("weixi"))
 pytestmark = pytest.mark.code_location_process
 
 
@@ -54,42 +53,19 @@ def test_bad_folder_name_names_the_folder(tmp_path):
     assert "orders/yesterday" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_backfill_command_runs_the_pipeline(tmp_path, demo_landing, dbt_manifest):
-    env = {
-        **os.environ,
-        "WEIXI_DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "WEIXI_QUALITY_DOCS": str(tmp_path / "quality_docs"),
-        "WEIXI_MODEL_REGISTRY": str(tmp_path / "models"),
-        "WEIXI_ALERT_LOG": str(tmp_path / "alerts.log"),
-    }
-    result = subprocess.run(
-        [
-            WEIXI,
-            "backfill",
-            "--landing",
-            str(demo_landing),
-            "--start",
-            "2025-06-24",
-            "--end",
-            DEMO_END.isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+def test_backfill_command_runs_the_pipeline(tiny_backfill):
+    folder, result = tiny_backfill
     assert result.returncode == 0, result.stderr[-3000:]
     assert "marts.customer_360" in result.stdout
     checked = re.search(r"data quality: (\d+) sources and tables checked", result.stdout)
     assert checked and int(checked[1]) >= 10, result.stdout
-    instance_yaml = (tmp_path / "dagster_home" / "dagster.yaml").read_text()
+    instance_yaml = (folder / "dagster_home" / "dagster.yaml").read_text()
     assert "max_concurrent_runs: 1" in instance_yaml and "default_limit: 1" in instance_yaml
     assert "enabled: false" in instance_yaml
-    _assert_the_ui_shows_the_run(tmp_path / "dagster_home")
+    _assert_the_ui_shows_the_run(folder / "dagster_home")
     # The quality checks ran with the backfill: Data Docs and one summary row per source/table.
-    assert (tmp_path / "quality_docs" / "index.html").is_file()
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+    assert (folder / "quality_docs" / "index.html").is_file()
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as con:
         datasets = {
             d for (d,) in con.execute("select dataset from marts.data_quality_runs").fetchall()
         }
@@ -111,7 +87,7 @@ def _assert_the_ui_shows_the_run(home: Path) -> None:
         assert scores.asset_materialization.metadata["dagster/row_count"].value >= 0
         orders = dg.AssetKey(["raw", "orders"])
         assert instance.get_materialized_partitions(orders) == {
-            d.isoformat() for d in pd.date_range("2025-06-24", DEMO_END).date
+            d.isoformat() for d in pd.date_range(TINY_START, TINY_END).date
         }
         check = dg.AssetCheckKey(orders, "contract")
         (evaluation,) = instance.event_log_storage.get_asset_check_execution_history(check, 1)
@@ -122,19 +98,11 @@ def test_bad_delivery_fails_naming_file_and_columns(tmp_path, dbt_manifest):
     day = tmp_path / "landing" / "orders" / "2025-03-01"
     day.mkdir(parents=True)
     (day / "orders.csv").write_text("order_id,customer_id\nO1,C1\n")
-    env = {
-        **os.environ,
-        "WEIXI_DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "WEIXI_QUALITY_DOCS": str(tmp_path / "quality_docs"),
-        "WEIXI_MODEL_REGISTRY": str(tmp_path / "models"),
-        "WEIXI_ALERT_LOG": str(tmp_path / "alerts.log"),
-    }
     result = subprocess.run(
         [WEIXI, "run", "--landing", str(tmp_path / "landing")],
         capture_output=True,
         text=True,
-        env=env,
+        env=weixi_env(tmp_path),
         timeout=300,
     )
     assert result.returncode == 1
@@ -191,15 +159,7 @@ def test_dev_documents_host_and_port():
 @pytest.mark.reparses_dbt
 def test_dev_serves_on_the_given_port_and_stops_on_sigterm(tmp_path, dbt_manifest):
     port = _free_port()
-    env = {
-        **os.environ,
-        "WEIXI_DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "WEIXI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "WEIXI_LANDING": str(tmp_path / "landing"),
-        "WEIXI_QUALITY_DOCS": str(tmp_path / "quality_docs"),
-        "WEIXI_MODEL_REGISTRY": str(tmp_path / "models"),
-        "WEIXI_ALERT_LOG": str(tmp_path / "alerts.log"),
-    }
+    env = {**weixi_env(tmp_path), "WEIXI_LANDING": str(tmp_path / "landing")}
     log = (tmp_path / "dev.log").open("w")
     # Started as a non-interactive shell starts a background job: SIGINT ignored.
     process = subprocess.Popen(

@@ -10,13 +10,11 @@ import subprocess
 import sys
 import threading
 import uuid
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from demo_data import GeneratorConfig, generate
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.raw import ingest_assets
 from orchestration.defs.resources import Warehouse
@@ -26,83 +24,13 @@ from orchestration.warehouse_lock import lock_path
 from serving.snapshot import SERVING_DATABASE
 from tests.support import messy_landing as messy
 from tests.support import table_snapshot, weixi_resources
+from tests.support.weixi_process import WeixiRun, run_weixi
 
 # These tests start `weixi` processes that load the code location (see tests/conftest.py).
 pytestmark = pytest.mark.code_location_process
 
-WEIXI = str(Path(sys.executable).with_name("weixi"))
-TINY_END = date(2025, 6, 30)
 COMPARED_MARTS = ("marts.fct_orders", "marts.kpi_daily", "marts.customer_360")
 STEP_LINE = re.compile(r"^\[\d\d:\d\d:\d\d\] ([\w.]+): ")
-
-
-@pytest.fixture(scope="module")
-def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("tiny_landing")
-    generate(GeneratorConfig(out=out, customers=60, days=3, end_date=TINY_END, seed=5))
-    return out
-
-
-def _env(folder: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "WEIXI_WAREHOUSE": str(folder / "warehouse.duckdb"),
-        "WEIXI_DAGSTER_HOME": str(folder / "dagster_home"),
-        "WEIXI_QUALITY_DOCS": str(folder / "quality_docs"),
-        "WEIXI_MODEL_REGISTRY": str(folder / "models"),
-        "WEIXI_ALERT_LOG": str(folder / "alerts.log"),
-        "WEIXI_EXPORTS_DIR": str(folder / "exports"),
-    }
-
-
-class _Weixi:
-    """A `weixi run` in the background whose stderr lines are collected as they come."""
-
-    def __init__(self, landing: Path, folder: Path, *args: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [WEIXI, "run", "--landing", str(landing), *args],
-            cwd=PROJECT_ROOT,
-            env=_env(folder),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = 300) -> int:
-        """Wait until a stderr line contains ``text``; the number of lines seen by then."""
-        waited = 0.0
-        while waited < timeout:
-            for i, line in enumerate(self.lines):
-                if text in line:
-                    return i + 1
-            assert self.process.poll() is None, "\n".join(self.lines[-20:])
-            threading.Event().wait(0.1)
-            waited += 0.1
-        raise AssertionError(f"no line with {text!r}:\n" + "\n".join(self.lines[-20:]))
-
-    def finish(self, timeout: float = 900) -> int:
-        code = self.process.wait(timeout=timeout)
-        self._reader.join(timeout=10)
-        return code
-
-
-def _run(landing: Path, folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [WEIXI, "run", "--landing", str(landing), *args],
-        cwd=PROJECT_ROOT,
-        env=_env(folder),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def _tables(warehouse: Path, marts: tuple[str, ...] = COMPARED_MARTS) -> dict:
@@ -111,27 +39,25 @@ def _tables(warehouse: Path, marts: tuple[str, ...] = COMPARED_MARTS) -> dict:
     return {t: f for t, f in tables.items() if re.match(r"raw\.[a-z]", t) or t in marts}
 
 
-def test_one_writer_and_sigterm_stops_a_run_cleanly(tiny_landing, tmp_path):
-    clean, stopped = tmp_path / "clean", tmp_path / "stopped"
-    first = _Weixi(tiny_landing, clean)
-    try:
-        first.wait_for("running ")
-        # A second run of the same warehouse does not start: one line naming the first.
-        second = _run(tiny_landing, clean)
-        assert second.returncode == 1, second.stderr
-        assert len(second.stderr.strip().splitlines()) == 1, second.stderr
-        assert f"is being written by PID {first.process.pid} (`weixi run --landing" in second.stderr
-        assert re.search(r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)", second.stderr)
-        assert "--wait" in second.stderr and "parsing the dbt project" not in second.stderr
-        assert first.finish() == 0, "\n".join(first.lines[-20:])
-    finally:
-        if first.process.poll() is None:
-            os.killpg(first.process.pid, signal.SIGKILL)
+def test_one_writer_and_sigterm_stops_a_run_cleanly(tiny_landing, tiny_backfill, tmp_path):
+    clean, backfill = tiny_backfill
+    assert backfill.returncode == 0, backfill.stderr[-3000:]
     assert lock_path(clean / "warehouse.duckdb").read_text() == "", "released, names nobody"
 
-    # `timeout` sends SIGTERM to the whole process group, dbt included, mid-dbt.
-    killed = _Weixi(tiny_landing, stopped)
+    stopped = tmp_path / "stopped"
+    killed = WeixiRun(tiny_landing, stopped)
     try:
+        killed.wait_for("running ")
+        # A second run of the same warehouse does not start: one line naming the first.
+        second = run_weixi(stopped, "run", "--landing", str(tiny_landing))
+        assert second.returncode == 1, second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert f"is being written by PID {killed.process.pid} (`weixi run --landing" in (
+            second.stderr
+        )
+        assert re.search(r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)", second.stderr)
+        assert "--wait" in second.stderr and "parsing the dbt project" not in second.stderr
+        # `timeout` sends SIGTERM to the whole process group, dbt included, mid-dbt.
         seen = killed.wait_for("dbt_models: Running dbt command")
         os.killpg(killed.process.pid, signal.SIGTERM)
         assert killed.finish(timeout=120) == 128 + signal.SIGTERM
@@ -144,9 +70,10 @@ def test_one_writer_and_sigterm_stops_a_run_cleanly(tiny_landing, tmp_path):
     assert steps <= {"dbt_models", "weixi_nightly"}, after  # no further step
     assert not any("retry" in line.lower() for line in after), after
     assert not (stopped / "serving" / SERVING_DATABASE).exists(), "stopped before publishing"
+    assert lock_path(stopped / "warehouse.duckdb").read_text() == "", "released when stopped"
     loaded = _tables(stopped / "warehouse.duckdb", marts=())
 
-    rerun = _run(tiny_landing, stopped, "--wait")
+    rerun = run_weixi(stopped, "run", "--landing", str(tiny_landing), "--wait")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     recovered = _tables(stopped / "warehouse.duckdb")
     reference = _tables(clean / "warehouse.duckdb")
@@ -168,7 +95,7 @@ def test_a_run_waits_for_the_holder_with_wait(tmp_path):
     warehouse, release = tmp_path / "warehouse.duckdb", tmp_path / "release"
     holder = _hold_writer_lock(warehouse, release)
     try:
-        waiting = _Weixi(landing, tmp_path, "--wait")
+        waiting = WeixiRun(landing, tmp_path, "--wait")
         waiting.wait_for(f"waiting for PID {holder.pid} (`")
         threading.Event().wait(1)
         assert not any("parsing the dbt project" in line for line in waiting.lines)

@@ -5,6 +5,9 @@ BI reader (``serving_reader``) or a webhook endpoint (``webhook_server``)."""
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -14,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.defs.resources import build_resources
-from orchestration.settings import WeixiSettings
+from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings
 
 DEMO_END = date(2025, 6, 30)
 DEMO_DAYS = 75
@@ -25,6 +28,11 @@ ML_END = date(2025, 12, 30)
 ML_DAYS = 730
 ML_START = date(2024, 1, 1)
 ML_CUSTOMERS = 1500
+# Tests of the `weixi` command around the pipeline (backfill, SIGTERM, one writer).
+TINY_END = date(2025, 6, 30)
+TINY_DAYS = 3
+TINY_START = date(2025, 6, 28)
+TINY_CUSTOMERS = 60
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The parts of the pipeline, picked from the code location by group, kind and lineage, so that
@@ -36,6 +44,23 @@ MODELS = dg.AssetSelection.groups("ml") & DBT.downstream()
 SCORED_DBT = DBT & MODELS.downstream()
 PRE_SCORE_DBT = DBT - SCORED_DBT
 LOADING = PRE_SCORE_DBT.upstream(depth=1) - DBT
+# `dg check defs` and `dg dev` re-parse the dbt project into the shared target folder as they
+# start, while any process that loads the code location reads that manifest: a re-parse holds
+# this lock alone, readers share it, so readers run side by side on both pytest-xdist workers
+# and never while a re-parse writes.
+PARSE_LOCK = DBT_PROJECT_DIR / "target" / ".tests_parse.lock"
+
+
+@contextmanager
+def parse_lock(exclusive: bool) -> Iterator[None]:
+    """Hold the parse lock: ``exclusive`` to re-parse the dbt project, shared to read it."""
+    PARSE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with PARSE_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @cache
