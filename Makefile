@@ -31,7 +31,7 @@ test: install
 	$(BIN)/ruff check orchestration warehouse ingest demo_data serving ml data_quality activation reporting tests benchmarks
 	$(BIN)/ruff format --check orchestration warehouse ingest demo_data serving ml data_quality activation reporting tests benchmarks
 	$(BIN)/weixi contract --check
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 dev: install
 	$(BIN)/weixi dev

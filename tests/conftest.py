@@ -3,7 +3,6 @@ whole pipeline once per session."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ os.environ.setdefault("WEIXI_PARTITION_START", "2024-01-01")
 
 from demo_data import GeneratorConfig, generate  # noqa: E402
 from orchestration.defs.dbt.project import prepare_manifest  # noqa: E402
-from orchestration.settings import DBT_PROJECT_DIR  # noqa: E402
 from tests.support import (  # noqa: E402
     DEMO_CUSTOMERS,
     DEMO_DAYS,
@@ -30,6 +28,7 @@ from tests.support import (  # noqa: E402
     ML_DAYS,
     ML_END,
     ML_START,
+    parse_lock,
     pipeline_assets,
     range_tags,
     scored_assets,
@@ -37,15 +36,23 @@ from tests.support import (  # noqa: E402
 )
 
 # How `make test` shares the work between pytest-xdist workers (`--dist loadgroup`): a test
-# runs on the worker that builds the warehouse fixture it needs, so each is built once; the
-# other tests of a module stay together, so a module fixture is built once too.
-WAREHOUSE_FIXTURES = ("ml_warehouse", "pipeline_warehouse")
-# `dg check defs` and `dg dev` re-parse the dbt project into the shared target folder as they
-# start, while any process that loads the code location reads that manifest. Tests that start
-# a re-parsing process (marked `reparses_dbt`) hold an exclusive lock for their duration, tests
-# that start a code-location process (marked `code_location_process`) a shared one, so readers
-# run side by side on both workers and never while a re-parse writes.
-PARSE_LOCK = DBT_PROJECT_DIR / "target" / ".tests_parse.lock"
+# runs on the worker that builds the shared session fixture it needs (the first of these), so
+# each is built once; the other tests of a module stay together, so a module fixture is built
+# once too.
+SHARED_FIXTURES = ("messy_pipeline", "tiny_backfill", "ml_warehouse", "pipeline_warehouse")
+# The groups that take longest (`pytest --durations`), longest first. The workers take groups
+# in the order of the tests (`make test` passes --no-loadscope-reorder; pytest-xdist would
+# order them by their number of tests otherwise), so the long ones start at once and the short
+# ones fill in: a long group started last would leave the other worker idle for its length.
+SLOW_GROUPS = (
+    "pipeline_warehouse",
+    "tiny_backfill",
+    "messy_pipeline",
+    "ml_warehouse",
+    "tests.end_to_end.test_cli",
+    "tests.assets.test_definitions",
+    "tests.assets.test_quality_checks",
+)
 
 
 def _xdist_worker(config: pytest.Config) -> bool:
@@ -60,34 +67,35 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _group(item: pytest.Item) -> str:
-    if "messy_pipeline" in item.fixturenames:
-        return "messy_pipeline"
-    needed = [f for f in WAREHOUSE_FIXTURES if f in item.fixturenames]
+    needed = [f for f in SHARED_FIXTURES if f in item.fixturenames]
     return needed[0] if needed else item.module.__name__
+
+
+def _slowness(group: str) -> int:
+    return SLOW_GROUPS.index(group) if group in SLOW_GROUPS else len(SLOW_GROUPS)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    groups = {item: _group(item) for item in items}
+    for item, group in groups.items():
+        item.add_marker(pytest.mark.xdist_group(group))
+    # A stable sort: within a group, and among the quick groups, the tests keep their order.
+    items.sort(key=lambda item: _slowness(groups[item]))
 
 
 @pytest.fixture(autouse=True)
 def _parse_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests that start a re-parsing process (marked `reparses_dbt`) hold the parse lock alone,
+    tests that start a code-location process (marked `code_location_process`) share it."""
     if request.node.get_closest_marker("reparses_dbt"):
-        mode = fcntl.LOCK_EX
+        with parse_lock(exclusive=True):
+            yield
     elif request.node.get_closest_marker("code_location_process"):
-        mode = fcntl.LOCK_SH
+        with parse_lock(exclusive=False):
+            yield
     else:
         yield
-        return
-    PARSE_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with PARSE_LOCK.open("a") as handle:
-        fcntl.flock(handle, mode)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
