@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from demo_data import GeneratorConfig, generate
-from tests.support import TINY_CUSTOMERS, TINY_DAYS, TINY_END, TINY_START, parse_lock
+from tests.support import TINY_CUSTOMERS, TINY_DAYS, TINY_END, TINY_RANGE, parse_lock
 from tests.support.weixi_process import run_weixi
 
 
@@ -37,20 +37,11 @@ def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_backfill(
     tmp_path_factory: pytest.TempPathFactory, tiny_landing: Path, dbt_manifest: None
 ) -> tuple[Path, subprocess.CompletedProcess]:
-    """`weixi backfill` of every day of ``tiny_landing`` into a folder of its own (warehouse,
+    """`weixi backfill` of the last days of ``tiny_landing`` into a folder of its own (warehouse,
     Dagster home, Data Docs, models, exports), run once: the CLI test asserts on what it says
     and leaves, the SIGTERM test compares a stopped-and-rerun warehouse with its tables."""
     folder = tmp_path_factory.mktemp("tiny_backfill")
     # A session fixture is set up before the test's own parse lock is taken: take it here.
     with parse_lock(exclusive=False):
-        result = run_weixi(
-            folder,
-            "backfill",
-            "--landing",
-            str(tiny_landing),
-            "--start",
-            TINY_START.isoformat(),
-            "--end",
-            TINY_END.isoformat(),
-        )
+        result = run_weixi(folder, "backfill", "--landing", str(tiny_landing), *TINY_RANGE)
     return folder, result

@@ -22,8 +22,8 @@ from orchestration.defs.schedules import nightly_retry_policy
 from orchestration.settings import PROJECT_ROOT, WeixiSettings
 from orchestration.warehouse_lock import lock_path
 from serving.snapshot import SERVING_DATABASE
+from tests.support import TINY_RANGE, table_snapshot, weixi_resources
 from tests.support import messy_landing as messy
-from tests.support import table_snapshot, weixi_resources
 from tests.support.weixi_process import WeixiRun, run_weixi
 
 # These tests start `weixi` processes that load the code location (see tests/conftest.py).
@@ -45,11 +45,11 @@ def test_one_writer_and_sigterm_stops_a_run_cleanly(tiny_landing, tiny_backfill,
     assert lock_path(clean / "warehouse.duckdb").read_text() == "", "released, names nobody"
 
     stopped = tmp_path / "stopped"
-    killed = WeixiRun(tiny_landing, stopped)
+    killed = WeixiRun(tiny_landing, stopped, *TINY_RANGE)
     try:
         killed.wait_for("running ")
         # A second run of the same warehouse does not start: one line naming the first.
-        second = run_weixi(stopped, "run", "--landing", str(tiny_landing))
+        second = run_weixi(stopped, "run", "--landing", str(tiny_landing), *TINY_RANGE)
         assert second.returncode == 1, second.stderr
         assert len(second.stderr.strip().splitlines()) == 1, second.stderr
         assert f"is being written by PID {killed.process.pid} (`weixi run --landing" in (
@@ -73,7 +73,7 @@ def test_one_writer_and_sigterm_stops_a_run_cleanly(tiny_landing, tiny_backfill,
     assert lock_path(stopped / "warehouse.duckdb").read_text() == "", "released when stopped"
     loaded = _tables(stopped / "warehouse.duckdb", marts=())
 
-    rerun = run_weixi(stopped, "run", "--landing", str(tiny_landing), "--wait")
+    rerun = run_weixi(stopped, "run", "--landing", str(tiny_landing), *TINY_RANGE, "--wait")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     recovered = _tables(stopped / "warehouse.duckdb")
     reference = _tables(clean / "warehouse.duckdb")

@@ -28,11 +28,14 @@ ML_END = date(2025, 12, 30)
 ML_DAYS = 730
 ML_START = date(2024, 1, 1)
 ML_CUSTOMERS = 1500
-# Tests of the `weixi` command around the pipeline (backfill, SIGTERM, one writer).
+# Tests of the `weixi` command around the pipeline (backfill, SIGTERM, one writer): a landing
+# folder of three days; the runs cover the last two (every source delivers in them), so that the
+# first day shows --start leaving a delivered day out.
 TINY_END = date(2025, 6, 30)
 TINY_DAYS = 3
-TINY_START = date(2025, 6, 28)
 TINY_CUSTOMERS = 60
+TINY_START = date(2025, 6, 29)
+TINY_RANGE = ("--start", TINY_START.isoformat(), "--end", TINY_END.isoformat())
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The parts of the pipeline, picked from the code location by group, kind and lineage, so that
