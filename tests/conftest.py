@@ -42,13 +42,14 @@ from tests.support import (  # noqa: E402
 SHARED_FIXTURES = ("messy_pipeline", "tiny_backfill", "ml_warehouse", "pipeline_warehouse")
 # The groups that take longest (`pytest --durations`), longest first. The workers take groups
 # in the order of the tests (`make test` passes --no-loadscope-reorder; pytest-xdist would
-# order them by their number of tests otherwise), so the long ones start at once and the short
-# ones fill in: a long group started last would leave the other worker idle for its length.
+# order them by their number of tests otherwise), each the next one when two tests of its
+# current group are left: the two warehouse groups start at once, one per worker, and the rest
+# fill in. A long group started last would leave the other worker idle for its length.
 SLOW_GROUPS = (
     "pipeline_warehouse",
+    "ml_warehouse",
     "tiny_backfill",
     "messy_pipeline",
-    "ml_warehouse",
     "tests.end_to_end.test_cli",
     "tests.assets.test_definitions",
     "tests.assets.test_quality_checks",
