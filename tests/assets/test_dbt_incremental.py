@@ -82,13 +82,17 @@ def full_refresh(warehouse: Path, resources: dict, target: Path) -> None:
     )
 
 
-@pytest.fixture
-def corrected(pipeline_warehouse, demo_landing, tmp_path) -> tuple[Path, dict, tuple[str, str]]:
-    """A copy of the demo pipeline's warehouse after the correction day ran incrementally."""
-    landing = tmp_path / "landing"
+@pytest.fixture(scope="module")
+def corrected(
+    pipeline_warehouse, demo_landing, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict, tuple[str, str]]:
+    """A copy of the demo pipeline's warehouse after the correction day ran incrementally, once
+    for the module (the tests read it; the full-refresh test rebuilds a copy of it)."""
+    folder = tmp_path_factory.mktemp("corrected")
+    landing = folder / "landing"
     shutil.copytree(demo_landing, landing)
     order_ids = write_corrections(landing)
-    warehouse = tmp_path / "incremental.duckdb"
+    warehouse = folder / "incremental.duckdb"
     shutil.copy(pipeline_warehouse[0], warehouse)
     resources = weixi_resources(warehouse, landing)
     result = dg.materialize(
