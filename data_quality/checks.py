@@ -1,5 +1,6 @@
-"""Check a raw source over delivery days, or an output table: read the frames, validate them,
-return the results. The Dagster checks call these; so can a script or a test.
+"""Check a raw source over delivery days (read frames, validate them with GX), or an output
+table (measure its rules in SQL); return the results. The Dagster checks call these; so can a
+script or a test.
 
 A ranged run (a backfill) validates each raw table once over the whole range, not day by day,
 in chunks of whole days of at most :data:`MAX_ROWS_PER_FRAME` rows so that memory stays bounded
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import duckdb
 
-from data_quality.marts import coverage_frame, coverage_rules, table_frame, table_rules
+from data_quality.marts import measure_coverage, measure_table
 from data_quality.raw_rules import raw_frame_parameters, raw_frame_sql, raw_rules
 from data_quality.rules import RuleResult
 from data_quality.table_rules import TableRules
-from data_quality.validation import FrameValidation, validate_frame
+from data_quality.validation import FrameValidation, record_measured, validate_frame
 from data_quality.volume import volume_frame, volume_rules
 from ingest.contract import Source
 
@@ -111,21 +112,13 @@ def check_volume(
 def check_table(
     con: duckdb.DuckDBPyConnection, entry: TableRules, docs_root: Path, run_name: str
 ) -> list[FrameValidation]:
-    """The rules of an output table, and its coverage of its population when it has rows."""
-    frame = table_frame(con, entry)
-    validations = [
-        validate_frame(
-            docs_root, entry.table, frame, table_rules(entry, set(frame.columns)), run_name
-        )
-    ]
-    if entry.population and len(frame) and "customer_id" in frame.columns:
+    """The rules of an output table, and its coverage of its population when it has rows,
+    measured in SQL (no table is copied into memory)."""
+    rows, columns, measured = measure_table(con, entry)
+    validations = [record_measured(docs_root, entry.table, rows, measured, run_name)]
+    if entry.population and rows and "customer_id" in columns:
+        population, coverage = measure_coverage(con, entry)
         validations.append(
-            validate_frame(
-                docs_root,
-                entry.coverage_dataset,
-                coverage_frame(con, entry),
-                coverage_rules(entry),
-                run_name,
-            )
+            record_measured(docs_root, entry.coverage_dataset, population, [coverage], run_name)
         )
     return validations

@@ -1,13 +1,18 @@
-"""Run rules on an in-memory pandas frame with Great Expectations, and build Data Docs.
+"""Run rules with Great Expectations, record rules measured in SQL as GX results, and build
+Data Docs.
 
-Frames, not GX's SQL datasource: on DuckDB that path reports every expectation as failed and
-hides the real error in ``exception_info``. Whatever the path, an expectation that GX could not
-evaluate raises :class:`EngineError`: an engine error is never counted as a data failure or a
-pass.
+Raw deliveries are validated as in-memory pandas frames, not with GX's SQL datasource: on DuckDB
+that path reports every expectation as failed and hides the real error in ``exception_info``.
+Output tables are measured in DuckDB SQL (``data_quality.marts``) and only their small results
+reach GX (:func:`record_measured`), so the same suites, results and Data Docs pages cover both.
+Whatever the path, a rule that could not be evaluated raises :class:`EngineError`: an engine
+error is never counted as a data failure or a pass.
 
-Personal data: results keep counts only. Every validation runs with the ``SUMMARY`` result format
-and no partial unexpected values, so no value of any column (PII or free text) reaches the
-results, the Data Docs or Dagster's metadata.
+Personal data: raw results keep counts only. Every validation runs with the ``SUMMARY`` result
+format and no partial unexpected values, so no value of a delivered column (PII or free text)
+reaches the results, the Data Docs or Dagster's metadata. Output-table results show a few
+example values of the broken rule's column, which is never a PII column (see
+``data_quality/table_rules.py``).
 
 One GX context per process and Data Docs folder (building one is cheap; importing GX is not).
 The context is ephemeral, but its expectation suites and validation results live as JSON under
@@ -31,8 +36,11 @@ from data_quality.gx import (
     DataContextConfig,
     DataContextError,
     ExpectationSuiteIdentifier,
+    ExpectationSuiteValidationResult,
+    ExpectationValidationResult,
     InMemoryStoreBackendDefaults,
     RunIdentifier,
+    ValidationResultIdentifier,
     gx,
 )
 from data_quality.rules import Rule, RuleResult
@@ -45,8 +53,18 @@ SITE = "weixi"
 
 
 class EngineError(RuntimeError):
-    """Great Expectations could not evaluate a rule (a missing column, a bad regex, a type it
-    cannot compare): the rule says nothing about the data, so the check must error."""
+    """Great Expectations or DuckDB could not evaluate a rule (a missing column, a bad regex, a
+    type it cannot compare): the rule says nothing about the data, so the check must error."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One rule measured outside GX: whether it held, and GX's result dictionary for it (counts
+    and example values for a column rule, the observed value for a table rule)."""
+
+    rule: Rule
+    success: bool
+    result: dict[str, Any]
 
 
 @dataclass
@@ -64,9 +82,13 @@ class FrameValidation:
 
 def _safe_detail(result: Any) -> str:
     """What a table-level expectation observed, for the few whose observation holds no row
-    values (column names, a type name, a row count)."""
+    values (column names, a type name, a row count); for a column rule, the example values
+    its result holds (only output-table results hold any)."""
     kind = result.expectation_config.type
     observed = result.result or {}
+    examples = observed.get("partial_unexpected_list")
+    if examples:
+        return "e.g. " + ", ".join(str(value) for value in examples)
     if kind == "expect_table_columns_to_match_set":
         missing = observed.get("details", {}).get("mismatched", {}).get("missing") or []
         return f"missing columns: {', '.join(missing)}" if missing else ""
@@ -144,9 +166,11 @@ def _batch_definition(context: Any, dataset: str) -> Any:
         return asset.add_batch_definition_whole_dataframe("whole frame")
 
 
-_definitions: dict[tuple[int, str], tuple[str, Any]] = {}
-"""Validation definitions of this process by context and dataset, with their suite's rules:
+_suites: dict[tuple[int, str], tuple[str, Any]] = {}
+"""Expectation suites of this process by context and dataset, with their rules' signature:
 saving a suite serialises all of it, so a suite is saved once per process unless it changed."""
+_definitions: dict[tuple[int, str], tuple[Any, Any]] = {}
+"""Validation definitions of this process by context and dataset, with the suite they run."""
 
 
 def _signature(expectations: list[Any]) -> str:
@@ -160,14 +184,15 @@ def _signature(expectations: list[Any]) -> str:
     return repr(configs)
 
 
-def _validation_definition(context: Any, dataset: str, rules: list[Rule]) -> Any:
+def _suite(context: Any, dataset: str, rules: list[Rule]) -> Any:
+    """The saved suite ``dataset`` holding ``rules``, each expectation numbered in its meta."""
     expectations = []
     for number, rule in enumerate(rules):
         expectation = rule.expectation.copy(deep=True)
         expectation.meta = {"check": rule.check.name, "rule": rule.name, "number": number}
         expectations.append(expectation)
     signature = _signature(expectations)
-    cached = _definitions.get((id(context), dataset))
+    cached = _suites.get((id(context), dataset))
     if cached and cached[0] == signature:
         return cached[1]
     try:
@@ -179,11 +204,50 @@ def _validation_definition(context: Any, dataset: str, rules: list[Rule]) -> Any
         if suite is not None:
             context.suites.delete(dataset)
         suite = context.suites.add(gx.ExpectationSuite(name=dataset, expectations=expectations))
+    _suites[(id(context), dataset)] = (signature, suite)
+    return suite
+
+
+def _validation_definition(context: Any, dataset: str, rules: list[Rule]) -> Any:
+    suite = _suite(context, dataset, rules)
+    cached = _definitions.get((id(context), dataset))
+    if cached and cached[0] is suite:
+        return cached[1]
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=dataset, data=_batch_definition(context, dataset), suite=suite)
     )
-    _definitions[(id(context), dataset)] = (signature, definition)
+    _definitions[(id(context), dataset)] = (suite, definition)
     return definition
+
+
+def _rule_results(
+    dataset: str, rules: list[Rule], results: list[Any], rows: int
+) -> tuple[list[RuleResult], list[str]]:
+    """GX's expectation results as rule results, and the errors GX raised evaluating them."""
+    rule_results, errors = [], []
+    for result in results:
+        config = result.expectation_config
+        rule = rules[config.meta["number"]] if "number" in (config.meta or {}) else None
+        name = rule.name if rule else config.type
+        for message in _raised(result.exception_info):
+            errors.append(f"{name}: {message}")
+        if rule is None or errors:
+            continue
+        counts = result.result or {}
+        rule_results.append(
+            RuleResult(
+                dataset=dataset,
+                check=rule.check,
+                rule=rule.name,
+                expectation=config.type,
+                column=config.kwargs.get("column"),
+                passed=bool(result.success),
+                rows=int(counts.get("element_count", rows)),
+                unexpected=counts.get("unexpected_count"),
+                detail=_safe_detail(result),
+            )
+        )
+    return rule_results, errors
 
 
 def validate_frame(
@@ -204,34 +268,71 @@ def validate_frame(
     validation = FrameValidation(
         dataset, len(frame), result_id=_result_id(context, dataset, run_id)
     )
-    errors = []
-    for result in outcome.results:
-        config = result.expectation_config
-        rule = rules[config.meta["number"]] if "number" in (config.meta or {}) else None
-        name = rule.name if rule else config.type
-        for message in _raised(result.exception_info):
-            errors.append(f"{name}: {message}")
-        if rule is None or errors:
-            continue
-        counts = result.result or {}
-        validation.results.append(
-            RuleResult(
-                dataset=dataset,
-                check=rule.check,
-                rule=rule.name,
-                expectation=config.type,
-                column=config.kwargs.get("column"),
-                passed=bool(result.success),
-                rows=int(counts.get("element_count", len(frame))),
-                unexpected=counts.get("unexpected_count"),
-                detail=_safe_detail(result),
-            )
-        )
+    validation.results, errors = _rule_results(dataset, rules, outcome.results, len(frame))
     if errors:
         raise EngineError(
             f"{dataset}: Great Expectations could not evaluate "
             f"{len(errors)} rule{'s' * (len(errors) > 1)}: " + "; ".join(errors)
         )
+    return validation
+
+
+def _by_number(suite: Any) -> list[Any]:
+    """The expectations of a suite made by :func:`_suite`, in the order of their rules."""
+    return sorted(suite.expectations, key=lambda e: e.meta["number"])
+
+
+def record_measured(
+    docs_root: Path, dataset: str, rows: int, measured: list[Measured], run_name: str
+) -> FrameValidation:
+    """Store rules measured outside GX (``rows`` rows checked) as the result of the suite
+    ``dataset`` in run ``run_name``, for Data Docs, and return their rule results."""
+    context = quality_context(docs_root)
+    rules = [m.rule for m in measured]
+    suite = _suite(context, dataset, rules)
+    results = [
+        ExpectationValidationResult(
+            success=m.success,
+            expectation_config=expectation.configuration,
+            result=m.result,
+            exception_info={
+                "raised_exception": False,
+                "exception_message": None,
+                "exception_traceback": None,
+            },
+        )
+        for m, expectation in zip(measured, _by_number(suite), strict=True)
+    ]
+    run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
+    batch_id = f"{dataset}-duckdb"
+    evaluated, succeeded = len(results), sum(m.success for m in measured)
+    suite_result = ExpectationSuiteValidationResult(
+        results=results,
+        success=evaluated == succeeded,
+        suite_name=dataset,
+        statistics={
+            "evaluated_expectations": evaluated,
+            "successful_expectations": succeeded,
+            "unsuccessful_expectations": evaluated - succeeded,
+            "success_percent": 100 * succeeded / evaluated if evaluated else None,
+        },
+        meta={
+            "great_expectations_version": gx.__version__,
+            "run_id": run_id,
+            "validation_time": run_id.run_time,
+            "batch_spec": {"table": dataset, "engine": "duckdb"},
+            "batch_parameters": None,
+        },
+        batch_id=batch_id,
+    )
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=dataset),
+        run_id=run_id,
+        batch_identifier=batch_id,
+    )
+    context.validation_results_store.set(key, suite_result)
+    validation = FrameValidation(dataset, rows, result_id=key)
+    validation.results, _ = _rule_results(dataset, rules, results, rows)
     return validation
 
 

@@ -15,7 +15,7 @@ from data_quality.marts import table_rules
 from data_quality.raw_rules import raw_rules
 from data_quality.results import CheckRun, record_results
 from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
-from data_quality.table_rules import MART_RULES, TableRules, registered
+from data_quality.table_rules import DAYS_BEHIND, MART_RULES, TableRules, registered
 from data_quality.validation import EngineError, build_docs, page_url, validate_frame
 from ingest.contract import LINEAGE_COLUMNS, ORDERS, SOCIAL, Column
 from ingest.loader import ensure_raw_tables
@@ -292,3 +292,124 @@ def test_data_docs_keep_the_newest_results_of_each_table(tmp_path):
     kept = [Path(p.removeprefix("file://")).is_file() for p in pages]
     assert kept == [False, False, True, True]
     assert "run3" in (docs / "index.html").read_text(encoding="utf-8")
+
+
+def _planted_table(con: duckdb.DuckDBPyConnection) -> TableRules:
+    """A small output table breaking each kind of rule, some values null."""
+    con.execute("create schema if not exists marts")
+    con.execute(
+        """create or replace table marts.planted as select * from (values
+            ('C1', 1, 'gold', 0.5, 3, date '2025-06-30'),
+            ('C1', 1, 'gold', 1.5, 3, date '2025-06-30'),
+            ('C2', null, 'tin', null, -1, date '2025-06-29'),
+            ('C3', 2, null, -0.1, null, date '2025-06-30'),
+            (null, 2, 'silver', 1.0, 7, null),
+            (null, null, 'silver', 0.0, 12, date '2025-06-30')
+        ) as t(customer_id, rank, tier, probability, score, as_of)"""
+    )
+    con.execute(
+        "create or replace table marts.customer_360 as select date '2025-06-30' as reference_date"
+    )
+    return TableRules(
+        "marts.planted",
+        key=("customer_id",),
+        not_null=("tier", "as_of"),
+        ranges={"score": (0, 10), "rank": (1, None)},
+        probabilities=("probability",),
+        allowed={"tier": ("standard", "silver", "gold")},
+        as_of="as_of",
+    )
+
+
+def test_sql_measures_agree_with_great_expectations_on_the_same_rows(tmp_path, docs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    entry = _planted_table(con)
+    compound = replace(entry, table="marts.planted", key=("customer_id", "rank"))
+    for rules_of in (entry, compound):
+        measured = check_table(con, rules_of, docs, "sql")[0].results
+        frame = con.execute(
+            "select *, (select max(reference_date) from marts.customer_360) - as_of "
+            f"as {DAYS_BEHIND} from marts.planted"
+        ).df()
+        rules = table_rules(rules_of, set(frame.columns))
+        gx = validate_frame(docs, "raw.planted_frame", frame, rules, "frame").results
+        assert {r.rule: (r.passed, r.rows, r.unexpected) for r in measured} == {
+            r.rule: (r.passed, r.rows, r.unexpected) for r in gx
+        }
+    failed = _failed(check_table(con, entry, docs, "sql")[0].results)
+    assert failed == {
+        "one row per customer_id": 2,
+        "values_to_not_be_null(customer_id)": 2,
+        "values_to_not_be_null(tier)": 1,
+        "values_to_not_be_null(as_of)": 1,
+        "values_to_be_between(score)": 2,
+        "probability in [0, 1](probability)": 2,
+        "values_to_be_in_set(tier)": 1,
+        "as of the current reference date(as_of)": 1,
+    }
+
+
+def test_a_broken_output_rule_shows_a_few_example_values(tmp_path, docs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    entry = _planted_table(con)
+    results = {r.rule: r for r in check_table(con, entry, docs, "sql")[0].results}
+    assert results["one row per customer_id"].summary() == (
+        "one row per customer_id: 2 of 6 rows (e.g. C1)"
+    )
+    assert results["probability in [0, 1](probability)"].detail == "e.g. -0.1, 1.5"
+    assert results["values_to_be_in_set(tier)"].detail == "e.g. tin"
+    assert results["values_to_not_be_null(tier)"].detail == ""
+
+
+def test_coverage_counts_the_missing_customers_of_the_population(tmp_path, docs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.customer_360 as select 'C' || i as customer_id, 1 as lifetime_orders, "
+        "'repeat' as lifecycle_stage from range(1, 6) as t(i)"
+    )
+    con.execute("create table marts.scores as select 'C1' as customer_id union all select 'C4'")
+    entry = TableRules("marts.scores", key=("customer_id",), population="buyers")
+    table, coverage = check_table(con, entry, docs, "sql")
+    assert _failed(table.results) == {}
+    (rule,) = coverage.results
+    assert (rule.rule, rule.passed, rule.rows, rule.unexpected, rule.detail) == (
+        "every one of the buyers present",
+        False,
+        5,
+        3,
+        "e.g. C2, C3, C5",
+    )
+
+
+def test_an_output_rule_duckdb_cannot_evaluate_raises_naming_table_and_rule(tmp_path, docs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute("create table marts.scores as select 'C1' as customer_id, 'five' as rating")
+    entry = TableRules("marts.scores", key=("customer_id",), ranges={"rating": (1, 5)})
+    with pytest.raises(EngineError) as error:
+        check_table(con, entry, docs, "sql")
+    assert "marts.scores" in str(error.value)
+    assert "values_to_be_between(rating)" in str(error.value)
+
+
+def test_output_table_results_have_data_docs_pages(tmp_path):
+    docs = tmp_path / "docs"
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    validations = check_table(con, _planted_table(con), docs, "sql-run")
+    index = build_docs(docs, validations)
+    page = Path(page_url(docs, validations[0]).removeprefix("file://"))
+    assert index and page.is_file()
+    html = page.read_text(encoding="utf-8")
+    assert "sql-run" in html and "Unsuccessful Expectations" in html
+    assert "must belong to this set" in html and "tin" in html, "with its example value"
+
+
+def test_no_output_rule_that_shows_examples_reads_a_personal_column():
+    personal = ("email", "phone", "name", "handle", "address", "text", "payload", "reason")
+    shown = {
+        column
+        for entry in MART_RULES
+        for column in (*entry.key, *entry.ranges, *entry.probabilities, *entry.allowed)
+    }
+    assert shown and not {c for c in shown if any(p in c for p in personal)}

@@ -5,8 +5,8 @@
   nightly run, the whole range of a ranged run (a backfill is validated in one pass per table,
   not day by day). Run alone (from the UI, without a partition), it validates the latest
   delivered day.
-- Per output table in ``data_quality.marts.MART_RULES`` whose asset exists: ``integrity``
-  (blocking) and ``freshness`` (warning), on the whole table.
+- Per output table in ``data_quality.table_rules.MART_RULES`` whose asset exists: ``integrity``
+  (blocking) and ``freshness`` (warning), on the whole table, measured in DuckDB SQL.
 
 Each op records its rule results in ``quality.check_results`` and ``marts.data_quality_runs``
 and links its Data Docs pages from the checks' metadata. An engine error (a rule GX could not
