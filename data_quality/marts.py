@@ -10,15 +10,13 @@ cheap. ``data_quality.validation.record_measured`` stores the measures as GX res
 
 from __future__ import annotations
 
-from typing import Any
-
 import duckdb
 
 from data_quality.gx import gxe
+from data_quality.measure import map_result, measure, quote, relation_columns
 from data_quality.rules import FRESHNESS, INTEGRITY, Rule
 from data_quality.table_rules import DAYS_BEHIND, POPULATIONS, REFERENCE_DATE_SQL, TableRules
 from data_quality.validation import EngineError, Measured
-from ingest.row_rules import sql_literal
 
 EXAMPLES = 3
 """Example values kept per broken rule (the smallest, as text), to show what broke."""
@@ -91,151 +89,13 @@ def coverage_rules(entry: TableRules) -> list[Rule]:
     ]
 
 
-def existing_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    """The columns of ``table``; raises ``duckdb.CatalogException`` when it does not exist."""
-    return {row[0] for row in con.execute(f"select column_name from (describe {table})").fetchall()}
-
-
-def _quote(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return sql_literal(str(value))
-
-
-def _broken(expectation: gxe.Expectation) -> str | None:
-    """A predicate true for a row that breaks a column expectation, None for the others. Nulls
-    break only the not-null rule, as in GX (other column rules skip missing values)."""
-    kwargs = expectation.configuration.kwargs
-    kind = expectation.expectation_type
-    column = _quote(kwargs.get("column") or "")
-    if kind == "expect_column_values_to_not_be_null":
-        return f"{column} is null"
-    if kind == "expect_column_values_to_be_between":
-        bounds = [
-            f"{column} {op} {_literal(kwargs[name])}"
-            for name, op in (("min_value", "<"), ("max_value", ">"))
-            if kwargs.get(name) is not None
-        ]
-        return f"{column} is not null and ({' or '.join(bounds) or 'false'})"
-    if kind == "expect_column_values_to_be_in_set":
-        values = ", ".join(_literal(v) for v in kwargs["value_set"]) or "null"
-        return f"{column} is not null and {column} not in ({values})"
-    return None
-
-
-def _duplicates(expectation: gxe.Expectation, relation: str) -> str | None:
-    """A scalar query of the rows of ``relation`` sharing their key with another row, and a few
-    of those keys, for a uniqueness expectation (rows whose key is all null are skipped, as in
-    GX)."""
-    kwargs = expectation.configuration.kwargs
-    columns = kwargs.get("column_list") or ([kwargs["column"]] if kwargs.get("column") else [])
-    if expectation.expectation_type not in (
-        "expect_column_values_to_be_unique",
-        "expect_compound_columns_to_be_unique",
-    ):
-        return None
-    quoted = [_quote(c) for c in columns]
-    key = " || ', ' || ".join(f"coalesce({c}::varchar, 'null')" for c in quoted)
-    return f"""select {{'u': coalesce(sum(n), 0), 'e': min(key, {EXAMPLES})}}
-        from (
-            select {key} as key, count(*) as n from ({relation})
-            where not ({" and ".join(f"{c} is null" for c in quoted)})
-            group by all having count(*) > 1
-        )"""
-
-
-def _aggregates(number: int, rule: Rule, relation: str) -> list[str]:
-    """The select items measuring rule ``number`` over ``relation``: ``u<n>`` rows breaking it,
-    ``e<n>`` example values, ``v<n>`` non-null values in its column; ``d<n>`` holds ``u`` and
-    ``e`` of a uniqueness rule."""
-    expectation = rule.expectation
-    kind = expectation.expectation_type
-    if kind == "expect_table_row_count_to_be_between":
-        return []
-    duplicates = _duplicates(expectation, relation)
-    if duplicates:
-        return [f"({duplicates}) as d{number}"]
-    broken = _broken(expectation)
-    if broken is None:
-        return []
-    column = _quote(expectation.configuration.kwargs["column"])
-    items = [f"count(*) filter (where {broken}) as u{number}"]
-    if kind != "expect_column_values_to_not_be_null":
-        items += [
-            f"min({column}::varchar, {EXAMPLES}) filter (where {broken}) as e{number}",
-            f"count({column}) as v{number}",
-        ]
-    return items
-
-
-def _map_result(rows: int, unexpected: int, nonnull: int | None, examples: list | None) -> dict:
-    """GX's ``SUMMARY`` result of a column map expectation, from the counts."""
-    nonmissing = rows if nonnull is None else nonnull
-    result: dict[str, Any] = {
-        "element_count": rows,
-        "unexpected_count": unexpected,
-        "unexpected_percent": 100 * unexpected / nonmissing if nonmissing else None,
-        "partial_unexpected_list": list(examples or []),
-    }
-    if nonnull is not None:
-        missing = rows - nonnull
-        result |= {
-            "missing_count": missing,
-            "missing_percent": 100 * missing / rows if rows else None,
-            "unexpected_percent_total": 100 * unexpected / rows if rows else None,
-            "unexpected_percent_nonmissing": result["unexpected_percent"],
-        }
-    return result
-
-
-def _run(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
-    cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone(), strict=True))
-
-
 def _checked_relation(entry: TableRules, existing: set[str]) -> str:
     """The columns of ``entry``'s table its rules name, plus the days behind the reference
     date when it has an as-of column."""
-    columns = [_quote(c) for c in entry.columns if c in existing]
+    columns = [quote(c) for c in entry.columns if c in existing]
     if entry.as_of in existing:
-        columns.append(f"({REFERENCE_DATE_SQL}) - {_quote(entry.as_of)}::date as {DAYS_BEHIND}")
+        columns.append(f"({REFERENCE_DATE_SQL}) - {quote(entry.as_of)}::date as {DAYS_BEHIND}")
     return f"select {', '.join(columns) or 'null as _no_column'} from {entry.table}"
-
-
-def _measure(
-    con: duckdb.DuckDBPyConnection, dataset: str, relation: str, rules: list[Rule]
-) -> dict[str, Any]:
-    """Every aggregate of ``rules`` over ``relation`` in one query. When DuckDB cannot evaluate
-    it, each rule is tried alone so that the error names the rules at fault."""
-
-    def query(numbered: list[tuple[int, Rule]]) -> str:
-        items = ["count(*) as row_count"]
-        items += [item for number, rule in numbered for item in _aggregates(number, rule, relation)]
-        return f"select {', '.join(items)} from ({relation})"
-
-    numbered = list(enumerate(rules))
-    try:
-        return _run(con, query(numbered))
-    except duckdb.CatalogException:
-        raise
-    except duckdb.Error as exc:
-        errors = []
-        for number, rule in numbered:
-            try:
-                con.execute(query([(number, rule)])).fetchone()
-            except duckdb.Error as rule_exc:
-                errors.append(f"{rule.name}: {rule_exc}")
-        raise EngineError(
-            f"{dataset}: DuckDB could not evaluate "
-            + ("; ".join(errors) if errors else f"its rules: {exc}")
-        ) from exc
 
 
 def measure_table(
@@ -244,36 +104,11 @@ def measure_table(
     """The rows of ``entry``'s table, its columns and the measure of each of its rules, in
     one pass over the columns the rules name. Raises ``duckdb.CatalogException`` when the
     table does not exist and :class:`EngineError` when a rule cannot be evaluated."""
-    existing = existing_columns(con, entry.table)
+    existing = set(relation_columns(con, entry.table))
+    relation = _checked_relation(entry, existing)
     present = existing | ({DAYS_BEHIND} if entry.as_of in existing else set())
     rules = table_rules(entry, present)
-    values = _measure(con, entry.table, _checked_relation(entry, existing), rules)
-    rows = values["row_count"]
-    measured = []
-    for number, rule in enumerate(rules):
-        kwargs = rule.expectation.configuration.kwargs
-        kind = rule.expectation.expectation_type
-        if kind == "expect_table_columns_to_match_set":
-            missing = [c for c in kwargs["column_set"] if c not in existing]
-            result = {
-                "observed_value": sorted(existing & set(kwargs["column_set"])),
-                "details": {"mismatched": {"missing": missing}} if missing else {},
-            }
-            measured.append(Measured(rule, not missing, result))
-        elif kind == "expect_table_row_count_to_be_between":
-            low, high = kwargs.get("min_value"), kwargs.get("max_value")
-            held = (low is None or rows >= low) and (high is None or rows <= high)
-            measured.append(Measured(rule, held, {"observed_value": rows}))
-        else:
-            if f"d{number}" in values:
-                unexpected, examples = values[f"d{number}"]["u"], values[f"d{number}"]["e"]
-            elif f"u{number}" in values:
-                unexpected, examples = values[f"u{number}"], values.get(f"e{number}")
-            else:
-                raise EngineError(f"{entry.table}: {rule.name}: no SQL measure for {kind}")
-            unexpected = int(unexpected)
-            result = _map_result(rows, unexpected, values.get(f"v{number}"), examples)
-            measured.append(Measured(rule, unexpected == 0, result))
+    rows, _, measured = measure(con, entry.table, relation, rules, EXAMPLES)
     return rows, existing, measured
 
 
@@ -297,4 +132,4 @@ def measure_coverage(con: duckdb.DuckDBPyConnection, entry: TableRules) -> tuple
         raise
     except duckdb.Error as exc:
         raise EngineError(f"{entry.coverage_dataset}: {rule.name}: {exc}") from exc
-    return rows, Measured(rule, unexpected == 0, _map_result(rows, unexpected, rows, examples))
+    return rows, Measured(rule, unexpected == 0, map_result(rows, unexpected, rows, examples))

@@ -1,16 +1,13 @@
-"""Run rules with Great Expectations, record rules measured in SQL as GX results, and build
-Data Docs.
+"""Record rules measured in DuckDB SQL as Great Expectations results, and build Data Docs.
 
-Raw deliveries are validated as in-memory pandas frames, not with GX's SQL datasource: on DuckDB
-that path reports every expectation as failed and hides the real error in ``exception_info``.
-Output tables are measured in DuckDB SQL (``data_quality.marts``) and only their small results
-reach GX (:func:`record_measured`), so the same suites, results and Data Docs pages cover both.
-Whatever the path, a rule that could not be evaluated raises :class:`EngineError`: an engine
-error is never counted as a data failure or a pass.
+Every rule is measured in SQL (``data_quality.measure``); GX only stores the results
+(:func:`record_measured`) in the suites, validation results and Data Docs pages it has always
+had. GX's own SQL datasource is not used: on DuckDB it reports every expectation as failed and
+hides the real error in ``exception_info``. A rule that could not be evaluated raises
+:class:`EngineError`: an engine error is never counted as a data failure or a pass.
 
-Personal data: raw results keep counts only. Every validation runs with the ``SUMMARY`` result
-format and no partial unexpected values, so no value of a delivered column (PII or free text)
-reaches the results, the Data Docs or Dagster's metadata. Output-table results show a few
+Personal data: raw results keep counts only, so no value of a delivered column (PII or free
+text) reaches the results, the Data Docs or Dagster's metadata. Output-table results show a few
 example values of the broken rule's column, which is never a PII column (see
 ``data_quality/table_rules.py``).
 
@@ -30,8 +27,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import pandas as pd
-
 from data_quality.gx import (
     DataContextConfig,
     DataContextError,
@@ -44,9 +39,6 @@ from data_quality.gx import (
     gx,
 )
 from data_quality.rules import Rule, RuleResult
-
-RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
-"""Counts of unexpected rows, never their values."""
 
 KEEP_RESULTS_PER_SUITE = 30
 SITE = "weixi"
@@ -68,8 +60,9 @@ class Measured:
 
 
 @dataclass
-class FrameValidation:
-    """All rule results of one frame, and the GX result they came from."""
+class Validation:
+    """All rule results of one dataset (a table, its coverage, a source's volume), and the
+    GX validation result they are stored as."""
 
     dataset: str
     rows: int
@@ -149,28 +142,12 @@ def quality_context(docs_root: Path) -> Any:
         analytics_enabled=False,
         progress_bars={"globally": False},
     )
-    context = gx.get_context(project_config=config, mode="ephemeral")
-    context.data_sources.add_pandas("weixi")
-    return context
-
-
-def _batch_definition(context: Any, dataset: str) -> Any:
-    source = context.data_sources.get("weixi")
-    try:
-        asset = source.get_asset(dataset)
-    except LookupError:
-        asset = source.add_dataframe_asset(dataset)
-    try:
-        return asset.get_batch_definition("whole frame")
-    except KeyError:
-        return asset.add_batch_definition_whole_dataframe("whole frame")
+    return gx.get_context(project_config=config, mode="ephemeral")
 
 
 _suites: dict[tuple[int, str], tuple[str, Any]] = {}
 """Expectation suites of this process by context and dataset, with their rules' signature:
 saving a suite serialises all of it, so a suite is saved once per process unless it changed."""
-_definitions: dict[tuple[int, str], tuple[Any, Any]] = {}
-"""Validation definitions of this process by context and dataset, with the suite they run."""
 
 
 def _signature(expectations: list[Any]) -> str:
@@ -208,18 +185,6 @@ def _suite(context: Any, dataset: str, rules: list[Rule]) -> Any:
     return suite
 
 
-def _validation_definition(context: Any, dataset: str, rules: list[Rule]) -> Any:
-    suite = _suite(context, dataset, rules)
-    cached = _definitions.get((id(context), dataset))
-    if cached and cached[0] is suite:
-        return cached[1]
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=dataset, data=_batch_definition(context, dataset), suite=suite)
-    )
-    _definitions[(id(context), dataset)] = (suite, definition)
-    return definition
-
-
 def _rule_results(
     dataset: str, rules: list[Rule], results: list[Any], rows: int
 ) -> tuple[list[RuleResult], list[str]]:
@@ -250,33 +215,6 @@ def _rule_results(
     return rule_results, errors
 
 
-def validate_frame(
-    docs_root: Path, dataset: str, frame: pd.DataFrame, rules: list[Rule], run_name: str
-) -> FrameValidation:
-    """Run ``rules`` on ``frame`` as the suite ``dataset`` and store the result for Data Docs.
-
-    Raises EngineError naming the dataset and the rule when GX could not evaluate a rule."""
-    context = quality_context(docs_root)
-    try:
-        definition = _validation_definition(context, dataset, rules)
-        run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
-        outcome = definition.run(
-            batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT, run_id=run_id
-        )
-    except Exception as exc:
-        raise EngineError(f"{dataset}: Great Expectations failed: {exc}") from exc
-    validation = FrameValidation(
-        dataset, len(frame), result_id=_result_id(context, dataset, run_id)
-    )
-    validation.results, errors = _rule_results(dataset, rules, outcome.results, len(frame))
-    if errors:
-        raise EngineError(
-            f"{dataset}: Great Expectations could not evaluate "
-            f"{len(errors)} rule{'s' * (len(errors) > 1)}: " + "; ".join(errors)
-        )
-    return validation
-
-
 def _by_number(suite: Any) -> list[Any]:
     """The expectations of a suite made by :func:`_suite`, in the order of their rules."""
     return sorted(suite.expectations, key=lambda e: e.meta["number"])
@@ -284,7 +222,7 @@ def _by_number(suite: Any) -> list[Any]:
 
 def record_measured(
     docs_root: Path, dataset: str, rows: int, measured: list[Measured], run_name: str
-) -> FrameValidation:
+) -> Validation:
     """Store rules measured outside GX (``rows`` rows checked) as the result of the suite
     ``dataset`` in run ``run_name``, for Data Docs, and return their rule results."""
     context = quality_context(docs_root)
@@ -331,21 +269,13 @@ def record_measured(
         batch_identifier=batch_id,
     )
     context.validation_results_store.set(key, suite_result)
-    validation = FrameValidation(dataset, rows, result_id=key)
+    validation = Validation(dataset, rows, result_id=key)
     validation.results, _ = _rule_results(dataset, rules, results, rows)
     return validation
 
 
-def _result_id(context: Any, dataset: str, run_id: Any) -> Any:
-    """The store key of the result of suite ``dataset`` in run ``run_id``."""
-    for key in context.validation_results_store.list_keys():
-        if key.expectation_suite_identifier.name == dataset and key.run_id == run_id:
-            return key
-    return None
-
-
 def build_docs(
-    docs_root: Path, validations: list[FrameValidation], keep: int = KEEP_RESULTS_PER_SUITE
+    docs_root: Path, validations: list[Validation], keep: int = KEEP_RESULTS_PER_SUITE
 ) -> str:
     """Render the pages of ``validations`` and their suites, keep the newest ``keep`` results of
     each suite, rebuild the index. Returns the file URL of the index page."""
@@ -357,7 +287,7 @@ def build_docs(
     return urls[SITE]
 
 
-def page_url(docs_root: Path, validation: FrameValidation) -> str | None:
+def page_url(docs_root: Path, validation: Validation) -> str | None:
     """File URL of the Data Docs page of ``validation``."""
     if validation.result_id is None:
         return None
@@ -377,5 +307,9 @@ def _prune(context: Any, keep: int) -> None:
         keys.sort(key=lambda k: str(k.run_id.run_time), reverse=True)
         for key in keys[keep:]:
             for site in context.get_docs_sites_urls(resource_identifier=key, site_name=SITE):
-                Path(unquote(urlparse(site["site_url"]).path)).unlink(missing_ok=True)
+                page = Path(unquote(urlparse(site["site_url"] or "").path))
+                # A result recorded but never rendered (its run failed before Data Docs) has
+                # no page: GX gives it a URL without a path.
+                if page.is_file():
+                    page.unlink()
             store.remove_key(key)
