@@ -185,11 +185,12 @@ def _suite(context: Any, dataset: str, rules: list[Rule]) -> Any:
     return suite
 
 
-def _rule_results(
+def rule_results(
     dataset: str, rules: list[Rule], results: list[Any], rows: int
 ) -> tuple[list[RuleResult], list[str]]:
-    """GX's expectation results as rule results, and the errors GX raised evaluating them."""
-    rule_results, errors = [], []
+    """GX's expectation results (of expectations numbered in their meta, as :func:`_suite`
+    numbers them) as rule results, and the errors GX raised evaluating them."""
+    converted, errors = [], []
     for result in results:
         config = result.expectation_config
         rule = rules[config.meta["number"]] if "number" in (config.meta or {}) else None
@@ -199,7 +200,7 @@ def _rule_results(
         if rule is None or errors:
             continue
         counts = result.result or {}
-        rule_results.append(
+        converted.append(
             RuleResult(
                 dataset=dataset,
                 check=rule.check,
@@ -212,7 +213,7 @@ def _rule_results(
                 detail=_safe_detail(result),
             )
         )
-    return rule_results, errors
+    return converted, errors
 
 
 def _by_number(suite: Any) -> list[Any]:
@@ -270,7 +271,7 @@ def record_measured(
     )
     context.validation_results_store.set(key, suite_result)
     validation = Validation(dataset, rows, result_id=key)
-    validation.results, _ = _rule_results(dataset, rules, results, rows)
+    validation.results, _ = rule_results(dataset, rules, results, rows)
     return validation
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from data_quality.gx import DataContextConfig, InMemoryStoreBackendDefaults, gx, gxe
 from data_quality.rules import Rule, RuleResult
-from data_quality.validation import EngineError, _rule_results
+from data_quality.validation import EngineError, rule_results
 
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 _names = count()
@@ -51,7 +51,7 @@ def validate_frame(frame: pd.DataFrame, rules: list[Rule], dataset: str) -> list
         gx.ValidationDefinition(name=name, data=batch, suite=suite)
     )
     outcome = definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT)
-    results, errors = _rule_results(dataset, rules, outcome.results, len(frame))
+    results, errors = rule_results(dataset, rules, outcome.results, len(frame))
     if errors:
         raise EngineError(f"{dataset}: Great Expectations could not evaluate: " + "; ".join(errors))
     return results
