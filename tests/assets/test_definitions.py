@@ -116,3 +116,22 @@ def test_stages_alternate_and_respect_dependencies(dbt_manifest):
         assert (graph.get(key).partitions_def is not None) == stages[i].partitioned
         for parent in graph.get(key).parent_keys:
             assert stage_of[parent] <= i, f"{parent} must run before {key}"
+
+
+def test_a_run_up_to_the_360_and_rfm_plans_only_what_they_need(dbt_manifest):
+    from orchestration.definitions import defs
+    from orchestration.stages import plan_stages
+
+    graph = defs().resolve_asset_graph()
+    targets = [dg.AssetKey(["marts", "customer_360"]), dg.AssetKey(["marts", "customer_rfm"])]
+    planned = {key for stage in plan_stages(graph, up_to=targets) for key in stage.keys}
+    loaders = {dg.AssetKey(["raw", s]) for s in ("crm", "orders", "service", "social")}
+    assert {*targets, *loaders, dg.AssetKey(["marts", "fct_orders"])} <= planned
+    for key in planned:
+        assert set(graph.get(key).parent_keys) & graph.materializable_asset_keys <= planned
+    everything = {key for stage in plan_stages(graph) for key in stage.keys}
+    left_out = everything - planned
+    assert {
+        dg.AssetKey(["reports", "nightly_report"]),
+        dg.AssetKey(["ml", "churn_model"]),
+    } <= left_out
