@@ -515,8 +515,12 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
             for source in SOURCES
         ),
         *(
-            (DBT_PROJECT_DIR / python_sources_path(source), partial(render_python_sources, source))
+            (
+                DBT_PROJECT_DIR / python_sources_path(source, schema),
+                partial(render_python_sources, source, schema),
+            )
             for source in PYTHON_SOURCES
+            for schema in source.schemas
         ),
     ]
 

@@ -40,11 +40,16 @@ from warehouse.table_spec import TableSpec
 class PythonSource:
     """Tables Python writes, as one dbt source: ``name`` is what dbt models call it in
     ``source()``, ``description`` says what writes the tables. A source spanning several
-    schemas becomes one dbt source block per schema, under the same name."""
+    schemas becomes one dbt source per schema, under the same name, each in its own file."""
 
     name: str
     description: str
     tables: tuple[TableSpec, ...]
+
+    @property
+    def schemas(self) -> tuple[str, ...]:
+        """The schemas of its tables, sorted."""
+        return tuple(sorted({spec.schema for spec in self.tables}))
 
 
 PYTHON_SOURCES: tuple[PythonSource, ...] = (
@@ -153,9 +158,14 @@ SOURCES_HEADER = (
 )
 
 
-def python_sources_path(source: PythonSource) -> Path:
-    """Where the dbt source file of ``source`` lives, relative to the dbt project folder."""
-    return Path("models") / "staging" / source.name / f"_{source.name}__sources.yml"
+def python_sources_path(source: PythonSource, schema: str) -> Path:
+    """Where the dbt source file of the tables of ``source`` in ``schema`` lives, relative to
+    the dbt project folder: beside the scored marts for the ``marts`` schema, else under
+    ``staging/<schema>``. A file per source and schema, and the paths the hand-written files
+    had: dbt's partial parse fails ("depends on a source ... which was not found") when a
+    source moves from one file to another."""
+    folder = Path("marts") / "scored" if schema == "marts" else Path("staging") / schema
+    return Path("models") / folder / f"_{source.name}__sources.yml"
 
 
 def _asset_key(spec: TableSpec) -> tuple[str, ...] | None:
@@ -187,10 +197,9 @@ def _dbt_table(spec: TableSpec) -> dict[str, object]:
     return table
 
 
-def render_python_sources(source: PythonSource) -> str:
-    """The dbt source YAML of ``source``: one block per schema, every table with its
-    description, grain and key, and every column with its description and DuckDB type."""
-    schemas = sorted({spec.schema for spec in source.tables})
+def render_python_sources(source: PythonSource, schema: str) -> str:
+    """The dbt source YAML of the tables of ``source`` in ``schema``: every table with its
+    description, grain and key, every column with its description and DuckDB type."""
     document = {
         "version": 2,
         "sources": [
@@ -200,7 +209,6 @@ def render_python_sources(source: PythonSource) -> str:
                 "schema": schema,
                 "tables": [_dbt_table(s) for s in source.tables if s.schema == schema],
             }
-            for schema in schemas
         ],
     }
     return SOURCES_HEADER + "\n" + dump_yaml(document)

@@ -36,10 +36,11 @@ def test_every_landing_source_declares_the_contract_columns_and_not_null_tests()
 def test_every_table_python_writes_is_a_dbt_source_with_its_columns_and_types():
     declared = {}
     for source in PYTHON_SOURCES:
-        for block in yaml.safe_load(render_python_sources(source))["sources"]:
-            assert block["name"] == source.name and block["description"]
+        for schema in source.schemas:
+            (block,) = yaml.safe_load(render_python_sources(source, schema))["sources"]
+            assert (block["name"], block["schema"]) == (source.name, schema)
             for table in block["tables"]:
-                declared[f"{block['schema']}.{table['name']}"] = table
+                declared[f"{schema}.{table['name']}"] = table
     assert sorted(declared) == [spec.name for spec in PYTHON_TABLES]
     assert len({spec.name for spec in PYTHON_TABLES}) == len(PYTHON_TABLES), "one source each"
     for spec in PYTHON_TABLES:
@@ -59,7 +60,8 @@ def test_the_generated_files_are_current():
             in targets
         )
     for source in PYTHON_SOURCES:
-        assert DBT_PROJECT_DIR / python_sources_path(source) in targets
+        for schema in source.schemas:
+            assert DBT_PROJECT_DIR / python_sources_path(source, schema) in targets
     for target, render in cli.generated_files():
         assert target.read_text(encoding="utf-8") == render(), f"run `weixi contract`: {target}"
 
