@@ -548,7 +548,12 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
     """Every file rendered from code (path, render function), written by `weixi contract`."""
     from ingest.contract import SOURCES, render_markdown
     from ingest.dbt_sources import render_dbt_sources, sources_path
-    from orchestration.table_catalog import render_python_tables_markdown
+    from orchestration.table_catalog import (
+        PYTHON_SOURCES,
+        python_sources_path,
+        render_python_sources,
+        render_python_tables_markdown,
+    )
 
     return [
         (PROJECT_ROOT / "docs" / "data_contract.md", render_markdown),
@@ -557,6 +562,14 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
             (DBT_PROJECT_DIR / sources_path(source), partial(render_dbt_sources, source))
             for source in SOURCES
         ),
+        *(
+            (
+                DBT_PROJECT_DIR / python_sources_path(source, schema),
+                partial(render_python_sources, source, schema),
+            )
+            for source in PYTHON_SOURCES
+            for schema in source.schemas
+        ),
     ]
 
 
@@ -564,8 +577,8 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
 @click.option("--check", is_flag=True, help="Fail if a generated file is out of date.")
 def contract(check: bool) -> None:
     """Write the files rendered from code: docs/data_contract.md and the dbt source file of
-    every landing source (from the data contract), docs/python_tables.md (from the table
-    specs)."""
+    every landing source (from the data contract), docs/python_tables.md and the dbt source
+    files of the tables Python writes (from the table specs)."""
     stale = []
     for target, render in generated_files():
         text = render()
@@ -574,6 +587,7 @@ def contract(check: bool) -> None:
             if current != text:
                 stale.append(target.relative_to(PROJECT_ROOT))
         elif current != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
             click.echo(f"wrote {target}")
     if stale:

@@ -1,5 +1,6 @@
 """The code location loads, with the shape the nightly run and backfills rely on."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,37 @@ import pytest
 
 from orchestration.defs.dbt.assets import INCREMENTAL_SELECTOR
 from orchestration.settings import PROJECT_ROOT
+from orchestration.table_catalog import PYTHON_TABLES
+
+
+def test_every_table_python_writes_that_a_model_reads_names_the_asset_that_writes_it(
+    dbt_manifest,
+):
+    from orchestration.definitions import defs
+    from orchestration.defs.dbt.project import weixi_dbt_project
+
+    graph = defs().resolve_asset_graph()
+    manifest = json.loads(weixi_dbt_project.manifest_path.read_text())
+    python_sources = {
+        unique_id: source
+        for unique_id, source in manifest["sources"].items()
+        if source["schema"] != "raw"
+    }
+    assert {f"{s['schema']}.{s['name']}" for s in python_sources.values()} == {
+        spec.name for spec in PYTHON_TABLES
+    }
+    reads = 0
+    for model in manifest["nodes"].values():
+        if model["resource_type"] != "model":
+            continue
+        model_key = dg.AssetKey([model["config"]["schema"], model["name"]])
+        for parent in model["depends_on"]["nodes"]:
+            if parent in python_sources:
+                key = dg.AssetKey(python_sources[parent]["config"]["meta"]["dagster"]["asset_key"])
+                assert graph.has(key), f"{parent}: no asset {key.to_user_string()}"
+                assert key in graph.get(model_key).parent_keys, model["unique_id"]
+                reads += 1
+    assert reads, "dbt models read tables Python writes"
 
 
 def test_definitions_load(dbt_manifest):

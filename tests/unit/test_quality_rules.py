@@ -1,6 +1,7 @@
 """The data-quality library without Dagster: rules from the contract, planted bad rows, engine
 errors, volume, freshness and the results tables, on real DuckDB tables and GX validations."""
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from data_quality.checks import check_raw_source, check_table, check_volume, day
 from data_quality.freshness import source_freshness
 from data_quality.gx import gxe
 from data_quality.marts import table_rules
+from data_quality.offline_docs import EXTERNAL_URL
 from data_quality.raw_rules import raw_rules
 from data_quality.results import CheckRun, record_results
 from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
@@ -292,3 +294,42 @@ def test_data_docs_keep_the_newest_results_of_each_table(tmp_path):
     kept = [Path(p.removeprefix("file://")).is_file() for p in pages]
     assert kept == [False, False, True, True]
     assert "run3" in (docs / "index.html").read_text(encoding="utf-8")
+
+
+def test_data_docs_open_offline_with_every_result_listed_in_html(tmp_path):
+    docs = tmp_path / "docs"
+    frame = (
+        _warehouse(tmp_path, [_order("O1"), _order("O2", guest_email=None)])
+        .execute("select * from raw.orders__orders")
+        .df()
+    )
+    passing = validate_frame(
+        docs,
+        "raw.orders__orders",
+        frame,
+        [Rule(gxe.ExpectColumnValuesToNotBeNull(column="order_id"), CONTRACT)],
+        "run1",
+    )
+    failing = validate_frame(
+        docs,
+        "raw.orders__guests",
+        frame,
+        [Rule(gxe.ExpectColumnValuesToNotBeNull(column="guest_email"), CONTRACT)],
+        "run1",
+    )
+    index = Path(build_docs(docs, [passing, failing]).removeprefix("file://"))
+
+    pages = [index, *(Path(page_url(docs, v).removeprefix("file://")) for v in (passing, failing))]
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not EXTERNAL_URL.search(html), f"{page.name} reaches the web"
+    # The index's tables are HTML (offline, no script draws them): a row per result, its
+    # status in words and a link to its page.
+    rows = re.findall(r"<tr>(.*?)</tr>", index.read_text(encoding="utf-8"), re.DOTALL)
+    results = [row for row in rows if "validations/" in row]
+    assert len(results) == 2
+    for row in results:
+        status = "Failed" if "orders__guests" in row else "Success"
+        assert f"<td>{status}</td>" in row
+        (link,) = re.findall(r'href="(validations/[^"]+)"', row)
+        assert (docs / link).is_file()
