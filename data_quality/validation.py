@@ -38,6 +38,7 @@ from data_quality.gx import (
     ValidationResultIdentifier,
     gx,
 )
+from data_quality.offline_docs import make_offline
 from data_quality.rules import Rule, RuleResult
 
 KEEP_RESULTS_PER_SUITE = 30
@@ -279,13 +280,25 @@ def build_docs(
     docs_root: Path, validations: list[Validation], keep: int = KEEP_RESULTS_PER_SUITE
 ) -> str:
     """Render the pages of ``validations`` and their suites, keep the newest ``keep`` results of
-    each suite, rebuild the index. Returns the file URL of the index page."""
+    each suite, rebuild the index, and make the pages built open offline
+    (:mod:`data_quality.offline_docs`). Returns the file URL of the index page."""
     context = quality_context(docs_root)
     _prune(context, keep)
     identifiers = [v.result_id for v in validations if v.result_id is not None]
     identifiers += [ExpectationSuiteIdentifier(name=v.dataset) for v in validations]
     urls = context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers)
+    built = [urls[SITE]] + [
+        site["site_url"]
+        for identifier in identifiers
+        for site in context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE)
+    ]
+    make_offline([_file(url) for url in dict.fromkeys(built)])
     return urls[SITE]
+
+
+def _file(url: str) -> Path:
+    """The path of a ``file://`` URL of a Data Docs page."""
+    return Path(unquote(urlparse(url).path))
 
 
 def page_url(docs_root: Path, validation: Validation) -> str | None:
@@ -308,7 +321,7 @@ def _prune(context: Any, keep: int) -> None:
         keys.sort(key=lambda k: str(k.run_id.run_time), reverse=True)
         for key in keys[keep:]:
             for site in context.get_docs_sites_urls(resource_identifier=key, site_name=SITE):
-                page = Path(unquote(urlparse(site["site_url"] or "").path))
+                page = _file(site["site_url"] or "")
                 # A result recorded but never rendered (its run failed before Data Docs) has
                 # no page: GX gives it a URL without a path.
                 if page.is_file():

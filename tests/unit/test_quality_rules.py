@@ -1,6 +1,7 @@
 """The data-quality library without Dagster: rules from the contract, planted bad rows, engine
 errors, volume, freshness and the results tables, on real DuckDB tables and GX validations."""
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -13,11 +14,12 @@ from data_quality.freshness import source_freshness
 from data_quality.gx import gxe
 from data_quality.marts import table_rules
 from data_quality.measure import measure
+from data_quality.offline_docs import EXTERNAL_URL
 from data_quality.raw_rules import raw_relation, raw_rules
 from data_quality.results import CheckRun, record_results
 from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
 from data_quality.table_rules import DAYS_BEHIND, MART_RULES, TableRules, registered
-from data_quality.validation import EngineError, build_docs, page_url
+from data_quality.validation import EngineError, build_docs, page_url, record_measured
 from data_quality.volume import volume_relation, volume_rules
 from ingest.contract import LINEAGE_COLUMNS, ORDERS, SERVICE, SOCIAL, Column
 from ingest.loader import ensure_raw_tables
@@ -535,3 +537,32 @@ def test_volume_sql_measures_agree_with_great_expectations(tmp_path):
     ]
     assert [m.result["unexpected_count"] for m in measured] == [r.unexpected for r in reference]
     assert rows == 22 and [m.result["unexpected_count"] for m in measured] == [1, 2]
+
+
+def test_data_docs_open_offline_with_every_result_listed_in_html(tmp_path):
+    docs = tmp_path / "docs"
+    con = _warehouse(tmp_path, [_order("O1"), _order("O2", guest_email=None)])
+
+    def recorded(dataset: str, column: str):
+        rules = [Rule(gxe.ExpectColumnValuesToNotBeNull(column=column), CONTRACT)]
+        rows, _, measured = measure(con, dataset, "select * from raw.orders__orders", rules)
+        return record_measured(docs, dataset, rows, measured, "run1")
+
+    passing = recorded("raw.orders__orders", "order_id")
+    failing = recorded("raw.orders__guests", "guest_email")
+    index = Path(build_docs(docs, [passing, failing]).removeprefix("file://"))
+
+    pages = [index, *(Path(page_url(docs, v).removeprefix("file://")) for v in (passing, failing))]
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not EXTERNAL_URL.search(html), f"{page.name} reaches the web"
+    # The index's tables are HTML (offline, no script draws them): a row per result, its
+    # status in words and a link to its page.
+    rows = re.findall(r"<tr>(.*?)</tr>", index.read_text(encoding="utf-8"), re.DOTALL)
+    results = [row for row in rows if "validations/" in row]
+    assert len(results) == 2
+    for row in results:
+        status = "Failed" if "orders__guests" in row else "Success"
+        assert f"<td>{status}</td>" in row
+        (link,) = re.findall(r'href="(validations/[^"]+)"', row)
+        assert (docs / link).is_file()
