@@ -10,6 +10,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
+from great_expectations.core.expectation_validation_result import (  # noqa: E402
+    ExpectationSuiteValidationResult,
+    ExpectationValidationResult,
+)
 from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
 from great_expectations.data_context.types.base import (  # noqa: E402
     DataContextConfig,
@@ -17,6 +21,7 @@ from great_expectations.data_context.types.base import (  # noqa: E402
 )
 from great_expectations.data_context.types.resource_identifiers import (  # noqa: E402
     ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
 )
 from great_expectations.exceptions import DataContextError  # noqa: E402
 from great_expectations.expectations.row_conditions import Column as Col  # noqa: E402
@@ -26,8 +31,11 @@ __all__ = [
     "DataContextConfig",
     "DataContextError",
     "ExpectationSuiteIdentifier",
+    "ExpectationSuiteValidationResult",
+    "ExpectationValidationResult",
     "InMemoryStoreBackendDefaults",
     "RunIdentifier",
+    "ValidationResultIdentifier",
     "gx",
     "gxe",
 ]

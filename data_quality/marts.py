@@ -1,23 +1,30 @@
-"""Rules and frames for the output tables declared in ``data_quality.table_rules``.
+"""Rules for the output tables declared in ``data_quality.table_rules``, measured in DuckDB SQL.
 
-Each table is validated whole, reading only the columns its rules name (so no PII column is ever
-read, and wide tables stay cheap). A table that must cover a population of customers gets a
-second frame: one row per customer of the population, with whether the table has them.
+The rules are Great Expectations expectations (their names, checks and Data Docs pages), but
+no table is copied into pandas to evaluate them: every rule of a table becomes aggregates of one
+query (rows breaking it, nulls in its column, a few example values), and a table that must cover
+a population of customers gets a second query joining the population to the table. Only the
+columns the rules name are read (never a PII column), so wide tables of a million rows stay
+cheap. ``data_quality.validation.record_measured`` stores the measures as GX results.
 """
 
 from __future__ import annotations
 
 import duckdb
-import pandas as pd
 
 from data_quality.gx import gxe
+from data_quality.measure import map_result, measure, quote, relation_columns
 from data_quality.rules import FRESHNESS, INTEGRITY, Rule
 from data_quality.table_rules import DAYS_BEHIND, POPULATIONS, REFERENCE_DATE_SQL, TableRules
+from data_quality.validation import EngineError, Measured
+
+EXAMPLES = 3
+"""Example values kept per broken rule (the smallest, as text), to show what broke."""
 
 
 def table_rules(entry: TableRules, present: set[str]) -> list[Rule]:
-    """The rules of ``entry`` for a frame with the columns ``present``. Rules on a missing column
-    are left out; the column-set rule reports the column as missing."""
+    """The rules of ``entry`` for a table with the columns ``present``. Rules on a missing
+    column are left out; the column-set rule reports the column as missing."""
     rules = [
         Rule(
             gxe.ExpectTableColumnsToMatchSet(column_set=entry.columns, exact_match=False),
@@ -70,20 +77,6 @@ def table_rules(entry: TableRules, present: set[str]) -> list[Rule]:
     return rules
 
 
-def table_frame(con: duckdb.DuckDBPyConnection, entry: TableRules) -> pd.DataFrame:
-    """The columns of ``entry``'s table that its rules name (those that exist), plus the days
-    behind the reference date when the table has an as-of column."""
-    existing = {
-        row[0]
-        for row in con.execute(f"select column_name from (describe {entry.table})").fetchall()
-    }
-    columns = [c for c in entry.columns if c in existing]
-    select = ", ".join(f'"{c}"' for c in columns) or "null as _no_column"
-    if entry.as_of in existing:
-        select += f', ({REFERENCE_DATE_SQL}) - "{entry.as_of}"::date as {DAYS_BEHIND}'
-    return con.execute(f"select {select} from {entry.table}").df()
-
-
 def coverage_rules(entry: TableRules) -> list[Rule]:
     """Every customer of ``entry``'s population has a row in the table."""
     population = (entry.population or "").replace("_", " ")
@@ -96,15 +89,47 @@ def coverage_rules(entry: TableRules) -> list[Rule]:
     ]
 
 
-def coverage_frame(con: duckdb.DuckDBPyConnection, entry: TableRules) -> pd.DataFrame:
-    """One row per customer of ``entry``'s population, with whether ``entry``'s table holds
-    them."""
-    return con.execute(
-        f"""
+def _checked_relation(entry: TableRules, existing: set[str]) -> str:
+    """The columns of ``entry``'s table its rules name, plus the days behind the reference
+    date when it has an as-of column."""
+    columns = [quote(c) for c in entry.columns if c in existing]
+    if entry.as_of in existing:
+        columns.append(f"({REFERENCE_DATE_SQL}) - {quote(entry.as_of)}::date as {DAYS_BEHIND}")
+    return f"select {', '.join(columns) or 'null as _no_column'} from {entry.table}"
+
+
+def measure_table(
+    con: duckdb.DuckDBPyConnection, entry: TableRules
+) -> tuple[int, set[str], list[Measured]]:
+    """The rows of ``entry``'s table, its columns and the measure of each of its rules, in
+    one pass over the columns the rules name. Raises ``duckdb.CatalogException`` when the
+    table does not exist and :class:`EngineError` when a rule cannot be evaluated."""
+    existing = set(relation_columns(con, entry.table))
+    relation = _checked_relation(entry, existing)
+    present = existing | ({DAYS_BEHIND} if entry.as_of in existing else set())
+    rules = table_rules(entry, present)
+    rows, _, measured = measure(con, entry.table, relation, rules, EXAMPLES)
+    return rows, existing, measured
+
+
+def measure_coverage(con: duckdb.DuckDBPyConnection, entry: TableRules) -> tuple[int, Measured]:
+    """The customers of ``entry``'s population and the measure of its coverage rule: how many
+    have no row in the table, and a few of their ids."""
+    (rule,) = coverage_rules(entry)
+    relation = f"""
         select population.customer_id, covered.customer_id is not null as present
         from ({POPULATIONS[entry.population]}) as population
         left join (select distinct customer_id from {entry.table}) as covered
             on covered.customer_id = population.customer_id
-        order by population.customer_id
-        """
-    ).df()
+    """
+    try:
+        rows, unexpected, examples = con.execute(
+            f"""select count(*), count(*) filter (where not present),
+                min(customer_id::varchar, {EXAMPLES}) filter (where not present)
+            from ({relation})"""
+        ).fetchone()
+    except duckdb.CatalogException:
+        raise
+    except duckdb.Error as exc:
+        raise EngineError(f"{entry.coverage_dataset}: {rule.name}: {exc}") from exc
+    return rows, Measured(rule, unexpected == 0, map_result(rows, unexpected, rows, examples))

@@ -13,20 +13,7 @@ from datetime import date, datetime
 
 from data_quality.gx import Col, gxe
 from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
-from ingest.contract import LINEAGE_COLUMNS, Column, Entity, Source
-
-PANDAS_TYPES = {
-    "string": "str",
-    "integer": "int64",
-    "decimal": "float64",
-    "boolean": "bool",
-    "date": "datetime64",
-    "timestamp": "datetime64",
-    # lineage columns, by their DuckDB type
-    "varchar": "str",
-    "bigint": "int64",
-}
-"""The pandas type (GX's name for it) that each contract type arrives as from DuckDB."""
+from ingest.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Column, Entity, Source
 
 DELIVERED_BY = "_delivered_by"
 """Derived column: the end of the delivery day, or now if earlier. Nothing delivered that day
@@ -152,9 +139,9 @@ def raw_rules(source: Source, entity: Entity, present: set[str]) -> list[Rule]:
                 f"key unique within a delivery({', '.join(entity.key)})",
             )
         )
-    types = {c.name: c.type for c in entity.columns} | dict(LINEAGE_COLUMNS)
+    types = {c.name: DUCKDB_TYPES[c.type] for c in entity.columns} | LINEAGE_COLUMNS
     rules += [
-        Rule(gxe.ExpectColumnValuesToBeOfType(column=name, type_=PANDAS_TYPES[type_]), CONTRACT)
+        Rule(gxe.ExpectColumnValuesToBeOfType(column=name, type_=type_.upper()), CONTRACT)
         for name, type_ in types.items()
         if name in present
     ]
@@ -188,16 +175,12 @@ def raw_rules(source: Source, entity: Entity, present: set[str]) -> list[Rule]:
     return rules
 
 
-def raw_frame_sql(source: Source, entity: Entity) -> str:
-    """The query of a raw table's rows of some delivery days, with the derived
-    :data:`DELIVERED_BY` column. Parameters: :func:`raw_frame_parameters`."""
+def raw_relation(source: Source, entity: Entity, start: date, end: date, now: datetime) -> str:
+    """The query of the rows of ``entity``'s raw table delivered ``start``..``end``, with the
+    derived :data:`DELIVERED_BY` column; ``now`` is the shop's local time."""
+    now_literal = now.replace(tzinfo=None).isoformat(sep=" ")
     return (
-        f"select *, least(_partition_date + interval 1 day, ?::timestamp) as {DELIVERED_BY} "
-        f"from {source.raw_table(entity)} where _partition_date between ? and ? "
-        "order by _partition_date, _file, _row_number"
+        f"select *, least(_partition_date + interval 1 day, timestamp '{now_literal}') "
+        f"as {DELIVERED_BY} from {source.raw_table(entity)} "
+        f"where _partition_date between date '{start.isoformat()}' and date '{end.isoformat()}'"
     )
-
-
-def raw_frame_parameters(start: date, end: date, now: datetime) -> list[object]:
-    """The parameters of :func:`raw_frame_sql`: now (shop time), first and last day."""
-    return [now.replace(tzinfo=None), start, end]

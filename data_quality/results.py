@@ -2,13 +2,13 @@
 and source or table.
 
 ``quality.check_results`` holds one row per rule evaluated: run, dataset, check, rule, passed,
-rows checked and unexpected rows (counts only). ``marts.data_quality_runs`` holds one row per
-Dagster run and source (raw) or table (marts): rows delivered, loaded and quarantined from the
-loader's log ``raw._loads`` (loads are recorded under their run id), rows loaded whose parent
-never arrived (order lines without their order), and rules passed and
-failed. Recording a check again in the same run (a retried step) replaces its rows, so both
-tables are idempotent per run id; the summary is recomputed from the rule rows each time.
-"""
+rows checked, unexpected rows and a detail (for an output table, a few example values).
+``marts.data_quality_runs`` holds one row per Dagster run and source (raw) or table (marts):
+rows delivered, loaded and quarantined from the loader's log ``raw._loads`` (loads are recorded
+under their run id), rows loaded whose parent never arrived (order lines without their order),
+and rules passed and failed. Recording a check again in the same run (a retried step) replaces
+its rows, so both tables are idempotent per run id; the summary is recomputed from the rule rows
+each time."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ _CHECKED_AT = SpecColumn("checked_at", "timestamp", "When the rules ran (shop ti
 CHECK_RESULTS = TableSpec(
     name="quality.check_results",
     description="Every rule of every data check of every run, for BI: passed or not, rows "
-    "checked and unexpected rows (counts only, never values; see docs/data_quality.md).",
+    "checked and unexpected rows (counts; never a value of a delivered or personal column; "
+    "see docs/data_quality.md).",
     grain="One row per rule evaluated per run",
     key=("run_id", "dataset", "check_name", "table_name", "rule"),
     columns=(
@@ -46,7 +47,12 @@ CHECK_RESULTS = TableSpec(
         SpecColumn("passed", "bool", "Whether the rule held."),
         SpecColumn("rows_checked", "int64", "Rows the rule looked at."),
         SpecColumn("unexpected_rows", "int64", "Rows that broke it."),
-        SpecColumn("detail", "string", "What broke, in words (no values)."),
+        SpecColumn(
+            "detail",
+            "string",
+            "What broke, in words: for an output table, a few example values of the rule's "
+            "column (never a personal column); for a delivery, no values.",
+        ),
         _PARTITION_START,
         _PARTITION_END,
         _CHECKED_AT,

@@ -97,7 +97,9 @@ class RuleResult:
     detail: str = ""
 
     def summary(self) -> str:
-        """``values_to_not_be_null(email): 3 of 1,200 rows`` for metadata and logs."""
+        """``values_to_not_be_null(email): 3 of 1,200 rows`` for metadata and logs, with the
+        detail when there is one (``... rows (e.g. 1.5)``)."""
         if self.unexpected is not None:
-            return f"{self.rule}: {self.unexpected:,} of {self.rows:,} rows"
+            counts = f"{self.rule}: {self.unexpected:,} of {self.rows:,} rows"
+            return f"{counts} ({self.detail})" if self.detail else counts
         return f"{self.rule}: {self.detail}" if self.detail else self.rule

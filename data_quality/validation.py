@@ -1,13 +1,15 @@
-"""Run rules on an in-memory pandas frame with Great Expectations, and build Data Docs.
+"""Record rules measured in DuckDB SQL as Great Expectations results, and build Data Docs.
 
-Frames, not GX's SQL datasource: on DuckDB that path reports every expectation as failed and
-hides the real error in ``exception_info``. Whatever the path, an expectation that GX could not
-evaluate raises :class:`EngineError`: an engine error is never counted as a data failure or a
-pass.
+Every rule is measured in SQL (``data_quality.measure``); GX only stores the results
+(:func:`record_measured`) in the suites, validation results and Data Docs pages it has always
+had. GX's own SQL datasource is not used: on DuckDB it reports every expectation as failed and
+hides the real error in ``exception_info``. A rule that could not be evaluated raises
+:class:`EngineError`: an engine error is never counted as a data failure or a pass.
 
-Personal data: results keep counts only. Every validation runs with the ``SUMMARY`` result format
-and no partial unexpected values, so no value of any column (PII or free text) reaches the
-results, the Data Docs or Dagster's metadata.
+Personal data: raw results keep counts only, so no value of a delivered column (PII or free
+text) reaches the results, the Data Docs or Dagster's metadata. Output-table results show a few
+example values of the broken rule's column, which is never a PII column (see
+``data_quality/table_rules.py``).
 
 One GX context per process and Data Docs folder (building one is cheap; importing GX is not).
 The context is ephemeral, but its expectation suites and validation results live as JSON under
@@ -25,33 +27,43 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import pandas as pd
-
 from data_quality.gx import (
     DataContextConfig,
     DataContextError,
     ExpectationSuiteIdentifier,
+    ExpectationSuiteValidationResult,
+    ExpectationValidationResult,
     InMemoryStoreBackendDefaults,
     RunIdentifier,
+    ValidationResultIdentifier,
     gx,
 )
+from data_quality.offline_docs import make_offline
 from data_quality.rules import Rule, RuleResult
-
-RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
-"""Counts of unexpected rows, never their values."""
 
 KEEP_RESULTS_PER_SUITE = 30
 SITE = "weixi"
 
 
 class EngineError(RuntimeError):
-    """Great Expectations could not evaluate a rule (a missing column, a bad regex, a type it
-    cannot compare): the rule says nothing about the data, so the check must error."""
+    """Great Expectations or DuckDB could not evaluate a rule (a missing column, a bad regex, a
+    type it cannot compare): the rule says nothing about the data, so the check must error."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One rule measured outside GX: whether it held, and GX's result dictionary for it (counts
+    and example values for a column rule, the observed value for a table rule)."""
+
+    rule: Rule
+    success: bool
+    result: dict[str, Any]
 
 
 @dataclass
-class FrameValidation:
-    """All rule results of one frame, and the GX result they came from."""
+class Validation:
+    """All rule results of one dataset (a table, its coverage, a source's volume), and the
+    GX validation result they are stored as."""
 
     dataset: str
     rows: int
@@ -64,9 +76,13 @@ class FrameValidation:
 
 def _safe_detail(result: Any) -> str:
     """What a table-level expectation observed, for the few whose observation holds no row
-    values (column names, a type name, a row count)."""
+    values (column names, a type name, a row count); for a column rule, the example values
+    its result holds (only output-table results hold any)."""
     kind = result.expectation_config.type
     observed = result.result or {}
+    examples = observed.get("partial_unexpected_list")
+    if examples:
+        return "e.g. " + ", ".join(str(value) for value in examples)
     if kind == "expect_table_columns_to_match_set":
         missing = observed.get("details", {}).get("mismatched", {}).get("missing") or []
         return f"missing columns: {', '.join(missing)}" if missing else ""
@@ -127,25 +143,11 @@ def quality_context(docs_root: Path) -> Any:
         analytics_enabled=False,
         progress_bars={"globally": False},
     )
-    context = gx.get_context(project_config=config, mode="ephemeral")
-    context.data_sources.add_pandas("weixi")
-    return context
+    return gx.get_context(project_config=config, mode="ephemeral")
 
 
-def _batch_definition(context: Any, dataset: str) -> Any:
-    source = context.data_sources.get("weixi")
-    try:
-        asset = source.get_asset(dataset)
-    except LookupError:
-        asset = source.add_dataframe_asset(dataset)
-    try:
-        return asset.get_batch_definition("whole frame")
-    except KeyError:
-        return asset.add_batch_definition_whole_dataframe("whole frame")
-
-
-_definitions: dict[tuple[int, str], tuple[str, Any]] = {}
-"""Validation definitions of this process by context and dataset, with their suite's rules:
+_suites: dict[tuple[int, str], tuple[str, Any]] = {}
+"""Expectation suites of this process by context and dataset, with their rules' signature:
 saving a suite serialises all of it, so a suite is saved once per process unless it changed."""
 
 
@@ -160,14 +162,15 @@ def _signature(expectations: list[Any]) -> str:
     return repr(configs)
 
 
-def _validation_definition(context: Any, dataset: str, rules: list[Rule]) -> Any:
+def _suite(context: Any, dataset: str, rules: list[Rule]) -> Any:
+    """The saved suite ``dataset`` holding ``rules``, each expectation numbered in its meta."""
     expectations = []
     for number, rule in enumerate(rules):
         expectation = rule.expectation.copy(deep=True)
         expectation.meta = {"check": rule.check.name, "rule": rule.name, "number": number}
         expectations.append(expectation)
     signature = _signature(expectations)
-    cached = _definitions.get((id(context), dataset))
+    cached = _suites.get((id(context), dataset))
     if cached and cached[0] == signature:
         return cached[1]
     try:
@@ -179,33 +182,17 @@ def _validation_definition(context: Any, dataset: str, rules: list[Rule]) -> Any
         if suite is not None:
             context.suites.delete(dataset)
         suite = context.suites.add(gx.ExpectationSuite(name=dataset, expectations=expectations))
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=dataset, data=_batch_definition(context, dataset), suite=suite)
-    )
-    _definitions[(id(context), dataset)] = (signature, definition)
-    return definition
+    _suites[(id(context), dataset)] = (signature, suite)
+    return suite
 
 
-def validate_frame(
-    docs_root: Path, dataset: str, frame: pd.DataFrame, rules: list[Rule], run_name: str
-) -> FrameValidation:
-    """Run ``rules`` on ``frame`` as the suite ``dataset`` and store the result for Data Docs.
-
-    Raises EngineError naming the dataset and the rule when GX could not evaluate a rule."""
-    context = quality_context(docs_root)
-    try:
-        definition = _validation_definition(context, dataset, rules)
-        run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
-        outcome = definition.run(
-            batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT, run_id=run_id
-        )
-    except Exception as exc:
-        raise EngineError(f"{dataset}: Great Expectations failed: {exc}") from exc
-    validation = FrameValidation(
-        dataset, len(frame), result_id=_result_id(context, dataset, run_id)
-    )
-    errors = []
-    for result in outcome.results:
+def rule_results(
+    dataset: str, rules: list[Rule], results: list[Any], rows: int
+) -> tuple[list[RuleResult], list[str]]:
+    """GX's expectation results (of expectations numbered in their meta, as :func:`_suite`
+    numbers them) as rule results, and the errors GX raised evaluating them."""
+    converted, errors = [], []
+    for result in results:
         config = result.expectation_config
         rule = rules[config.meta["number"]] if "number" in (config.meta or {}) else None
         name = rule.name if rule else config.type
@@ -214,7 +201,7 @@ def validate_frame(
         if rule is None or errors:
             continue
         counts = result.result or {}
-        validation.results.append(
+        converted.append(
             RuleResult(
                 dataset=dataset,
                 check=rule.check,
@@ -222,41 +209,99 @@ def validate_frame(
                 expectation=config.type,
                 column=config.kwargs.get("column"),
                 passed=bool(result.success),
-                rows=int(counts.get("element_count", len(frame))),
+                rows=int(counts.get("element_count", rows)),
                 unexpected=counts.get("unexpected_count"),
                 detail=_safe_detail(result),
             )
         )
-    if errors:
-        raise EngineError(
-            f"{dataset}: Great Expectations could not evaluate "
-            f"{len(errors)} rule{'s' * (len(errors) > 1)}: " + "; ".join(errors)
+    return converted, errors
+
+
+def _by_number(suite: Any) -> list[Any]:
+    """The expectations of a suite made by :func:`_suite`, in the order of their rules."""
+    return sorted(suite.expectations, key=lambda e: e.meta["number"])
+
+
+def record_measured(
+    docs_root: Path, dataset: str, rows: int, measured: list[Measured], run_name: str
+) -> Validation:
+    """Store rules measured outside GX (``rows`` rows checked) as the result of the suite
+    ``dataset`` in run ``run_name``, for Data Docs, and return their rule results."""
+    context = quality_context(docs_root)
+    rules = [m.rule for m in measured]
+    suite = _suite(context, dataset, rules)
+    results = [
+        ExpectationValidationResult(
+            success=m.success,
+            expectation_config=expectation.configuration,
+            result=m.result,
+            exception_info={
+                "raised_exception": False,
+                "exception_message": None,
+                "exception_traceback": None,
+            },
         )
+        for m, expectation in zip(measured, _by_number(suite), strict=True)
+    ]
+    run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
+    batch_id = f"{dataset}-duckdb"
+    evaluated, succeeded = len(results), sum(m.success for m in measured)
+    suite_result = ExpectationSuiteValidationResult(
+        results=results,
+        success=evaluated == succeeded,
+        suite_name=dataset,
+        statistics={
+            "evaluated_expectations": evaluated,
+            "successful_expectations": succeeded,
+            "unsuccessful_expectations": evaluated - succeeded,
+            "success_percent": 100 * succeeded / evaluated if evaluated else None,
+        },
+        meta={
+            "great_expectations_version": gx.__version__,
+            "run_id": run_id,
+            "validation_time": run_id.run_time,
+            "batch_spec": {"table": dataset, "engine": "duckdb"},
+            "batch_parameters": None,
+        },
+        batch_id=batch_id,
+    )
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=dataset),
+        run_id=run_id,
+        batch_identifier=batch_id,
+    )
+    context.validation_results_store.set(key, suite_result)
+    validation = Validation(dataset, rows, result_id=key)
+    validation.results, _ = rule_results(dataset, rules, results, rows)
     return validation
 
 
-def _result_id(context: Any, dataset: str, run_id: Any) -> Any:
-    """The store key of the result of suite ``dataset`` in run ``run_id``."""
-    for key in context.validation_results_store.list_keys():
-        if key.expectation_suite_identifier.name == dataset and key.run_id == run_id:
-            return key
-    return None
-
-
 def build_docs(
-    docs_root: Path, validations: list[FrameValidation], keep: int = KEEP_RESULTS_PER_SUITE
+    docs_root: Path, validations: list[Validation], keep: int = KEEP_RESULTS_PER_SUITE
 ) -> str:
     """Render the pages of ``validations`` and their suites, keep the newest ``keep`` results of
-    each suite, rebuild the index. Returns the file URL of the index page."""
+    each suite, rebuild the index, and make the pages built open offline
+    (:mod:`data_quality.offline_docs`). Returns the file URL of the index page."""
     context = quality_context(docs_root)
     _prune(context, keep)
     identifiers = [v.result_id for v in validations if v.result_id is not None]
     identifiers += [ExpectationSuiteIdentifier(name=v.dataset) for v in validations]
     urls = context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers)
+    built = [urls[SITE]] + [
+        site["site_url"]
+        for identifier in identifiers
+        for site in context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE)
+    ]
+    make_offline([_file(url) for url in dict.fromkeys(built)])
     return urls[SITE]
 
 
-def page_url(docs_root: Path, validation: FrameValidation) -> str | None:
+def _file(url: str) -> Path:
+    """The path of a ``file://`` URL of a Data Docs page."""
+    return Path(unquote(urlparse(url).path))
+
+
+def page_url(docs_root: Path, validation: Validation) -> str | None:
     """File URL of the Data Docs page of ``validation``."""
     if validation.result_id is None:
         return None
@@ -276,5 +321,9 @@ def _prune(context: Any, keep: int) -> None:
         keys.sort(key=lambda k: str(k.run_id.run_time), reverse=True)
         for key in keys[keep:]:
             for site in context.get_docs_sites_urls(resource_identifier=key, site_name=SITE):
-                Path(unquote(urlparse(site["site_url"]).path)).unlink(missing_ok=True)
+                page = _file(site["site_url"] or "")
+                # A result recorded but never rendered (its run failed before Data Docs) has
+                # no page: GX gives it a URL without a path.
+                if page.is_file():
+                    page.unlink()
             store.remove_key(key)

@@ -1,6 +1,6 @@
 """Delivery volume: rows delivered per day against the median of the days before.
 
-The frame has one row per entity and day, plus one row per day for the whole source (entity
+The relation has one row per entity and day, plus one row per day for the whole source (entity
 ``*``), from the loader's log ``raw._loads``: rows read (loaded and quarantined) and the median
 of the previous :data:`HISTORY_DAYS` days. Two rules, both warnings:
 
@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import duckdb
-import pandas as pd
-
 from data_quality.gx import Col, gxe
 from data_quality.rules import VOLUME, Rule
+from ingest.row_rules import sql_literal
 
 HISTORY_DAYS = 28
 MIN_HISTORY_DAYS = 7
@@ -32,17 +30,16 @@ HIGH_RATIO = 5.0
 WHOLE_SOURCE = "*"
 
 
-def volume_frame(
-    con: duckdb.DuckDBPyConnection, source: str, start: date, end: date
-) -> pd.DataFrame:
-    """Rows delivered per entity and day of ``source`` for ``start``..``end``, with the
-    trailing median of the :data:`HISTORY_DAYS` days before each day."""
-    return con.execute(
-        f"""
+def volume_relation(source: str, start: date, end: date) -> str:
+    """The query of the rows delivered per entity and day of ``source`` for ``start``..``end``,
+    with the trailing median of the :data:`HISTORY_DAYS` days before each day."""
+    history_start = start - timedelta(days=HISTORY_DAYS)
+    return f"""
         with per_entity as (
             select entity, partition_date, sum(rows_read) as rows_delivered, sum(files) as files
             from raw._loads
-            where source = $source and partition_date between $history_start and $end
+            where source = {sql_literal(source)}
+                and partition_date between date '{history_start}' and date '{end}'
             group by all
         ),
         daily as (
@@ -65,16 +62,8 @@ def volume_frame(
         select entity, partition_date, rows_delivered, files, trailing_median, history_days,
             rows_delivered / nullif(trailing_median, 0) as ratio
         from with_history
-        where partition_date between $start and $end
-        order by partition_date, entity
-        """,
-        {
-            "source": source,
-            "history_start": start - timedelta(days=HISTORY_DAYS),
-            "start": start,
-            "end": end,
-        },
-    ).df()
+        where partition_date between date '{start}' and date '{end}'
+        """
 
 
 def volume_rules() -> list[Rule]:

@@ -24,7 +24,7 @@ PARTITION_DATE_DOC = "{{ doc('_partition_date') }}"
 declared because no model reads them."""
 
 
-class _Quoted(str):
+class Quoted(str):
     """A description: always double-quoted, so text with colons or Jinja stays one plain line."""
 
 
@@ -35,7 +35,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 _Dumper.add_representer(
-    _Quoted, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
+    Quoted, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
 )
 
 
@@ -47,17 +47,17 @@ def sources_path(source: Source) -> Path:
 def _table(source: Source, entity: Entity) -> dict[str, object]:
     columns: list[dict[str, object]] = []
     for column in entity.columns:
-        spec: dict[str, object] = {"name": column.name, "description": _Quoted(column.description)}
+        spec: dict[str, object] = {"name": column.name, "description": Quoted(column.description)}
         # Only the rule a raw row cannot break unnoticed: the loader quarantines rows missing
         # a required value, so a null here means the loader let one through.
         if column.required:
             spec["data_tests"] = ["not_null"]
         columns.append(spec)
-    columns.append({"name": "_partition_date", "description": _Quoted(PARTITION_DATE_DOC)})
+    columns.append({"name": "_partition_date", "description": Quoted(PARTITION_DATE_DOC)})
     return {
         "name": entity.name,
         "identifier": source.raw_table(entity).removeprefix("raw."),
-        "description": _Quoted(f"{entity.description} Key: {', '.join(entity.key)}."),
+        "description": Quoted(f"{entity.description} Key: {', '.join(entity.key)}."),
         "columns": columns,
     }
 
@@ -69,7 +69,7 @@ def render_dbt_sources(source: Source) -> str:
         "sources": [
             {
                 "name": source.name,
-                "description": _Quoted(
+                "description": Quoted(
                     f"{source.description} Loaded by the Weixi loader; see docs/data_contract.md."
                 ),
                 "schema": "raw",
@@ -77,6 +77,10 @@ def render_dbt_sources(source: Source) -> str:
             }
         ],
     }
-    # One line per description (no folding), so a changed description is a one-line diff.
-    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
-    return HEADER + "\n" + body
+    return HEADER + "\n" + dump_yaml(document)
+
+
+def dump_yaml(document: dict[str, object]) -> str:
+    """``document`` as dbt YAML: keys in order, list items indented, one line per description
+    (no folding), so a changed description is a one-line diff."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from ingest.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Entity, Source
 from ingest.landing import day_folder, describe_unrecognised, odd_source_entries
+from ingest.log_tables import FILES, LOADS, LOG_TABLES, QUARANTINE
 from ingest.reading import (
     DeliveryError,
     ExactReader,
@@ -52,9 +53,9 @@ from ingest.row_rules import (
     validation_sql,
 )
 
-QUARANTINE_TABLE = "raw._quarantine"
-LOADS_TABLE = "raw._loads"
-FILES_TABLE = "raw._files"
+QUARANTINE_TABLE = QUARANTINE.name
+LOADS_TABLE = LOADS.name
+FILES_TABLE = FILES.name
 
 _EPOCH = datetime(1970, 1, 1)
 LOADED = "loaded"
@@ -62,49 +63,6 @@ SKIPPED_DUPLICATE = "skipped_duplicate"
 """Same bytes as another file of the same day and entity: not read again."""
 QUARANTINED_DUPLICATE = "quarantined_duplicate"
 """Same bytes as a file loaded for another day: every row quarantined."""
-
-_QUARANTINE_COLUMNS = {
-    "source": "varchar",
-    "entity": "varchar",
-    "_partition_date": "date",
-    "_file": "varchar",
-    "_row_number": "bigint",
-    "reason": "varchar",
-    "record": "varchar",
-    "_load_id": "varchar",
-    "_loaded_at": "timestamp",
-}
-_LOADS_COLUMNS = {
-    "load_id": "varchar",
-    "source": "varchar",
-    "entity": "varchar",
-    "partition_date": "date",
-    "files": "bigint",
-    "rows_read": "bigint",
-    "rows_loaded": "bigint",
-    "rows_quarantined": "bigint",
-    "extra_columns": "varchar",
-    "loaded_at": "timestamp",
-    "files_skipped": "bigint",
-    "missing_columns": "varchar",
-    "encodings": "varchar",
-    "rows_without_parent": "bigint",
-}
-_FILES_COLUMNS = {
-    "load_id": "varchar",
-    "source": "varchar",
-    "entity": "varchar",
-    "partition_date": "date",
-    "file": "varchar",
-    "sha256": "varchar",
-    "bytes": "bigint",
-    "modified_at": "timestamp",
-    "encoding": "varchar",
-    "rows_read": "bigint",
-    "status": "varchar",
-    "duplicate_of": "varchar",
-    "loaded_at": "timestamp",
-}
 
 
 @dataclass
@@ -231,9 +189,8 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, sources: tuple[Source, ...
         for entity in source.entities:
             columns = {c.name: DUCKDB_TYPES[c.type] for c in entity.columns}
             _create_table(con, source.raw_table(entity), columns | LINEAGE_COLUMNS)
-    _create_table(con, QUARANTINE_TABLE, _QUARANTINE_COLUMNS)
-    _create_table(con, LOADS_TABLE, _LOADS_COLUMNS)
-    _create_table(con, FILES_TABLE, _FILES_COLUMNS)
+    for spec in LOG_TABLES:
+        spec.create(con)
 
 
 COMMIT_ROWS = 200_000
@@ -878,7 +835,7 @@ def _record(
             "source": source.name,
             "entity": load.entity,
             "partition_date": load.partition_date,
-            **{name: getattr(f, name) for name in _FILES_COLUMNS if hasattr(f, name)},
+            **{name: getattr(f, name) for name in FILES.column_names if hasattr(f, name)},
             "loaded_at": loaded_at,
         }
         for load in loads

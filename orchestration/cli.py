@@ -250,7 +250,14 @@ def _print_outputs(settings: WeixiSettings, run_ids: list[str]) -> None:
         click.echo(f"Nightly report: {reports[-1]}")
 
 
-def execute_range(start: date, end: date, debug: bool, record: bool, wait: bool = False) -> None:
+def execute_range(
+    start: date,
+    end: date,
+    debug: bool,
+    record: bool,
+    wait: bool = False,
+    up_to: tuple[str, ...] = (),
+) -> None:
     """Materialise every asset for the days ``start``..``end``: each asset runs once, the
     partitioned ones over the whole range (see `orchestration.stages`).
 
@@ -268,7 +275,7 @@ def execute_range(start: date, end: date, debug: bool, record: bool, wait: bool 
     settings = get_settings()
     try:
         with StopSignals() as stop, writer_lock(settings.warehouse, wait=wait, on_wait=_say):
-            _run_stages(settings, start, end, debug, record, stop)
+            _run_stages(settings, start, end, debug, record, stop, up_to)
     except WarehouseBusy as exc:
         raise UserError(str(exc)) from None
     except Stopped as exc:
@@ -281,7 +288,13 @@ def execute_range(start: date, end: date, debug: bool, record: bool, wait: bool 
 
 
 def _run_stages(
-    settings: WeixiSettings, start: date, end: date, debug: bool, record: bool, stop: StopSignals
+    settings: WeixiSettings,
+    start: date,
+    end: date,
+    debug: bool,
+    record: bool,
+    stop: StopSignals,
+    up_to: tuple[str, ...],
 ) -> None:
     import dagster as dg
 
@@ -295,6 +308,12 @@ def _run_stages(
     from orchestration.instance import copy_runs, weixi_instance
     from orchestration.stages import run_range
 
+    definitions = defs()
+    targets = _asset_keys(definitions, up_to)
+    if targets:
+        # dbt's default (eager) would also run the tests linking a selected model to one outside
+        # the selection, which may not exist yet; buildable runs those whose tables are all built.
+        os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     persistent = weixi_instance(settings)
     instance = persistent if record else dg.DagsterInstance.ephemeral()
     days = (end - start).days + 1
@@ -303,7 +322,14 @@ def _run_stages(
     try:
         results = list(
             run_range(
-                defs(), start, end, instance, job_name=NIGHTLY_JOB, raise_on_error=debug, stop=stop
+                definitions,
+                start,
+                end,
+                instance,
+                job_name=NIGHTLY_JOB,
+                raise_on_error=debug,
+                stop=stop,
+                up_to=targets,
             )
         )
     finally:
@@ -319,6 +345,19 @@ def _run_stages(
             _report_failure(result)
     _say(f"done in {time.monotonic() - began:,.0f} s")
     _print_outputs(settings, [result.run_id for result in results])
+
+
+def _asset_keys(definitions: dg.Definitions, names: tuple[str, ...]) -> list[dg.AssetKey]:
+    """The asset keys named ``schema/table``; an unknown name is refused with the known ones."""
+    import dagster as dg
+
+    known = definitions.resolve_asset_graph().materializable_asset_keys
+    keys = [dg.AssetKey.from_user_string(name) for name in names]
+    unknown = [name for name, key in zip(names, keys, strict=True) if key not in known]
+    if unknown:
+        listing = ", ".join(sorted(key.to_user_string() for key in known))
+        raise UserError(f"no asset named {', '.join(unknown)}; the assets are: {listing}")
+    return keys
 
 
 def _report_failure(result: dg.ExecuteInProcessResult) -> None:
@@ -360,6 +399,14 @@ def _report_failure(result: dg.ExecuteInProcessResult) -> None:
     "ranges: Dagster writes to it after every step and day). Without it the runs show in "
     "the UI once they end.",
 )
+@click.option(
+    "--up-to",
+    "up_to",
+    multiple=True,
+    metavar="ASSET",
+    help="Only this asset (e.g. marts/customer_rfm) and the assets it needs, with their checks; "
+    "repeatable.",
+)
 @click.option("--wait", is_flag=True, help=WAIT_HELP)
 @click.pass_context
 def run(
@@ -368,6 +415,7 @@ def run(
     start: datetime | None,
     end: datetime | None,
     record: bool,
+    up_to: tuple[str, ...],
     wait: bool,
 ) -> None:
     """Run the whole pipeline over a landing folder: every day in it, or --start/--end.
@@ -381,7 +429,7 @@ def run(
     first, last = _resolve_range(
         settings.landing, start and start.date(), end and end.date(), settings
     )
-    execute_range(first, last, ctx.obj["debug"], record, wait)
+    execute_range(first, last, ctx.obj["debug"], record, wait, up_to)
 
 
 @main.command()
@@ -500,7 +548,12 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
     """Every file rendered from code (path, render function), written by `weixi contract`."""
     from ingest.contract import SOURCES, render_markdown
     from ingest.dbt_sources import render_dbt_sources, sources_path
-    from orchestration.table_catalog import render_python_tables_markdown
+    from orchestration.table_catalog import (
+        PYTHON_SOURCES,
+        python_sources_path,
+        render_python_sources,
+        render_python_tables_markdown,
+    )
 
     return [
         (PROJECT_ROOT / "docs" / "data_contract.md", render_markdown),
@@ -509,6 +562,14 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
             (DBT_PROJECT_DIR / sources_path(source), partial(render_dbt_sources, source))
             for source in SOURCES
         ),
+        *(
+            (
+                DBT_PROJECT_DIR / python_sources_path(source, schema),
+                partial(render_python_sources, source, schema),
+            )
+            for source in PYTHON_SOURCES
+            for schema in source.schemas
+        ),
     ]
 
 
@@ -516,8 +577,8 @@ def generated_files() -> list[tuple[Path, Callable[[], str]]]:
 @click.option("--check", is_flag=True, help="Fail if a generated file is out of date.")
 def contract(check: bool) -> None:
     """Write the files rendered from code: docs/data_contract.md and the dbt source file of
-    every landing source (from the data contract), docs/python_tables.md (from the table
-    specs)."""
+    every landing source (from the data contract), docs/python_tables.md and the dbt source
+    files of the tables Python writes (from the table specs)."""
     stale = []
     for target, render in generated_files():
         text = render()
@@ -526,6 +587,7 @@ def contract(check: bool) -> None:
             if current != text:
                 stale.append(target.relative_to(PROJECT_ROOT))
         elif current != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
             click.echo(f"wrote {target}")
     if stale:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -119,17 +119,31 @@ class Stage:
     keys: tuple[dg.AssetKey, ...]
 
 
-def plan_stages(graph: AssetGraph) -> list[Stage]:
-    """Split the materialisable assets of ``graph`` into the fewest stages, in dependency order,
-    such that each stage is all partitioned or all unpartitioned.
+def with_ancestors(graph: AssetGraph, targets: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
+    """``targets`` and every asset they depend on, directly or not."""
+    found, todo = set(), list(targets)
+    while todo:
+        key = todo.pop()
+        if key not in found:
+            found.add(key)
+            todo += graph.get(key).parent_keys
+    return found
+
+
+def plan_stages(graph: AssetGraph, up_to: Iterable[dg.AssetKey] = ()) -> list[Stage]:
+    """Split the materialisable assets of ``graph`` (or only those that ``up_to`` needs, with
+    ``up_to`` itself) into the fewest stages, in dependency order, such that each stage is all
+    partitioned or all unpartitioned.
 
     An asset's stage number is even when it is partitioned and odd when not, and at least that
     of each parent; it goes up by one wherever the kind changes along an edge.
     """
+    targets = tuple(up_to)
+    wanted = with_ancestors(graph, targets) if targets else None
     level: dict[dg.AssetKey, int] = {}
     for key in graph.toposorted_asset_keys:
         node = graph.get(key)
-        if not node.is_materializable:
+        if not node.is_materializable or (wanted is not None and key not in wanted):
             continue
         parity = 0 if node.partitions_def is not None else 1
         floor = max((level[p] for p in node.parent_keys if p in level), default=0)
@@ -149,10 +163,11 @@ def run_range(
     job_name: str | None = None,
     raise_on_error: bool = False,
     stop: StopSignals | None = None,
+    up_to: Iterable[dg.AssetKey] = (),
 ) -> Iterator[dg.ExecuteInProcessResult]:
     """Run every stage for the days ``start``..``end``, one in-process run per stage of the job
-    ``job_name`` (default: all assets), stopping after the first run that fails. Yields each
-    run's result.
+    ``job_name`` (default: all assets; with ``up_to``, only those assets and what they need),
+    stopping after the first run that fails. Yields each run's result.
 
     With ``stop`` (entered), a stop signal ends the stage's run after the step it interrupted
     and raises Stopped instead of starting another stage."""
@@ -163,7 +178,7 @@ def run_range(
     )
     if stop is not None:
         job = job.with_hooks({stop.hook()})
-    for stage in plan_stages(definitions.resolve_asset_graph()):
+    for stage in plan_stages(definitions.resolve_asset_graph(), up_to):
         tags = (
             {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
             if stage.partitioned

@@ -79,7 +79,10 @@ def _literal(text: str | Path) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _tables(con: duckdb.DuckDBPyConnection, schemas: Iterable[str]) -> list[str]:
+def published_tables(
+    con: duckdb.DuckDBPyConnection, schemas: Iterable[str] = PUBLISHED_SCHEMAS
+) -> list[str]:
+    """The tables of the warehouse ``con`` that a publish copies (``schema.table``, sorted)."""
     rows = con.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
         "where table_catalog = current_database() and table_schema in (select unnest(?)) "
@@ -241,7 +244,7 @@ def publish(
     missing or empty, or a copy does not hold the warehouse's rows."""
     serving_dir.mkdir(parents=True, exist_ok=True)
     remove_leftovers(serving_dir)
-    tables = _tables(con, schemas)
+    tables = published_tables(con, schemas)
     counts = {table: _count(con, table) for table in tables}
     missing = [t for t in required if t not in counts]
     empty = [t for t in required if counts.get(t) == 0]

@@ -1,5 +1,6 @@
 """The code location loads, with the shape the nightly run and backfills rely on."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,8 +9,40 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ingest.contract import SOURCES
 from orchestration.defs.dbt.assets import INCREMENTAL_SELECTOR
 from orchestration.settings import PROJECT_ROOT
+from orchestration.table_catalog import PYTHON_TABLES
+
+
+def test_every_table_python_writes_that_a_model_reads_names_the_asset_that_writes_it(
+    dbt_manifest,
+):
+    from orchestration.definitions import defs
+    from orchestration.defs.dbt.project import weixi_dbt_project
+
+    graph = defs().resolve_asset_graph()
+    manifest = json.loads(weixi_dbt_project.manifest_path.read_text())
+    python_sources = {
+        unique_id: source
+        for unique_id, source in manifest["sources"].items()
+        if source["source_name"] not in {s.name for s in SOURCES}
+    }
+    assert {f"{s['schema']}.{s['name']}" for s in python_sources.values()} == {
+        spec.name for spec in PYTHON_TABLES
+    }
+    reads = 0
+    for model in manifest["nodes"].values():
+        if model["resource_type"] != "model":
+            continue
+        model_key = dg.AssetKey([model["config"]["schema"], model["name"]])
+        for parent in model["depends_on"]["nodes"]:
+            if parent in python_sources:
+                key = dg.AssetKey(python_sources[parent]["config"]["meta"]["dagster"]["asset_key"])
+                assert graph.has(key), f"{parent}: no asset {key.to_user_string()}"
+                assert key in graph.get(model_key).parent_keys, model["unique_id"]
+                reads += 1
+    assert reads, "dbt models read tables Python writes"
 
 
 def test_definitions_load(dbt_manifest):
@@ -116,3 +149,22 @@ def test_stages_alternate_and_respect_dependencies(dbt_manifest):
         assert (graph.get(key).partitions_def is not None) == stages[i].partitioned
         for parent in graph.get(key).parent_keys:
             assert stage_of[parent] <= i, f"{parent} must run before {key}"
+
+
+def test_a_run_up_to_the_360_and_rfm_plans_only_what_they_need(dbt_manifest):
+    from orchestration.definitions import defs
+    from orchestration.stages import plan_stages
+
+    graph = defs().resolve_asset_graph()
+    targets = [dg.AssetKey(["marts", "customer_360"]), dg.AssetKey(["marts", "customer_rfm"])]
+    planned = {key for stage in plan_stages(graph, up_to=targets) for key in stage.keys}
+    loaders = {dg.AssetKey(["raw", s]) for s in ("crm", "orders", "service", "social")}
+    assert {*targets, *loaders, dg.AssetKey(["marts", "fct_orders"])} <= planned
+    for key in planned:
+        assert set(graph.get(key).parent_keys) & graph.materializable_asset_keys <= planned
+    everything = {key for stage in plan_stages(graph) for key in stage.keys}
+    left_out = everything - planned
+    assert {
+        dg.AssetKey(["reports", "nightly_report"]),
+        dg.AssetKey(["ml", "churn_model"]),
+    } <= left_out

@@ -1,5 +1,6 @@
 """The `weixi` command as a user meets it: help, one-line errors, a real backfill."""
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from orchestration.cli import main
 from orchestration.settings import PROJECT_ROOT
+from orchestration.table_catalog import PYTHON_TABLES
+from serving.snapshot import PUBLISHED_SCHEMAS, published_tables
 from tests.support import TINY_END, TINY_START
 from tests.support.weixi_process import WEIXI, weixi_env
 
@@ -191,6 +194,11 @@ def test_dev_serves_on_the_given_port_and_stops_on_sigterm(tmp_path, dbt_manifes
 def test_docs_builds_one_offline_page_of_the_models_and_the_warehouse(pipeline_warehouse, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_warehouse[0], warehouse)
+    # The fixture runs loading and dbt only: the tables the model and activation assets write
+    # are created as they are before a first model is promoted (empty), so they are published.
+    with duckdb.connect(str(warehouse)) as con:
+        for spec in PYTHON_TABLES:
+            spec.create(con)
     result = subprocess.run(
         [WEIXI, "docs"],
         capture_output=True,
@@ -205,3 +213,32 @@ def test_docs_builds_one_offline_page_of_the_models_and_the_warehouse(pipeline_w
     assert "model.weixi.customer_360" in html and "recency_score" in html
     assert re.search(r"One row per customer", html)
     assert not re.search(r"<script[^>]+src=\"https?://", html), "loads no script from the web"
+
+    # Every table a publish copies to the serving file is in dbt's catalogue of the warehouse,
+    # each of its columns described: dbt models, and the tables Python writes as sources.
+    catalog = json.loads((page.parent / "catalog.json").read_text())
+    manifest = json.loads((page.parent / "manifest.json").read_text())
+    in_catalog = {
+        f"{entry['metadata']['schema']}.{entry['metadata']['name']}"
+        for entry in [*catalog["nodes"].values(), *catalog["sources"].values()]
+    }
+    documented = {
+        f"{node['schema']}.{node.get('identifier') or node.get('alias') or node['name']}": node
+        for node in [*manifest["nodes"].values(), *manifest["sources"].values()]
+        if node["resource_type"] in ("model", "snapshot", "seed", "source")
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        published = published_tables(con)
+        columns = con.execute(
+            "select table_schema || '.' || table_name, column_name "
+            "from information_schema.columns where table_schema in (select unnest(?))",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+    assert {spec.name for spec in PYTHON_TABLES if spec.schema == "marts"} < set(published)
+    assert set(published) <= in_catalog, set(published) - in_catalog
+    undocumented = [
+        f"{table}.{column}"
+        for table, column in columns
+        if not documented[table]["columns"].get(column, {}).get("description")
+    ]
+    assert not undocumented, undocumented

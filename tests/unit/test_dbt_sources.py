@@ -1,4 +1,5 @@
-"""The dbt source files of the landing sources are rendered from the contract and kept current."""
+"""The dbt source files are rendered and kept current: the landing sources' from the contract,
+those of the tables Python writes from their table specs."""
 
 import yaml
 from click.testing import CliRunner
@@ -7,6 +8,12 @@ from ingest.contract import SOURCES
 from ingest.dbt_sources import render_dbt_sources
 from orchestration import cli
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.table_catalog import (
+    PYTHON_SOURCES,
+    PYTHON_TABLES,
+    python_sources_path,
+    render_python_sources,
+)
 
 
 def test_every_landing_source_declares_the_contract_columns_and_not_null_tests():
@@ -26,6 +33,25 @@ def test_every_landing_source_declares_the_contract_columns_and_not_null_tests()
                 assert tests == (["not_null"] if column.required else []), column.name
 
 
+def test_every_table_python_writes_is_a_dbt_source_with_its_columns_and_types():
+    declared = {}
+    for source in PYTHON_SOURCES:
+        for schema in source.schemas:
+            (block,) = yaml.safe_load(render_python_sources(source, schema))["sources"]
+            assert (block["name"], block["schema"]) == (source.name, schema)
+            for table in block["tables"]:
+                declared[f"{schema}.{table['name']}"] = table
+    assert sorted(declared) == [spec.name for spec in PYTHON_TABLES]
+    assert len({spec.name for spec in PYTHON_TABLES}) == len(PYTHON_TABLES), "one source each"
+    for spec in PYTHON_TABLES:
+        table = declared[spec.name]
+        assert table["description"].startswith(spec.description)
+        assert f"Grain: {spec.grain}." in table["description"]
+        assert [(c["name"], c["description"], c["data_type"]) for c in table["columns"]] == [
+            (c.name, c.description, c.duckdb_type) for c in spec.columns
+        ]
+
+
 def test_the_generated_files_are_current():
     targets = [target for target, _ in cli.generated_files()]
     for source in SOURCES:
@@ -33,6 +59,9 @@ def test_the_generated_files_are_current():
             DBT_PROJECT_DIR / "models" / "staging" / source.name / (f"_{source.name}__sources.yml")
             in targets
         )
+    for source in PYTHON_SOURCES:
+        for schema in source.schemas:
+            assert DBT_PROJECT_DIR / python_sources_path(source, schema) in targets
     for target, render in cli.generated_files():
         assert target.read_text(encoding="utf-8") == render(), f"run `weixi contract`: {target}"
 

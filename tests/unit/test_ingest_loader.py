@@ -184,3 +184,47 @@ def test_jsonl_bad_lines_and_extra_keys(tmp_path):
     assert reasons[0].startswith("invalid JSON")
     assert reasons[1] == "not a JSON object"
     assert reasons[2] == "rating: '9.5' is not a valid integer"
+
+
+OLD_LOG_DDL = {
+    "raw._quarantine": "source varchar, entity varchar, _partition_date date, _file varchar, "
+    "_row_number bigint, reason varchar, record varchar, _load_id varchar, _loaded_at timestamp",
+    "raw._loads": "load_id varchar, source varchar, entity varchar, partition_date date, "
+    "files bigint, rows_read bigint, rows_loaded bigint, rows_quarantined bigint, "
+    "extra_columns varchar, loaded_at timestamp, files_skipped bigint, missing_columns varchar, "
+    "encodings varchar, rows_without_parent bigint",
+    "raw._files": "load_id varchar, source varchar, entity varchar, partition_date date, "
+    "file varchar, sha256 varchar, bytes bigint, modified_at timestamp, encoding varchar, "
+    "rows_read bigint, status varchar, duplicate_of varchar, loaded_at timestamp",
+}
+"""The log tables as the loader created them before they were table specs."""
+
+
+def _schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return [tuple(row[:2]) for row in con.execute(f"describe {table}").fetchall()]
+
+
+def test_log_tables_come_from_their_specs_with_the_schema_of_older_warehouses(tmp_path):
+    from ingest.log_tables import LOG_TABLES
+
+    assert {spec.name for spec in LOG_TABLES} == set(OLD_LOG_DDL)
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    old.execute("create schema raw")
+    for table, columns in OLD_LOG_DDL.items():
+        old.execute(f"create table {table} ({columns})")
+    old.execute(
+        "insert into raw._loads (load_id, source, entity, partition_date, rows_read) "
+        "values ('before', 'orders', 'orders', date '2025-02-28', 3)"
+    )
+    new = duckdb.connect(str(tmp_path / "new.duckdb"))
+    for spec in LOG_TABLES:
+        spec.create(new)
+        assert _schema(new, spec.name) == _schema(old, spec.name), spec.name
+
+    # An older warehouse loads on as before: its log kept, the new day added.
+    old.close()
+    _deliver(tmp_path / "landing", "orders", "orders.csv", f"{ORDER_HEADER}\n")
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    load_source(con, ORDERS, tmp_path / "landing", DAY, DAY, "after")
+    logged = con.execute("select load_id, count(*) from raw._loads group by all order by 1")
+    assert logged.fetchall() == [("after", len(ORDERS.entities)), ("before", 1)]

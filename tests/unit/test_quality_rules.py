@@ -1,6 +1,7 @@
 """The data-quality library without Dagster: rules from the contract, planted bad rows, engine
 errors, volume, freshness and the results tables, on real DuckDB tables and GX validations."""
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -8,17 +9,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from data_quality.checks import check_raw_source, check_table, check_volume, day_chunks, merge
+from data_quality.checks import all_results, check_raw_source, check_table, check_volume
 from data_quality.freshness import source_freshness
 from data_quality.gx import gxe
 from data_quality.marts import table_rules
-from data_quality.raw_rules import raw_rules
+from data_quality.measure import measure
+from data_quality.offline_docs import EXTERNAL_URL
+from data_quality.raw_rules import raw_relation, raw_rules
 from data_quality.results import CheckRun, record_results
 from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
-from data_quality.table_rules import MART_RULES, TableRules, registered
-from data_quality.validation import EngineError, build_docs, page_url, validate_frame
-from ingest.contract import LINEAGE_COLUMNS, ORDERS, SOCIAL, Column
+from data_quality.table_rules import DAYS_BEHIND, MART_RULES, TableRules, registered
+from data_quality.validation import EngineError, build_docs, page_url, record_measured
+from data_quality.volume import volume_relation, volume_rules
+from ingest.contract import LINEAGE_COLUMNS, ORDERS, SERVICE, SOCIAL, Column
 from ingest.loader import ensure_raw_tables
+from tests.support.gx_frames import frame_rules, validate_frame
 
 DAY = date(2025, 6, 30)
 NOW = datetime(2025, 7, 1, 9, 0)
@@ -35,7 +40,7 @@ def docs(tmp_path_factory: pytest.TempPathFactory):
     return tmp_path_factory.mktemp("docs")
 
 
-def _order(order_id: str, day: date = DAY, **changes: object) -> dict[str, object]:
+def _order(order_id: str | None, day: date = DAY, **changes: object) -> dict[str, object]:
     row = {
         "order_id": order_id,
         "customer_id": "C0000001",
@@ -99,7 +104,7 @@ def test_every_contract_column_gets_rules_without_new_code():
 
 def test_clean_delivery_passes_every_rule(tmp_path, docs):
     con = _warehouse(tmp_path, [_order("O1"), _order("O2", guest_email=" Li@Example.com ")])
-    results = merge(check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, "t"))
+    results = all_results(check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, "t"))
     assert results and _failed(results) == {}
 
 
@@ -117,7 +122,9 @@ def test_each_planted_bad_row_fails_its_rule(tmp_path, docs):
         _order("O7", channel=""),  # the loader keeps blanks of coded columns
     ]
     con = _warehouse(tmp_path, orders)
-    results = merge(check_raw_source(con, ORDERS, DAY - timedelta(days=1), DAY, NOW, docs, "t"))
+    results = all_results(
+        check_raw_source(con, ORDERS, DAY - timedelta(days=1), DAY, NOW, docs, "t")
+    )
     failed = _failed(results)
     assert failed == {
         "key unique within a delivery(order_id)": 2,
@@ -138,7 +145,7 @@ def test_each_planted_bad_row_fails_its_rule(tmp_path, docs):
 def test_missing_contract_column_is_a_contract_failure_not_an_engine_error(tmp_path, docs):
     con = _warehouse(tmp_path, [_order("O1")])
     con.execute("alter table raw.orders__orders drop column channel")
-    results = merge(check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, "t"))
+    results = all_results(check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, "t"))
     failed = {r.rule: r for r in results if not r.passed}
     assert list(failed) == ["contract columns present"]
     assert failed["contract columns present"].detail == "missing columns: channel"
@@ -147,35 +154,37 @@ def test_missing_contract_column_is_a_contract_failure_not_an_engine_error(tmp_p
 @pytest.mark.parametrize(
     "expectation, message",
     [
-        (gxe.ExpectColumnValuesToMatchRegex(column="order_id", regex="(["), "regular expression"),
+        (gxe.ExpectColumnValuesToMatchRegex(column="order_id", regex="(["), "missing ]"),
         (gxe.ExpectColumnValuesToBeBetween(column="no_such_column", min_value=0), "no_such_column"),
+        (gxe.ExpectColumnValuesToBeBetween(column="status", min_value=0), "Cannot compare"),
     ],
 )
-def test_an_expectation_gx_cannot_evaluate_raises_naming_table_and_rule(
-    tmp_path, expectation, message, docs
-):
+def test_a_rule_duckdb_cannot_evaluate_raises_naming_table_and_rule(tmp_path, expectation, message):
     con = _warehouse(tmp_path, [_order("O1")])
-    frame = con.execute("select * from raw.orders__orders").df()
     rules = [Rule(gxe.ExpectColumnValuesToNotBeNull(column="order_id"), CONTRACT)]
     rules.append(Rule(expectation, CONTRACT, "broken rule"))
+    relation = raw_relation(ORDERS, ORDERS.entities[0], DAY, DAY, NOW)
     with pytest.raises(EngineError) as error:
-        validate_frame(docs, "raw.orders__orders", frame, rules, "t")
-    assert "raw.orders__orders" in str(error.value) and "broken rule" in str(error.value)
+        measure(con, "raw.orders__orders", relation, rules)
+    assert "raw.orders__orders: DuckDB could not evaluate broken rule" in str(error.value)
+    assert "values_to_not_be_null" not in str(error.value)
     assert message in str(error.value)
 
 
-def test_a_range_is_checked_in_chunks_of_whole_days_with_the_same_result(tmp_path, docs):
+def test_a_range_is_checked_in_one_pass_with_the_result_of_its_days(tmp_path, docs):
     days = [DAY - timedelta(days=n) for n in range(4)]
-    con = _warehouse(tmp_path, [_order(f"O{d.day}-{i}", day=d) for d in days for i in range(3)])
-    con.execute("update raw.orders__orders set status = 'lost' where order_id = 'O27-1'")
-    assert list(day_chunks(con, "raw.orders__orders", days[-1], DAY, 6)) == [
-        (date(2025, 6, 27), date(2025, 6, 28)),
-        (date(2025, 6, 29), date(2025, 6, 30)),
-    ]
-    whole = merge(check_raw_source(con, ORDERS, days[-1], DAY, NOW, docs, "t"))
-    chunked = merge(check_raw_source(con, ORDERS, days[-1], DAY, NOW, docs, "t", max_rows=6))
-    assert _failed(whole) == _failed(chunked) == {"values_to_be_in_set(status)": 1}
-    assert {r.rule: r.rows for r in whole} == {r.rule: r.rows for r in chunked}
+    con = _warehouse(tmp_path, [_order(f"O{i}", day=d) for d in days for i in range(3)])
+    con.execute("update raw.orders__orders set status = 'lost' where order_id = 'O1'")
+    whole = all_results(check_raw_source(con, ORDERS, days[-1], DAY, NOW, docs, "t"))
+    by_day = [all_results(check_raw_source(con, ORDERS, d, d, NOW, docs, "t")) for d in days]
+    assert _failed(whole) == {"values_to_be_in_set(status)": 4}, "keys repeat across days only"
+    for result in whole:
+        key = (result.dataset, result.rule)
+        same = [r for day in by_day for r in day if (r.dataset, r.rule) == key]
+        assert result.passed == all(r.passed for r in same)
+        assert result.rows == sum(r.rows for r in same)
+        if result.unexpected is not None:
+            assert result.unexpected == sum(r.unexpected or 0 for r in same)
 
 
 def _loads(con, rows_by_day: dict[date, int], source: str = "social") -> None:
@@ -225,7 +234,7 @@ def test_results_are_recorded_once_per_run_and_summed_with_the_loads(tmp_path, d
     con = _warehouse(tmp_path, [_order("O1"), _order("O2", status="pending")])
     _loads(con, {DAY: 2}, source="orders")
     con.execute("update raw._loads set rows_loaded = 1, rows_quarantined = 1")
-    results = merge(check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, "t"))
+    results = all_results(check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, "t"))
     run = CheckRun("run-1", "raw", "orders", DAY, DAY)
     for _ in range(2):  # a retried step records again
         record_results(con, run, ["contract", "plausibility"], results, NOW)
@@ -280,11 +289,10 @@ def test_a_table_rule_on_a_missing_column_fails_the_table_not_the_engine(tmp_pat
 
 def test_data_docs_keep_the_newest_results_of_each_table(tmp_path):
     docs = tmp_path / "docs"
-    frame = _warehouse(tmp_path, [_order("O1")]).execute("select * from raw.orders__orders").df()
-    rules = [Rule(gxe.ExpectColumnValuesToNotBeNull(column="order_id"), CONTRACT)]
+    con = _warehouse(tmp_path, [_order("O1")])
     pages = []
     for run in range(4):
-        validation = validate_frame(docs, "raw.orders__orders", frame, rules, f"run{run}")
+        validation = check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, f"run{run}")[0]
         build_docs(docs, [validation], keep=2)
         pages.append(page_url(docs, validation))
     results = list((docs / ".gx" / "validations" / "raw" / "orders__orders").rglob("*.json"))
@@ -292,3 +300,269 @@ def test_data_docs_keep_the_newest_results_of_each_table(tmp_path):
     kept = [Path(p.removeprefix("file://")).is_file() for p in pages]
     assert kept == [False, False, True, True]
     assert "run3" in (docs / "index.html").read_text(encoding="utf-8")
+
+
+def _planted_table(con: duckdb.DuckDBPyConnection) -> TableRules:
+    """A small output table breaking each kind of rule, some values null."""
+    con.execute("create schema if not exists marts")
+    con.execute(
+        """create or replace table marts.planted as select * from (values
+            ('C1', 1, 'gold', 0.5, 3, date '2025-06-30'),
+            ('C1', 1, 'gold', 1.5, 3, date '2025-06-30'),
+            ('C2', null, 'tin', null, -1, date '2025-06-29'),
+            ('C3', 2, null, -0.1, null, date '2025-06-30'),
+            (null, 2, 'silver', 1.0, 7, null),
+            (null, null, 'silver', 0.0, 12, date '2025-06-30')
+        ) as t(customer_id, rank, tier, probability, score, as_of)"""
+    )
+    con.execute(
+        "create or replace table marts.customer_360 as select date '2025-06-30' as reference_date"
+    )
+    return TableRules(
+        "marts.planted",
+        key=("customer_id",),
+        not_null=("tier", "as_of"),
+        ranges={"score": (0, 10), "rank": (1, None)},
+        probabilities=("probability",),
+        allowed={"tier": ("standard", "silver", "gold")},
+        as_of="as_of",
+    )
+
+
+def test_sql_measures_agree_with_great_expectations_on_the_same_rows(tmp_path, docs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    entry = _planted_table(con)
+    compound = replace(entry, table="marts.planted", key=("customer_id", "rank"))
+    for rules_of in (entry, compound):
+        measured = check_table(con, rules_of, docs, "sql")[0].results
+        frame = con.execute(
+            "select *, (select max(reference_date) from marts.customer_360) - as_of "
+            f"as {DAYS_BEHIND} from marts.planted"
+        ).df()
+        rules = table_rules(rules_of, set(frame.columns))
+        gx = validate_frame(frame, rules, "planted")
+        assert {r.rule: (r.passed, r.rows, r.unexpected) for r in measured} == {
+            r.rule: (r.passed, r.rows, r.unexpected) for r in gx
+        }
+    failed = _failed(check_table(con, entry, docs, "sql")[0].results)
+    assert failed == {
+        "one row per customer_id": 2,
+        "values_to_not_be_null(customer_id)": 2,
+        "values_to_not_be_null(tier)": 1,
+        "values_to_not_be_null(as_of)": 1,
+        "values_to_be_between(score)": 2,
+        "probability in [0, 1](probability)": 2,
+        "values_to_be_in_set(tier)": 1,
+        "as of the current reference date(as_of)": 1,
+    }
+
+
+def test_a_broken_output_rule_shows_a_few_example_values(tmp_path, docs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    entry = _planted_table(con)
+    results = {r.rule: r for r in check_table(con, entry, docs, "sql")[0].results}
+    assert results["one row per customer_id"].summary() == (
+        "one row per customer_id: 2 of 6 rows (e.g. C1)"
+    )
+    assert results["probability in [0, 1](probability)"].detail == "e.g. -0.1, 1.5"
+    assert results["values_to_be_in_set(tier)"].detail == "e.g. tin"
+    assert results["values_to_not_be_null(tier)"].detail == ""
+
+
+def test_coverage_counts_the_missing_customers_of_the_population(tmp_path, docs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.customer_360 as select 'C' || i as customer_id, 1 as lifetime_orders, "
+        "'repeat' as lifecycle_stage from range(1, 6) as t(i)"
+    )
+    con.execute("create table marts.scores as select 'C1' as customer_id union all select 'C4'")
+    entry = TableRules("marts.scores", key=("customer_id",), population="buyers")
+    table, coverage = check_table(con, entry, docs, "sql")
+    assert _failed(table.results) == {}
+    (rule,) = coverage.results
+    assert (rule.rule, rule.passed, rule.rows, rule.unexpected, rule.detail) == (
+        "every one of the buyers present",
+        False,
+        5,
+        3,
+        "e.g. C2, C3, C5",
+    )
+
+
+def test_an_output_rule_duckdb_cannot_evaluate_raises_naming_table_and_rule(tmp_path, docs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute("create table marts.scores as select 'C1' as customer_id, 'five' as rating")
+    entry = TableRules("marts.scores", key=("customer_id",), ranges={"rating": (1, 5)})
+    with pytest.raises(EngineError) as error:
+        check_table(con, entry, docs, "sql")
+    assert "marts.scores" in str(error.value)
+    assert "values_to_be_between(rating)" in str(error.value)
+
+
+def test_output_table_results_have_data_docs_pages(tmp_path):
+    docs = tmp_path / "docs"
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    validations = check_table(con, _planted_table(con), docs, "sql-run")
+    index = build_docs(docs, validations)
+    page = Path(page_url(docs, validations[0]).removeprefix("file://"))
+    assert index and page.is_file()
+    html = page.read_text(encoding="utf-8")
+    assert "sql-run" in html and "Unsuccessful Expectations" in html
+    assert "must belong to this set" in html and "tin" in html, "with its example value"
+
+
+def test_no_output_rule_that_shows_examples_reads_a_personal_column():
+    personal = ("email", "phone", "name", "handle", "address", "text", "payload", "reason")
+    shown = {
+        column
+        for entry in MART_RULES
+        for column in (*entry.key, *entry.ranges, *entry.probabilities, *entry.allowed)
+    }
+    assert shown and not {c for c in shown if any(p in c for p in personal)}
+
+
+def _plant_raw(con: duckdb.DuckDBPyConnection) -> None:
+    """Bad rows of every kind in raw orders, order lines, tickets and surveys; some nulls."""
+    ensure_raw_tables(con, (SERVICE,))
+    late = datetime.combine(DAY + timedelta(days=1), datetime.min.time()) + timedelta(hours=1)
+    rows = [
+        _order(None, _row_number=3),
+        _order("O9", guest_email="li@example.com\u00a0", guest_phone=" +86 138-0000-0000 "),
+        _order("O10", guest_email="\u3000", channel="\u3000", currency=" "),
+        _order("O11", ordered_at=None, total_amount=None, refund_amount=3, status=None),
+        _order("O12", updated_at=late, discount_amount=-0.01),
+    ]
+    names = [c.strip() for c in ORDER_COLUMNS.split(",")]
+    con.executemany(
+        f"insert into raw.orders__orders ({ORDER_COLUMNS}) values ({', '.join('?' * len(names))})",
+        [[row[n] for n in names] for row in rows],
+    )
+    con.execute(
+        """insert into raw.orders__order_lines by name
+        select * from (values
+            ('O1', 1, 'P1', 1, 10.0, null, 10.0),
+            ('O1', 1, 'P2', 0, 10.0, 2.0, 10.0),
+            ('O2', 0, null, 2, -1.0, null, 20.0),
+            (null, null, 'P3', null, 1.0, null, 1.0)
+        ) as t(order_id, line_number, product_id, quantity, unit_price, discount_amount,
+            line_amount),
+        (select date '2025-06-30' as _partition_date)"""
+    )
+    con.execute(
+        """insert into raw.service__surveys by name
+        select * from (values
+            ('S1', 'csat', 5), ('S2', 'csat', 7), ('S3', 'nps', 7), ('S4', 'nps', 11),
+            ('S5', null, 9), ('S6', 'csat', null), ('S6', 'ces', 0)
+        ) as t(survey_id, survey_type, score),
+        (select date '2025-06-30' as _partition_date, timestamp '2025-06-30 10:00' as answered_at)
+        """
+    )
+    con.execute(
+        """insert into raw.service__tickets by name
+        select * from (values
+            ('T1', timestamp '2025-06-30 09:00', timestamp '2025-06-30 08:00', null),
+            ('T2', timestamp '2025-06-30 09:00', null, timestamp '2025-06-30 09:00'),
+            ('T3', null, timestamp '2025-06-30 10:00', timestamp '2025-06-30 08:00'),
+            ('T4', timestamp '2025-06-30 09:00', timestamp '2025-07-01 10:00', null)
+        ) as t(ticket_id, opened_at, first_response_at, resolved_at),
+        (select date '2025-06-30' as _partition_date, 'open' as status, false as is_complaint)
+        """
+    )
+
+
+def _compared(result) -> tuple:
+    """What the two paths must agree on. A type rule's count is left out: GX counted values of
+    pandas object columns one by one (0 bad) and observed the dtype of the others (no count);
+    SQL observes the column's type."""
+    if result.expectation == "expect_column_values_to_be_of_type":
+        return (result.passed, result.rows)
+    return (result.passed, result.rows, result.unexpected)
+
+
+@pytest.mark.parametrize("source", [ORDERS, SERVICE], ids=lambda s: s.name)
+def test_raw_sql_measures_agree_with_great_expectations_on_planted_rows(tmp_path, docs, source):
+    con = _warehouse(tmp_path, [*(_order(f"O{i}") for i in range(1, 8)), _order("O1")])
+    _plant_raw(con)
+    start = DAY - timedelta(days=1)
+    measured = check_raw_source(con, source, start, DAY, NOW, docs, "sql")
+    for entity, validation in zip(source.entities, measured, strict=True):
+        frame = con.execute(raw_relation(source, entity, start, DAY, NOW)).df()
+        rules = raw_rules(source, entity, set(frame.columns))
+        reference = validate_frame(frame, frame_rules(rules), entity.name)
+        assert len(validation.results) == len(rules) == len(reference)
+        assert {r.rule: _compared(r) for r in validation.results} == {
+            r.rule: _compared(r) for r in reference
+        }
+        assert all(r.passed for r in validation.results if "of_type" in r.expectation)
+        assert not any(r.detail.startswith("e.g.") for r in validation.results), "counts only"
+    failed = {v.dataset: _failed(v.results) for v in measured}
+    if source is SERVICE:
+        assert failed["raw.service__surveys"]["values_to_be_between(score)"] == 1  # NPS 11
+        assert failed["raw.service__tickets"] == {
+            "values_to_not_be_null(opened_at)": 1,
+            "values_to_not_be_null(updated_at)": 4,
+            "not after the delivery day(first_response_at)": 1,
+            "first_response_at not before or below opened_at": 1,
+        }
+    else:
+        assert failed["raw.orders__orders"]["blank stored as null(channel)"] == 1  # U+3000
+
+
+def test_a_raw_column_of_the_wrong_type_fails_its_type_rule(tmp_path, docs):
+    con = _warehouse(tmp_path, [_order("O1")])
+    con.execute("alter table raw.orders__orders alter currency type integer using 1")
+    results = all_results(check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, "t"))
+    failed = {r.rule: r for r in results if not r.passed}
+    assert list(failed) == ["values_to_be_of_type(currency)"]
+    assert failed["values_to_be_of_type(currency)"].summary() == (
+        "values_to_be_of_type(currency): observed INTEGER"
+    )
+    assert failed["values_to_be_of_type(currency)"].check == CONTRACT
+
+
+def test_volume_sql_measures_agree_with_great_expectations(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    start = DAY - timedelta(days=20)
+    history = {start + timedelta(days=n): 40 + n % 3 for n in range(21)}
+    history[DAY - timedelta(days=2)] = 0
+    history[DAY - timedelta(days=1)] = 400
+    _loads(con, history)
+    relation = volume_relation("social", DAY - timedelta(days=10), DAY)
+    rows, _, measured = measure(con, "raw.social__volume", relation, volume_rules())
+    reference = validate_frame(con.execute(relation).df(), volume_rules(), "volume")
+    assert [(m.rule.name, m.success, m.result["element_count"]) for m in measured] == [
+        (r.rule, r.passed, r.rows) for r in reference
+    ]
+    assert [m.result["unexpected_count"] for m in measured] == [r.unexpected for r in reference]
+    assert rows == 22 and [m.result["unexpected_count"] for m in measured] == [1, 2]
+
+
+def test_data_docs_open_offline_with_every_result_listed_in_html(tmp_path):
+    docs = tmp_path / "docs"
+    con = _warehouse(tmp_path, [_order("O1"), _order("O2", guest_email=None)])
+
+    def recorded(dataset: str, column: str):
+        rules = [Rule(gxe.ExpectColumnValuesToNotBeNull(column=column), CONTRACT)]
+        rows, _, measured = measure(con, dataset, "select * from raw.orders__orders", rules)
+        return record_measured(docs, dataset, rows, measured, "run1")
+
+    passing = recorded("raw.orders__orders", "order_id")
+    failing = recorded("raw.orders__guests", "guest_email")
+    index = Path(build_docs(docs, [passing, failing]).removeprefix("file://"))
+
+    pages = [index, *(Path(page_url(docs, v).removeprefix("file://")) for v in (passing, failing))]
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not EXTERNAL_URL.search(html), f"{page.name} reaches the web"
+    # The index's tables are HTML (offline, no script draws them): a row per result, its
+    # status in words and a link to its page.
+    rows = re.findall(r"<tr>(.*?)</tr>", index.read_text(encoding="utf-8"), re.DOTALL)
+    results = [row for row in rows if "validations/" in row]
+    assert len(results) == 2
+    for row in results:
+        status = "Failed" if "orders__guests" in row else "Success"
+        assert f"<td>{status}</td>" in row
+        (link,) = re.findall(r'href="(validations/[^"]+)"', row)
+        assert (docs / link).is_file()

@@ -5,8 +5,8 @@
   nightly run, the whole range of a ranged run (a backfill is validated in one pass per table,
   not day by day). Run alone (from the UI, without a partition), it validates the latest
   delivered day.
-- Per output table in ``data_quality.marts.MART_RULES`` whose asset exists: ``integrity``
-  (blocking) and ``freshness`` (warning), on the whole table.
+- Per output table in ``data_quality.table_rules.MART_RULES`` whose asset exists: ``integrity``
+  (blocking) and ``freshness`` (warning), on the whole table, measured in DuckDB SQL.
 
 Each op records its rule results in ``quality.check_results`` and ``marts.data_quality_runs``
 and links its Data Docs pages from the checks' metadata. An engine error (a rule GX could not
@@ -70,7 +70,7 @@ def build_source_checks(source: Source) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quality: Quality
     ):
         # Great Expectations is imported when a check runs, not when the code location loads.
-        from data_quality.checks import check_raw_source, check_volume, merge
+        from data_quality.checks import all_results, check_raw_source, check_volume
         from data_quality.validation import EngineError
 
         now = shop_now(quality)
@@ -89,7 +89,7 @@ def build_source_checks(source: Source) -> dg.AssetChecksDefinition:
                 )
             except EngineError as exc:
                 raise dg.Failure(str(exc), allow_retries=False) from None
-            results = merge(validations)
+            results = all_results(validations)
             record_results(
                 con,
                 CheckRun(context.run.run_id, "raw", source.name, start, end),
@@ -120,7 +120,7 @@ def build_table_checks(entry: TableRules) -> dg.AssetChecksDefinition:
     def table_quality(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quality: Quality
     ):
-        from data_quality.checks import check_table, merge
+        from data_quality.checks import all_results, check_table
         from data_quality.validation import EngineError
 
         run_name = f"{context.run.run_id[:8]}"
@@ -134,7 +134,7 @@ def build_table_checks(entry: TableRules) -> dg.AssetChecksDefinition:
                     f"{entry.table}: cannot be checked ({exc}); materialise it first",
                     allow_retries=False,
                 ) from None
-            results = merge(validations)
+            results = all_results(validations)
             record_results(
                 con,
                 CheckRun(context.run.run_id, "marts", entry.table),
