@@ -21,6 +21,7 @@ from pydantic import PrivateAttr
 
 from ingest.row_rules import DeliveryRules
 from ml import registry
+from ml.churn import MODEL_NAME as CHURN_MODEL
 from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.defs.duckdb_settings import DuckDBSettings
 from orchestration.settings import WeixiSettings
@@ -150,6 +151,13 @@ class Warehouse(dg.ConfigurableResource):
         with self.connect() as con:
             return reference_date_of(con)
 
+    def known_reference_date(self) -> date | None:
+        """The reference date (see ``reference_date``), or None before dbt first built it."""
+        try:
+            return self.reference_date()
+        except duckdb.CatalogException:
+            return None
+
 
 def reference_date_of(con: duckdb.DuckDBPyConnection) -> date:
     """The reference date of the warehouse ``con`` is connected to (see
@@ -181,6 +189,15 @@ class Models(dg.ConfigurableResource):
         """Whether ``model`` is retrained as of ``reference`` or scored with its promoted
         version (see ``ml.registry.cadence``)."""
         return registry.cadence(self.path, model, reference, self.retrain_every_days)
+
+    def churn_cadence(self, reference: date | None) -> registry.Cadence:
+        """Whether the churn model retrains as of ``reference``. The churn model asset and the
+        dbt build (which builds the churn training snapshots only when this says so) both ask
+        here, so the feature table holds training snapshots exactly on the nights the model
+        trains. ``None``: the warehouse has no reference date yet (first build), so train."""
+        if reference is None:
+            return registry.Cadence(True, "the warehouse has no reference date yet", None)
+        return self.cadence(CHURN_MODEL, reference)
 
 
 class Quality(dg.ConfigurableResource):

@@ -6,6 +6,7 @@ The assets are made from the manifest when the code location loads (``dbt_defini
 on import, so importing this module never runs ``dbt parse``."""
 
 from collections.abc import Iterator
+from datetime import date
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -16,7 +17,7 @@ from orchestration.defs.dbt.project import prepare_manifest, weixi_dbt_project
 from orchestration.defs.dbt.resource import WeixiDbt
 from orchestration.defs.dbt.translator import WeixiDbtTranslator
 from orchestration.defs.partitions import daily_partitions, partition_dates
-from orchestration.defs.resources import WAREHOUSE_POOL, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 # Marts built on the Python model assets' tables. They are a set of their own so that the op
@@ -28,6 +29,20 @@ class DbtModelAssets(NamedTuple):
     incremental: dg.AssetsDefinition
     models: dg.AssetsDefinition
     scored: dg.AssetsDefinition
+
+
+def _build(
+    context: dg.AssetExecutionContext,
+    dbt: WeixiDbt,
+    warehouse: Warehouse,
+    models: Models,
+    window: tuple[date, date] | None = None,
+) -> Iterator[Any]:
+    """``dbt build`` of ``context``'s models, with the churn training snapshots only when the
+    churn model retrains tonight: the same decision (``Models.churn_cadence``) as the churn
+    model asset, as of the reference date the incremental models have already set."""
+    cadence = models.churn_cadence(warehouse.known_reference_date())
+    yield from dbt.build(context, warehouse.path, window, train_churn=cadence.retrain)
 
 
 @cache
@@ -46,10 +61,10 @@ def dbt_model_assets() -> DbtModelAssets:
         name="dbt_incremental_models",
     )
     def dbt_incremental_models(
-        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse
+        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse, models: Models
     ) -> Iterator[Any]:
         """Incremental facts, rebuilt for the delivery days of the partition window."""
-        yield from dbt.build(context, warehouse.path, partition_dates(context))
+        yield from _build(context, dbt, warehouse, models, partition_dates(context))
 
     @dbt_assets(
         manifest=manifest,
@@ -60,10 +75,10 @@ def dbt_model_assets() -> DbtModelAssets:
         name="dbt_models",
     )
     def dbt_models(
-        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse
+        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse, models: Models
     ) -> Iterator[Any]:
         """Staging views, identity matching and the marts that rebuild whole each night."""
-        yield from dbt.build(context, warehouse.path)
+        yield from _build(context, dbt, warehouse, models)
 
     @dbt_assets(
         manifest=manifest,
@@ -74,10 +89,10 @@ def dbt_model_assets() -> DbtModelAssets:
         name="dbt_scored_models",
     )
     def dbt_scored_models(
-        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse
+        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse, models: Models
     ) -> Iterator[Any]:
         """Marts that combine the dbt marts with the model scores (customer segments)."""
-        yield from dbt.build(context, warehouse.path)
+        yield from _build(context, dbt, warehouse, models)
 
     return DbtModelAssets(dbt_incremental_models, dbt_models, dbt_scored_models)
 

@@ -92,25 +92,32 @@ class WeixiDbt(DbtCliResource):
             _CLI_VERSIONS[self.dbt_executable] = DbtCliResource._cli_version.func(self)
         return _CLI_VERSIONS[self.dbt_executable]
 
-    def vars_for(self, warehouse_path: str) -> dict[str, Any]:
+    def vars_for(self, warehouse_path: str, train_churn: bool = True) -> dict[str, Any]:
         """The ``--vars`` of an invocation on ``warehouse_path`` (see ``dbt_vars``); the DuckDB
-        settings go as ``duckdb_<setting>``, which ``profiles.yml`` reads."""
+        settings go as ``duckdb_<setting>``, which ``profiles.yml`` reads. Without
+        ``train_churn`` the churn features hold only the scoring snapshot: the training ones
+        cost most of that model and only a night that retrains the churn model reads them."""
         duckdb = {f"duckdb_{k}": v for k, v in self.duckdb.config().items()}
-        return dbt_vars(warehouse_path, {**self.rules.model_dump(), **duckdb})
+        rules = self.rules.model_dump()
+        if not train_churn:
+            rules["churn_training_snapshots"] = 0
+        return dbt_vars(warehouse_path, {**rules, **duckdb})
 
     def build(
         self,
         context: dg.AssetExecutionContext,
         warehouse_path: str,
         window: tuple[date, date] | None = None,
+        train_churn: bool = True,
     ) -> Iterator[Any]:
         """``dbt build`` of the models of ``context``'s assets, streaming their events; the
-        incremental models read only the deliveries of ``window`` (inclusive days), all without.
+        incremental models read only the deliveries of ``window`` (inclusive days), all without;
+        the churn training snapshots are built only with ``train_churn`` (see ``vars_for``).
 
         A build that failed only because data tests found bad rows fails naming them and is not
         retried: the same data fails the same tests again (a retry only delays the night's
         alert). Any other dbt failure is raised as it is, and retried."""
-        variables = json.dumps(self.vars_for(warehouse_path))
+        variables = json.dumps(self.vars_for(warehouse_path, train_churn))
         key, target = parse_cache.cache_key(variables), self._target_path(context)
         parse_cache.restore(PARSE_CACHE, key, Path(self.project_dir) / target)
         with parse_cache.window_environment(window):

@@ -81,7 +81,7 @@ def churn_model(
     validated on a later one, registered, and promoted for scoring only when it predicts better
     than the rule of thumb (recency) and the model in use."""
     reference = warehouse.reference_date()
-    cadence = models.cadence(MODEL_NAME, reference)
+    cadence = models.churn_cadence(reference)
     if not cadence.retrain:
         context.log.info(f"churn model not retrained as of {reference}: {cadence.reason}")
         return dg.MaterializeResult(
