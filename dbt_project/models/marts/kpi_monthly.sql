@@ -7,9 +7,9 @@
 
 with
 
-orders as (
+purchases_by_day as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_customers__purchases_by_day') }}
 
 ),
 
@@ -33,14 +33,14 @@ reference as (
 
 purchase_days as (
 
-    select distinct
-        orders.customer_id,
-        orders.order_date
-    from orders
+    select
+        purchases_by_day.customer_id,
+        purchases_by_day.order_date
+    from purchases_by_day
     cross join reference
-    where orders.is_purchase
-        and orders.customer_id is not null
-        and orders.order_date <= reference.reference_date
+    where purchases_by_day.purchases > 0
+        and purchases_by_day.customer_id is not null
+        and purchases_by_day.order_date <= reference.reference_date
 
 ),
 
@@ -144,23 +144,39 @@ complaint_metrics as (
 
 ),
 
--- Per month and customer active at its start (a purchase in the churned_after_days before
--- the month): the last purchase before the month and the purchases in it.
+-- A customer is active at a month's start when they bought in the churned_after_days + 1
+-- days before it: each purchase day covers the days after it up to then. Their spans of
+-- coverage are disjoint, so a month start meets each active customer once.
+days_after_purchase as (
+
+    select customer_id, order_date + 1 as order_date from purchase_days
+
+),
+
+active_spans as (
+
+    {{ coverage_spans('days_after_purchase', churned_after + 1) }}
+
+),
+
+-- Per month and customer active at its start: the last purchase before the month and the
+-- last by its end (ASOF joins), in place of a join of months to every purchase day.
 customer_months as (
 
     select
         months.month_start,
         months.month_end,
-        purchase_days.customer_id,
-        max(purchase_days.order_date) filter (where purchase_days.order_date < months.month_start)
-            as last_purchase_before,
-        count(*) filter (where purchase_days.order_date >= months.month_start)
-            as purchase_days_in_month
+        last_before.order_date as last_purchase_before,
+        last_by_end.order_date >= months.month_start as has_purchase_in_month
     from months
-    inner join purchase_days
-        on purchase_days.order_date >= months.month_start - {{ churned_after + 1 }}
-        and purchase_days.order_date <= months.month_end
-    group by all
+    inner join active_spans
+        on months.month_start between active_spans.span_start and active_spans.span_end
+    asof inner join purchase_days as last_before
+        on last_before.customer_id = active_spans.customer_id
+        and last_before.order_date < months.month_start
+    asof inner join purchase_days as last_by_end
+        on last_by_end.customer_id = active_spans.customer_id
+        and last_by_end.order_date <= months.month_end
 
 ),
 
@@ -170,10 +186,9 @@ churn_metrics as (
 
     select
         month_start,
-        count(*) filter (where last_purchase_before is not null) as customers_active_at_start,
+        count(*) as customers_active_at_start,
         count(*) filter (
-            where last_purchase_before is not null
-                and purchase_days_in_month = 0
+            where not has_purchase_in_month
                 and month_end - last_purchase_before > {{ churned_after }}
         ) as customers_churned
     from customer_months
