@@ -301,7 +301,7 @@ def _run_stages(
     from orchestration.defs.dbt.project import prepare_manifest
 
     _say("parsing the dbt project")
-    prepare_manifest(force=True)
+    prepare_manifest()
 
     from orchestration.definitions import defs
     from orchestration.defs.schedules import NIGHTLY_JOB
