@@ -29,11 +29,12 @@ _NOT_SOURCES = {"target", "dbt_packages", "logs"}
 _MANIFEST_VERSION = re.compile(r'"dbt_version":\s*"([^"]+)"')
 
 
-def manifest_is_current() -> bool:
-    """Whether the manifest was parsed by the installed dbt after the last change to the
+def manifest_is_current(
+    manifest: Path = weixi_dbt_project.manifest_path, project_dir: Path = DBT_PROJECT_DIR
+) -> bool:
+    """Whether ``manifest`` was parsed by the installed dbt after the last change to the
     project: no file or folder of it (a folder's time moves when a file is added or removed)
     is newer. Starting dbt only to find nothing changed costs ~10 s of CPU per run."""
-    manifest = weixi_dbt_project.manifest_path
     if not manifest.exists():
         return False
     with manifest.open() as handle:
@@ -41,9 +42,9 @@ def manifest_is_current() -> bool:
     if parsed_by is None or parsed_by[1] != version("dbt-core"):
         return False
     parsed_at = manifest.stat().st_mtime
-    for folder, folders, files in os.walk(DBT_PROJECT_DIR):
+    for folder, folders, files in os.walk(project_dir):
         names = [".", *files]
-        if folder == str(DBT_PROJECT_DIR):
+        if folder == str(project_dir):
             # The top folder's time moves when dbt makes target/ or .user.yml there.
             folders[:] = [f for f in folders if f not in _NOT_SOURCES]
             names = [f for f in files if f != ".user.yml"]
