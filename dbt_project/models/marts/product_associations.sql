@@ -71,19 +71,31 @@ item_baskets as (
 
 ),
 
-pairs as (
+-- A pair is counted once, with its items in order, and then read both ways: half the rows of
+-- a join on every ordered pair (the cost of this model grows with them).
+unordered_pairs as (
 
     select
-        antecedent.association_level,
-        antecedent.item as antecedent,
-        consequent.item as consequent,
+        first_item.association_level,
+        first_item.item as first_item,
+        second_item.item as second_item,
         count(*) as pair_baskets
-    from items as antecedent
-    inner join items as consequent
-        on consequent.order_id = antecedent.order_id
-        and consequent.association_level = antecedent.association_level
-        and consequent.item <> antecedent.item
+    from items as first_item
+    inner join items as second_item
+        on second_item.order_id = first_item.order_id
+        and second_item.association_level = first_item.association_level
+        and second_item.item > first_item.item
     group by all
+
+),
+
+pairs as (
+
+    select association_level, first_item as antecedent, second_item as consequent, pair_baskets
+    from unordered_pairs
+    union all
+    select association_level, second_item, first_item, pair_baskets
+    from unordered_pairs
 
 ),
 
