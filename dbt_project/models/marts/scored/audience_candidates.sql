@@ -65,19 +65,18 @@ identifiers as (
 
 ),
 
+-- arg_max, not a window: a grouped pick does not sort every purchase by customer.
 last_orders as (
 
     select
         orders.customer_id,
-        orders.total_amount as last_order_amount
+        arg_max(orders.total_amount, (orders.ordered_at, orders.order_id)) as last_order_amount
     from orders
     inner join customers
         on customers.customer_id = orders.customer_id
     where orders.is_purchase
         and orders.order_date <= customers.reference_date
-    qualify row_number() over (
-        partition by orders.customer_id order by orders.ordered_at desc, orders.order_id desc
-    ) = 1
+    group by orders.customer_id
 
 ),
 
@@ -127,13 +126,25 @@ cross_sell as (
 
     select
         customer_id,
-        product_id as cross_sell_product_id,
-        product_name as cross_sell_product_name
-    from recommendations
-    qualify row_number() over (
-        partition by customer_id
-        order by (reason_kind = 'bought_with') desc, rank
-    ) = 1
+        picked.product_id as cross_sell_product_id,
+        picked.product_name as cross_sell_product_name
+    from (
+        select
+            customer_id,
+            arg_min(
+                {'product_id': product_id, 'product_name': product_name},
+                (
+                    case
+                        when reason_kind = 'bought_with' then 0
+                        when reason_kind is not null then 1
+                        else 2
+                    end,
+                    rank
+                )
+            ) as picked
+        from recommendations
+        group by customer_id
+    )
 
 ),
 
