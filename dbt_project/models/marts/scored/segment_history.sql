@@ -10,9 +10,9 @@
 
 with
 
-purchase_days as (
+orders as (
 
-    select * from {{ ref('int_customers__purchases_by_day') }}
+    select * from {{ ref('fct_orders') }}
 
 ),
 
@@ -43,39 +43,28 @@ previous_snapshots as (
 
 {% endif -%}
 
--- Purchases summed per customer and day, with running totals: a snapshot reads them at its
--- date (ASOF joins), so the cost follows customer-days and snapshots x customers, not
--- snapshots x every earlier purchase.
-purchase_running as (
+purchases as (
 
     select
-        purchase_days.customer_id,
-        purchase_days.order_date,
-        sum(purchase_days.purchases) over to_date as purchases_to_date,
-        sum(purchase_days.net_revenue) over to_date as revenue_to_date,
-        min(purchase_days.order_date) over (partition by purchase_days.customer_id)
-            as first_purchase_date
-    from purchase_days
+        orders.customer_id,
+        orders.order_date,
+        orders.net_revenue
+    from orders
     cross join reference
-    where purchase_days.purchases > 0
-        and purchase_days.customer_id is not null
-        and purchase_days.order_date <= reference.reference_date
-    window to_date as (
-        partition by purchase_days.customer_id
-        order by purchase_days.order_date
-        rows unbounded preceding
-    )
+    where orders.is_purchase
+        and orders.customer_id is not null
+        and orders.order_date <= reference.reference_date
 
 ),
 
 month_starts as (
 
     select cast(unnest(generate_series(
-        date_trunc('month', min(purchase_running.order_date)),
+        date_trunc('month', min(purchases.order_date)),
         any_value(reference.reference_date),
         interval 1 month
     )) as date) as month_start
-    from purchase_running
+    from purchases
     cross join reference
 
 ),
@@ -91,32 +80,26 @@ snapshot_dates as (
 
 ),
 
-buyers as (
-
-    select distinct customer_id from purchase_running
-
-),
-
 -- The purchase aggregates of int_customers__purchases_aggregated, as of each snapshot date.
 purchase_metrics as (
 
     select
         snapshot_dates.snapshot_date,
-        to_date.customer_id,
-        to_date.purchases_to_date as purchases,
-        to_date.revenue_to_date as net_revenue,
-        to_date.first_purchase_date,
-        to_date.order_date as last_purchase_date,
-        to_date.revenue_to_date - coalesce(to_year_before.revenue_to_date, 0)
-            as trailing_12m_spend
+        purchases.customer_id,
+        count(*) as purchases,
+        sum(purchases.net_revenue) as net_revenue,
+        min(purchases.order_date) as first_purchase_date,
+        max(purchases.order_date) as last_purchase_date,
+        coalesce(
+            sum(purchases.net_revenue) filter (
+                where purchases.order_date > snapshot_dates.snapshot_date - interval 365 day
+            ),
+            0
+        ) as trailing_12m_spend
     from snapshot_dates
-    cross join buyers
-    asof inner join purchase_running as to_date
-        on to_date.customer_id = buyers.customer_id
-        and to_date.order_date <= snapshot_dates.snapshot_date
-    asof left join purchase_running as to_year_before
-        on to_year_before.customer_id = buyers.customer_id
-        and to_year_before.order_date <= snapshot_dates.snapshot_date - 365
+    inner join purchases
+        on purchases.order_date <= snapshot_dates.snapshot_date
+    group by all
 
 ),
 
@@ -133,16 +116,13 @@ rfm as (
 
 ),
 
--- Per referrer, the first signup it referred: a customer has referred by a snapshot date once
--- that signup is on or before it (the reference date's snapshot counts every referral).
-referrers as (
+referrals as (
 
     select
         referred_by_customer_id as customer_id,
-        min(signup_date) as first_referral_signup_date
+        signup_date
     from customers
     where referred_by_customer_id is not null
-    group by all
 
 ),
 
@@ -178,14 +158,13 @@ derived as (
         {{ tenure_days('members.snapshot_date', 'members.signup_date', 'members.first_purchase_date') }}
             as tenure_days,
         members.snapshot_date - members.last_purchase_date as days_since_last_purchase,
-        referrers.customer_id is not null
-        and (
-            members.is_reference_date
-            or coalesce(referrers.first_referral_signup_date <= members.snapshot_date, false)
+        exists (
+            select 1 from referrals
+            where referrals.customer_id = members.customer_id
+                and (members.is_reference_date
+                    or referrals.signup_date <= members.snapshot_date)
         ) as has_referred
     from members
-    left join referrers
-        on referrers.customer_id = members.customer_id
 
 ),
 
