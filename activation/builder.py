@@ -273,7 +273,7 @@ def choose_channels(
     for column in reach.columns.drop("customer_id"):
         frame[column] = reach[column].to_numpy()[position]
     # Each audience routes its rows as numpy arrays of the reachability columns only: slicing
-    # the whole frame (payload text included) per audience cost a minute at 1M customers.
+    # the whole frame (payload texts included) per audience was most of this step at 1M.
     routing = frame[list(reach.columns.drop("customer_id"))]
     channel = np.full(len(frame), None, dtype=object)
     rule = np.full(len(frame), None, dtype=object)
