@@ -82,6 +82,7 @@ PHASES: tuple[tuple[str | None, str], ...] = (
     (None, "read_csv_header"),
     ("_EntityStage", "prepare"),
     ("_EntityStage", "write"),
+    ("_EntityStage", "check_straight_keys"),
     (None, "_count_rows_without_parent"),
     (None, "_warn_case_variants"),
 )

@@ -237,8 +237,8 @@ def fast_csv_query(
     take the exact path. The caller checks that the query returned ``scan.line_breaks -
     header.lines`` rows (see the module docstring).
 
-    ``read_typed``: columns of a ``row_rules.READ_TYPED`` type are typed by the reader (null
-    where empty), and a value it cannot type fails the query."""
+    ``read_typed``: columns of a ``row_rules.READ_TYPED`` type are typed by the reader, and a
+    value it cannot type fails the query; every column is null where empty."""
     one_line_per_row = (
         scan.encoding == UTF8
         and scan.ends_with_line_break
@@ -255,10 +255,10 @@ def fast_csv_query(
         type_ = DUCKDB_TYPES[column.type] if read_typed and column.type in READ_TYPED else None
         if i is None:
             values.append(f'null::{type_ or "varchar"} as "{name}"')
-        elif type_ is None:
+        elif not read_typed:
             values.append(f"coalesce(c{i}, '') as \"{name}\"")
         else:
-            types[i] = type_
+            types[i] = type_ or "varchar"
             values.append(f'c{i} as "{name}"')
     columns = ", ".join(f"'c{i}': '{type_}'" for i, type_ in types.items())
     # strict_mode refuses what Python's csv would read differently (a quote inside a quoted

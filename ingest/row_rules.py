@@ -25,8 +25,9 @@ _TIMESTAMP = (
 )
 """What a timestamp may look like. Minutes and seconds have two digits, so a value cut inside
 its last field (`22:0`) is not taken for `22:00`, as DuckDB's cast would."""
-_PLAIN_TIMESTAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
-"""A timestamp without zone or fraction, as nearly every export writes it."""
+_PLAIN_TIMESTAMP = "dddd-dd-dd dd:dd:dd".replace("d", "[0-9]")
+"""A timestamp without zone or fraction, as nearly every export writes it, as a GLOB pattern
+(`2026-12-01 23:59:00`): DuckDB matches it in less time than the regular expression."""
 _ZONED = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?" + _ZONE + "$"
 READ_TYPED = frozenset({"decimal"})
 """Contract types DuckDB's CSV reader may type itself when a file is loaded straight into its raw
@@ -93,7 +94,7 @@ def _typed(column: Column, rules: DeliveryRules) -> str:
         local = f"try_cast(try_cast({value} as timestamptz) at time zone {zone}"
         zoned = f"regexp_matches({value}, {sql_literal(_ZONED)})"
         # Most values are in the one plain form: cast them without the costlier tests.
-        plain = f"regexp_full_match({_quote(column.name)}, {sql_literal(_PLAIN_TIMESTAMP)})"
+        plain = f"{_quote(column.name)} glob {sql_literal(_PLAIN_TIMESTAMP)}"
         return (
             f"case when {plain} then try_cast({_quote(column.name)} as timestamp) "
             f"when not regexp_full_match({value}, {sql_literal(_TIMESTAMP)}) then null "
