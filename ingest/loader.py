@@ -11,7 +11,10 @@ replaces them again), and the memory a load needs does not grow with the range.
 Files are read (`reading.py`) into temporary staging tables outside the write transaction: a
 file DuckDB's CSV reader refuses fails only its own statement and is read again by the exact
 path. Validation, the key rules and the writes then run in DuckDB over the staged days
-(`row_rules.py`), within DuckDB's memory limit (it spills to its temporary folder).
+(`row_rules.py`), within DuckDB's memory limit (it spills to its temporary folder). A large
+well-formed CSV file is instead read once, straight into its raw table, inside the write
+transaction; should a row break a rule, a key repeat or DuckDB refuse the file, the transaction
+is rolled back and the file validated like the staged rows (see DIRECT_READ_BYTES).
 
 Every file is recorded in ``raw._files`` with the SHA-256 of its bytes, so that a file delivered
 twice is never counted twice: a copy of a file already in the same day's folder (a re-upload
@@ -561,10 +564,7 @@ class _EntityStage:
         rows written for the days ``first``..``last`` (the key rules then name them)."""
         if not self.straight:
             return
-        # Grouping by a hash of the key needs a fraction of the memory of grouping by the text; two
-        # keys sharing a hash (about one chance in 10^5 in 18M keys) only send the files to the
-        # key rules, which compare the text.
-        key = "hash(" + ", ".join(f'"{k}"' for k in self.entity.key) + ")"
+        key = ", ".join(f'"{k}"' for k in self.entity.key)
         [(repeats,)] = self.con.execute(
             f"""select exists (select 1 from {self.source.raw_table(self.entity)}
                 where _partition_date between ? and ?
