@@ -13,8 +13,9 @@ file DuckDB's CSV reader refuses fails only its own statement and is read again 
 path. Validation, the key rules and the writes then run in DuckDB over the staged days
 (`row_rules.py`), within DuckDB's memory limit (it spills to its temporary folder). A large
 well-formed CSV file is instead read once, straight into its raw table, inside the write
-transaction; should a row break a rule, a key repeat or DuckDB refuse the file, the transaction
-is rolled back and the file validated like the staged rows (see DIRECT_READ_BYTES).
+transaction, and only its broken rows are read again for their reasons; should a key repeat or
+DuckDB refuse the file, the transaction is rolled back and the file validated like the staged
+rows (see DIRECT_READ_BYTES).
 
 Every file is recorded in ``raw._files`` with the SHA-256 of its bytes, so that a file delivered
 twice is never counted twice: a copy of a file already in the same day's folder (a re-upload
@@ -203,11 +204,12 @@ cost per statement, not per row, dominates when a backfill reads thousands of sm
 files, so days are written in batches, of whole days (keys must be unique within a day)."""
 DIRECT_READ_BYTES = 64 << 20
 """A CSV file at least this large that can take the fast path is not copied into the staging
-table. DuckDB first reads it straight into its raw table within the write transaction, keeping
-only the rows that keep every row rule: the file is parsed, typed and written once. When a row
-breaks a rule or DuckDB refuses the file, the transaction is rolled back and the file is read
-while validating instead, like the staged rows (which saves writing its text once), and the
-rules name each broken row's reason."""
+table. DuckDB reads it straight into its raw table within the write transaction, keeping only
+the rows that keep every row rule: the file is parsed, typed and written once. Rows it left out
+are named with their reasons by a second pass that keeps only them. When a key repeats on a
+day, DuckDB refuses the file or its records are not one line each, the transaction is rolled
+back and the file is read while validating instead, like the staged rows (which saves writing
+its text once)."""
 
 _STAGE_LINEAGE = {
     "_row_number": "bigint",
@@ -261,9 +263,9 @@ class _DirectFile:
 
 
 class _NotStraight(Exception):
-    """A file could not be loaded straight into its raw table (a broken row, a repeated key, or
-    DuckDB refused it): the write transaction is rolled back and the file read while
-    validating."""
+    """A file could not be loaded straight into its raw table (a repeated key, DuckDB refused
+    it, or its records are not one line each): the write transaction is rolled back and the
+    file read while validating."""
 
     def __init__(self, stage: _EntityStage, files: list[_DirectFile]) -> None:
         super().__init__(", ".join(f.relative for f in files))
@@ -498,10 +500,14 @@ class _EntityStage:
         [(bad,)] = self.con.execute(
             f"select count(*) from {self.validated} where _reason <> ''"
         ).fetchall()
+        self._refuse_changed_types(bad, self._relation())
+
+    def _refuse_changed_types(self, bad: int, relation: str) -> None:
+        """Raise DeliveryError when a column of a file of ``relation`` changed type."""
         # A column whose type changed fails each of its values, so it needs bad rows to exist.
         if bad < TYPE_CHANGE_MIN_VALUES:
             return
-        changed = changed_type_columns(self.con, self.entity, self._relation(), self.load.rules)
+        changed = changed_type_columns(self.con, self.entity, relation, self.load.rules)
         if changed:
             file, columns = sorted(changed.items())[0]
             raise DeliveryError(
@@ -528,8 +534,7 @@ class _EntityStage:
         """Write the validated rows to the raw table and the quarantine, and load the straight
         files (within the caller's transaction).
 
-        Raises _NotStraight when a straight file has a row that breaks a rule or DuckDB
-        refuses it."""
+        Raises _NotStraight when a straight file cannot be loaded so (see _NotStraight)."""
         con, context = self.con, self.load
         con.execute(
             f"""insert into {QUARANTINE_TABLE}
@@ -555,9 +560,30 @@ class _EntityStage:
             ).fetchall()
         except (duckdb.InvalidInputException, duckdb.ConversionException):
             raise _NotStraight(self, [direct]) from None
-        # Fewer rows than lines: a row broke a rule, or a record spans lines (see reading).
         if written != direct.rows:
+            self._quarantine_broken(direct, written)
+
+    def _quarantine_broken(self, direct: _DirectFile, written: int) -> None:
+        """Quarantine, with their reasons, the rows of ``direct`` the straight statement left
+        out: a second pass over the file that keeps only the broken rows. Raises _NotStraight
+        when they do not make up the difference (a record spans lines: see reading)."""
+        context = self.load
+        relation = f"({direct.relation()})"
+        sql = validation_sql(
+            self.entity, relation, context.rules, context.now, ("_file",), keys_repeat=False
+        )
+        try:
+            self.con.execute(
+                f"create or replace temp table {self.validated} as "
+                f"select * from ({sql}) where _reason <> ''"
+            )
+        except (duckdb.InvalidInputException, duckdb.ConversionException):
+            raise _NotStraight(self, [direct]) from None
+        [(bad,)] = self.con.execute(f"select count(*) from {self.validated}").fetchall()
+        if written + bad != direct.rows:
             raise _NotStraight(self, [direct])
+        self._refuse_changed_types(bad, relation)
+        self._quarantine_validated()
 
     def check_straight_keys(self, first: date, last: date) -> None:
         """Raise _NotStraight for the straight files when a key occurs twice on a day among the
@@ -582,6 +608,11 @@ class _EntityStage:
             from {self.validated} where _reason = ''""",
             [context.load_id, context.loaded_at],
         )
+        self._quarantine_validated()
+
+    def _quarantine_validated(self) -> None:
+        """Quarantine the broken rows of the validated table and count them."""
+        con, context = self.con, self.load
         con.execute(
             f"""insert into {QUARANTINE_TABLE}
             select ?, ?, _partition_date, _file, _row_number, _reason, _record, ?, ?

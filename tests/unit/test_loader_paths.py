@@ -336,3 +336,27 @@ def test_decimals_typed_by_duckdbs_reader_equal_the_rules_typing(
         tmp_path, monkeypatch, validations, {"orders.csv": text}
     )
     assert straight == exact
+
+
+def test_a_large_file_with_a_broken_row_keeps_its_straight_rows_and_quarantines_the_row(
+    tmp_path, monkeypatch, exact_reads
+):
+    monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    rows = [row("O1"), row("O2", status="LOST"), row("O3")]
+    deliver(tmp_path / "landing", "orders.csv", "\n".join([HEADER, *rows]) + "\n")
+    con, report = load(tmp_path)
+    assert exact_reads == []
+    found = tables(con)
+    assert [(r[0], r[-1]) for r in found["orders"]] == [("O1", 2), ("O3", 4)]
+    assert [r[1:3] for r in found["quarantine"]] == [
+        (3, "status: 'LOST' is not one of paid, shipped, cancelled, refunded")
+    ]
+    assert ("orders", 3, 2, 1) in found["loads"]
+
+
+def test_a_large_file_whose_column_changed_type_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    rows = [row(f"O{n}", status="LOST") for n in range(3)]
+    deliver(tmp_path / "landing", "orders.csv", "\n".join([HEADER, *rows]) + "\n")
+    with pytest.raises(DeliveryError, match=r"orders\.csv: column\(s\) changed type: status"):
+        load(tmp_path)
