@@ -590,7 +590,11 @@ class _EntityStage:
         rows written for the days ``first``..``last`` (the key rules then name them)."""
         if not self.straight:
             return
-        key = ", ".join(f'"{k}"' for k in self.entity.key)
+        # Grouping by a hash of the key keeps the hash table small when DuckDB's memory limit
+        # lets it stay in memory (at 18M keys and 8 GB: 2.5x faster than by the text); two keys
+        # sharing a hash (about one chance in 10^5) only send the files to the key rules, which
+        # compare the text.
+        key = "hash(" + ", ".join(f'"{k}"' for k in self.entity.key) + ")"
         [(repeats,)] = self.con.execute(
             f"""select exists (select 1 from {self.source.raw_table(self.entity)}
                 where _partition_date between ? and ?
