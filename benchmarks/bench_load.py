@@ -10,6 +10,11 @@ database file, (b) `ingest.loader.load_source` of the same file as one day's ord
 into a new warehouse. Both get the same DuckDB memory limit, threads and spill folder. Then the
 loader ÷ read_csv CPU (issue 12's target: ≤ 1.5×, with peak memory ≤ 2 GiB).
 
+``--data DIR`` keeps the written file in DIR (and reuses it when it is there, of any size), so
+that before/after runs read the same bytes. ``--phases`` also prints where the loader's CPU
+went (user + system of the whole process, DuckDB's threads included, between the loader's
+steps).
+
 ``--landing DIR`` instead loads the orders of an existing landing folder (e.g. from `weixi
 generate --customers 100000`) over all its days, in one child process, and prints the same
 figures: the `raw/orders` asset's work without Dagster.
@@ -18,6 +23,7 @@ figures: the `raw/orders` asset's work without Dagster.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -71,6 +77,43 @@ def write_orders(path: Path, gigabytes: float) -> int:
     return rows
 
 
+PHASES: tuple[tuple[str | None, str], ...] = (
+    (None, "scan_file"),
+    (None, "read_csv_header"),
+    ("_EntityStage", "prepare"),
+    ("_EntityStage", "write"),
+    ("_EntityStage", "check_straight_keys"),
+    (None, "_count_rows_without_parent"),
+    (None, "_warn_case_variants"),
+)
+"""The steps of ``ingest.loader`` (class, function) whose CPU ``--phases`` reports."""
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _time_phases() -> dict[str, float]:
+    """Wrap the loader's steps so that each adds its CPU seconds to the returned dict."""
+    from ingest import loader
+
+    spent: dict[str, float] = {}
+    for class_name, name in PHASES:
+        owner = loader if class_name is None else getattr(loader, class_name)
+        original = getattr(owner, name)
+
+        def timed(*args, _original=original, _name=name, **kwargs):
+            began = _cpu()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_name] = spent.get(_name, 0.0) + _cpu() - began
+
+        setattr(owner, name, functools.wraps(original)(timed))
+    return spent
+
+
 def _config(args: argparse.Namespace, spill: Path) -> dict[str, str | int]:
     return {
         "memory_limit": args.memory_limit,
@@ -93,6 +136,8 @@ def measure(args: argparse.Namespace) -> None:
             from ingest.contract import ORDERS
             from ingest.loader import load_source
 
+            spent = _time_phases() if args.phases else {}
+
             landing = Path(args.landing) if args.landing else work / "landing"
             days = sorted(date.fromisoformat(p.name) for p in (landing / "orders").iterdir())
             report = load_source(con, ORDERS, landing, days[0], days[-1], "bench")
@@ -107,6 +152,8 @@ def measure(args: argparse.Namespace) -> None:
         "peak_gib": usage.ru_maxrss * 1024 / 2**30,
         "rows": rows,
     }
+    if args.measure == "loader" and args.phases:
+        figures["phases"] = spent
     print("FIGURES " + json.dumps(figures))
 
 
@@ -127,6 +174,8 @@ def _child(args: argparse.Namespace, what: str, work: Path, file: Path | None) -
         command += ["--file", str(file)]
     if args.landing:
         command += ["--landing", str(args.landing)]
+    if args.phases:
+        command.append("--phases")
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
         if line.startswith("FIGURES "):
@@ -140,6 +189,8 @@ def _show(name: str, f: dict) -> None:
         f"{name:<10} wall={f['wall']:7.1f} s  cpu={f['cpu']:7.1f} s  "
         f"peak={f['peak_gib']:5.2f} GiB  rows={f['rows']:,}"
     )
+    for phase, cpu in f.get("phases", {}).items():
+        print(f"    {phase:<28} {cpu:7.1f} CPU-s")
 
 
 def main() -> None:
@@ -148,6 +199,8 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit of both")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--landing", type=Path, help="load this landing folder's orders instead")
+    parser.add_argument("--data", type=Path, help="keep (and reuse) the orders file here")
+    parser.add_argument("--phases", action="store_true", help="print the loader's CPU by step")
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--measure", choices=("read_csv", "loader"), help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -161,15 +214,23 @@ def main() -> None:
             loader = _child(args, "loader", work, None)
             _show("loader", loader)
             return
-        file = work / "landing" / "orders" / DAY.isoformat() / "orders.csv"
+        landing = (args.data or work) / "landing"
+        kept = sorted((landing / "orders").glob("*/orders.csv")) if args.data else []
         began = time.monotonic()
-        rows = write_orders(file, args.gigabytes)
+        if kept:
+            file = kept[-1]
+            rows = sum(1 for _ in file.open("rb")) - 1
+        else:
+            file = landing / "orders" / DAY.isoformat() / "orders.csv"
+            rows = write_orders(file, args.gigabytes)
         size = file.stat().st_size
         print(
-            f"orders.csv: {size / 2**30:.2f} GiB, {rows:,} rows, written in "
-            f"{time.monotonic() - began:.1f} s; DuckDB memory_limit={args.memory_limit}, "
-            f"threads={args.threads}"
+            f"{file}: {size / 2**30:.2f} GiB, {rows:,} rows, "
+            f"{'counted' if kept else 'written'} in {time.monotonic() - began:.1f} s; "
+            f"DuckDB memory_limit={args.memory_limit}, threads={args.threads}"
         )
+        if args.data:
+            args.landing = landing
         read_csv = _child(args, "read_csv", work, file)
         _show("read_csv", read_csv)
         loader = _child(args, "loader", work, file)

@@ -41,10 +41,10 @@ from typing import IO
 
 import pyarrow as pa
 
-from ingest.contract import Entity
+from ingest.contract import DUCKDB_TYPES, Entity
 from ingest.encoding import UTF8, EncodingError, Utf8Check, not_utf8_encoding
 from ingest.landing import GZIP_SUFFIX
-from ingest.row_rules import sql_literal
+from ingest.row_rules import READ_TYPED, sql_literal
 
 TRUNCATED = "truncated: the file does not end with a line break"
 """Reason for the last row of a CSV file without a final line break: a file cut off mid-write
@@ -229,11 +229,16 @@ def read_csv_header(path: Path, entity: Entity, scan: FileScan) -> Header:
             ) from None
 
 
-def fast_csv_query(path: Path, entity: Entity, scan: FileScan, header: Header) -> str | None:
+def fast_csv_query(
+    path: Path, entity: Entity, scan: FileScan, header: Header, read_typed: bool = False
+) -> str | None:
     """A DuckDB query reading the contract columns of the CSV file ``path`` as text ('' where
     empty, null where the file lacks the column), in file order, or None when the file must
     take the exact path. The caller checks that the query returned ``scan.line_breaks -
-    header.lines`` rows (see the module docstring)."""
+    header.lines`` rows (see the module docstring).
+
+    ``read_typed``: columns of a ``row_rules.READ_TYPED`` type are typed by the reader, and a
+    value it cannot type fails the query; every column is null where empty."""
     one_line_per_row = (
         scan.encoding == UTF8
         and scan.ends_with_line_break
@@ -243,16 +248,22 @@ def fast_csv_query(path: Path, entity: Entity, scan: FileScan, header: Header) -
     if not one_line_per_row:
         return None
     position = {name: i for i, name in enumerate(header.present)}
-    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header.present)))
-    values = ", ".join(
-        f"coalesce(c{position[name]}, '') as \"{name}\""
-        if name in position
-        else f'null::varchar as "{name}"'
-        for name in entity.column_names
-    )
+    types = dict.fromkeys(range(len(header.present)), "varchar")
+    values = []
+    for column in entity.columns:
+        name, i = column.name, position.get(column.name)
+        type_ = DUCKDB_TYPES[column.type] if read_typed and column.type in READ_TYPED else None
+        if i is None:
+            values.append(f'null::{type_ or "varchar"} as "{name}"')
+        elif not read_typed:
+            values.append(f"coalesce(c{i}, '') as \"{name}\"")
+        else:
+            types[i] = type_ or "varchar"
+            values.append(f'c{i} as "{name}"')
+    columns = ", ".join(f"'c{i}': '{type_}'" for i, type_ in types.items())
     # strict_mode refuses what Python's csv would read differently (a quote inside a quoted
     # value, a row of another width): such a file then takes the exact path.
-    return f"""select {values} from read_csv({sql_literal(str(path))}, delim = ',',
+    return f"""select {", ".join(values)} from read_csv({sql_literal(str(path))}, delim = ',',
         quote = '"', escape = '"', header = true, auto_detect = false, strict_mode = true,
         null_padding = false, compression = '{"gzip" if is_gzip(path) else "none"}',
         columns = {{{columns}}})"""

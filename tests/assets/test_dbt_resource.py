@@ -1,6 +1,7 @@
 """The dbt resource carries the business parameters to dbt: the ``--vars`` it builds, defaults
 that match the settings, a value set on it that reaches the marts, and no dbt run on import."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import dagster as dg
 import duckdb
 import yaml
 
+from orchestration.defs.dbt.project import DBT_EXECUTABLE
 from orchestration.defs.dbt.resource import (
     BusinessRules,
     dbt_resource,
@@ -185,3 +187,39 @@ def test_only_data_test_failures_are_named():
     assert failed_data_tests(results) == ["unique_x (3 failing rows)"]
     results["results"].append({"unique_id": "model.weixi.y", "status": "error", "failures": None})
     assert failed_data_tests(results) == []
+
+
+def test_runs_leave_the_unit_tests_to_make_test_where_they_all_pass(
+    scored_warehouse, ml_landing, all_assets, tmp_path
+):
+    """A run's build of customer_rfm runs its data tests but not its unit tests (they check the
+    SQL, not the data); here every unit test of the project runs, on the scored warehouse's
+    relations, and passes."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(scored_warehouse, warehouse)
+    rfm = dg.materialize(
+        all_assets,
+        selection=dg.AssetSelection.keys(["marts", "customer_rfm"]),
+        resources=weixi_resources(warehouse, ml_landing),
+    )
+    assert rfm.success
+    (run,) = (DBT_PROJECT_DIR / "target").glob(f"*-{rfm.run_id[:7]}-*")
+    ran = [r["unique_id"] for r in json.loads((run / "run_results.json").read_text())["results"]]
+    assert "model.weixi.customer_rfm" in ran and any(n.startswith("test.") for n in ran)
+    assert not [node for node in ran if node.startswith("unit_test.")]
+
+    target = tmp_path / "dbt_target"
+    variables = json.dumps(dbt_resource(WeixiSettings()).vars_for(str(warehouse)))
+    unit_tests = subprocess.run(
+        [DBT_EXECUTABLE, "test", "--resource-type", "unit_test", "--vars", variables]
+        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        + ["--target-path", str(target), "--log-path", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert unit_tests.returncode == 0, unit_tests.stdout[-4000:]
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert {r["unique_id"] for r in results} == set(manifest["unit_tests"])
+    assert len(results) >= 16
+    assert {r["status"] for r in results} == {"pass"}

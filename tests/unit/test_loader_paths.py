@@ -12,6 +12,7 @@ import ingest.reading as reading
 from ingest.contract import ORDERS, SERVICE
 from ingest.loader import load_source
 from ingest.reading import TRUNCATED, DeliveryError
+from ingest.row_rules import validation_sql
 
 DAY = date(2025, 3, 1)
 HEADER = (
@@ -234,3 +235,128 @@ def test_each_batch_of_days_is_committed_so_a_bad_day_keeps_the_days_before(tmp_
         ("O2",),
     ]
     assert con.execute("select count(*) from raw._loads").fetchone()[0] == 3 * len(ORDERS.entities)
+
+
+CLEAN_BUT_VARIED = [
+    row("O1"),
+    row(" O2\u3000"),  # trimmed id
+    row("O3", status="PAID "),  # an allowed value in another spelling
+    row("O4", total="1e3"),  # a decimal DuckDB's reader and the rules both read as 1000
+    row("O5", total=" 7.5"),
+    '"O6","C1,2","2025-03-01 10:00:00",paid,"1000.00",0,1,2025-03-01 10:00:00',  # quoted comma
+    "O7,,2025-03-01T02:00:00Z,shipped,1,0,1,2025-03-01 11:00:00",  # empty value, zone
+    '"O8","C1","2025-03-01 10:00:00","paid","1.00","0","1.00","2025-03-01 10:00:00"',
+]
+
+
+@pytest.fixture
+def validations(monkeypatch) -> list[str]:
+    """The validation queries run (none when every file went straight to its raw table)."""
+    run: list[str] = []
+
+    def counting(*args, **kwargs):
+        run.append(args[1])
+        return validation_sql(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "validation_sql", counting)
+    return run
+
+
+def _straight_and_exact(tmp_path, monkeypatch, validations: list[str], files: dict[str, str]):
+    """Load ``files`` (name: text) of one day with every file large enough to go straight to
+    its raw table, then by the exact path; return both tables and reports, and whether the
+    first load validated rows."""
+    for name, text in files.items():
+        deliver(tmp_path / "straight" / "landing", name, text)
+        deliver(tmp_path / "exact" / "landing", name, text)
+    monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    straight_con, straight_report = load(tmp_path / "straight")
+    validated = bool(validations)
+    monkeypatch.setattr(loader, "fast_csv_query", lambda *args: None)
+    exact_con, exact_report = load(tmp_path / "exact")
+    straight = tables(straight_con), straight_report, validated
+    return straight, (tables(exact_con), exact_report)
+
+
+def test_a_clean_large_file_goes_straight_to_its_raw_table_with_the_same_rows(
+    tmp_path, monkeypatch, validations
+):
+    text = "\n".join([HEADER, *CLEAN_BUT_VARIED]) + "\n"
+    (straight, _, validated), (exact, _) = _straight_and_exact(
+        tmp_path, monkeypatch, validations, {"orders.csv": text}
+    )
+    assert not validated  # no row needed a reason
+
+    assert straight == exact
+    assert straight["quarantine"] == []
+    assert [(r[0], r[5], r[-1]) for r in straight["orders"]] == [
+        ("O1", "paid", 2),
+        ("O2", "paid", 3),
+        ("O3", "paid", 4),
+        ("O4", "paid", 5),
+        ("O5", "paid", 6),
+        ("O6", "paid", 7),
+        ("O7", "shipped", 8),
+        ("O8", "paid", 9),
+    ]
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"orders.csv": [row("O1"), row("O2"), row("O1")]},  # an exact copy in the file
+        {"orders.csv": [row("O1"), row("O2", total="9")], "orders_b.csv": [row("O2")]},
+        {"orders.csv": [row("O1"), row("O2", total="1e400")]},  # refused by DuckDB's reader
+        {"orders.csv": [row("O1"), row("O2", total="-1")]},  # a broken rule
+    ],
+    ids=["key_repeats_in_file", "key_repeats_across_files", "refused_decimal", "broken_rule"],
+)
+def test_a_large_file_that_cannot_go_straight_is_validated_like_the_exact_path(
+    tmp_path, monkeypatch, validations, files
+):
+    texts = {name: "\n".join([HEADER, *rows]) + "\n" for name, rows in files.items()}
+    (straight, straight_report, validated), (exact, exact_report) = _straight_and_exact(
+        tmp_path, monkeypatch, validations, texts
+    )
+    assert validated  # the rules named the broken rows
+    assert straight == exact
+    assert straight["quarantine"]
+    # counted once although the transaction that tried the file straight was rolled back
+    assert straight_report.reasons == exact_report.reasons
+
+
+@pytest.mark.parametrize(
+    "value", ["1.005", "+1", "-0", ".5", "5.", "1_000", "00012.30", "-1e-3", "1E2", " 3 ", "NaN"]
+)
+def test_decimals_typed_by_duckdbs_reader_equal_the_rules_typing(
+    tmp_path, monkeypatch, validations, value
+):
+    text = f"{HEADER}\n{row('O1')}\n{row('O2', total=value)}\n"
+    (straight, _, _), (exact, _) = _straight_and_exact(
+        tmp_path, monkeypatch, validations, {"orders.csv": text}
+    )
+    assert straight == exact
+
+
+def test_a_large_file_with_a_broken_row_keeps_its_straight_rows_and_quarantines_the_row(
+    tmp_path, monkeypatch, exact_reads
+):
+    monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    rows = [row("O1"), row("O2", status="LOST"), row("O3")]
+    deliver(tmp_path / "landing", "orders.csv", "\n".join([HEADER, *rows]) + "\n")
+    con, report = load(tmp_path)
+    assert exact_reads == []
+    found = tables(con)
+    assert [(r[0], r[-1]) for r in found["orders"]] == [("O1", 2), ("O3", 4)]
+    assert [r[1:3] for r in found["quarantine"]] == [
+        (3, "status: 'LOST' is not one of paid, shipped, cancelled, refunded")
+    ]
+    assert ("orders", 3, 2, 1) in found["loads"]
+
+
+def test_a_large_file_whose_column_changed_type_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    rows = [row(f"O{n}", status="LOST") for n in range(3)]
+    deliver(tmp_path / "landing", "orders.csv", "\n".join([HEADER, *rows]) + "\n")
+    with pytest.raises(DeliveryError, match=r"orders\.csv: column\(s\) changed type: status"):
+        load(tmp_path)

@@ -6,6 +6,7 @@ from datetime import date
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ml import registry
 from ml.history import NotEnoughHistory
@@ -83,6 +84,15 @@ def _read(warehouse: Warehouse, reference: date) -> tuple[pd.Series, pd.DataFram
     return customers, products, Purchases(frame, len(customers))
 
 
+def _texts(values: np.ndarray | pd.Series, positions: np.ndarray, missing=None) -> pd.Series:
+    """``values[positions]`` as a string column (null where ``missing``), taken by Arrow: taking
+    ten million Python strings and converting them cost seconds per column."""
+    taken = pa.array(np.asarray(values, dtype=object), pa.large_string()).take(
+        pa.array(positions, mask=missing)
+    )
+    return pd.Series(pd.array(taken, dtype=pd.StringDtype()))
+
+
 def recommendation_frame(
     recs: Recommendations, customers: pd.Series, products: pd.DataFrame, version: str
 ) -> pd.DataFrame:
@@ -91,22 +101,28 @@ def recommendation_frame(
     ids = products["product_id"].to_numpy(dtype=object)
     popular_in = "popular in " + products["category"].astype(str).to_numpy(dtype=object)
     reason_product = np.maximum(recs.reason_product, 0)
+    # One table of every reason text: "bought with <name>" per product, "buy again", then
+    # "popular in <category>" per product; each recommendation picks its text by position.
+    reason_texts = np.concatenate(["bought with " + names, ["buy again"], popular_in])
     reason = np.where(
         recs.reason == REASON_WITH,
-        "bought with " + names[reason_product],
-        np.where(recs.reason == REASON_AGAIN, "buy again", popular_in[recs.product]),
+        reason_product,
+        np.where(recs.reason == REASON_AGAIN, len(names), len(names) + 1 + recs.product),
     )
+    kinds = sorted(REASON_KINDS)
     frame = pd.DataFrame(
         {
-            "customer_id": customers.to_numpy(dtype=object)[recs.customer],
+            "customer_id": _texts(customers, recs.customer),
             "rank": recs.rank,
-            "product_id": ids[recs.product],
-            "product_name": names[recs.product],
+            "product_id": _texts(ids, recs.product),
+            "product_name": _texts(names, recs.product),
             "score": recs.score,
-            "reason": reason,
-            "reason_kind": pd.Series(recs.reason).map(REASON_KINDS).to_numpy(dtype=object),
-            "reason_product_id": np.where(recs.reason == REASON_POPULAR, None, ids[reason_product]),
-            "model_version": version,
+            "reason": _texts(reason_texts, reason),
+            "reason_kind": _texts(
+                [REASON_KINDS[k] for k in kinds], np.searchsorted(kinds, recs.reason)
+            ),
+            "reason_product_id": _texts(ids, reason_product, recs.reason == REASON_POPULAR),
+            "model_version": _texts([version], np.zeros(len(recs.customer), dtype=np.int64)),
         }
     )
     return RECOMMENDATIONS.conform(frame)
@@ -182,11 +198,11 @@ def recommendations(
     recs = recommend(weighted, bought, similarity, popular, catalogue, k)
     frame = recommendation_frame(recs, customers, products, version)
     metadata = {
-        "customers": int(frame["customer_id"].nunique()),
+        "customers": len(np.unique(recs.customer)),
         "model_run": cadence.description,
         "backtest_cutoff": backtest_cutoff,
         "reasons": dg.MetadataValue.md(_reason_counts(frame)),
-        "most_recommended": dg.MetadataValue.md(_top_products(frame)),
+        "most_recommended": dg.MetadataValue.md(_top_products(recs, products)),
     }
     return publish(warehouse, [TableOutput(RECOMMENDATIONS, frame, metadata)], validations)[0]
 
@@ -196,8 +212,13 @@ def _reason_counts(frame: pd.DataFrame) -> str:
     return markdown_table(["reason", "recommendations"], [[r, int(n)] for r, n in counts.items()])
 
 
-def _top_products(frame: pd.DataFrame, limit: int = 10) -> str:
-    top = frame.groupby(["product_id", "product_name"]).size().nlargest(limit)
+def _top_products(recs: Recommendations, products: pd.DataFrame, limit: int = 10) -> str:
+    """The most recommended products, counted on positions (products are in id order, so ties
+    fall as a group-by on the ids would order them)."""
+    counts = np.bincount(recs.product, minlength=len(products))
+    recommended = np.flatnonzero(counts)
+    top = pd.Series(counts[recommended], index=recommended).nlargest(limit)
+    ids, names = products["product_id"].to_numpy(), products["product_name"].to_numpy()
     return markdown_table(
-        ["product", "name", "customers"], [[p, name, int(n)] for (p, name), n in top.items()]
+        ["product", "name", "customers"], [[ids[p], names[p], int(n)] for p, n in top.items()]
     )

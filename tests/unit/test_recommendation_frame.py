@@ -1,0 +1,39 @@
+"""The recommendations mart's rows from the scorer's positions: ids, names and reasons in words."""
+
+import numpy as np
+import pandas as pd
+
+from ml.recommend import REASON_AGAIN, REASON_POPULAR, REASON_WITH, Recommendations
+from orchestration.defs.ml.recommendations import _top_products, recommendation_frame
+
+
+def test_each_position_becomes_its_ids_names_and_reason_in_words():
+    customers = pd.Series(["C1", "C2"])
+    products = pd.DataFrame(
+        {
+            "product_id": ["P1", "P2", "P3"],
+            "product_name": ["Tea", "Cup", "Pot"],
+            "category": ["drinks", "kitchen", "kitchen"],
+        }
+    )
+    recs = Recommendations(
+        customer=np.array([0, 0, 1]),
+        rank=np.array([1, 2, 1]),
+        product=np.array([1, 0, 2]),
+        score=np.array([0.9, 0.5, 0.1], dtype=np.float32),
+        reason=np.array([REASON_WITH, REASON_AGAIN, REASON_POPULAR]),
+        reason_product=np.array([0, 0, -1]),
+    )
+    frame = recommendation_frame(recs, customers, products, "v7")
+    assert frame[["customer_id", "product_id", "product_name", "reason"]].values.tolist() == [
+        ["C1", "P2", "Cup", "bought with Tea"],
+        ["C1", "P1", "Tea", "buy again"],
+        ["C2", "P3", "Pot", "popular in kitchen"],
+    ]
+    assert frame["reason_kind"].tolist() == ["bought_with", "buy_again", "popular"]
+    assert frame["reason_product_id"].tolist()[:2] == ["P1", "P1"]
+    assert pd.isna(frame["reason_product_id"].iloc[2])
+    assert frame["model_version"].tolist() == ["v7"] * 3
+    assert all(isinstance(frame[c].dtype, pd.StringDtype) for c in ("customer_id", "reason"))
+    # Ties keep the products' id order, as a group-by on the ids would.
+    assert "| P1 | Tea | 1 |\n| P2 | Cup | 1 |\n| P3 | Pot | 1 |" in _top_products(recs, products)
