@@ -6,9 +6,7 @@ incrementally, and every table and view of the dbt layers must then equal, row f
 from __future__ import annotations
 
 import csv
-import json
 import shutil
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +14,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.dbt.project import DBT_EXECUTABLE
-from orchestration.settings import DBT_PROJECT_DIR
-from tests.support import DEMO_END, DEMO_START, pipeline_assets, range_tags, weixi_resources
+from tests.support import (
+    DEMO_END,
+    DEMO_START,
+    pipeline_assets,
+    range_tags,
+    run_dbt,
+    weixi_resources,
+)
 
 DBT_SCHEMAS = ("staging", "intermediate", "features", "marts")
 CORRECTION_DAY = DEMO_END + timedelta(days=1)
@@ -71,15 +74,10 @@ def write_corrections(landing: Path) -> tuple[str, str]:
 
 def full_refresh(warehouse: Path, resources: dict, target: Path) -> None:
     """``dbt build --full-refresh`` of every model before the model assets on ``warehouse``."""
-    variables = json.dumps(resources["dbt"].vars_for(str(warehouse)))
-    subprocess.run(
-        [DBT_EXECUTABLE, "build", "--full-refresh", "--exclude", "tag:scored"]
-        + ["--vars", variables, "--project-dir", str(DBT_PROJECT_DIR)]
-        + ["--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
-        + ["--log-path", str(target)],
-        check=True,
-        capture_output=True,
+    build = run_dbt(
+        ["build", "--full-refresh", "--exclude", "tag:scored"], resources, warehouse, target
     )
+    assert build.returncode == 0, build.stdout[-4000:]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import dagster as dg
 import duckdb
 import yaml
 
-from orchestration.defs.dbt.project import DBT_EXECUTABLE
 from orchestration.defs.dbt.resource import (
     BusinessRules,
     dbt_resource,
@@ -19,7 +18,7 @@ from orchestration.defs.dbt.resource import (
     failed_data_tests,
 )
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, WeixiSettings
-from tests.support import DEMO_END, weixi_resources
+from tests.support import DEMO_END, run_dbt, weixi_resources
 
 # Vars of dbt_project.yml that are not settings: the reference date.
 RUN_VARS = {"as_of_date"}
@@ -197,10 +196,9 @@ def test_runs_leave_the_unit_tests_to_make_test_where_they_all_pass(
     relations, and passes."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(scored_warehouse, warehouse)
+    resources = weixi_resources(warehouse, ml_landing)
     rfm = dg.materialize(
-        all_assets,
-        selection=dg.AssetSelection.keys(["marts", "customer_rfm"]),
-        resources=weixi_resources(warehouse, ml_landing),
+        all_assets, selection=dg.AssetSelection.keys(["marts", "customer_rfm"]), resources=resources
     )
     assert rfm.success
     (run,) = (DBT_PROJECT_DIR / "target").glob(f"*-{rfm.run_id[:7]}-*")
@@ -209,14 +207,7 @@ def test_runs_leave_the_unit_tests_to_make_test_where_they_all_pass(
     assert not [node for node in ran if node.startswith("unit_test.")]
 
     target = tmp_path / "dbt_target"
-    variables = json.dumps(dbt_resource(WeixiSettings()).vars_for(str(warehouse)))
-    unit_tests = subprocess.run(
-        [DBT_EXECUTABLE, "test", "--resource-type", "unit_test", "--vars", variables]
-        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        + ["--target-path", str(target), "--log-path", str(target)],
-        capture_output=True,
-        text=True,
-    )
+    unit_tests = run_dbt(["test", "--resource-type", "unit_test"], resources, warehouse, target)
     assert unit_tests.returncode == 0, unit_tests.stdout[-4000:]
     results = json.loads((target / "run_results.json").read_text())["results"]
     manifest = json.loads((target / "manifest.json").read_text())

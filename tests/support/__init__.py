@@ -6,6 +6,8 @@ BI reader (``serving_reader``) or a webhook endpoint (``webhook_server``)."""
 from __future__ import annotations
 
 import fcntl
+import json
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -124,6 +126,21 @@ def weixi_resources(warehouse: Path, landing: Path, **settings: object) -> dict:
     settings.setdefault("model_registry", warehouse.parent / "models")
     return build_resources(
         WeixiSettings(warehouse=warehouse, landing=landing, **settings).resolved()
+    )
+
+
+def run_dbt(args: list[str], resources: dict, warehouse: Path, target: Path):
+    """``dbt <args>`` on ``warehouse`` with the vars of ``resources``' dbt resource, its target
+    and logs in ``target``; the finished process (output captured as text), not checked."""
+    from orchestration.defs.dbt.project import DBT_EXECUTABLE
+
+    variables = json.dumps(resources["dbt"].vars_for(str(warehouse)))
+    return subprocess.run(
+        [DBT_EXECUTABLE, *args, "--vars", variables]
+        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        + ["--target-path", str(target), "--log-path", str(target)],
+        capture_output=True,
+        text=True,
     )
 
 
