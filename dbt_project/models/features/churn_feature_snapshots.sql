@@ -10,6 +10,11 @@
 {%- set horizon = var('churn_horizon_days') %}
 {%- set step = var('churn_snapshot_step_days') %}
 {%- set snapshots = var('churn_training_snapshots') %}
+{#- With the scoring snapshot alone (the nights the model does not retrain) every order is seen
+    as it stood on the as-of day in one pass over the orders, summed per customer and day: the
+    split into unchanged orders (running totals read by ASOF joins) and changed orders pays off
+    only across several snapshots, and a scoring snapshot has no label to count. #}
+{%- set one_snapshot = snapshots == 0 %}
 
 with
 
@@ -200,8 +205,8 @@ unchanged_metrics as (
 
 ),
 
--- An order whose status changed, as it stood at the end of the as-of day: not (yet)
--- cancelled, its refund counted only once the refund had happened.
+-- An order whose status changed (with one snapshot: every order), as it stood at the end of
+-- the as-of day: not (yet) cancelled, its refund counted only once the refund had happened.
 changed_purchases as (
 
     select
@@ -219,13 +224,79 @@ changed_purchases as (
     from customer_orders
     inner join snapshot_dates
         on customer_orders.ordered_at < snapshot_dates.known_before
-    where (customer_orders.refunded_at is not null or customer_orders.cancelled_at is not null)
+    where {{ 'true' if one_snapshot else
+            '(customer_orders.refunded_at is not null or customer_orders.cancelled_at is not null)'
+        }}
         and (
             customer_orders.cancelled_at is null
             or customer_orders.cancelled_at >= snapshot_dates.known_before
         )
 
 ),
+{%- if one_snapshot %}
+
+known_days as (
+
+    select
+        as_of,
+        customer_id,
+        order_date,
+        count(*) as purchases,
+        sum(net_revenue) as net_revenue,
+        count(*) filter (where is_refunded) as refunds,
+        lag(order_date) over (partition by as_of, customer_id order by order_date)
+            as previous_day
+    from changed_purchases
+    group by as_of, customer_id, order_date
+
+),
+
+purchase_metrics as (
+
+    select
+        as_of,
+        customer_id,
+        cast(sum(purchases) as bigint) as purchases,
+        sum(net_revenue) as net_revenue,
+        min(order_date) as first_purchase_date,
+        max(order_date) as last_purchase_date,
+        cast(count(*) as bigint) as purchase_days,
+        cast(coalesce(sum(purchases) filter (where order_date > as_of - 90), 0) as bigint)
+            as purchases_last_90d,
+        cast(
+            coalesce(
+                sum(purchases) filter (where order_date <= as_of - 90 and order_date > as_of - 180),
+                0
+            )
+            as bigint
+        ) as purchases_prior_90d,
+        coalesce(sum(net_revenue) filter (where order_date > as_of - 90), 0) as spend_last_90d,
+        coalesce(
+            sum(net_revenue) filter (where order_date <= as_of - 90 and order_date > as_of - 180),
+            0
+        ) as spend_prior_90d,
+        coalesce(sum(net_revenue) filter (where order_date > as_of - 365), 0)
+            as trailing_12m_spend,
+        cast(sum(refunds) as bigint) as refunds,
+        [max(order_date), arg_max(previous_day, order_date)] as latest_days
+    from known_days
+    group by all
+
+),
+
+category_metrics as (
+
+    select
+        changed_purchases.as_of,
+        changed_purchases.customer_id,
+        count(distinct order_lines.category) as categories
+    from changed_purchases
+    inner join order_lines
+        on order_lines.order_id = changed_purchases.order_id
+    group by all
+
+),
+{%- else %}
 
 changed_metrics as (
 
@@ -393,6 +464,7 @@ category_metrics as (
         and changed_categories.customer_id = purchase_metrics.customer_id
 
 ),
+{%- endif %}
 
 -- Complaints opened by the end of the as-of day; a reply, resolution or compensation given
 -- later is not known yet (the complaint counts as unanswered or unresolved).
@@ -509,6 +581,17 @@ post_metrics as (
 
 ),
 
+{%- if one_snapshot %}
+
+-- The scoring snapshot's horizon has not ended: no label to count.
+future_purchases as (
+
+    select as_of, cast(null as varchar) as customer_id, 0 as purchases from snapshot_dates
+    where false
+
+),
+{%- else %}
+
 -- The label: purchases (latest known status) in the horizon after the as-of date, as the
 -- difference of running totals by purchase day.
 purchase_running as (
@@ -540,6 +623,7 @@ future_purchases as (
         and to_as_of.order_date <= candidates.as_of
 
 ),
+{%- endif %}
 
 active_customers as (
 
