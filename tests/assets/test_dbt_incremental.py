@@ -138,3 +138,41 @@ def test_incremental_path_equals_a_full_refresh(corrected, tmp_path):
     assert {"marts.kpi_daily", "features.churn_feature_snapshots"} <= set(full)
     differing = {t: (incremental.get(t), full[t]) for t in full if incremental.get(t) != full[t]}
     assert not differing
+
+
+def _churn_snapshots(warehouse: Path, resources: dict, target: Path, train_churn: bool):
+    """After ``dbt run`` of churn_feature_snapshots on ``warehouse`` (with or without the
+    training snapshots): the count of training rows, and the row count and content hash of
+    the scoring snapshot (the reference date's rows)."""
+    run = run_dbt(
+        ["run", "-s", "churn_feature_snapshots"], resources, warehouse, target, train_churn
+    )
+    assert run.returncode == 0, run.stdout[-4000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select count(*) filter (where not is_scoring_snapshot), "
+            "count(*) filter (where is_scoring_snapshot), "
+            "md5(string_agg(h, '' order by h) filter (where is_scoring_snapshot)) "
+            "from (select *, md5(cast(t as varchar)) as h "
+            "from features.churn_feature_snapshots as t)"
+        ).fetchone()
+
+
+def test_the_scoring_snapshot_is_the_same_without_the_training_ones(
+    corrected, demo_landing, tmp_path
+):
+    """A night that does not retrain reads every order in one pass instead of running totals:
+    its snapshot must equal the reference date's rows of a training night, the correction
+    included. Weekly snapshots, so that the demo's ten weeks hold training ones."""
+    warehouse, _, _ = corrected
+    resources = weixi_resources(
+        warehouse, demo_landing, churn_horizon_days=7, churn_snapshot_step_days=7
+    )
+    trained, scoring = tmp_path / "trained.duckdb", tmp_path / "scoring.duckdb"
+    shutil.copy(warehouse, trained)
+    shutil.copy(warehouse, scoring)
+    training_rows, *with_training = _churn_snapshots(trained, resources, tmp_path / "t", True)
+    no_training_rows, *without = _churn_snapshots(scoring, resources, tmp_path / "s", False)
+    assert training_rows > 0 and no_training_rows == 0
+    assert with_training[0] > 0
+    assert without == with_training

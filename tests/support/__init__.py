@@ -129,12 +129,15 @@ def weixi_resources(warehouse: Path, landing: Path, **settings: object) -> dict:
     )
 
 
-def run_dbt(args: list[str], resources: dict, warehouse: Path, target: Path):
-    """``dbt <args>`` on ``warehouse`` with the vars of ``resources``' dbt resource, its target
-    and logs in ``target``; the finished process (output captured as text), not checked."""
+def run_dbt(
+    args: list[str], resources: dict, warehouse: Path, target: Path, train_churn: bool = True
+):
+    """``dbt <args>`` on ``warehouse`` with the vars of ``resources``' dbt resource (the churn
+    training snapshots only with ``train_churn``), its target and logs in ``target``; the
+    finished process (output captured as text), not checked."""
     from orchestration.defs.dbt.project import DBT_EXECUTABLE
 
-    variables = json.dumps(resources["dbt"].vars_for(str(warehouse)))
+    variables = json.dumps(resources["dbt"].vars_for(str(warehouse), train_churn))
     return subprocess.run(
         [DBT_EXECUTABLE, *args, "--vars", variables]
         + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
