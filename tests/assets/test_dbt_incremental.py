@@ -6,6 +6,7 @@ incrementally, and every table and view of the dbt layers must then equal, row f
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -171,3 +172,32 @@ def test_segment_history_kept_incrementally_equals_a_full_refresh(
     kept, full = table_digests(incremental, ("marts",)), table_digests(rebuilt, ("marts",))
     assert kept[history] == full[history]
     assert kept[history] != table_digests(scored_warehouse, ("marts",))[history], day
+
+
+def test_order_lines_are_proved_unique_where_the_window_delivered_them(
+    pipeline_warehouse, demo_landing, tmp_path, monkeypatch
+):
+    # An order line of the first day written again as delivered on the last: the night of the
+    # last day must find the duplicate (its test reads only that day's keys, over all rows),
+    # a night of another day need not (the test of that day's keys proved them).
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "insert into marts.fct_order_lines select * replace (cast(? as date) as delivered_on) "
+            "from marts.fct_order_lines where delivered_on = ? limit 1",
+            [DEMO_END, DEMO_START],
+        )
+    resources = weixi_resources(warehouse, demo_landing)
+    failed = {}
+    for day in (DEMO_END, EARLY_DAY):
+        monkeypatch.setenv("WEIXI_DBT_MIN_DATE", day.isoformat())
+        monkeypatch.setenv("WEIXI_DBT_MAX_DATE", day.isoformat())
+        target = tmp_path / day.isoformat()
+        run_dbt(["test", "-s", "fct_order_lines"], resources, warehouse, target)
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        failed[day] = [r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"]
+    assert failed == {
+        DEMO_END: ["unique_in_window_fct_order_lines_order_line_id__delivered_on"],
+        EARLY_DAY: [],
+    }
