@@ -128,3 +128,23 @@ def test_erasure_finds_an_id_written_spreadsheet_safe(tmp_path):
     write_csv(pd.DataFrame({"customer_id": ["=C1", "C2"], "name": ["a", "b"]}), path)
     assert rewrite_without(tmp_path, ["=C1"]) == [path]
     assert _cells(path) == ["customer_id", "name", "C2", "b"]
+
+
+def test_a_frame_is_made_safe_cell_by_cell_in_every_kind_of_column():
+    cells = [*HOSTILE, *HARMLESS, None]
+    frame = pd.DataFrame(
+        {
+            "object": pd.Series(cells, dtype=object),
+            "string": pd.Series(cells, dtype="string"),
+            "mixed": pd.Series([1, "=1", date(2026, 1, 1), None] * 4, dtype=object)[: len(cells)],
+            "dates": pd.Series([date(2026, 1, 1)] * len(cells), dtype=object),
+            "nulls": pd.Series([None] * len(cells), dtype=object),
+        }
+    )
+    safe = spreadsheet_safe(frame)
+    for column in frame.columns:
+        expected = [spreadsheet_cell(v) for v in frame[column]]
+        assert [None if pd.isna(v) else v for v in safe[column]] == [
+            None if pd.isna(v) else v for v in expected
+        ], column
+    assert (safe.dtypes == frame.dtypes).all()
