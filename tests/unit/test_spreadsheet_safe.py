@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from activation.destinations.delivery import NightInput, run_syncs
+from activation.destinations.delivery import NightInput, hashes_as_json, run_syncs
 from activation.destinations.erasure import rewrite_without
 from activation.destinations.formats import (
     AD_FORMATS,
@@ -148,3 +148,13 @@ def test_a_frame_is_made_safe_cell_by_cell_in_every_kind_of_column():
             None if pd.isna(v) else v for v in expected
         ], column
     assert (safe.dtypes == frame.dtypes).all()
+
+
+def test_the_hashes_kept_per_customer_are_the_json_of_the_hashes_present():
+    a, b = "a" * 64, "0" * 64
+    frame = pd.DataFrame({"Email": [a, a, None, None], "Phone": [b, None, b, None]})
+    expected = [
+        json.dumps({k: v for k, v in row.items() if isinstance(v, str)})
+        for row in frame.to_dict("records")
+    ]
+    assert list(hashes_as_json(frame, ["Email", "Phone"])) == expected
