@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from activation.destinations.delivery import NightInput, hashes_as_json, run_syncs
+from activation.destinations.delivery import NightInput, run_syncs
 from activation.destinations.erasure import rewrite_without
 from activation.destinations.formats import (
     AD_FORMATS,
@@ -128,33 +128,3 @@ def test_erasure_finds_an_id_written_spreadsheet_safe(tmp_path):
     write_csv(pd.DataFrame({"customer_id": ["=C1", "C2"], "name": ["a", "b"]}), path)
     assert rewrite_without(tmp_path, ["=C1"]) == [path]
     assert _cells(path) == ["customer_id", "name", "C2", "b"]
-
-
-def test_a_frame_is_made_safe_cell_by_cell_in_every_kind_of_column():
-    cells = [*HOSTILE, *HARMLESS, None]
-    frame = pd.DataFrame(
-        {
-            "object": pd.Series(cells, dtype=object),
-            "string": pd.Series(cells, dtype="string"),
-            "mixed": pd.Series([1, "=1", date(2026, 1, 1), None] * 4, dtype=object)[: len(cells)],
-            "dates": pd.Series([date(2026, 1, 1)] * len(cells), dtype=object),
-            "nulls": pd.Series([None] * len(cells), dtype=object),
-        }
-    )
-    safe = spreadsheet_safe(frame)
-    for column in frame.columns:
-        expected = [spreadsheet_cell(v) for v in frame[column]]
-        assert [None if pd.isna(v) else v for v in safe[column]] == [
-            None if pd.isna(v) else v for v in expected
-        ], column
-    assert (safe.dtypes == frame.dtypes).all()
-
-
-def test_the_hashes_kept_per_customer_are_the_json_of_the_hashes_present():
-    a, b = "a" * 64, "0" * 64
-    frame = pd.DataFrame({"Email": [a, a, None, None], "Phone": [b, None, b, None]})
-    expected = [
-        json.dumps({k: v for k, v in row.items() if isinstance(v, str)})
-        for row in frame.to_dict("records")
-    ]
-    assert list(hashes_as_json(frame, ["Email", "Phone"])) == expected
