@@ -272,3 +272,21 @@ class WeixiSettings(BaseSettings):
 def get_settings() -> WeixiSettings:
     """The settings of this process, read once."""
     return WeixiSettings().resolved()
+
+
+SHOP_FILES = {
+    "WEIXI_WAREHOUSE": "warehouse.duckdb",
+    "WEIXI_DAGSTER_HOME": "dagster_home",
+    "WEIXI_QUALITY_DOCS": "quality_docs",
+    "WEIXI_MODEL_REGISTRY": "models",
+    "WEIXI_ALERT_LOG": "alerts.log",
+    "WEIXI_EXPORTS_DIR": "exports",
+}
+"""Every setting naming a file a run writes, and its name in a shop's own folder; the serving
+folder, the reports and DuckDB's spill folder follow the warehouse."""
+
+
+def shop_environment(folder: Path) -> dict[str, str]:
+    """The ``WEIXI_*`` variables that make a `weixi` process write only under ``folder``, as a
+    second shop, a test or a benchmark keeps its files apart."""
+    return {variable: str(folder / name) for variable, name in SHOP_FILES.items()}
