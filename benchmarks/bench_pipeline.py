@@ -5,8 +5,9 @@ in DuckDB) on the same landing folder.
 
 For each size prints, for each of the three: wall seconds, CPU seconds (user + system of the
 process and every process it waited for) and peak memory (the largest single process, and the
-sum over the process tree sampled twice a second), then Weixi ÷ floor. Several sizes are printed
-side by side, so growth is visible; nothing is asserted. Example:
+sum over the process tree sampled twice a second: when it was, and which processes held it),
+then Weixi ÷ floor. Several sizes are printed side by side, so growth is visible; nothing is
+asserted. Example:
     .venv/bin/python benchmarks/bench_pipeline.py --customers 100000 300000 1000000 --days 730
 """
 
@@ -24,6 +25,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.settings import shop_environment
+
 WEIXI = str(Path(sys.executable).with_name("weixi"))
 FLOOR = str(Path(__file__).with_name("floor.py"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -38,16 +41,23 @@ class Cost:
     cpu: float
     max_process_gib: float
     max_tree_gib: float
+    peak_at: float
+    """Seconds from the start to the sampled peak over all processes."""
+    peak_processes: str
+    """The processes at that peak, largest first (``weixi:123 7.9 GiB, dbt:456 3.1 GiB``)."""
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants now (from /proc)."""
+def _tree_rss(root: int) -> dict[str, int]:
+    """Resident bytes of ``root`` and each of its descendants now (from /proc), per process
+    (``name:pid``)."""
     parents: dict[int, int] = {}
+    names: dict[int, str] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             # The command name may hold spaces; the fields after its closing parenthesis do not.
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents[int(stat.parent.name)] = int(fields[1])
+            head, tail = stat.read_text().rsplit(")", 1)
+            parents[int(stat.parent.name)] = int(tail.split()[1])
+            names[int(stat.parent.name)] = head.split("(", 1)[1]
         except (OSError, IndexError, ValueError):
             continue
     tree, grew = {root}, True
@@ -55,26 +65,29 @@ def _tree_rss(root: int) -> int:
         more = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
-    total = 0
+    sizes = {}
     for pid in tree:
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
         except (OSError, IndexError, ValueError):
             continue
-    return total
+        sizes[f"{names.get(pid, '?')}:{pid}"] = rss
+    return sizes
 
 
 def measured(args: list[str], env: dict[str, str]) -> Cost:
     """Run ``args`` to exit 0 and return its wall time, CPU and peak memory."""
     began = time.monotonic()
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
-    peak = 0
+    peak, peak_at, peak_sizes = 0, 0.0, {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_at, peak_sizes
         while not done.wait(0.5):
-            peak = max(peak, _tree_rss(process.pid))
+            sizes = _tree_rss(process.pid)
+            if sum(sizes.values()) > peak:
+                peak, peak_at, peak_sizes = sum(sizes.values()), time.monotonic() - began, sizes
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -92,6 +105,12 @@ def measured(args: list[str], env: dict[str, str]) -> Cost:
         cpu=usage.ru_utime + usage.ru_stime,
         max_process_gib=max_process / 2**30,
         max_tree_gib=max(peak, max_process) / 2**30,
+        peak_at=peak_at,
+        peak_processes=", ".join(
+            f"{name} {rss / 2**30:.1f} GiB"
+            for name, rss in sorted(peak_sizes.items(), key=lambda item: -item[1])
+            if rss >= 2**28
+        ),
     )
 
 
@@ -117,24 +136,13 @@ def bench(customers: int, days: int, work: Path) -> Size:
         "DAGSTER_DISABLE_TELEMETRY": "1",
         "GX_ANALYTICS_ENABLED": "false",
         "WEIXI_LANDING": str(work / "landing"),
-        "WEIXI_WAREHOUSE": str(work / "warehouse.duckdb"),
-        "WEIXI_DAGSTER_HOME": str(work / "dagster_home"),
-        "WEIXI_MODEL_REGISTRY": str(work / "models"),
-        "WEIXI_QUALITY_DOCS": str(work / "quality_docs"),
-        "WEIXI_EXPORTS_DIR": str(work / "exports"),
-        "WEIXI_ALERT_LOG": str(work / "alerts.log"),
+        **shop_environment(work),
     }
     generate = measured(
         [WEIXI, "generate", "--customers", str(customers), "--days", str(days)], env
     )
     weixi = measured([WEIXI, "run"], env)
-    core_env = {
-        **env,
-        "WEIXI_WAREHOUSE": str(work / "core" / "warehouse.duckdb"),
-        "WEIXI_DAGSTER_HOME": str(work / "core" / "dagster_home"),
-        "WEIXI_QUALITY_DOCS": str(work / "core" / "quality_docs"),
-        "WEIXI_ALERT_LOG": str(work / "core" / "alerts.log"),
-    }
+    core_env = {**env, **shop_environment(work / "core")}
     core = measured([WEIXI, "run", *(a for m in CORE for a in ("--up-to", m))], core_env)
     floor = measured(
         [
@@ -185,6 +193,15 @@ def report(sizes: list[Size]) -> str:
     return "\n".join(lines)
 
 
+def peaks(size: Size) -> str:
+    """Where each command's peak over all processes was: when, and which processes held it."""
+    return "\n".join(
+        f"{name} peak at {int(cost.peak_at // 60)} min {cost.peak_at % 60:02.0f} s: "
+        f"{cost.peak_processes or 'no process over 0.25 GiB'}"
+        for name, cost in (("weixi", size.weixi), ("core", size.core), ("floor", size.floor))
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -201,6 +218,7 @@ def main() -> None:
             work.mkdir(parents=True, exist_ok=True)
             sizes.append(bench(customers, args.days, work))
         print(report(sizes[-1:]), flush=True)
+        print(peaks(sizes[-1]), flush=True)
         print(flush=True)
     print("weixi: `weixi run`, every asset (load, checks, dbt, models, activation, publish).")
     print("core: `weixi run --up-to` the 360 and RFM marts (load, checks, dbt up to them).")

@@ -45,7 +45,10 @@ select
     orders.status != 'cancelled' as is_purchase,
     case
         when orders.status != 'cancelled'
-            then greatest(orders.total_amount - coalesce(orders.refund_amount, 0), 0)
+            -- a small landing may have no refund at all, which DuckDB then reads as text
+            then greatest(
+                orders.total_amount - coalesce(cast(orders.refund_amount as double), 0), 0
+            )
         else 0
     end as net_revenue
 from orders

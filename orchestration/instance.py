@@ -96,10 +96,11 @@ def _one_transaction_per_shard(storage: EventLogStorage, run_id: str) -> Iterato
     """Within the block, the SQLite event log of ``storage`` writes each of its database files
     (the run's and the cross-run index) in one transaction, committed at the end.
 
-    Dagster's SQLite event log opens a connection and commits for every event: some 20 ms
-    each, a minute or more for the 5,000 partition materialisations of a two-year run. The
-    same writes in one transaction take a second or two. Other storages (Postgres) are left
-    as they are."""
+    Dagster's SQLite event log opens a connection and commits for every event (some 20 ms
+    each), and asks whether a table exists through a new engine for every event. Within the
+    block the writes share one transaction per file and each table is looked up once: a
+    two-year run's 10,600 events copy in about 45 s instead of 160 s. Other storages
+    (Postgres) are left as they are."""
     if not isinstance(storage, SqliteEventLogStorage):
         yield
         return
@@ -127,8 +128,20 @@ def _one_transaction_per_shard(storage: EventLogStorage, run_id: str) -> Iterato
                 with dagster_connect(shard) as connection:
                     yield connection
 
+        # Dagster asks whether a table exists for every event, each time through a new engine
+        # (a third of a two-year run's copy); no table appears or goes while copying.
+        dagster_has_table = storage.has_table
+        tables: dict[str, bool] = {}
+
+        def has_table(table_name: str) -> bool:
+            if table_name not in tables:
+                tables[table_name] = dagster_has_table(table_name)
+            return tables[table_name]
+
         storage._connect = connect
+        storage.has_table = has_table
         try:
             yield
         finally:
             del storage._connect
+            del storage.has_table

@@ -67,6 +67,14 @@ class WeixiSettings(BaseSettings):
         description="where DuckDB spills what does not fit its memory limit "
         "(default: the folder `duckdb_tmp` beside the warehouse)",
     )
+    # About 1 GB keeps a 2 GB delivery file's load under 2 GiB of memory; at a third of the
+    # machine DuckDB would keep more in memory than the load gains from.
+    load_memory_limit: str = Field(
+        "1GB",
+        pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$",
+        description="DuckDB memory limit while loading deliveries (a size; never above the "
+        "DuckDB memory limit); the load's peak stays about a gigabyte above it",
+    )
 
     silver_tier_spend: float = Field(10_000, description="trailing-12-month spend for silver")
     gold_tier_spend: float = Field(20_000, description="trailing-12-month spend for gold")
@@ -264,3 +272,21 @@ class WeixiSettings(BaseSettings):
 def get_settings() -> WeixiSettings:
     """The settings of this process, read once."""
     return WeixiSettings().resolved()
+
+
+SHOP_FILES = {
+    "WEIXI_WAREHOUSE": "warehouse.duckdb",
+    "WEIXI_DAGSTER_HOME": "dagster_home",
+    "WEIXI_QUALITY_DOCS": "quality_docs",
+    "WEIXI_MODEL_REGISTRY": "models",
+    "WEIXI_ALERT_LOG": "alerts.log",
+    "WEIXI_EXPORTS_DIR": "exports",
+}
+"""Every setting naming a file a run writes, and its name in a shop's own folder; the serving
+folder, the reports and DuckDB's spill folder follow the warehouse."""
+
+
+def shop_environment(folder: Path) -> dict[str, str]:
+    """The ``WEIXI_*`` variables that make a `weixi` process write only under ``folder``, as a
+    second shop, a test or a benchmark keeps its files apart."""
+    return {variable: str(folder / name) for variable, name in SHOP_FILES.items()}

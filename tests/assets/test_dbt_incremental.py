@@ -6,6 +6,7 @@ incrementally, and every table and view of the dbt layers must then equal, row f
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,8 @@ import pytest
 from tests.support import (
     DEMO_END,
     DEMO_START,
+    SCORED_DBT,
+    code_location_assets,
     pipeline_assets,
     range_tags,
     run_dbt,
@@ -138,3 +141,63 @@ def test_incremental_path_equals_a_full_refresh(corrected, tmp_path):
     assert {"marts.kpi_daily", "features.churn_feature_snapshots"} <= set(full)
     differing = {t: (incremental.get(t), full[t]) for t in full if incremental.get(t) != full[t]}
     assert not differing
+
+
+def test_segment_history_kept_incrementally_equals_a_full_refresh(
+    scored_warehouse, ml_landing, tmp_path
+):
+    # A late correction as fct_orders holds it after the night that loads it (the path from
+    # landing to fct_orders is tested above): every purchase of a day in the middle of the
+    # history cancelled. The scored marts' night recomputes the snapshots from that day on and
+    # keeps the others; the table must equal a rebuild of every snapshot.
+    incremental = tmp_path / "incremental.duckdb"
+    shutil.copy(scored_warehouse, incremental)
+    with duckdb.connect(str(incremental)) as con:
+        day = con.execute("select min(order_date) + 200 from marts.fct_orders").fetchone()[0]
+        con.execute(
+            "update marts.fct_orders set net_revenue = 0, is_purchase = false "
+            "where order_date = ? and is_purchase",
+            [day],
+        )
+    resources = weixi_resources(incremental, ml_landing)
+    assert dg.materialize(code_location_assets(SCORED_DBT), resources=resources).success
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(incremental, rebuilt)
+    build = run_dbt(
+        ["build", "--full-refresh", "-s", "segment_history"], resources, rebuilt, tmp_path / "dbt"
+    )
+    assert build.returncode == 0, build.stdout[-4000:]
+
+    history = "marts.segment_history"
+    kept, full = table_digests(incremental, ("marts",)), table_digests(rebuilt, ("marts",))
+    assert kept[history] == full[history]
+    assert kept[history] != table_digests(scored_warehouse, ("marts",))[history], day
+
+
+def test_order_lines_are_proved_unique_where_the_window_delivered_them(
+    pipeline_warehouse, demo_landing, tmp_path, monkeypatch
+):
+    # An order line of the first day written again as delivered on the last: the night of the
+    # last day must find the duplicate (its test reads only that day's keys, over all rows),
+    # a night of another day need not (the test of that day's keys proved them).
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "insert into marts.fct_order_lines select * replace (cast(? as date) as delivered_on) "
+            "from marts.fct_order_lines where delivered_on = ? limit 1",
+            [DEMO_END, DEMO_START],
+        )
+    resources = weixi_resources(warehouse, demo_landing)
+    failed = {}
+    for day in (DEMO_END, EARLY_DAY):
+        monkeypatch.setenv("WEIXI_DBT_MIN_DATE", day.isoformat())
+        monkeypatch.setenv("WEIXI_DBT_MAX_DATE", day.isoformat())
+        target = tmp_path / day.isoformat()
+        run_dbt(["test", "-s", "fct_order_lines"], resources, warehouse, target)
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        failed[day] = [r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"]
+    assert failed == {
+        DEMO_END: ["unique_in_window_fct_order_lines_order_line_id__delivered_on"],
+        EARLY_DAY: [],
+    }

@@ -10,22 +10,14 @@ import sys
 import threading
 from pathlib import Path
 
-from orchestration.settings import PROJECT_ROOT
+from orchestration.settings import PROJECT_ROOT, shop_environment
 
 WEIXI = str(Path(sys.executable).with_name("weixi"))
 
 
 def weixi_env(folder: Path) -> dict[str, str]:
     """The environment of a `weixi` process that writes only under ``folder``."""
-    return {
-        **os.environ,
-        "WEIXI_WAREHOUSE": str(folder / "warehouse.duckdb"),
-        "WEIXI_DAGSTER_HOME": str(folder / "dagster_home"),
-        "WEIXI_QUALITY_DOCS": str(folder / "quality_docs"),
-        "WEIXI_MODEL_REGISTRY": str(folder / "models"),
-        "WEIXI_ALERT_LOG": str(folder / "alerts.log"),
-        "WEIXI_EXPORTS_DIR": str(folder / "exports"),
-    }
+    return {**os.environ, **shop_environment(folder)}
 
 
 def run_weixi(folder: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:

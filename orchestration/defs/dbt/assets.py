@@ -54,6 +54,8 @@ def dbt_model_assets() -> DbtModelAssets:
         manifest=manifest,
         project=weixi_dbt_project,
         select=INCREMENTAL_SELECTOR,
+        # An incremental scored mart (segment_history) finds its own changes: it runs with them.
+        exclude=SCORED_SELECTOR,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         dagster_dbt_translator=WeixiDbtTranslator(),

@@ -1,12 +1,36 @@
 -- One row per snapshot date and CRM customer: the customer's RFM segment, value quadrant,
 -- lifecycle stage and membership tier as of that date. Snapshot dates: every month end up to
 -- the reference date, and the reference date itself. RFM, lifecycle stage and tier are
--- recomputed for every snapshot from what is known now, with the macros customer_rfm and
+-- recomputed for a snapshot from what is known now, with the macros customer_rfm and
 -- customer_360 use, so a snapshot on the reference date agrees with them. The value quadrant
 -- comes from the lifetime-value model, which scores the reference date only: a snapshot keeps
 -- the quadrant it was given on the night it was the reference date (read back from this
 -- table before it is replaced); snapshots older than the first scored night have none.
+--
+-- Incremental by snapshot date: a snapshot depends only on the purchases and CRM rows dated on
+-- or before it, so a night recomputes the reference date's snapshot, the one that was the
+-- reference date before (it now holds only the customers of its date), any snapshot not stored
+-- yet, and every snapshot on or after the earliest input date whose fingerprint changed since
+-- the last build (a late correction to an old order recomputes from that order's date on; see
+-- the macro segment_history_inputs). The others are kept as they are. Snapshot dates that are
+-- no longer snapshot dates (the previous reference date, when not a month end) are deleted.
+{{
+    config(
+        materialized='incremental',
+        unique_key='snapshot_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=[
+            "delete from {{ this }} where snapshot_date not in ("
+            ~ "{{ segment_snapshot_dates(ref('fct_orders'), ref('int_reference_date__selected')) }})"
+        ],
+    )
+}}
 {%- set previous = load_relation(this) %}
+{#- Read by name, not ref(): that model is built after this one, from the same inputs. -#}
+{%- set stored_inputs = adapter.get_relation(
+    database=this.database, schema='intermediate', identifier='int_segment_history__inputs'
+) if is_incremental() else none %}
 
 with
 
@@ -34,15 +58,6 @@ customer_value as (
 
 ),
 
-{% if previous is not none -%}
-previous_snapshots as (
-
-    select snapshot_date, customer_id, value_quadrant from {{ this }}
-
-),
-
-{% endif -%}
-
 purchases as (
 
     select
@@ -57,29 +72,65 @@ purchases as (
 
 ),
 
-month_starts as (
+all_snapshot_dates as (
 
-    select cast(unnest(generate_series(
-        date_trunc('month', min(purchases.order_date)),
-        any_value(reference.reference_date),
-        interval 1 month
-    )) as date) as month_start
-    from purchases
-    cross join reference
+    {{ segment_snapshot_dates(ref('fct_orders'), ref('int_reference_date__selected')) }}
 
 ),
 
+{% if is_incremental() -%}
+stored_snapshots as (
+
+    select snapshot_date, bool_or(is_reference_date) as was_reference_date
+    from {{ this }}
+    group by snapshot_date
+
+),
+
+changed_inputs as (
+
+    {% if stored_inputs is none -%}
+    select cast(null as date) as changed_from, true as all_changed
+    {%- else -%}
+    select min(coalesce(current_inputs.input_date, stored.input_date)) as changed_from,
+        false as all_changed
+    from ({{ segment_history_inputs(ref('fct_orders'), ref('stg_crm__customers')) }})
+        as current_inputs
+    full join {{ stored_inputs }} as stored
+        on stored.input_date = current_inputs.input_date
+    where current_inputs.fingerprint is distinct from stored.fingerprint
+    {%- endif %}
+
+),
+
+{% endif -%}
 snapshot_dates as (
 
-    select last_day(month_starts.month_start) as snapshot_date
-    from month_starts
+    select all_snapshot_dates.snapshot_date
+    from all_snapshot_dates
+    {%- if is_incremental() %}
     cross join reference
-    where last_day(month_starts.month_start) < reference.reference_date
-    union
-    select reference_date from reference
+    cross join changed_inputs
+    left join stored_snapshots
+        on stored_snapshots.snapshot_date = all_snapshot_dates.snapshot_date
+    where changed_inputs.all_changed
+        or all_snapshot_dates.snapshot_date = reference.reference_date
+        or all_snapshot_dates.snapshot_date >= changed_inputs.changed_from
+        or stored_snapshots.snapshot_date is null
+        or stored_snapshots.was_reference_date
+    {%- endif %}
 
 ),
 
+{% if previous is not none -%}
+previous_snapshots as (
+
+    select snapshot_date, customer_id, value_quadrant from {{ this }}
+    where snapshot_date in (select snapshot_date from snapshot_dates)
+
+),
+
+{% endif -%}
 -- The purchase aggregates of int_customers__purchases_aggregated, as of each snapshot date.
 purchase_metrics as (
 
