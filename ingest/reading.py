@@ -232,21 +232,30 @@ def read_csv_header(path: Path, entity: Entity, scan: FileScan) -> Header:
 def fast_csv_query(
     path: Path, entity: Entity, scan: FileScan, header: Header, read_typed: bool = False
 ) -> str | None:
-    """A DuckDB query reading the contract columns of the CSV file ``path`` as text ('' where
-    empty, null where the file lacks the column), in file order, or None when the file must
-    take the exact path. The caller checks that the query returned ``scan.line_breaks -
-    header.lines`` rows (see the module docstring).
-
-    ``read_typed``: columns of a ``row_rules.READ_TYPED`` type are typed by the reader, and a
-    value it cannot type fails the query; every column is null where empty."""
+    """A DuckDB query reading the contract columns of the CSV file ``path`` (see
+    :func:`csv_files_query`), or None when the file must take the exact path. The caller checks
+    that the query returned ``scan.line_breaks - header.lines`` rows (see the module
+    docstring)."""
     one_line_per_row = (
         scan.encoding == UTF8
         and scan.ends_with_line_break
         and scan.carriage_returns in (0, scan.line_breaks)
         and header.lines == 1
     )
-    if not one_line_per_row:
-        return None
+    return csv_files_query([path], entity, header, read_typed) if one_line_per_row else None
+
+
+def csv_files_query(
+    paths: list[Path], entity: Entity, header: Header, read_typed: bool = False
+) -> str:
+    """A DuckDB query reading the contract columns of the CSV files ``paths`` as text ('' where
+    empty, null where the files lack the column), file after file, each in file order. The
+    files share ``header`` and their compression, and each may take the fast path (see
+    :func:`fast_csv_query`). With more than one file, ``_path`` holds each row's file, as in
+    ``paths``.
+
+    ``read_typed``: columns of a ``row_rules.READ_TYPED`` type are typed by the reader, and a
+    value it cannot type fails the query; every column is null where empty."""
     position = {name: i for i, name in enumerate(header.present)}
     types = dict.fromkeys(range(len(header.present)), "varchar")
     values = []
@@ -261,12 +270,16 @@ def fast_csv_query(
             types[i] = type_ or "varchar"
             values.append(f'c{i} as "{name}"')
     columns = ", ".join(f"'c{i}': '{type_}'" for i, type_ in types.items())
+    files = ", ".join(sql_literal(str(path)) for path in paths)
+    several = len(paths) > 1
+    if several:
+        values.append("filename as _path")
     # strict_mode refuses what Python's csv would read differently (a quote inside a quoted
     # value, a row of another width): such a file then takes the exact path.
-    return f"""select {", ".join(values)} from read_csv({sql_literal(str(path))}, delim = ',',
+    return f"""select {", ".join(values)} from read_csv([{files}], delim = ',',
         quote = '"', escape = '"', header = true, auto_detect = false, strict_mode = true,
-        null_padding = false, compression = '{"gzip" if is_gzip(path) else "none"}',
-        columns = {{{columns}}})"""
+        null_padding = false, compression = '{"gzip" if is_gzip(paths[0]) else "none"}',
+        filename = {str(several).lower()}, columns = {{{columns}}})"""
 
 
 @dataclass

@@ -3,24 +3,24 @@
 A reason group's contribution is how much the model's log-odds fall when the group's features
 are set to the typical customer's values (the training medians): exact for the logistic
 regression (coefficient x standardised deviation, summed over the group), a what-if for the
-trees. It is computed for all rows at once, and only for the rows whose group differs from the
-typical values (the others contribute nothing), so 1M customers take seconds. The groups that
+trees, walked only from the splits where it leaves the customer's path (``TreeWhatIf``). It is
+computed for all rows at once, and only where the group can become a reason, so 1M customers
+take seconds. The groups that
 raise the score most, by more than ``MIN_CONTRIBUTION``, are phrased from the customer's own
 figures ("no purchase for 214 days, 3x the usual gap"), with numpy's vectorised strings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ml.churn_features import group_columns, model_matrix
-from ml.parallel import single_threaded
 
 if TYPE_CHECKING:
     from ml.churn import ChurnModel
@@ -63,19 +63,143 @@ def group_contributions(
             rise = (matrix[:, columns] - model.reference[columns]) @ weights[columns]
             contributions[needed[:, g], g] = rise[needed[:, g]]
         return list(groups), contributions
-    with single_threaded():
-        base = model.explainer.decision_function(matrix)
-        for g, columns in enumerate(groups.values()):
-            typical = model.reference[columns]
-            differ = (matrix[:, columns] != typical).any(axis=1)
-            contributions[needed[:, g] & ~differ, g] = 0.0
-            rows = np.flatnonzero(needed[:, g] & differ)
+    what_if = TreeWhatIf(model.explainer, model.reference, list(groups.values()))
+    return list(groups), what_if.contributions(matrix, needed)
+
+
+class TreeWhatIf:
+    """The what-if of gradient-boosted trees, computed tree by tree where it can change.
+
+    Setting a group's features to typical values changes a tree's value for a customer only
+    when the customer's path through the tree passes a split on one of those features that
+    the typical value takes the other way; from the first such split the what-if goes down
+    the other branch. Which split that is depends only on the leaf the customer reaches, so
+    it is worked out once per tree and leaf, and the customers of a leaf walk down from it
+    together (a split on the group sends them all the typical way). A customer's path takes
+    one pass over the trees, and the what-ifs only the short walks from those splits: at 1M
+    customers about 150 short walks per customer instead of re-scoring all 200 trees for
+    each of twelve groups. The rise is the sum of the changed trees' differences, which
+    equals the whole model's difference up to rounding (about 1e-15).
+
+    scikit-learn has no public per-tree API, so this reads the fitted
+    ``HistGradientBoostingClassifier``'s predictors (``_predictors``: numeric splits only, as
+    Weixi's models have); the unit tests compare it with ``decision_function``."""
+
+    def __init__(self, model: Any, reference: np.ndarray, groups: list[list[int]]) -> None:
+        self.model = model
+        self.reference = reference
+        self.group_of = np.full(len(reference), -1)
+        for g, columns in enumerate(groups):
+            self.group_of[columns] = g
+        self.groups = len(groups)
+        self.categories = model._bin_mapper.make_known_categories_bitsets()
+        # A binary classifier has one tree per boosting iteration.
+        self.trees = [_Tree.of(iteration[0], reference) for iteration in model._predictors]
+        self.restarts = [self._restarts(tree) for tree in self.trees]
+
+    def contributions(self, matrix: np.ndarray, needed: np.ndarray) -> np.ndarray:
+        """Per row of ``matrix`` and group, the rise in log-odds over the typical values;
+        -inf where not ``needed``."""
+        matrix = self.model._preprocess_X(matrix, reset=False)
+        rise = np.where(needed, 0.0, -np.inf).T.copy()
+        for tree, restart in zip(self.trees, self.restarts, strict=True):
+            # Node numbers as 16-bit integers: numpy sorts those by radix, in one pass.
+            leaves = tree.leaf_finder.predict(matrix, *self.categories, n_threads=1)
+            leaves = leaves.astype(np.uint16)
+            order = np.argsort(leaves, kind="stable")
+            counts = np.bincount(leaves, minlength=len(tree.value))
+            ends = np.cumsum(counts)
+            for leaf in np.flatnonzero(counts):
+                rows = order[ends[leaf] - counts[leaf] : ends[leaf]]
+                for g in np.flatnonzero(restart[leaf] >= 0):
+                    chosen = rows[needed[rows, g]]
+                    for reached, part in self._walk(tree, matrix, restart[leaf, g], chosen, g):
+                        rise[g, part] += tree.value[leaf] - tree.value[reached]
+        return rise.T
+
+    def _restarts(self, tree: _Tree) -> np.ndarray:
+        """Per node and group: where the what-if of a customer reaching the node leaves their
+        path (the other child at the first split on the group taken the other way by the
+        typical value), or -1 when it follows it all the way."""
+        restart = np.full((len(tree.value), self.groups), -1)
+        stack = [0]
+        while stack:
+            node = stack.pop()
+            if tree.is_leaf[node]:
+                continue
+            g = self.group_of[tree.feature[node]]
+            for child, other, left in (
+                (tree.left[node], tree.right[node], True),
+                (tree.right[node], tree.left[node], False),
+            ):
+                restart[child] = restart[node]
+                if restart[node, g] < 0 and tree.typical_left[node] != left:
+                    restart[child, g] = other
+                stack.append(child)
+        return restart
+
+    def _walk(
+        self, tree: _Tree, matrix: np.ndarray, start: int, rows: np.ndarray, g: int
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(leaf, rows reaching it) from ``start`` for ``rows`` of ``matrix`` with group
+        ``g`` at typical values."""
+        pending = [(start, rows)]
+        while pending:
+            node, rows = pending.pop()
             if len(rows) == 0:
                 continue
-            what_if = matrix[rows]
-            what_if[:, columns] = typical
-            contributions[rows, g] = base[rows] - model.explainer.decision_function(what_if)
-    return list(groups), contributions
+            if tree.is_leaf[node]:
+                yield node, rows
+                continue
+            feature = tree.feature[node]
+            if self.group_of[feature] == g:
+                typical = tree.left[node] if tree.typical_left[node] else tree.right[node]
+                pending.append((typical, rows))
+                continue
+            values = matrix[rows, feature]
+            left = np.where(
+                np.isnan(values), tree.missing_left[node], values <= tree.threshold[node]
+            )
+            pending += [(tree.left[node], rows[left]), (tree.right[node], rows[~left])]
+
+
+@dataclass
+class _Tree:
+    """One fitted tree's nodes as plain arrays, and a copy that finds a row's leaf."""
+
+    leaf_finder: Any
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    is_leaf: np.ndarray
+    missing_left: np.ndarray
+    value: np.ndarray
+    typical_left: np.ndarray
+
+    @classmethod
+    def of(cls, predictor: Any, reference: np.ndarray) -> _Tree:
+        """The tree of ``predictor`` (a scikit-learn ``TreePredictor``), with the side of each
+        split the ``reference`` values take."""
+        nodes = predictor.nodes
+        if nodes["is_categorical"].any() or len(nodes) >= 2**16:
+            raise ValueError("reasons of trees with categorical splits or 65,536 nodes or more")
+        numbered = nodes.copy()
+        numbered["value"] = np.arange(len(nodes))
+        feature = nodes["feature_idx"].astype(np.intp)
+        return cls(
+            leaf_finder=type(predictor)(
+                numbered, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets
+            ),
+            feature=feature,
+            threshold=nodes["num_threshold"].copy(),
+            left=nodes["left"].astype(np.intp),
+            right=nodes["right"].astype(np.intp),
+            is_leaf=nodes["is_leaf"].astype(bool),
+            missing_left=nodes["missing_go_to_left"].astype(bool),
+            value=nodes["value"].copy(),
+            typical_left=reference[feature] <= nodes["num_threshold"],
+        )
 
 
 # Phrase building blocks: each takes and returns numpy arrays of the selected rows.

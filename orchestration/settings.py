@@ -67,6 +67,14 @@ class WeixiSettings(BaseSettings):
         description="where DuckDB spills what does not fit its memory limit "
         "(default: the folder `duckdb_tmp` beside the warehouse)",
     )
+    # About 1 GB keeps a 2 GB delivery file's load under 2 GiB of memory; at a third of the
+    # machine DuckDB would keep more in memory than the load gains from.
+    load_memory_limit: str = Field(
+        "1GB",
+        pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$",
+        description="DuckDB memory limit while loading deliveries (a size; never above the "
+        "DuckDB memory limit); the load's peak stays about a gigabyte above it",
+    )
 
     silver_tier_spend: float = Field(10_000, description="trailing-12-month spend for silver")
     gold_tier_spend: float = Field(20_000, description="trailing-12-month spend for gold")

@@ -121,6 +121,8 @@ def export_members(
         (members["holdout_group"] == "treatment") & members["kind"].isin([MARKETING, SERVICE])
     ].copy()
     sendable["customer_id"] = sendable["customer_id"].astype(object)
+    # Addresses are parsed row by row: only for the customers someone may send to tonight.
+    crm = crm[crm["customer_id"].isin(set(sendable["customer_id"]))]
     allowed = permissions(crm, suppressions).merge(_addresses(crm), on="customer_id")
     frame = sendable.merge(allowed, on="customer_id", how="left", indicator="_crm")
     erased_ids = set(suppressions.loc[suppressions["reason"] == ERASURE, "customer_id"])

@@ -77,7 +77,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
                 context.log.info(f"{source.name}: through {day}, {rows_read:,} rows read")
 
         try:
-            with warehouse.connect() as con:
+            with warehouse.connect(memory_limit=landing.memory_limit) as con:
                 report = load_source(
                     con, source, landing.path, start, end, context.run_id, progress, landing.rules()
                 )

@@ -23,7 +23,7 @@ from ingest.row_rules import DeliveryRules
 from ml import registry
 from ml.churn import MODEL_NAME as CHURN_MODEL
 from orchestration.defs.dbt.resource import dbt_resource
-from orchestration.defs.duckdb_settings import DuckDBSettings
+from orchestration.defs.duckdb_settings import DuckDBSettings, lowered_memory_limit
 from orchestration.settings import WeixiSettings
 from orchestration.warehouse_lock import writer_lock
 from warehouse.table_spec import TableSpec
@@ -92,12 +92,17 @@ class Warehouse(dg.ConfigurableResource):
             self._run_lock = None
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(
+        self, read_only: bool = False, memory_limit: str | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the warehouse, closed on exit. While another process holds the file
         (a reader left open blocks writers), wait up to ``lock_wait_seconds``, then raise
         WarehouseLocked naming the file and the holder's PID. A read-only connection does not
         wait (only a writer can block it, and the caller, the late-data sensor, looks again at
-        its next tick)."""
+        its next tick).
+
+        ``memory_limit`` (a size) lowers DuckDB's memory limit while the connection is open,
+        never raises it (see ``duckdb_settings.lowered_memory_limit``)."""
         if not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         config = self.duckdb.config()
@@ -123,7 +128,8 @@ class Warehouse(dg.ConfigurableResource):
                     told = True
                 time.sleep(0.25)
         try:
-            yield con
+            with lowered_memory_limit(con, memory_limit, self.duckdb.memory_limit):
+                yield con
         finally:
             con.close()
 
@@ -216,14 +222,17 @@ class Quality(dg.ConfigurableResource):
 
 
 class Landing(dg.ConfigurableResource):
-    """The landing folder: ``<root>/<source>/<YYYY-MM-DD>/<files>``, and the shop's limits on
-    what a delivered row may hold."""
+    """The landing folder: ``<root>/<source>/<YYYY-MM-DD>/<files>``, the shop's limits on
+    what a delivered row may hold, and DuckDB's memory limit while loading."""
 
     root: str
     max_amount: float = 1_000_000
     max_quantity: int = 10_000
     future_tolerance_hours: float = 1
     timezone: str = "Asia/Shanghai"
+    memory_limit: str | None = None
+    """DuckDB's memory limit while loading (see ``Warehouse.connect``); None keeps the
+    warehouse's."""
 
     @property
     def path(self) -> Path:
@@ -324,6 +333,7 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             max_quantity=settings.max_quantity,
             future_tolerance_hours=settings.future_tolerance_hours,
             timezone=settings.timezone,
+            memory_limit=settings.load_memory_limit,
         ),
         "serving": Serving(root=str(settings.serving_dir)),
         "reports": Reports(root=str(settings.reports_dir), timezone=settings.timezone),

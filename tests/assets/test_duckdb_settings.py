@@ -4,10 +4,12 @@ of a run: the warehouse resource's connections and dbt's connection."""
 import json
 import os
 
+import pytest
 import yaml
 from dbt.cli.main import dbtRunner
 
 from orchestration.defs.dbt.resource import dbt_resource
+from orchestration.defs.duckdb_settings import size_bytes
 from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings
 from tests.support import weixi_resources
 
@@ -101,3 +103,38 @@ def test_a_model_after_a_spill_reuses_the_spill_folder(tmp_path):
     )
     assert spill.exists(), "the first model did not spill; the test no longer proves anything"
     assert result.success, result.exception or [r.message for r in result.result]
+
+
+def test_the_load_memory_limit_reaches_the_loader_through_the_landing_resource(tmp_path):
+    assert WeixiSettings().load_memory_limit == "1GB"
+    resources = weixi_resources(
+        tmp_path / "w.duckdb", tmp_path / "landing", duckdb_memory_limit="2GB"
+    )
+    warehouse, limit = resources["warehouse"], resources["landing"].memory_limit
+    with warehouse.connect() as other:
+        # The limit is the database's: another connection of the process sees it lowered while
+        # the load runs, and the configured limit, exactly, afterwards.
+        with warehouse.connect(memory_limit=limit) as con:
+            assert con.execute(SETTINGS_QUERY).fetchone()[0] == "953.6 MiB"
+            assert other.execute(SETTINGS_QUERY).fetchone()[0] == "953.6 MiB"
+        assert other.execute(SETTINGS_QUERY).fetchone()[0] == "1.8 GiB"
+    with warehouse.connect(memory_limit=limit) as con:
+        pass
+    with warehouse.connect() as con:
+        assert con.execute(SETTINGS_QUERY).fetchone()[0] == "1.8 GiB"
+
+
+def test_the_load_memory_limit_never_raises_duckdbs(tmp_path):
+    resources = weixi_resources(
+        tmp_path / "w.duckdb", tmp_path / "landing", duckdb_memory_limit="400MB"
+    )
+    with resources["warehouse"].connect(memory_limit="1GB") as con:
+        assert con.execute(SETTINGS_QUERY).fetchone()[0] == "381.4 MiB"
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("1GB", 1e9), ("953.6 MiB", 953.6 * 2**20), (" 2 tib ", 2 * 2**40), ("0 bytes", 0)],
+)
+def test_sizes_read_as_duckdb_writes_them(text, size):
+    assert size_bytes(text) == size

@@ -15,6 +15,7 @@ from ml.churn import (
     LOGISTIC_REGRESSION,
     decide,
     evaluate,
+    fit_gradient_boosting,
     fit_logistic_regression,
     risk_band,
     score,
@@ -189,6 +190,30 @@ def test_logistic_reasons_equal_the_what_if_on_the_model(snapshots):
         typical[:, columns] = model.reference[columns]
         expected = base - model.explainer.decision_function(typical)
         np.testing.assert_allclose(contributions[:, g], expected, atol=1e-9)
+    assert groups[0] == "recency"
+
+
+def test_tree_reasons_equal_the_what_if_on_the_whole_model(snapshots):
+    from ml.churn_features import group_columns, model_matrix
+    from ml.churn_reasons import group_contributions
+
+    model = fit_gradient_boosting(snapshots[snapshots["churned"].notna()])
+    matrix = model_matrix(snapshots.head(3000), model.features)
+    # Some customers exactly typical in a group, and a missing value the trees route aside.
+    matrix[:50, :2] = model.reference[:2]
+    matrix[50:60, 5] = np.nan
+    needed = np.ones((len(matrix), len(group_columns(model.features))), dtype=bool)
+    needed[::7, 3] = False
+    groups, contributions = group_contributions(model, matrix, needed)
+    base = model.explainer.decision_function(matrix)
+    for g, columns in enumerate(group_columns(model.features).values()):
+        typical = matrix.copy()
+        typical[:, columns] = model.reference[columns]
+        expected = np.where(
+            needed[:, g], base - model.explainer.decision_function(typical), -np.inf
+        )
+        np.testing.assert_allclose(contributions[:, g], expected, atol=1e-9)
+    assert (contributions[:50, 0] == 0).all()
     assert groups[0] == "recency"
 
 

@@ -1,6 +1,7 @@
 """The loader's two ways of reading a CSV file give the same rows: DuckDB's reader (the fast path,
 staged or read while validating) and Python's csv module in bounded batches (the exact path)."""
 
+import gzip
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -45,11 +46,13 @@ def deliver(landing: Path, name: str, text: str, day: date = DAY, source: str = 
     folder = landing / source / day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    path.write_bytes(text.encode())
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
     return path
 
 
 def load(tmp_path: Path, source=ORDERS, start: date = DAY, end: date = DAY):
+    """Load ``tmp_path``'s landing folder into a new warehouse there."""
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     return con, load_source(con, source, tmp_path / "landing", start, end, "test")
 
@@ -360,3 +363,104 @@ def test_a_large_file_whose_column_changed_type_is_refused(tmp_path, monkeypatch
     deliver(tmp_path / "landing", "orders.csv", "\n".join([HEADER, *rows]) + "\n")
     with pytest.raises(DeliveryError, match=r"orders\.csv: column\(s\) changed type: status"):
         load(tmp_path)
+
+
+REORDERED = (
+    "customer_id,order_id,ordered_at,status,items_amount,discount_amount,total_amount,updated_at"
+)
+
+
+@pytest.fixture
+def straight_reads(monkeypatch) -> list[int]:
+    """The number of files each read_csv statement reading files straight or directly read."""
+    reads: list[int] = []
+
+    def counting(paths, *args, **kwargs):
+        reads.append(len(paths))
+        return reading.csv_files_query(paths, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "csv_files_query", counting)
+    return reads
+
+
+def _deliver_both(tmp_path: Path, files: dict[tuple[date, str], list[str]]) -> None:
+    """Deliver ``files`` ((day, name): lines after the header) to the landing folders of a
+    load as it runs and of one by the exact path."""
+    for (day, name), lines in files.items():
+        header = REORDERED if "reordered" in name else HEADER
+        for way in ("fast", "exact"):
+            deliver(tmp_path / way / "landing", name, "\n".join([header, *lines]) + "\n", day)
+
+
+def _load_both(tmp_path: Path, monkeypatch, days: int):
+    """Load both landing folders of :func:`_deliver_both` over ``days`` days from DAY; return
+    both tables and reports."""
+    end = DAY + timedelta(days - 1)
+    fast_con, fast_report = load(tmp_path / "fast", end=end)
+    monkeypatch.setattr(loader, "fast_csv_query", lambda *args: None)
+    exact_con, exact_report = load(tmp_path / "exact", end=end)
+    return (tables(fast_con), fast_report), (tables(exact_con), exact_report)
+
+
+def test_small_files_of_several_days_go_straight_together_with_their_own_line_numbers(
+    tmp_path, monkeypatch, exact_reads, straight_reads
+):
+    _deliver_both(
+        tmp_path,
+        {
+            (DAY, "orders.csv"): [row("O1"), row("O2")],
+            (DAY, "orders_b.csv"): [row("O3"), row("O4", status="LOST"), row("O5")],
+            (DAY + timedelta(1), "orders.csv"): [row("O1", total="7"), row("O6")],
+            (DAY + timedelta(1), "orders_reordered.csv"): [
+                "C1,O7,2025-03-01 10:00:00,paid,1,0,1,2025-03-01 10:00:00"
+            ],
+            (DAY + timedelta(2), "orders.csv.gz"): [row("O8"), row("O9", total="-1"), row("O10")],
+            (DAY + timedelta(2), "orders_z.csv"): [row("O11")],
+        },
+    )
+    (fast, fast_report), (exact, exact_report) = _load_both(tmp_path, monkeypatch, 3)
+    assert len(exact_reads) == 6  # only the second load read files exactly
+    # one statement for the four files sharing a header and compression, and one for the second
+    # pass naming their broken rows (the other two files are read one by one)
+    assert straight_reads == [4, 4]
+    assert fast == exact
+    assert fast_report.reasons == exact_report.reasons
+    assert sorted(r[-3:] for r in fast["orders"] if r[0] in ("O1", "O5", "O7", "O10", "O11")) == [
+        (DAY, "orders/2025-03-01/orders.csv", 2),
+        (DAY, "orders/2025-03-01/orders_b.csv", 4),
+        (DAY + timedelta(1), "orders/2025-03-02/orders.csv", 2),
+        (DAY + timedelta(1), "orders/2025-03-02/orders_reordered.csv", 2),
+        (DAY + timedelta(2), "orders/2025-03-03/orders.csv.gz", 4),
+        (DAY + timedelta(2), "orders/2025-03-03/orders_z.csv", 2),
+    ]
+    assert [r[:2] for r in fast["quarantine"]] == [
+        ("orders/2025-03-01/orders_b.csv", 3),
+        ("orders/2025-03-03/orders.csv.gz", 3),
+    ]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        [row("O4"), "", row("O5")],  # a blank line: fewer records than lines
+        [row("O4"), "O5,C1,2025-03-01 10:00:00,paid"],  # a row DuckDB refuses
+        [row("O1"), row("O5")],  # a key repeated on the day
+    ],
+    ids=["blank_line", "refused_row", "key_repeats"],
+)
+def test_small_files_that_cannot_go_straight_together_are_validated_like_the_exact_path(
+    tmp_path, monkeypatch, odd
+):
+    _deliver_both(
+        tmp_path,
+        {
+            (DAY, "orders.csv"): [row("O1"), row("O2")],
+            (DAY, "orders_b.csv"): odd,
+            (DAY, "orders_c.csv"): [row("O6"), row("O7", status="LOST"), row("O8")],
+            (DAY + timedelta(1), "orders.csv"): [row("O9")],
+        },
+    )
+    (fast, fast_report), (exact, exact_report) = _load_both(tmp_path, monkeypatch, 2)
+    assert fast == exact
+    assert fast_report.reasons == exact_report.reasons
+    assert ("O8", 4) in [(r[0], r[-1]) for r in fast["orders"]]
