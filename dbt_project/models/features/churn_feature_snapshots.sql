@@ -15,6 +15,16 @@
     split into unchanged orders (running totals read by ASOF joins) and changed orders pays off
     only across several snapshots, and a scoring snapshot has no label to count. #}
 {%- set one_snapshot = snapshots == 0 %}
+{#- The spend of a customer's purchase rows (order_date, net_revenue) in the windows before as_of. -#}
+{%- set spend_windows -%}
+        coalesce(sum(net_revenue) filter (where order_date > as_of - 90), 0) as spend_last_90d,
+        coalesce(
+            sum(net_revenue) filter (where order_date <= as_of - 90 and order_date > as_of - 180),
+            0
+        ) as spend_prior_90d,
+        coalesce(sum(net_revenue) filter (where order_date > as_of - 365), 0)
+            as trailing_12m_spend
+{%- endset %}
 
 with
 
@@ -270,13 +280,7 @@ purchase_metrics as (
             )
             as bigint
         ) as purchases_prior_90d,
-        coalesce(sum(net_revenue) filter (where order_date > as_of - 90), 0) as spend_last_90d,
-        coalesce(
-            sum(net_revenue) filter (where order_date <= as_of - 90 and order_date > as_of - 180),
-            0
-        ) as spend_prior_90d,
-        coalesce(sum(net_revenue) filter (where order_date > as_of - 365), 0)
-            as trailing_12m_spend,
+        {{ spend_windows }},
         cast(sum(refunds) as bigint) as refunds,
         [max(order_date), arg_max(previous_day, order_date)] as latest_days
     from known_days
@@ -311,13 +315,7 @@ changed_metrics as (
         count(*) filter (
             where order_date <= as_of - 90 and order_date > as_of - 180
         ) as purchases_prior_90d,
-        coalesce(sum(net_revenue) filter (where order_date > as_of - 90), 0) as spend_last_90d,
-        coalesce(
-            sum(net_revenue) filter (where order_date <= as_of - 90 and order_date > as_of - 180),
-            0
-        ) as spend_prior_90d,
-        coalesce(sum(net_revenue) filter (where order_date > as_of - 365), 0)
-            as trailing_12m_spend,
+        {{ spend_windows }},
         count(*) filter (where is_refunded) as refunds
     from changed_purchases
     group by all
