@@ -1,12 +1,68 @@
+-- depends_on: {{ ref('fct_orders') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='kpi_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=[
+            "delete from {{ this }} where kpi_date not between "
+            ~ "(select min(order_date) from {{ ref('int_customers__purchases_by_day') }} "
+            ~ "where purchases > 0) and "
+            ~ "(select max(order_date) from {{ ref('int_customers__purchases_by_day') }} "
+            ~ "where purchases > 0)"
+        ],
+    )
+}}
+
 -- Read from the per-customer daily aggregate, and without range joins: a customer's purchase
 -- days merge into spans of coverage (30 days for the active customers, 365 for the revenue
 -- ranking), so the cost follows customer-days and the output, not days x buyers.
+--
+-- Incremental by day: a day's figures depend only on the purchase days up to it (365 days back
+-- for the revenue ranking, a customer's first purchase for new and returning buyers), so a
+-- night recomputes the days from the earliest order date of the orders the partition window
+-- delivered (those int_customers__purchases_by_day rewrote; a late correction to an old order
+-- recomputes from that order's day on) and the last day stored before (its revenue
+-- concentration is measured only while it is the last day). Earlier days are kept; the
+-- purchase days the recomputed ones read start 365 days before them. Days outside the first
+-- to the last purchase date are deleted after (a correction may empty the last day).
 with
 
-purchase_days as (
+all_purchase_days as (
 
     select * from {{ ref('int_customers__purchases_by_day') }}
     where purchases > 0
+
+),
+
+-- The first day recomputed, and the first purchase day its figures read.
+recomputed as (
+
+    {% if is_incremental() -%}
+    select
+        least(
+            coalesce(
+                (
+                    select min(order_date) from {{ ref('fct_orders') }}
+                    {{ in_partition_window('delivered_on') }}
+                ),
+                date '9999-12-31'
+            ),
+            coalesce((select max(kpi_date) from {{ this }}), date '1900-01-01')
+        ) as first_day
+    {%- else -%}
+    select date '1900-01-01' as first_day
+    {%- endif %}
+
+),
+
+purchase_days as (
+
+    select all_purchase_days.*
+    from all_purchase_days
+    cross join recomputed
+    where all_purchase_days.order_date >= recomputed.first_day - 365
 
 ),
 
@@ -17,12 +73,14 @@ customer_days as (
 
 ),
 
+-- Over every purchase day: a customer's first purchase may lie before the days read.
 first_purchases as (
 
     select
         customer_id,
         min(order_date) as first_purchase_date
-    from customer_days
+    from all_purchase_days
+    where customer_id is not null
     group by all
 
 ),
@@ -118,9 +176,14 @@ active_30d as (
 -- every active customer on every day would cost days x customers rows.
 measure_dates as (
 
-    select kpi_date from spine
-    where kpi_date = last_day(kpi_date)
-        or kpi_date = (select max(kpi_date) from spine)
+    select spine.kpi_date
+    from spine
+    cross join recomputed
+    where spine.kpi_date >= recomputed.first_day
+        and (
+            spine.kpi_date = last_day(spine.kpi_date)
+            or spine.kpi_date = (select max(kpi_date) from spine)
+        )
 
 ),
 
@@ -214,6 +277,7 @@ final as (
         ) as repurchase_rate,
         cast(concentration.top20_revenue_share_12m as double) as top20_revenue_share_12m
     from spine
+    cross join recomputed
     left join daily_orders
         on daily_orders.order_date = spine.kpi_date
     left join daily_buyers
@@ -224,6 +288,7 @@ final as (
         on active_30d.kpi_date = spine.kpi_date
     left join concentration
         on concentration.kpi_date = spine.kpi_date
+    where spine.kpi_date >= recomputed.first_day
 
 )
 
