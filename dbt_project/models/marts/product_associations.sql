@@ -1,5 +1,6 @@
 -- One row per "bought together" rule antecedent -> consequent, at product and at subcategory
--- level, over the purchases (baskets) up to the reference date: support, confidence, lift.
+-- level, over the purchases (baskets) up to the reference date: support, confidence, lift. The
+-- baskets are counted per day by int_orders__item_pairs_by_day (incremental); this sums them.
 {#- A rule needs this many baskets with both sides, and at least this support (share of all
     baskets), so that big shops do not list millions of chance pairs and small ones no
     one-off coincidences. -#}
@@ -7,15 +8,18 @@
 {% set min_support = 0.0001 %}
 with
 
-orders as (
+reference as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_reference_date__selected') }}
 
 ),
 
-lines as (
+day_counts as (
 
-    select * from {{ ref('fct_order_lines') }}
+    select day_counts.*
+    from {{ ref('int_orders__item_pairs_by_day') }} as day_counts
+    cross join reference
+    where day_counts.order_date <= reference.reference_date
 
 ),
 
@@ -25,66 +29,30 @@ products as (
 
 ),
 
-reference as (
-
-    select * from {{ ref('int_reference_date__selected') }}
-
-),
-
-basket_lines as (
-
-    select lines.order_id, lines.product_id, products.subcategory
-    from lines
-    inner join orders
-        on orders.order_id = lines.order_id
-    left join products
-        on products.product_id = lines.product_id
-    cross join reference
-    where orders.is_purchase
-        and orders.order_date <= reference.reference_date
-        and lines.product_id is not null
-
-),
-
-items as (
-
-    select distinct 'product' as association_level, order_id, product_id as item
-    from basket_lines
-    union all
-    select distinct 'subcategory', order_id, subcategory
-    from basket_lines
-    where subcategory is not null
-
-),
-
 baskets as (
 
-    select count(distinct order_id) as baskets from basket_lines
+    select cast(coalesce(sum(baskets), 0) as bigint) as baskets
+    from day_counts
+    where first_item is null
 
 ),
 
 item_baskets as (
 
-    select association_level, item, count(*) as item_baskets
-    from items
+    select association_level, first_item as item, cast(sum(baskets) as bigint) as item_baskets
+    from day_counts
+    where first_item is not null
+        and second_item is null
     group by all
 
 ),
 
--- A pair is counted once, with its items in order, and then read both ways: half the rows of
--- a join on every ordered pair (the cost of this model grows with them).
+-- Each pair is stored once, with its items in order, and read both ways.
 unordered_pairs as (
 
-    select
-        first_item.association_level,
-        first_item.item as first_item,
-        second_item.item as second_item,
-        count(*) as pair_baskets
-    from items as first_item
-    inner join items as second_item
-        on second_item.order_id = first_item.order_id
-        and second_item.association_level = first_item.association_level
-        and second_item.item > first_item.item
+    select association_level, first_item, second_item, cast(sum(baskets) as bigint) as pair_baskets
+    from day_counts
+    where second_item is not null
     group by all
 
 ),

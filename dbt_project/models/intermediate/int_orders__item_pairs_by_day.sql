@@ -1,0 +1,166 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
+{#- Read only by an incremental run: the catalog the stored rows were counted with. -#}
+-- depends_on: {{ ref('stg_orders__products') }}
+
+-- One row per order date, association level (product, subcategory) and item pair of the
+-- purchases (baskets) placed that day: the baskets holding both items (second_item null: the
+-- baskets holding the item; both null at product level: the day's baskets), so that
+-- product_associations sums days instead of joining every basket's items to each other.
+-- Incremental window: every order date of an order or order line (re)delivered in
+-- [min_date, max_date] is recounted whole, as int_customers__purchases_by_day does; a day
+-- left without baskets keeps a zero row so that its old counts are replaced. A product moved
+-- to another subcategory changes the counts of every day: when the catalog differs from the
+-- one the stored rows were counted with (catalog_fingerprint), every day is recounted.
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_orders__products') }}
+
+),
+
+catalog as (
+
+    select md5(string_agg(
+        product_id || '=' || coalesce(subcategory, ''), ',' order by product_id
+    )) as catalog_fingerprint
+    from products
+
+),
+
+{% if is_incremental() -%}
+touched_dates as (
+
+    select order_date from orders
+    {{ in_partition_window('delivered_on') }}
+    union
+    select orders.order_date
+    from (select order_id from lines {{ in_partition_window('delivered_on') }}) as delivered
+    inner join orders
+        on orders.order_id = delivered.order_id
+    union
+    -- Every day when the catalog changed (or the stored rows disagree about it).
+    select order_date from orders
+    where (select catalog_fingerprint from catalog) is distinct from (
+        select case when min(catalog_fingerprint) = max(catalog_fingerprint)
+            then min(catalog_fingerprint) end
+        from {{ this }}
+    )
+
+),
+
+{% else -%}
+touched_dates as (
+
+    select distinct order_date from orders
+
+),
+
+{% endif -%}
+basket_lines as (
+
+    select lines.order_id, orders.order_date, lines.product_id, products.subcategory
+    from lines
+    inner join orders
+        on orders.order_id = lines.order_id
+    left join products
+        on products.product_id = lines.product_id
+    where orders.is_purchase
+        and lines.product_id is not null
+        and orders.order_date in (select order_date from touched_dates)
+
+),
+
+items as (
+
+    select distinct 'product' as association_level, order_id, order_date, product_id as item
+    from basket_lines
+    union all
+    select distinct 'subcategory', order_id, order_date, subcategory
+    from basket_lines
+    where subcategory is not null
+
+),
+
+-- A pair is counted once, with its items in order (product_associations reads it both ways).
+pairs as (
+
+    select
+        first_item.order_date,
+        first_item.association_level,
+        first_item.item as first_item,
+        second_item.item as second_item,
+        count(*) as baskets
+    from items as first_item
+    inner join items as second_item
+        on second_item.order_id = first_item.order_id
+        and second_item.association_level = first_item.association_level
+        and second_item.item > first_item.item
+    group by all
+
+),
+
+single_items as (
+
+    select order_date, association_level, item as first_item, null as second_item, count(*)
+        as baskets
+    from items
+    group by all
+
+),
+
+day_baskets as (
+
+    select
+        touched_dates.order_date,
+        'product' as association_level,
+        null as first_item,
+        null as second_item,
+        count(distinct basket_lines.order_id) as baskets
+    from touched_dates
+    left join basket_lines
+        on basket_lines.order_date = touched_dates.order_date
+    group by all
+
+),
+
+final as (
+
+    select
+        cast(counts.order_date as date) as order_date,
+        cast(counts.association_level as varchar) as association_level,
+        cast(counts.first_item as varchar) as first_item,
+        cast(counts.second_item as varchar) as second_item,
+        cast(counts.baskets as bigint) as baskets,
+        cast(catalog.catalog_fingerprint as varchar) as catalog_fingerprint
+    from (
+        select * from pairs
+        union all by name
+        select * from single_items
+        union all by name
+        select * from day_baskets
+    ) as counts
+    cross join catalog
+
+)
+
+select * from final
