@@ -239,3 +239,36 @@ def test_order_lines_are_proved_unique_where_the_window_delivered_them(
         DEMO_END: ["unique_in_window_fct_order_lines_order_line_id__delivered_on"],
         EARLY_DAY: [],
     }
+
+
+def test_item_pairs_are_recounted_everywhere_when_a_product_changes_subcategory(
+    pipeline_warehouse, demo_landing, tmp_path, monkeypatch
+):
+    # The per-day pair counts of a night's window only, but a product moved to another
+    # subcategory (its latest catalogue row changed) changes the subcategory pairs of every
+    # day it was bought: the incremental run must then equal a full rebuild.
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        moved = con.execute(
+            "update raw.orders__products set subcategory = subcategory || ' (moved)' "
+            "where product_id = (select product_id from marts.fct_order_lines "
+            "group by all order by count(*) desc, product_id limit 1) returning product_id"
+        ).fetchall()
+    assert moved
+    resources = weixi_resources(warehouse, demo_landing)
+    monkeypatch.setenv("WEIXI_DBT_MIN_DATE", DEMO_END.isoformat())
+    monkeypatch.setenv("WEIXI_DBT_MAX_DATE", DEMO_END.isoformat())
+    models = ["-s", "int_orders__item_pairs_by_day", "product_associations"]
+    run = run_dbt(["run", *models], resources, warehouse, tmp_path / "incremental")
+    assert run.returncode == 0, run.stdout[-4000:]
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(warehouse, rebuilt)
+    build = run_dbt(["run", "--full-refresh", *models], resources, rebuilt, tmp_path / "full")
+    assert build.returncode == 0, build.stdout[-4000:]
+
+    tables = ("intermediate.int_orders__item_pairs_by_day", "marts.product_associations")
+    kept, full = table_digests(warehouse, DBT_SCHEMAS), table_digests(rebuilt, DBT_SCHEMAS)
+    assert [kept[t] for t in tables] == [full[t] for t in tables]
+    before = table_digests(pipeline_warehouse[0], ("intermediate",))
+    assert kept[tables[0]] != before[tables[0]]
