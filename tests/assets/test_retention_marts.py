@@ -258,3 +258,34 @@ def test_a_customer_twice_in_a_snapshot_fails_its_uniqueness_test(
     results = json.loads((target / "run_results.json").read_text())["results"]
     failed = [r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"]
     assert failed == ["unique_combination_segment_history_snapshot_date__customer_id"]
+
+
+def test_audience_candidates_pick_the_cross_sell_and_top_three_by_rank(scored_warehouse):
+    # The cross-sell is the best-ranked bought-together product, else the first
+    # recommendation; the recommended products are the top three names in rank order.
+    recs = _query(scored_warehouse, "select * from marts.recommendations").sort_values(
+        ["customer_id", "rank"]
+    )
+    first = recs.groupby("customer_id").head(1).set_index("customer_id")
+    bought_with = recs[recs["reason_kind"] == "bought_with"].groupby("customer_id").head(1)
+    cross_sell = first[["product_id", "product_name"]].copy()
+    cross_sell.loc[bought_with["customer_id"]] = bought_with[["product_id", "product_name"]].values
+    top_three = recs[recs["rank"] <= 3].groupby("customer_id")["product_name"].agg("; ".join)
+    candidates = _query(
+        scored_warehouse,
+        "select customer_id, cross_sell_product_id, cross_sell_product_name, "
+        "recommended_products from marts.audience_candidates",
+    ).set_index("customer_id")
+    assert (bought_with["rank"] > 1).any() and candidates["recommended_products"].notna().any()
+    expected = pd.DataFrame(
+        {
+            "cross_sell_product_id": cross_sell["product_id"],
+            "cross_sell_product_name": cross_sell["product_name"],
+            "recommended_products": top_three,
+        }
+    ).reindex(candidates.index)
+    pd.testing.assert_frame_equal(
+        candidates.astype(object).where(candidates.notna(), None),
+        expected.astype(object).where(expected.notna(), None),
+        check_names=False,
+    )
