@@ -112,7 +112,9 @@ def bench_export(members: int) -> None:
         timed(f"hash {len(ads):,} ad members for {fmt.destination}", ad_hashes, fmt, ads)
     with tempfile.TemporaryDirectory() as folder, duckdb.connect() as con:
         SYNC_STATE.create(con)
-        changes = timed("state changes, first sync (night_changes)", night_changes, con, export)
+        changes = timed(
+            "state changes, first sync (night_changes)", night_changes, con, export, False
+        )
         night = NightInput(export, DAY, changes, frozenset(), Path(folder))
         outcome = timed(
             "every file and ad audience, first sync (run_syncs)", run_syncs, night, None
@@ -121,7 +123,7 @@ def bench_export(members: int) -> None:
         added = outcome.added_state()
         timed("state written", update_state, con, added, outcome.removed_state())
         print(f"  {len(outcome.files)} files, {size / 1e6:,.1f} MB, {len(added):,} state rows")
-        changes = timed("state changes, re-run (night_changes)", night_changes, con, export)
+        changes = timed("state changes, re-run", night_changes, con, export, False)
         night = NightInput(export, DAY, changes, frozenset(), Path(folder))
         timed("re-run of the day (nothing added)", run_syncs, night, None)
 

@@ -99,10 +99,13 @@ class NightInput:
     exports_dir: Path
 
 
-def night_changes(con: duckdb.DuckDBPyConnection, export: ExportMembers) -> StateChanges:
+def night_changes(
+    con: duckdb.DuckDBPyConnection, export: ExportMembers, webhook: bool = True
+) -> StateChanges:
     """What every destination must add and remove tonight: ``export``'s rows each destination
     takes (its channel's members, marketing members with an ad identifier, all of them)
-    against :data:`SYNC_STATE` on ``con`` (:func:`state_changes`)."""
+    against :data:`SYNC_STATE` on ``con`` (:func:`state_changes`); the webhook only when one is
+    configured (``webhook``), since otherwise nothing is pushed and it keeps what it holds."""
     rows = export.rows
     tonight = pd.DataFrame(
         {
@@ -117,7 +120,8 @@ def night_changes(con: duckdb.DuckDBPyConnection, export: ExportMembers) -> Stat
         for fmt in FILE_FORMATS
     }
     wanted |= {ad.destination: "ad" for ad in AD_FORMATS}
-    wanted[WEBHOOK] = "true"
+    if webhook:
+        wanted[WEBHOOK] = "true"
     return state_changes(con, tonight, wanted)
 
 
@@ -125,9 +129,7 @@ def run_syncs(night: NightInput, webhook: WebhookClient | None) -> SyncOutcome:
     """Sync every destination and audience for ``night``; ``webhook`` ``None`` when no endpoint
     is configured (its syncs are recorded as ``skipped`` and its state kept)."""
     outcome = SyncOutcome()
-    rows = night.export.rows.assign(
-        idempotency_key=with_keys(night.export.rows, night.audience_date)
-    )
+    rows = night.export.rows
     for fmt in FILE_FORMATS:
         current = rows if fmt.channel is None else rows[rows["channel"] == fmt.channel]
         for audience, members, change in _pairs(night, fmt.destination, current):
@@ -149,17 +151,24 @@ def _pairs(night: NightInput, destination: str, current: pd.DataFrame):
     now = dict(tuple(current.groupby("audience", sort=False)))
     for audience in sorted(set(now) | night.changes.audiences(destination)):
         members = now.get(audience, current.iloc[:0])
-        yield audience, members, night.changes.diff(destination, audience, members)
+        change = night.changes.diff(destination, audience, members)
+        # Keys only for who is added: the others' are in the state already.
+        added = change.added.assign(idempotency_key=with_keys(change.added, night.audience_date))
+        yield audience, members, Diff(added=added, removed=change.removed)
 
 
 def _hashes_by_customer(ad: AdFormat, members: pd.DataFrame) -> pd.DataFrame:
+    return ad_hashes(ad, members).set_index("customer_id")
+
+
+def _hashes_as_json(ad: AdFormat, hashes: pd.DataFrame) -> list[str]:
+    """The hashes sent of each row, as the state keeps them; made for the added members only,
+    since everyone else's are in the state already."""
     columns = [ad.email_column, ad.phone_column]
-    hashes = ad_hashes(ad, members).set_index("customer_id")
-    hashes["as_json"] = [
+    return [
         json.dumps({k: v for k, v in zip(columns, pair, strict=True) if isinstance(v, str)})
         for pair in zip(hashes[columns[0]], hashes[columns[1]], strict=True)
     ]
-    return hashes
 
 
 def _suppressed(night: NightInput, audience: str, channel: str | None, kind: str | None) -> int:
@@ -271,7 +280,9 @@ def _sync_ads(night, ad: AdFormat, audience, members, by_customer, change: Diff,
         gone = gone.drop_duplicates().sort_values(columns, na_position="last")
         write_file(gone, remove_path)
         outcome.files.append(remove_path)
-    added_hashes = change.added["customer_id"].map(hashes["as_json"])
+    added_hashes = pd.Series(
+        _hashes_as_json(ad, hashes.loc[change.added["customer_id"]]), dtype=object
+    )
     outcome.added.append(_state_rows(ad.destination, change.added, started_at, added_hashes))
     outcome.removed.append(removed)
     counts = _counts(

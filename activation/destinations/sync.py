@@ -136,17 +136,22 @@ KEY = ("destination", "audience", "customer_id")
 class StateChanges:
     """How tonight's members differ from what the destinations hold: per (destination,
     audience), the customer ids not held yet (``added``) and the state rows no longer wanted
-    (``removed``, every column of :data:`SYNC_STATE`)."""
+    (``removed``, every column of :data:`SYNC_STATE`); ``held``, every (destination, audience)
+    the state holds members of."""
 
     added: dict[tuple[str, str], pd.Series]
     removed: dict[tuple[str, str], pd.DataFrame]
+    held: frozenset[tuple[str, str]]
 
     @classmethod
-    def from_frames(cls, added: pd.DataFrame, removed: pd.DataFrame) -> StateChanges:
+    def from_frames(
+        cls, added: pd.DataFrame, removed: pd.DataFrame, held: pd.DataFrame
+    ) -> StateChanges:
         """Grouped once, so each sync looks up its own part."""
         return cls(
             added={k: g["customer_id"] for k, g in added.groupby(["destination", "audience"])},
             removed={k: g for k, g in removed.groupby(["destination", "audience"])},
+            held=frozenset(zip(held["destination"], held["audience"], strict=True)),
         )
 
     def diff(self, destination: str, audience: str, members: pd.DataFrame) -> Diff:
@@ -157,8 +162,8 @@ class StateChanges:
         return Diff(added=added, removed=removed)
 
     def audiences(self, destination: str) -> set[str]:
-        """The audiences of which the destination holds members no longer wanted."""
-        return {audience for d, audience in self.removed if d == destination}
+        """The audiences the destination holds members of."""
+        return {audience for d, audience in self.held if d == destination}
 
 
 def state_changes(
@@ -169,8 +174,9 @@ def state_changes(
     of rows held.
 
     ``members``: tonight's export rows (``audience``, ``customer_id`` and the columns the
-    predicates read); ``wanted``: per destination, the SQL predicate over those rows that says
-    which of them it should hold.
+    predicates read); ``wanted``: per destination synced tonight, the SQL predicate over those
+    rows that says which of them it should hold. A destination not in ``wanted`` is not
+    compared: it keeps what it holds.
     """
     con.register(HELD, pa.Table.from_pandas(members, preserve_index=False))
     try:
@@ -187,13 +193,16 @@ def state_changes(
         removed = con.execute(
             f"with tonight as ({tonight}) "
             f"select {', '.join(SYNC_STATE.column_names)} from {SYNC_STATE.name} "
-            f"anti join tonight using ({key})"
+            f"anti join tonight using ({key}) where list_contains($synced, destination)",
+            {"synced": list(wanted)},
         ).df()
+        held = con.execute(f"select distinct destination, audience from {SYNC_STATE.name}").df()
     finally:
         con.unregister(HELD)
     return StateChanges.from_frames(
         added.astype(dict.fromkeys(KEY, object)),
         SYNC_STATE.conform(removed).astype(dict.fromkeys(KEY, object)),
+        held,
     )
 
 

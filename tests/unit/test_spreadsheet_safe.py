@@ -94,7 +94,7 @@ def _night(tmp_path: Path) -> NightInput:
     export = ExportMembers(rows=pd.DataFrame(rows), blocked=blocked)
     with duckdb.connect() as con:
         SYNC_STATE.create(con)  # a first sync: the destinations hold nobody yet
-        changes = night_changes(con, export)
+        changes = night_changes(con, export, webhook=False)
     return NightInput(
         export=export,
         audience_date=date(2025, 12, 30),

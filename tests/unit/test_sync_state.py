@@ -64,7 +64,7 @@ def _from_scratch(export: ExportMembers) -> set[tuple[str, str, str]]:
 
 
 def _night(con, export: ExportMembers, day: date, folder: Path) -> pd.DataFrame:
-    night = NightInput(export, day, night_changes(con, export), frozenset(), folder)
+    night = NightInput(export, day, night_changes(con, export, webhook=False), frozenset(), folder)
     outcome = run_syncs(night, webhook=None)
     update_state(con, outcome.added_state(), outcome.removed_state())
     return outcome.sync_frame()

@@ -179,8 +179,9 @@ def activation_syncs(
     audience_date: date = dates[0]
 
     export = export_members(members, inputs["crm"], inputs["suppressions"])
+    webhook = _webhook(destinations)
     with warehouse.connect() as con:
-        changes = night_changes(con, export)
+        changes = night_changes(con, export, webhook=webhook is not None)
     night = NightInput(
         export=export,
         audience_date=audience_date,
@@ -188,7 +189,7 @@ def activation_syncs(
         rejected_keys=frozenset(inputs["rejected"]["idempotency_key"]),
         exports_dir=destinations.exports_path,
     )
-    outcome = run_syncs(night, _webhook(destinations))
+    outcome = run_syncs(night, webhook)
     with warehouse.connect() as con:
         _write(con, outcome, erased)
 
