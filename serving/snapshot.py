@@ -42,12 +42,14 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 SERVING_DATABASE = "weixi.duckdb"
@@ -78,6 +80,7 @@ WHOLE_TABLE = "all"
 NO_DATE = "none"
 """The partition holding the rows of a partitioned table whose date is null."""
 _TMP = ".tmp-"
+_PARTITION_COLUMN = "__weixi_partition"
 DESCRIPTION_KEY = "description"
 """The key of a description in the Parquet files' schema and field metadata."""
 PARQUET_BATCH_ROWS = 100_000
@@ -357,6 +360,59 @@ def _documented(schema: pa.Schema, table: str, descriptions: Descriptions) -> pa
     return pa.schema(fields, metadata={DESCRIPTION_KEY: table_text} if table_text else None)
 
 
+def _write_partitions(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    table: _Table,
+    partitions: set[str],
+    descriptions: Descriptions,
+) -> None:
+    """Write the files of ``partitions`` of ``table`` in one pass over its rows: a table
+    loaded in one go is not stored in date order, so a query per month would read it all each
+    time. Each month's rows are gathered into row groups of ``PARQUET_BATCH_ROWS``."""
+    partition = (
+        f"coalesce(strftime({_quoted(table.date_column)}, '%Y-%m'), '{NO_DATE}')"
+        if table.date_column
+        else f"'{WHOLE_TABLE}'"
+    )
+    batches = con.sql(
+        f"select *, {partition} as {_PARTITION_COLUMN} from {table.name} "
+        f"where {_partition_filter(table.date_column, partitions)}"
+    ).to_arrow_reader(PARQUET_BATCH_ROWS)
+    schema = _documented(
+        batches.schema.remove(batches.schema.get_field_index(_PARTITION_COLUMN)),
+        table.name,
+        descriptions,
+    )
+    writers: dict[str, pq.ParquetWriter] = {}
+    pending: dict[str, list[pa.Table]] = {key: [] for key in partitions}
+
+    def flush(key: str) -> None:
+        if key not in writers:
+            writers[key] = pq.ParquetWriter(
+                folder / table.parquet_file(key), schema, compression="zstd"
+            )
+        rows = pa.concat_tables(pending[key]) if pending[key] else schema.empty_table()
+        writers[key].write_table(rows)
+        pending[key] = []
+
+    try:
+        for batch in batches:
+            keys = batch.column(_PARTITION_COLUMN)
+            rows = pa.Table.from_batches([batch]).drop_columns(_PARTITION_COLUMN)
+            present = pc.unique(keys).to_pylist()
+            for key in present:
+                pending[key].append(rows if len(present) == 1 else rows.filter(pc.equal(keys, key)))
+                if sum(len(t) for t in pending[key]) >= PARQUET_BATCH_ROWS:
+                    flush(key)
+        for key in sorted(partitions):
+            if pending[key] or key not in writers:
+                flush(key)
+    finally:
+        for writer in writers.values():
+            writer.close()
+
+
 def _write_parquet(
     con: duckdb.DuckDBPyConnection,
     folder: Path,
@@ -375,18 +431,10 @@ def _write_parquet(
         changed = _to_write(table, previous)
         if table.date_column is not None:
             (folder / table.name.split(".", 1)[1]).mkdir()
-        for key in table.partitions:
-            target = folder / table.parquet_file(key)
-            if key not in changed:
-                os.link(previous_folder / table.parquet_file(key), target)
-                continue
-            batches = con.sql(
-                f"from {table.name} where {_partition_filter(table.date_column, [key])}"
-            ).to_arrow_reader(PARQUET_BATCH_ROWS)
-            schema = _documented(batches.schema, table.name, descriptions)
-            with pq.ParquetWriter(target, schema, compression="zstd") as writer:
-                for batch in batches:
-                    writer.write_batch(batch)
+        for key in table.partitions.keys() - changed:
+            os.link(previous_folder / table.parquet_file(key), folder / table.parquet_file(key))
+        if changed:
+            _write_partitions(con, folder, table, changed, descriptions)
     for name, rows in records.items():
         pq.write_table(rows, folder / f"{name.split('.', 1)[1]}.parquet")
 
@@ -525,12 +573,27 @@ def publish(
     staged_db = serving_dir / f"{SERVING_DATABASE}{_TMP}{run_id}"
     staged_parquet = parquet_root / f"{version}{_TMP}{run_id}"
     try:
-        if previous:
-            shutil.copyfile(database, staged_db)
-        _write_database(con, staged_db, tables, previous, records, descriptions)
-        _write_parquet(
-            con, staged_parquet, tables, previous, previous_folder, records, descriptions
-        )
+        # The Parquet files are written by a second connection while the DuckDB file is
+        # copied and updated: pyarrow's writer is single-threaded, and the copy waits on disk.
+        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as reader:
+            parquet_written = pool.submit(
+                _write_parquet,
+                reader,
+                staged_parquet,
+                tables,
+                previous,
+                previous_folder,
+                records,
+                descriptions,
+            )
+            try:
+                if previous:
+                    shutil.copyfile(database, staged_db)
+                _write_database(con, staged_db, tables, previous, records, descriptions)
+                parquet_written.result()
+            except BaseException:
+                reader.interrupt()
+                raise
         _audit(con, staged_db, staged_parquet, tables)
         _fsync(staged_db)
     except BaseException:
