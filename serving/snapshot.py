@@ -163,6 +163,13 @@ def parquet_path(version_folder: Path, table: str) -> str:
     return str(single) if single.exists() else str(version_folder / short / "*.parquet")
 
 
+def _partition_of_row(date_column: str | None) -> str:
+    """The SQL expression naming the partition a row belongs to."""
+    if date_column is None:
+        return f"'{WHOLE_TABLE}'"
+    return f"coalesce(strftime({_quoted(date_column)}, '%Y-%m'), '{NO_DATE}')"
+
+
 def _partition_filter(date_column: str | None, partitions: Iterable[str]) -> str:
     """A condition selecting the rows of ``partitions``, on plain date ranges so that DuckDB
     skips the row groups of other months by their min/max."""
@@ -204,11 +211,7 @@ def _fingerprinted(
     layout_hash = hashlib.sha256(
         json.dumps([layout, text, sorted(dict(column_texts).items())]).encode()
     ).hexdigest()[:16]
-    partition = (
-        f"coalesce(strftime({_quoted(date_column)}, '%Y-%m'), '{NO_DATE}')"
-        if date_column
-        else f"'{WHOLE_TABLE}'"
-    )
+    partition = _partition_of_row(date_column)
     row_hash = f"hash({', '.join(_quoted(c) for c in columns)})"
     rows = con.execute(
         f"select {partition} as partition, count(*), coalesce(sum({row_hash}), 0)::varchar "
@@ -370,11 +373,7 @@ def _write_partitions(
     """Write the files of ``partitions`` of ``table`` in one pass over its rows: a table
     loaded in one go is not stored in date order, so a query per month would read it all each
     time. Each month's rows are gathered into row groups of ``PARQUET_BATCH_ROWS``."""
-    partition = (
-        f"coalesce(strftime({_quoted(table.date_column)}, '%Y-%m'), '{NO_DATE}')"
-        if table.date_column
-        else f"'{WHOLE_TABLE}'"
-    )
+    partition = _partition_of_row(table.date_column)
     batches = con.sql(
         f"select *, {partition} as {_PARTITION_COLUMN} from {table.name} "
         f"where {_partition_filter(table.date_column, partitions)}"
