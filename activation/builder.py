@@ -380,11 +380,14 @@ def mark_new_entries(
     if earlier.empty:
         out["is_new_entry"] = True
         return out
-    previous = earlier[earlier["audience_date"] == earlier["audience_date"].max()]
-    before = set(zip(previous["audience"], previous["customer_id"], strict=True))
-    out["is_new_entry"] = [
-        (a, c) not in before for a, c in zip(out["audience"], out["customer_id"], strict=True)
+    previous = earlier.loc[
+        earlier["audience_date"] == earlier["audience_date"].max(), ["audience", "customer_id"]
     ]
+    # One hash join: a set of (audience, customer) tuples walked a million Arrow strings twice.
+    keys = ["audience", "customer_id"]
+    held = previous.astype(object).drop_duplicates().assign(_held=True)
+    found = out[keys].astype(object).merge(held, on=keys, how="left")["_held"]
+    out["is_new_entry"] = found.isna().to_numpy()
     return out
 
 

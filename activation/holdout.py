@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 TREATMENT = "treatment"
 CONTROL = "control"
@@ -28,13 +30,29 @@ def holdout_group(audience: str, customer_id: str, share: float) -> str:
     return CONTROL if holdout_fraction(audience, customer_id) < share else TREATMENT
 
 
+# holdout_fraction in SQL: the same SHA-256, its first 8 bytes as an unsigned integer, converted
+# to the nearest double and divided by 2**64, so the very same number, for a million members in
+# a fraction of the time Python's per-row hashing takes.
+_FRACTIONS_SQL = """
+select cast(('0x' || left(sha256(audience || chr(31) || customer_id), 16))::ubigint as double)
+    / 18446744073709551616.0 as fraction
+from pairs
+"""
+
+
 def holdout_groups(audiences: pd.Series, customer_ids: pd.Series, share: float) -> pd.Series:
     """:func:`holdout_group` for aligned columns of audiences and customer ids."""
-    fractions = np.fromiter(
-        (holdout_fraction(a, c) for a, c in zip(audiences, customer_ids, strict=True)),
-        dtype=float,
-        count=len(customer_ids),
+    if len(audiences) != len(customer_ids):
+        raise ValueError("audiences and customer_ids differ in length")
+    pairs = pa.table(
+        {
+            "audience": pa.array(audiences.astype(object), type=pa.string()),
+            "customer_id": pa.array(customer_ids.astype(object), type=pa.string()),
+        }
     )
+    with duckdb.connect() as con:
+        con.register("pairs", pairs)
+        fractions = con.execute(_FRACTIONS_SQL).fetchnumpy()["fraction"]
     return pd.Series(
         np.where(fractions < share, CONTROL, TREATMENT), index=customer_ids.index, name="group"
     )

@@ -22,15 +22,16 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from activation.destinations.delivery import NightInput, run_syncs  # noqa: E402
+from activation.destinations.delivery import NightInput, night_changes, run_syncs  # noqa: E402
 from activation.destinations.formats import GOOGLE_ADS, META_ADS, ad_hashes, ad_members  # noqa: E402
 from activation.destinations.members import export_members  # noqa: E402
-from activation.destinations.sync import SYNC_STATE, with_keys  # noqa: E402
+from activation.destinations.sync import SYNC_STATE, update_state, with_keys  # noqa: E402
 from activation.destinations.webhook import WebhookClient, WebhookConfig  # noqa: E402
 from activation.holdout import holdout_groups  # noqa: E402
 from tests.support.webhook_server import WebhookServer  # noqa: E402
@@ -109,16 +110,21 @@ def bench_export(members: int) -> None:
     ads = ad_members(export.rows)
     for fmt in (GOOGLE_ADS, META_ADS):
         timed(f"hash {len(ads):,} ad members for {fmt.destination}", ad_hashes, fmt, ads)
-    with tempfile.TemporaryDirectory() as folder:
-        night = NightInput(export, DAY, SYNC_STATE.empty_frame(), frozenset(), Path(folder))
+    with tempfile.TemporaryDirectory() as folder, duckdb.connect() as con:
+        SYNC_STATE.create(con)
+        changes = timed(
+            "state changes, first sync (night_changes)", night_changes, con, export, False
+        )
+        night = NightInput(export, DAY, changes, frozenset(), Path(folder))
         outcome = timed(
             "every file and ad audience, first sync (run_syncs)", run_syncs, night, None
         )
         size = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
-        print(
-            f"  {len(outcome.files)} files, {size / 1e6:,.1f} MB, {len(outcome.state):,} state rows"
-        )
-        night = NightInput(export, DAY, outcome.state, frozenset(), Path(folder))
+        added = outcome.added_state()
+        timed("state written", update_state, con, added, outcome.removed_state())
+        print(f"  {len(outcome.files)} files, {size / 1e6:,.1f} MB, {len(added):,} state rows")
+        changes = timed("state changes, re-run", night_changes, con, export, False)
+        night = NightInput(export, DAY, changes, frozenset(), Path(folder))
         timed("re-run of the day (nothing added)", run_syncs, night, None)
 
 

@@ -68,12 +68,24 @@ def purchase_histories(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
     frame["revenue"] = frame["revenue"].astype(float)
     days = frame.groupby(["customer_id", "order_date"], as_index=False, sort=True)["revenue"].sum()
     by_customer = days.groupby("customer_id", sort=True)
-    out = by_customer.agg(
+    totals = by_customer.agg(
         first_purchase_date=("order_date", "min"),
         last_purchase_date=("order_date", "max"),
         purchases=("order_date", "size"),
         revenue=("revenue", "sum"),
     ).reset_index()
+    return histories_from_totals(totals, as_of)
+
+
+def histories_from_totals(totals: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """:func:`purchase_histories` from per-customer totals of purchase days up to ``as_of``, as
+    a warehouse query sums them without handing over every transaction: one row per customer
+    (in customer order) with first_purchase_date, last_purchase_date, purchases (purchase
+    days) and revenue."""
+    out = totals.reset_index(drop=True)
+    for column in ("first_purchase_date", "last_purchase_date"):
+        out[column] = pd.to_datetime(out[column]).astype("datetime64[ns]")
+    out["revenue"] = out["revenue"].astype(float)
     out["frequency"] = out["purchases"] - 1
     out["recency"] = (out["last_purchase_date"] - out["first_purchase_date"]).dt.days
     out["T"] = (pd.Timestamp(as_of) - out["first_purchase_date"]).dt.days

@@ -1,9 +1,11 @@
 """One night's syncs: every destination and audience, from the export input and the state.
 
 Files (per channel and Parquet), ad audiences (hashed, with remove files) and the webhook share
-one loop: compute the diff against what the destination holds, deliver, keep what the
-destination confirmed. The caller reads and writes the warehouse; this module writes files and
-talks HTTP only.
+one loop: take the diff against what the destination holds, deliver, keep what the
+destination confirmed. The diff comes from the state table by key (:func:`night_changes`), and
+the outcome holds only the state rows to insert and delete, so a night costs what changed, not
+the millions of rows the destinations hold. Besides that comparison the caller reads and writes
+the warehouse; this module writes files and talks HTTP only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from activation.destinations.formats import (
@@ -32,14 +35,16 @@ from activation.destinations.members import MARKETING, SUPPRESSION_RULES, Export
 from activation.destinations.sync import (
     ACTIVATION_SYNCS,
     ADD,
+    KEY,
     REJECTIONS,
     REMOVE,
     SKIPPED,
     SUCCESS,
     SYNC_STATE,
-    diff,
+    Diff,
+    StateChanges,
     member_of,
-    next_state,
+    state_changes,
     status,
     with_keys,
 )
@@ -51,20 +56,29 @@ REMOVE_SUFFIX = ".remove"
 
 @dataclass
 class SyncOutcome:
-    """What the night's syncs did: one row per sync, the new state, rejections, files."""
+    """What the night's syncs did: one row per sync, the state rows confirmed added and
+    removed, rejections, files."""
 
     syncs: list[dict] = field(default_factory=list)
-    states: list[pd.DataFrame] = field(default_factory=list)
+    added: list[pd.DataFrame] = field(default_factory=list)
+    removed: list[pd.DataFrame] = field(default_factory=list)
     rejections: list[dict] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     requests: int = 0
 
-    @property
-    def state(self) -> pd.DataFrame:
-        frames = [s for s in self.states if len(s)]
+    def added_state(self) -> pd.DataFrame:
+        """The new :data:`SYNC_STATE` rows: members the destinations confirmed adding."""
+        frames = [f for f in self.added if len(f)]
         if not frames:
             return SYNC_STATE.empty_frame()
         return SYNC_STATE.conform(pd.concat(frames, ignore_index=True))
+
+    def removed_state(self) -> pd.DataFrame:
+        """The keys (destination, audience, customer_id) the destinations confirmed removing."""
+        frames = [f[list(KEY)] for f in self.removed if len(f)]
+        if not frames:
+            return pd.DataFrame({k: pd.Series([], dtype=object) for k in KEY})
+        return pd.concat(frames, ignore_index=True)
 
     def sync_frame(self) -> pd.DataFrame:
         return ACTIVATION_SYNCS.conform(pd.DataFrame(self.syncs))
@@ -75,55 +89,86 @@ class SyncOutcome:
 
 @dataclass(frozen=True)
 class NightInput:
-    """The export input of one audience date and what the destinations hold."""
+    """The export input of one audience date and how it differs from what the destinations
+    hold (:func:`night_changes`)."""
 
     export: ExportMembers
     audience_date: date
-    state: pd.DataFrame
+    changes: StateChanges
     rejected_keys: frozenset[str]
     exports_dir: Path
+
+
+def night_changes(
+    con: duckdb.DuckDBPyConnection, export: ExportMembers, webhook: bool = True
+) -> StateChanges:
+    """What every destination must add and remove tonight: ``export``'s rows each destination
+    takes (its channel's members, marketing members with an ad identifier, all of them)
+    against :data:`SYNC_STATE` on ``con`` (:func:`state_changes`); the webhook only when one is
+    configured (``webhook``), since otherwise nothing is pushed and it keeps what it holds."""
+    rows = export.rows
+    tonight = pd.DataFrame(
+        {
+            "audience": rows["audience"].astype(object),
+            "customer_id": rows["customer_id"].astype(object),
+            "channel": rows["channel"].astype(object),
+            "ad": rows.index.isin(ad_members(rows).index),
+        }
+    )
+    wanted = {
+        fmt.destination: "true" if fmt.channel is None else f"channel = '{fmt.channel}'"
+        for fmt in FILE_FORMATS
+    }
+    wanted |= {ad.destination: "ad" for ad in AD_FORMATS}
+    if webhook:
+        wanted[WEBHOOK] = "true"
+    return state_changes(con, tonight, wanted)
 
 
 def run_syncs(night: NightInput, webhook: WebhookClient | None) -> SyncOutcome:
     """Sync every destination and audience for ``night``; ``webhook`` ``None`` when no endpoint
     is configured (its syncs are recorded as ``skipped`` and its state kept)."""
     outcome = SyncOutcome()
-    rows = night.export.rows.assign(
-        idempotency_key=with_keys(night.export.rows, night.audience_date)
-    )
+    rows = night.export.rows
     for fmt in FILE_FORMATS:
         current = rows if fmt.channel is None else rows[rows["channel"] == fmt.channel]
-        for audience, members, state in _pairs(night, fmt.destination, current):
-            _sync_file(night, fmt, audience, members, state, outcome)
+        for audience, members, change in _pairs(night, fmt.destination, current):
+            _sync_file(night, fmt, audience, members, change, outcome)
     ads = ad_members(rows)
     unique = ads.drop_duplicates("customer_id")
     for ad in AD_FORMATS:
         hashes = _hashes_by_customer(ad, unique)  # once per customer, not per audience
-        for audience, members, state in _pairs(night, ad.destination, ads):
-            _sync_ads(night, ad, audience, members, hashes, state, outcome)
-    for audience, members, state in _pairs(night, WEBHOOK, rows):
-        _sync_webhook(night, webhook, audience, members, state, outcome)
+        for audience, members, change in _pairs(night, ad.destination, ads):
+            _sync_ads(night, ad, audience, members, hashes, change, outcome)
+    for audience, members, change in _pairs(night, WEBHOOK, rows):
+        _sync_webhook(night, webhook, audience, members, change, outcome)
     return outcome
 
 
 def _pairs(night: NightInput, destination: str, current: pd.DataFrame):
-    """(audience, its members tonight, what the destination holds of it) for every audience
-    with members tonight or in the destination."""
-    state = night.state[night.state["destination"] == destination]
+    """(audience, its members tonight, their diff against the destination) for every audience
+    with members tonight or held members no longer wanted."""
     now = dict(tuple(current.groupby("audience", sort=False)))
-    held = dict(tuple(state.groupby("audience", sort=False)))
-    for audience in sorted(set(now) | set(held)):
-        yield audience, now.get(audience, current.iloc[:0]), held.get(audience, state.iloc[:0])
+    for audience in sorted(set(now) | night.changes.audiences(destination)):
+        members = now.get(audience, current.iloc[:0])
+        change = night.changes.diff(destination, audience, members)
+        # Keys only for who is added: the others' are in the state already.
+        added = change.added.assign(idempotency_key=with_keys(change.added, night.audience_date))
+        yield audience, members, Diff(added=added, removed=change.removed)
 
 
 def _hashes_by_customer(ad: AdFormat, members: pd.DataFrame) -> pd.DataFrame:
+    return ad_hashes(ad, members).set_index("customer_id")
+
+
+def _hashes_as_json(ad: AdFormat, hashes: pd.DataFrame) -> list[str]:
+    """The hashes sent of each row, as the state keeps them; made for the added members only,
+    since everyone else's are in the state already."""
     columns = [ad.email_column, ad.phone_column]
-    hashes = ad_hashes(ad, members).set_index("customer_id")
-    hashes["as_json"] = [
+    return [
         json.dumps({k: v for k, v in zip(columns, pair, strict=True) if isinstance(v, str)})
         for pair in zip(hashes[columns[0]], hashes[columns[1]], strict=True)
     ]
-    return hashes
 
 
 def _suppressed(night: NightInput, audience: str, channel: str | None, kind: str | None) -> int:
@@ -163,13 +208,16 @@ def _record(
     )
 
 
-def _state_rows(destination: str, added: pd.DataFrame, hashes: pd.Series | None = None):
+def _state_rows(
+    destination: str, added: pd.DataFrame, synced_at: datetime, hashes: pd.Series | None = None
+) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "destination": destination,
             "audience": added["audience"].to_numpy(),
             "customer_id": added["customer_id"].to_numpy(),
             "idempotency_key": added["idempotency_key"].to_numpy(),
+            "synced_at": synced_at,
         }
     )
     frame["hashed_identifiers"] = None if hashes is None else hashes.to_numpy()
@@ -180,20 +228,22 @@ def _folder(night: NightInput, destination: str) -> Path:
     return night.exports_dir / night.audience_date.isoformat() / destination
 
 
-def _sync_file(night, fmt: FileFormat, audience, members, state, outcome) -> None:
+def _sync_file(night, fmt: FileFormat, audience, members, change: Diff, outcome) -> None:
     started, started_at = time.monotonic(), datetime.now()
-    change = diff(members, state)
     path = _folder(night, fmt.destination) / f"{audience}.{fmt.suffix}"
     if len(members):
         write_file(file_rows(fmt, members), path)
         outcome.files.append(path)
     else:
         path.unlink(missing_ok=True)  # a re-run that now has nobody leaves no stale file
-    removed = set(change.removed["customer_id"])
-    added = _state_rows(fmt.destination, change.added)
-    outcome.states.append(next_state(state, added, removed, started_at))
+    outcome.added.append(_state_rows(fmt.destination, change.added, started_at))
+    outcome.removed.append(change.removed)
     counts = _counts(
-        len(change.added), len(removed), 0, 0, _suppressed(night, audience, fmt.channel, None)
+        len(change.added),
+        len(change.removed),
+        0,
+        0,
+        _suppressed(night, audience, fmt.channel, None),
     )
     _record(
         night,
@@ -209,9 +259,8 @@ def _sync_file(night, fmt: FileFormat, audience, members, state, outcome) -> Non
     )
 
 
-def _sync_ads(night, ad: AdFormat, audience, members, by_customer, state, outcome) -> None:
+def _sync_ads(night, ad: AdFormat, audience, members, by_customer, change: Diff, outcome) -> None:
     started, started_at = time.monotonic(), datetime.now()
-    change = diff(members, state)
     folder = _folder(night, ad.destination)
     hashes = by_customer.loc[sorted(members["customer_id"])]
     columns = [ad.email_column, ad.phone_column]
@@ -231,9 +280,11 @@ def _sync_ads(night, ad: AdFormat, audience, members, by_customer, state, outcom
         gone = gone.drop_duplicates().sort_values(columns, na_position="last")
         write_file(gone, remove_path)
         outcome.files.append(remove_path)
-    added_hashes = change.added["customer_id"].map(hashes["as_json"])
-    added = _state_rows(ad.destination, change.added, added_hashes)
-    outcome.states.append(next_state(state, added, set(removed["customer_id"]), started_at))
+    added_hashes = pd.Series(
+        _hashes_as_json(ad, hashes.loc[change.added["customer_id"]]), dtype=object
+    )
+    outcome.added.append(_state_rows(ad.destination, change.added, started_at, added_hashes))
+    outcome.removed.append(removed)
     counts = _counts(
         len(change.added), len(removed), 0, 0, _suppressed(night, audience, None, MARKETING)
     )
@@ -251,10 +302,9 @@ def _sync_ads(night, ad: AdFormat, audience, members, by_customer, state, outcom
     )
 
 
-def _sync_webhook(night, client, audience, members, state, outcome) -> None:
+def _sync_webhook(night, client, audience, members, change: Diff, outcome) -> None:
     started, started_at = time.monotonic(), datetime.now()
     sync_id = uuid.uuid4().hex
-    change = diff(members, state)
     suppressed = _suppressed(night, audience, None, None)
     if client is None:
         counts = _counts(0, 0, 0, 0, suppressed)
@@ -270,8 +320,7 @@ def _sync_webhook(night, client, audience, members, state, outcome) -> None:
             started_at,
             sync_id,
         )
-        outcome.states.append(state)
-        return
+        return  # nothing sent, so the state of the webhook stays as it is
     adds = change.added[~member_of(change.added["idempotency_key"], night.rejected_keys)]
     removes = change.removed.assign(
         idempotency_key=with_keys(change.removed, night.audience_date, REMOVE)
@@ -302,12 +351,8 @@ def _sync_webhook(night, client, audience, members, state, outcome) -> None:
                 }
             )
     confirmed = adds[member_of(adds["idempotency_key"], set(added.delivered))]
-    removed_ids = set(
-        removes.loc[member_of(removes["idempotency_key"], set(removed.delivered)), "customer_id"]
-    )
-    outcome.states.append(
-        next_state(state, _state_rows(WEBHOOK, confirmed), removed_ids, started_at)
-    )
+    outcome.added.append(_state_rows(WEBHOOK, confirmed, started_at))
+    outcome.removed.append(removes[member_of(removes["idempotency_key"], set(removed.delivered))])
     failed = len(added.failed) + len(removed.failed)
     rejected = len(added.rejected) + len(removed.rejected)
     sent = len(added.delivered) + len(removed.delivered)

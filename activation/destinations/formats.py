@@ -155,7 +155,7 @@ def payload_columns(payloads: pd.Series) -> pd.DataFrame:
         ]
         for k in keys
     }
-    return pd.DataFrame(data, index=payloads.index, columns=keys)
+    return pd.DataFrame(data, index=payloads.index, columns=keys, dtype=object)
 
 
 def file_rows(fmt: FileFormat, members: pd.DataFrame) -> pd.DataFrame:
@@ -204,9 +204,16 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.copy()
     for column in safe.columns:
         values = safe[column]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
+        if values.dtype == object:
             cells = [spreadsheet_cell(v) for v in values]
             safe[column] = pd.Series(cells, index=values.index, dtype=values.dtype)
+        elif pd.api.types.is_string_dtype(values):
+            # Arrow-backed text is slow to walk cell by cell: find the few cells to change
+            # with one vectorised test and rewrite only those.
+            risky = values.str.startswith(FORMULA_TRIGGERS).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                cells = [spreadsheet_cell(v) for v in values[risky]]
+                safe[column] = values.mask(risky, pd.Series(cells, index=values.index[risky]))
     return safe
 
 

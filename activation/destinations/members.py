@@ -96,13 +96,14 @@ def permissions(crm: pd.DataFrame, suppressions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _addresses(crm: pd.DataFrame) -> pd.DataFrame:
+    phone = crm["phone"].map(normalise_phone)  # SMS and calls use the same number
     return pd.DataFrame(
         {
             "customer_id": crm["customer_id"].astype(object),
             "name": crm["customer_name"],
             "email": crm["email"].map(normalise_email),
-            "sms": crm["phone"].map(normalise_phone),
-            "phone": crm["phone"].map(normalise_phone),
+            "sms": phone,
+            "phone": phone,
             "wechat": crm["social_handles"].map(wechat_handle),
         }
     )

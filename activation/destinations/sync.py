@@ -10,10 +10,13 @@ of a day that succeeded sends nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from warehouse.table_spec import SpecColumn, TableSpec
 
@@ -124,29 +127,100 @@ def member_of(values: pd.Series, of: object) -> pd.Series:
     return values.astype(object).isin(pd.Series(list(of), dtype=object))
 
 
-def diff(current: pd.DataFrame, state: pd.DataFrame) -> Diff:
-    """Members in ``current`` and not in ``state`` (added), in ``state`` and not in ``current``
-    (removed); both frames of one destination and audience, keyed by ``customer_id``."""
-    return Diff(
-        added=current[~member_of(current["customer_id"], state["customer_id"])],
-        removed=state[~member_of(state["customer_id"], current["customer_id"])],
+HELD = "_tonight"
+"""Tonight's export rows, registered on the connection by :func:`state_changes`."""
+KEY = ("destination", "audience", "customer_id")
+
+
+@dataclass(frozen=True)
+class StateChanges:
+    """How tonight's members differ from what the destinations hold: per (destination,
+    audience), the customer ids not held yet (``added``) and the state rows no longer wanted
+    (``removed``, every column of :data:`SYNC_STATE`); ``held``, every (destination, audience)
+    the state holds members of."""
+
+    added: dict[tuple[str, str], pd.Series]
+    removed: dict[tuple[str, str], pd.DataFrame]
+    held: frozenset[tuple[str, str]]
+
+    @classmethod
+    def from_frames(
+        cls, added: pd.DataFrame, removed: pd.DataFrame, held: pd.DataFrame
+    ) -> StateChanges:
+        """Grouped once, so each sync looks up its own part."""
+        return cls(
+            added={k: g["customer_id"] for k, g in added.groupby(["destination", "audience"])},
+            removed={k: g for k, g in removed.groupby(["destination", "audience"])},
+            held=frozenset(zip(held["destination"], held["audience"], strict=True)),
+        )
+
+    def diff(self, destination: str, audience: str, members: pd.DataFrame) -> Diff:
+        """The :class:`Diff` of one destination and audience, ``members`` its rows tonight."""
+        ids = self.added.get((destination, audience))
+        added = members.iloc[:0] if ids is None else members[member_of(members["customer_id"], ids)]
+        removed = self.removed.get((destination, audience), SYNC_STATE.empty_frame())
+        return Diff(added=added, removed=removed)
+
+    def audiences(self, destination: str) -> set[str]:
+        """The audiences the destination holds members of."""
+        return {audience for d, audience in self.held if d == destination}
+
+
+def state_changes(
+    con: duckdb.DuckDBPyConnection, members: pd.DataFrame, wanted: Mapping[str, str]
+) -> StateChanges:
+    """Compare what each destination should hold tonight with :data:`SYNC_STATE`, by key in
+    DuckDB: only the differences come back, so the cost follows what changed, not the millions
+    of rows held.
+
+    ``members``: tonight's export rows (``audience``, ``customer_id`` and the columns the
+    predicates read); ``wanted``: per destination synced tonight, the SQL predicate over those
+    rows that says which of them it should hold. A destination not in ``wanted`` is not
+    compared: it keeps what it holds.
+    """
+    con.register(HELD, pa.Table.from_pandas(members, preserve_index=False))
+    try:
+        tonight = " union all ".join(
+            f"select '{destination}' as destination, audience, customer_id from {HELD} "
+            f"where {predicate}"
+            for destination, predicate in wanted.items()
+        )
+        key = ", ".join(KEY)
+        added = con.execute(
+            f"with tonight as ({tonight}) "
+            f"select {key} from tonight anti join {SYNC_STATE.name} using ({key})"
+        ).df()
+        removed = con.execute(
+            f"with tonight as ({tonight}) "
+            f"select {', '.join(SYNC_STATE.column_names)} from {SYNC_STATE.name} "
+            f"anti join tonight using ({key}) where list_contains($synced, destination)",
+            {"synced": list(wanted)},
+        ).df()
+        held = con.execute(f"select distinct destination, audience from {SYNC_STATE.name}").df()
+    finally:
+        con.unregister(HELD)
+    return StateChanges.from_frames(
+        added.astype(dict.fromkeys(KEY, object)),
+        SYNC_STATE.conform(removed).astype(dict.fromkeys(KEY, object)),
+        held,
     )
 
 
-def next_state(
-    state: pd.DataFrame, added: pd.DataFrame, removed_ids: set[str], synced_at: datetime
-) -> pd.DataFrame:
-    """The state after a sync: ``removed_ids`` gone, the confirmed ``added`` rows (with
-    ``destination``, ``audience``, ``customer_id``, ``idempotency_key`` and optional
-    ``hashed_identifiers``) in."""
-    kept = state[~member_of(state["customer_id"], removed_ids)]
-    new = added.assign(synced_at=synced_at)
-    frames = [f for f in (kept, new) if len(f)]
-    if not frames:
-        return SYNC_STATE.empty_frame()
-    columns = list(SYNC_STATE.column_names)
-    out = pd.concat([f.reindex(columns=columns) for f in frames], ignore_index=True)
-    return SYNC_STATE.conform(out).sort_values(["customer_id"]).reset_index(drop=True)
+def update_state(
+    con: duckdb.DuckDBPyConnection, added: pd.DataFrame, removed: pd.DataFrame
+) -> None:
+    """Apply one night's syncs to :data:`SYNC_STATE` inside the caller's transaction: delete the
+    ``removed`` keys, insert the confirmed ``added`` rows. Rows nobody touched stay as they are."""
+    keys = list(KEY)
+    if len(removed):
+        con.register("_removed", removed[keys].astype(object))
+        match = " and ".join(f"{SYNC_STATE.name}.{k} = _removed.{k}" for k in keys)
+        con.execute(f"delete from {SYNC_STATE.name} using _removed where {match}")
+        con.unregister("_removed")
+    if len(added):
+        con.register("_added", SYNC_STATE.conform(added))
+        con.execute(f"insert into {SYNC_STATE.name} by name select * from _added")
+        con.unregister("_added")
 
 
 def status(sent: int, failed: int, rejected: int) -> str:

@@ -64,3 +64,29 @@
     from dated
     group by input_date
 {%- endmacro %}
+
+{#- The pairs of consecutive snapshot dates of `history` (segment_history). -#}
+{% macro segment_snapshot_pairs(history) -%}
+    select from_snapshot_date, to_snapshot_date
+    from (
+        select
+            snapshot_date as from_snapshot_date,
+            lead(snapshot_date) over (order by snapshot_date) as to_snapshot_date
+        from (select distinct snapshot_date from {{ history }})
+    )
+    where to_snapshot_date is not null
+{%- endmacro %}
+
+{#- A fingerprint of each snapshot of `history` (segment_history), one row per snapshot date:
+    the count and summed hashes of its rows over every column segment_migrations reads, so a
+    snapshot that segment_history recomputed to different rows gets a different one. -#}
+{% macro segment_snapshot_fingerprints(history) -%}
+    select
+        snapshot_date,
+        hash(
+            count(*),
+            sum(hash(customer_id, rfm_segment, value_quadrant, lifecycle_stage, tier))
+        ) as fingerprint
+    from {{ history }}
+    group by snapshot_date
+{%- endmacro %}

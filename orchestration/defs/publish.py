@@ -72,7 +72,8 @@ def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         description=(
             "The marts as BI tools read them: a complete copy of last night's checked marts in "
             "a separate DuckDB file and Parquet files, swapped in whole, each table and column "
-            "with its description (COMMENT ON, Parquet field metadata)."
+            "with its description (COMMENT ON, Parquet field metadata). Only the tables, and "
+            "months of the fact tables, that changed since the last publish are written."
         ),
         group_name="serving",
         kinds={"duckdb", "parquet"},
@@ -96,7 +97,8 @@ def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(
             f"published {len(result.tables)} tables to {result.database} "
-            f"and {serving.path / PARQUET_FOLDER / CURRENT}"
+            f"and {serving.path / PARQUET_FOLDER / CURRENT}, writing {len(result.written)} "
+            "tables or months that changed and keeping the rest"
         )
         rows = [[table, n] for table, n in result.tables.items()]
         return dg.MaterializeResult(
@@ -109,6 +111,7 @@ def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
                 "parquet": dg.MetadataValue.path(str(result.parquet)),
                 "parquet_bytes": result.parquet_bytes,
                 "row_counts": dg.MetadataValue.json(result.tables),
+                "written": dg.MetadataValue.json(result.written),
             }
         )
 

@@ -187,7 +187,8 @@ def test_segment_history_kept_incrementally_equals_a_full_refresh(
     # A late correction as fct_orders holds it after the night that loads it (the path from
     # landing to fct_orders is tested above): every purchase of a day in the middle of the
     # history cancelled. The scored marts' night recomputes the snapshots from that day on and
-    # keeps the others; the table must equal a rebuild of every snapshot.
+    # keeps the others, and recounts the migrations of the pairs those snapshots are in; both
+    # tables must equal a rebuild of every snapshot and pair.
     incremental = tmp_path / "incremental.duckdb"
     shutil.copy(scored_warehouse, incremental)
     with duckdb.connect(str(incremental)) as con:
@@ -202,14 +203,18 @@ def test_segment_history_kept_incrementally_equals_a_full_refresh(
     rebuilt = tmp_path / "rebuilt.duckdb"
     shutil.copy(incremental, rebuilt)
     build = run_dbt(
-        ["build", "--full-refresh", "-s", "segment_history"], resources, rebuilt, tmp_path / "dbt"
+        ["build", "--full-refresh", "-s", "segment_history", "segment_migrations"],
+        resources,
+        rebuilt,
+        tmp_path / "dbt",
     )
     assert build.returncode == 0, build.stdout[-4000:]
 
-    history = "marts.segment_history"
     kept, full = table_digests(incremental, ("marts",)), table_digests(rebuilt, ("marts",))
-    assert kept[history] == full[history]
-    assert kept[history] != table_digests(scored_warehouse, ("marts",))[history], day
+    before = table_digests(scored_warehouse, ("marts",))
+    for table in ("marts.segment_history", "marts.segment_migrations"):
+        assert kept[table] == full[table], table
+        assert kept[table] != before[table], (table, day)
 
 
 def test_order_lines_are_proved_unique_where_the_window_delivered_them(

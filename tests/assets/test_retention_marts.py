@@ -3,6 +3,7 @@ decision chain (a warehouse built by the pipeline), and segment history, migrati
 health score (the same warehouse after the models scored it). Each test checks a property a
 wrong join or a rule that drifted from customer_rfm / customer_360 would break."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from orchestration.settings import WeixiSettings
-from tests.support import SCORED_DBT, code_location_assets, weixi_resources
+from tests.support import SCORED_DBT, code_location_assets, run_dbt, weixi_resources
 
 REFERENCE = "(select max(reference_date) from marts.customer_360)"
 PURCHASES = f"""
@@ -235,4 +236,56 @@ def test_snapshots_keep_the_value_quadrant_they_were_scored_with(
     pd.testing.assert_frame_equal(
         before[unchanged.to_numpy()].reset_index(drop=True),
         after[unchanged.to_numpy()].reset_index(drop=True),
+    )
+
+
+def test_a_customer_twice_in_a_snapshot_fails_its_uniqueness_test(
+    scored_warehouse, ml_landing, tmp_path
+):
+    # The snapshot and customer columns are tested as a pair (not as one string built from
+    # them): a row copied into the same snapshot must still be found.
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(scored_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "insert into marts.segment_history "
+            "select * from marts.segment_history where is_reference_date limit 1"
+        )
+    target = tmp_path / "dbt"
+    run_dbt(
+        ["test", "-s", "segment_history"], weixi_resources(warehouse, ml_landing), warehouse, target
+    )
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    failed = [r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"]
+    assert failed == ["unique_combination_segment_history_snapshot_date__customer_id"]
+
+
+def test_audience_candidates_pick_the_cross_sell_and_top_three_by_rank(scored_warehouse):
+    # The cross-sell is the best-ranked bought-together product, else the first
+    # recommendation; the recommended products are the top three names in rank order.
+    recs = _query(scored_warehouse, "select * from marts.recommendations").sort_values(
+        ["customer_id", "rank"]
+    )
+    first = recs.groupby("customer_id").head(1).set_index("customer_id")
+    bought_with = recs[recs["reason_kind"] == "bought_with"].groupby("customer_id").head(1)
+    cross_sell = first[["product_id", "product_name"]].copy()
+    cross_sell.loc[bought_with["customer_id"]] = bought_with[["product_id", "product_name"]].values
+    top_three = recs[recs["rank"] <= 3].groupby("customer_id")["product_name"].agg("; ".join)
+    candidates = _query(
+        scored_warehouse,
+        "select customer_id, cross_sell_product_id, cross_sell_product_name, "
+        "recommended_products from marts.audience_candidates",
+    ).set_index("customer_id")
+    assert (bought_with["rank"] > 1).any() and candidates["recommended_products"].notna().any()
+    expected = pd.DataFrame(
+        {
+            "cross_sell_product_id": cross_sell["product_id"],
+            "cross_sell_product_name": cross_sell["product_name"],
+            "recommended_products": top_three,
+        }
+    ).reindex(candidates.index)
+    pd.testing.assert_frame_equal(
+        candidates.astype(object).where(candidates.notna(), None),
+        expected.astype(object).where(expected.notna(), None),
+        check_names=False,
     )

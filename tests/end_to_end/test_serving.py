@@ -19,9 +19,11 @@ from orchestration.table_catalog import PYTHON_TABLES
 from serving.snapshot import (
     CURRENT,
     DESCRIPTION_KEY,
+    MONTHLY_PARTITIONS,
     PARQUET_FOLDER,
     SERVING_DATABASE,
     AuditError,
+    parquet_path,
     publish,
 )
 from tests.support import table_snapshot, weixi_resources
@@ -84,12 +86,21 @@ def test_published_copy_holds_every_mart_for_older_duckdb(messy_pipeline):
     current = serving / PARQUET_FOLDER / CURRENT
     assert current.is_symlink()
     names = {p.name for p in current.iterdir()}
-    assert names == {t.split(".")[1] + ".parquet" for t in warehouse} | {"_snapshot.parquet"}
+    assert names == {
+        t.split(".")[1] + ("" if t in MONTHLY_PARTITIONS else ".parquet") for t in warehouse
+    } | {"_snapshot.parquet", "_partitions.parquet"}
     with duckdb.connect() as con:
-        rows = con.execute(
-            "select count(*) from read_parquet(?)", [str(current / "customer_360.parquet")]
-        ).fetchone()[0]
-    assert rows == len(warehouse["marts.customer_360"])
+        for table, frame in warehouse.items():
+            columns = ", ".join(f'"{c}"' for c in frame.columns)
+            parquet = con.execute(
+                f"select {columns} from read_parquet(?) order by all",
+                [parquet_path(current, table)],
+            ).df()
+            assert parquet.equals(frame), table
+    assert {p.name for p in (current / "fct_orders").iterdir()} == {
+        f"{month}.parquet"
+        for month in warehouse["marts.fct_orders"]["delivered_on"].dt.strftime("%Y-%m")
+    }
 
 
 def test_readers_see_only_complete_snapshots_during_a_nightly_run(messy_pipeline):
@@ -241,7 +252,7 @@ def test_audit_refuses_an_empty_required_table_and_keeps_the_last_copy(tmp_path)
         con.execute("create schema marts")
         for table in ("customer_360", "fct_orders", "kpi_daily"):
             con.execute(f"create table marts.{table} as select range as id from range(3)")
-        first = publish(con, serving, "run-one")
+        first = publish(con, serving, "run-one", partitions={})
         assert first.tables == dict.fromkeys(
             ["marts.customer_360", "marts.fct_orders", "marts.kpi_daily"], 3
         )
@@ -249,10 +260,10 @@ def test_audit_refuses_an_empty_required_table_and_keeps_the_last_copy(tmp_path)
         (serving / f"{SERVING_DATABASE}.tmp-killed-run").write_bytes(b"half a file")
         con.execute("delete from marts.kpi_daily")
         with pytest.raises(AuditError, match=r"empty table\(s\) marts.kpi_daily"):
-            publish(con, serving, "run-two")
+            publish(con, serving, "run-two", partitions={})
         con.execute("drop table marts.fct_orders")
         with pytest.raises(AuditError, match=r"missing table\(s\) marts.fct_orders"):
-            publish(con, serving, "run-three")
+            publish(con, serving, "run-three", partitions={})
     assert _sha256(serving / SERVING_DATABASE) == before
     assert os.readlink(serving / PARQUET_FOLDER / CURRENT) == first.version
     assert not list(serving.glob("*.tmp-*")), "a killed publish's leftovers are removed"

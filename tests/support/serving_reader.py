@@ -15,7 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from serving.snapshot import CURRENT, PARQUET_FOLDER, SERVING_DATABASE, SNAPSHOT_TABLE
+from serving.snapshot import (
+    CURRENT,
+    PARQUET_FOLDER,
+    SERVING_DATABASE,
+    SNAPSHOT_TABLE,
+    parquet_path,
+)
 
 
 def read_database(path: Path) -> dict:
@@ -41,8 +47,7 @@ def read_parquet(serving: Path) -> dict:
         ).fetchall()
         counts = {
             t: con.execute(
-                "select count(*) from read_parquet(?)",
-                [str(folder / (t.split(".", 1)[1] + ".parquet"))],
+                "select count(*) from read_parquet(?)", [parquet_path(folder, t)]
             ).fetchone()[0]
             for _, t, _ in snapshot
         }

@@ -267,6 +267,18 @@ def test_an_id_resent_in_another_case_is_another_id_and_a_warning(tmp_path):
     )
 
 
+def test_ids_all_in_upper_case_may_still_differ_only_in_case(tmp_path):
+    # The Kelvin sign is its own upper case, as K is, and both are k in lower case: the cheap
+    # pass that skips the warning when every id is in one case must not take them for one case.
+    ids = ("K0000000341", "\u212a0000000341", "\u00a0O0000000342\ufeff")
+    deliver(tmp_path / "landing", "orders.csv", orders_csv(*map(order_row, ids)))
+    con, report = load(tmp_path)
+    loaded = con.execute("select order_id from raw.orders__orders order by 1").fetchall()
+    assert [r[0] for r in loaded] == ["K0000000341", "O0000000342", "\u212a0000000341"]
+    [warning] = [w for w in report.warnings if "only in case" in w]
+    assert warning.startswith("orders/orders: 2 order_id(s) differ from another loaded order_id")
+
+
 def test_a_resent_order_with_a_trailing_space_replaces_the_first_after_dedupe(tmp_path):
     landing = tmp_path / "landing"
     deliver(landing, "orders.csv", orders_csv(order_row("O0000000341", total="100.00")))

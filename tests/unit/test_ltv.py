@@ -3,6 +3,7 @@ purchases, purchase histories from order rows, discounting and the holdout test.
 
 from datetime import date
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from scipy.special import gamma as G
 from ml import bgnbd, gamma_gamma, ltv
 from ml.history import NotEnoughHistory
 from ml.ltv_simulation import simulate_transactions
+from orchestration.defs.ml.value import TOTALS_SQL
 
 TRUE_PURCHASES = bgnbd.BgNbdParams(r=0.9, alpha=20.0, a=1.1, b=16.0)
 TRUE_SPEND = gamma_gamma.GammaGammaParams(p=6.0, q=4.0, gamma=150.0)
@@ -118,6 +120,41 @@ def test_purchase_histories_merge_same_day_orders_and_ignore_later_ones():
     assert (a["purchases"], a["frequency"], a["recency"], a["T"]) == (3, 2, 31, 40)
     assert a["revenue"] == 240 and a["mean_spend"] == 80
     assert (b["purchases"], b["frequency"], b["recency"], b["T"]) == (1, 0, 0, 10)
+
+
+def test_warehouse_totals_give_the_histories_of_the_transactions():
+    # customer_value sums the purchase days in DuckDB instead of handing every transaction to
+    # purchase_histories: both must give the same histories, customer order included.
+    as_of = date(2024, 12, 31)
+    transactions = simulate_transactions(
+        TRUE_PURCHASES, TRUE_SPEND, 300, date(2023, 1, 1), as_of, np.random.default_rng(5)
+    )
+    transactions["revenue"] = transactions["revenue"].round(2)
+    others = pd.DataFrame(
+        {
+            "customer_id": [None, "C-late", transactions["customer_id"].iloc[0]],
+            "order_date": [as_of, date(2025, 1, 1), as_of],
+            "revenue": [10.0, 20.0, 30.0],
+            "is_purchase": [True, True, False],  # a guest, a later order, a cancellation
+        }
+    )
+    with duckdb.connect() as con:
+        con.execute("create schema marts")
+        con.register("transactions", transactions.assign(is_purchase=True))
+        con.register("others", others)
+        con.execute(
+            "create table marts.fct_orders as "
+            "select customer_id, cast(order_date as date) as order_date, "
+            "cast(revenue as decimal(18, 2)) as net_revenue, is_purchase "
+            "from (from transactions union all by name from others)"
+        )
+        totals = con.execute(TOTALS_SQL, {"as_of": as_of}).df()
+    # Ids typed as the warehouse and the frame type text; the mart conforms both.
+    pd.testing.assert_frame_equal(
+        ltv.histories_from_totals(totals, as_of),
+        ltv.purchase_histories(transactions, as_of),
+        check_dtype=False,
+    )
 
 
 def test_discounting_lowers_value_and_horizon_raises_it():

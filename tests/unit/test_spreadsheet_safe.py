@@ -7,10 +7,11 @@ import json
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
-from activation.destinations.delivery import NightInput, run_syncs
+from activation.destinations.delivery import NightInput, night_changes, run_syncs
 from activation.destinations.erasure import rewrite_without
 from activation.destinations.formats import (
     AD_FORMATS,
@@ -90,10 +91,14 @@ def _night(tmp_path: Path) -> NightInput:
                 }
             )
     blocked = pd.DataFrame(columns=["audience", "kind", "customer_id", "channel", "rule"])
+    export = ExportMembers(rows=pd.DataFrame(rows), blocked=blocked)
+    with duckdb.connect() as con:
+        SYNC_STATE.create(con)  # a first sync: the destinations hold nobody yet
+        changes = night_changes(con, export, webhook=False)
     return NightInput(
-        export=ExportMembers(rows=pd.DataFrame(rows), blocked=blocked),
+        export=export,
         audience_date=date(2025, 12, 30),
-        state=SYNC_STATE.empty_frame(),
+        changes=changes,
         rejected_keys=frozenset(),
         exports_dir=tmp_path,
     )

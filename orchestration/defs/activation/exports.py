@@ -9,16 +9,19 @@ import duckdb
 import pandas as pd
 
 from activation.builder import AUDIENCE_MEMBERS
-from activation.destinations.delivery import NightInput, SyncOutcome, run_syncs
+from activation.destinations.delivery import NightInput, SyncOutcome, night_changes, run_syncs
 from activation.destinations.erasure import ERASURES_APPLIED, rewrite_without
 from activation.destinations.members import (
     CRM_COLUMNS,
     ERASURE,
+    MARKETING,
+    SERVICE,
     ExportMembers,
     export_members,
 )
-from activation.destinations.sync import ACTIVATION_SYNCS, REJECTIONS, SYNC_STATE
+from activation.destinations.sync import ACTIVATION_SYNCS, REJECTIONS, SYNC_STATE, update_state
 from activation.destinations.webhook import WebhookClient, WebhookConfig
+from activation.holdout import TREATMENT
 from activation.suppressions import LEDGER
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WAREHOUSE_POOL, Destinations, Warehouse
@@ -43,16 +46,33 @@ def _missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [t for t in INPUTS if t not in present]
 
 
+# Only the members that may leave tonight (treatment rows of marketing and service
+# audiences) are read, and only their CRM rows: the rest never reaches the export.
+SENDABLE = f"holdout_group = '{TREATMENT}' and kind in ('{MARKETING}', '{SERVICE}')"
+
+
 def _read(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    applied = ERASURES_APPLIED.name
     return {
         "members": con.execute(
-            f"select {', '.join(AUDIENCE_MEMBERS.column_names)} from {AUDIENCES}"
+            f"select {', '.join(AUDIENCE_MEMBERS.column_names)} from {AUDIENCES} where {SENDABLE}"
         ).df(),
-        "crm": con.execute(f"select {', '.join(CRM_COLUMNS)} from staging.stg_crm__customers").df(),
+        "dates": con.execute(f"select distinct audience_date from {AUDIENCES}").df(),
+        "crm": con.execute(
+            f"select {', '.join(CRM_COLUMNS)} from staging.stg_crm__customers "
+            f"where customer_id in (select customer_id from {AUDIENCES} where {SENDABLE})"
+        ).df(),
         "suppressions": con.execute(f"select customer_id, channel, reason from {LEDGER}").df(),
-        "state": con.execute(f"select * from {SYNC_STATE.name}").df(),
         "rejected": con.execute(f"select idempotency_key from {REJECTIONS.name}").df(),
-        "applied": con.execute(f"select customer_id from {ERASURES_APPLIED.name}").df(),
+        # Erased since the last run, with the hashes the ad destinations were sent of them.
+        "erased": con.execute(
+            f"""select customer_id, coalesce(list(hashed_identifiers) filter (
+                    where hashed_identifiers is not null), []) as hashed
+                from (select distinct customer_id from {LEDGER} where reason = '{ERASURE}'
+                      and customer_id not in (select customer_id from {applied}))
+                left join {SYNC_STATE.name} using (customer_id)
+                group by customer_id order by customer_id"""
+        ).df(),
     }
 
 
@@ -66,10 +86,7 @@ def _write(con: duckdb.DuckDBPyConnection, outcome: SyncOutcome, erased: pd.Data
         con.register("_frame", frame)
         con.execute(f"insert into {spec.name} by name select * from _frame")
         con.unregister("_frame")
-    con.register("_frame", outcome.state)
-    con.execute(f"delete from {SYNC_STATE.name}")
-    con.execute(f"insert into {SYNC_STATE.name} by name select * from _frame")
-    con.unregister("_frame")
+    update_state(con, outcome.added_state(), outcome.removed_state())
     con.execute("commit")
 
 
@@ -77,16 +94,9 @@ def _forget(
     destinations: Destinations, inputs: dict[str, pd.DataFrame], now: datetime
 ) -> pd.DataFrame:
     """Rewrite earlier export files without customers erased since the last run."""
-    s = inputs["suppressions"]
-    erased = set(s.loc[s["reason"] == ERASURE, "customer_id"]) - set(
-        inputs["applied"]["customer_id"]
-    )
-    state = inputs["state"]
-    hashes = [
-        h
-        for text in state.loc[state["customer_id"].isin(erased), "hashed_identifiers"].dropna()
-        for h in json.loads(text).values()
-    ]
+    found = inputs["erased"]
+    erased = list(found["customer_id"])
+    hashes = [h for texts in found["hashed"] for text in texts for h in json.loads(text).values()]
     files = rewrite_without(destinations.exports_path, sorted(erased), hashes)
     return ERASURES_APPLIED.conform(
         pd.DataFrame(
@@ -158,25 +168,28 @@ def activation_syncs(
             f"{int(erased['files_rewritten'].iloc[0])} earlier export files"
         )
     members = inputs["members"]
-    if members.empty:
+    dates = pd.to_datetime(inputs["dates"]["audience_date"]).dt.date.unique()
+    if len(dates) == 0:
         context.log.warning("marts.audience_members is empty: nothing to deliver tonight")
         with warehouse.connect() as con:
-            _write(con, SyncOutcome(states=[inputs["state"]]), erased)
+            _write(con, SyncOutcome(), erased)
         return dg.MaterializeResult(metadata={"dagster/row_count": 0, "syncs": 0})
-
-    export = export_members(members, inputs["crm"], inputs["suppressions"])
-    dates = pd.to_datetime(members["audience_date"]).dt.date.unique()
     if len(dates) != 1:
         raise dg.Failure(f"marts.audience_members holds {len(dates)} audience dates, not one")
     audience_date: date = dates[0]
+
+    export = export_members(members, inputs["crm"], inputs["suppressions"])
+    webhook = _webhook(destinations)
+    with warehouse.connect() as con:
+        changes = night_changes(con, export, webhook=webhook is not None)
     night = NightInput(
         export=export,
         audience_date=audience_date,
-        state=SYNC_STATE.conform(inputs["state"]),
+        changes=changes,
         rejected_keys=frozenset(inputs["rejected"]["idempotency_key"]),
         exports_dir=destinations.exports_path,
     )
-    outcome = run_syncs(night, _webhook(destinations))
+    outcome = run_syncs(night, webhook)
     with warehouse.connect() as con:
         _write(con, outcome, erased)
 

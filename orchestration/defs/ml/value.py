@@ -29,6 +29,37 @@ def purchases(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
         ).df()
 
 
+# Per buyer, their purchase days up to the reference date summed (several orders of a day are
+# one purchase): what ml.ltv.purchase_histories computes from every transaction, summed by
+# DuckDB instead of pandas grouping millions of rows by customer id.
+TOTALS_SQL = """
+with
+
+purchase_days as (
+    select customer_id, order_date, sum(net_revenue) as revenue
+    from marts.fct_orders
+    where is_purchase and customer_id is not null and order_date <= $as_of
+    group by all
+)
+
+select
+    customer_id,
+    min(order_date) as first_purchase_date,
+    max(order_date) as last_purchase_date,
+    count(*) as purchases,
+    cast(sum(revenue) as double) as revenue
+from purchase_days
+group by all
+order by customer_id
+"""
+
+
+def purchase_totals(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
+    """One row per buyer with the totals ``ml.ltv.histories_from_totals`` needs."""
+    with warehouse.connect() as con:
+        return con.execute(TOTALS_SQL, {"as_of": as_of}).df()
+
+
 def _validations(
     holdout: ltv.Holdout, model: ltv.ValueModel, histories: pd.DataFrame, as_of: date
 ) -> list[Validation]:
@@ -118,16 +149,18 @@ def customer_value(
     (BG/NBD + Gamma-Gamma, discounted) and the value-matrix quadrant, scored every night with a
     model refitted and validated on a holdout every ``WEIXI_RETRAIN_EVERY_DAYS`` days."""
     as_of = warehouse.reference_date()
-    transactions = purchases(warehouse, as_of)
-    histories = ltv.purchase_histories(transactions, as_of)
+    histories = ltv.histories_from_totals(purchase_totals(warehouse, as_of), as_of)
     cadence = models.cadence(ltv.MODEL, as_of)
     metadata: dict[str, object] = {"reference_date": str(as_of), "model_run": cadence.description}
     validations: list[Validation] = []
     if cadence.retrain:
         horizon_days = round(models.ltv_horizon_months * ltv.DAYS_PER_MONTH)
         try:
+            # Only the holdout test needs every transaction: it splits them at its cut-off.
             holdout = ltv.holdout_test(
-                transactions, as_of, ltv.holdout_days(histories, as_of, horizon_days)
+                purchases(warehouse, as_of),
+                as_of,
+                ltv.holdout_days(histories, as_of, horizon_days),
             )
             ltv.check_customers(histories, "in the whole history")
             model = ltv.fit_value_model(histories)

@@ -121,40 +121,34 @@ upgrades as (
 
 ),
 
--- The first recommendation, a bought-together product where there is one (a cross-sell).
-cross_sell as (
+-- The first recommendation, a bought-together product where there is one (a cross-sell), and
+-- the names of the top three. One grouping with integer-keyed picks: an arg_min over a
+-- (kind, rank) struct and a string_agg ordered by rank cost seconds per million customers.
+recommendation_picks as (
 
     select
         customer_id,
-        picked.product_id as cross_sell_product_id,
-        picked.product_name as cross_sell_product_name
-    from (
-        select
-            customer_id,
-            arg_min(
-                {'product_id': product_id, 'product_name': product_name},
-                (
-                    case
-                        when reason_kind = 'bought_with' then 0
-                        when reason_kind is not null then 1
-                        else 2
-                    end,
-                    rank
-                )
-            ) as picked
-        from recommendations
-        group by customer_id
-    )
-
-),
-
-top_recommendations as (
-
-    select
-        customer_id,
-        string_agg(product_name, '; ' order by rank) as recommended_products
+        coalesce(
+            arg_min(product_id, rank) filter (where reason_kind = 'bought_with'),
+            arg_min(product_id, rank) filter (where reason_kind is not null),
+            arg_min(product_id, rank)
+        ) as cross_sell_product_id,
+        coalesce(
+            arg_min(product_name, rank) filter (where reason_kind = 'bought_with'),
+            arg_min(product_name, rank) filter (where reason_kind is not null),
+            arg_min(product_name, rank)
+        ) as cross_sell_product_name,
+        -- Ranks run 1, 2, 3, ... without gaps; concat_ws skips the ranks a customer lacks.
+        nullif(
+            concat_ws(
+                '; ',
+                any_value(product_name) filter (where rank = 1),
+                any_value(product_name) filter (where rank = 2),
+                any_value(product_name) filter (where rank = 3)
+            ),
+            ''
+        ) as recommended_products
     from recommendations
-    where rank <= 3
     group by customer_id
 
 ),
@@ -189,9 +183,9 @@ joined as (
             concat_ws('; ', churn_scores.reason_1, churn_scores.reason_2, churn_scores.reason_3),
             ''
         ) as churn_reasons,
-        cross_sell.cross_sell_product_id,
-        cross_sell.cross_sell_product_name,
-        top_recommendations.recommended_products,
+        recommendation_picks.cross_sell_product_id,
+        recommendation_picks.cross_sell_product_name,
+        recommendation_picks.recommended_products,
         coalesce(complaints.open_complaints, 0) as open_complaints,
         complaints.last_complaint_resolved_on,
         complaints.last_resolved_complaint_ticket_id,
@@ -214,10 +208,8 @@ joined as (
         on last_orders.customer_id = customers.customer_id
     left join churn_scores
         on churn_scores.customer_id = customers.customer_id
-    left join cross_sell
-        on cross_sell.customer_id = customers.customer_id
-    left join top_recommendations
-        on top_recommendations.customer_id = customers.customer_id
+    left join recommendation_picks
+        on recommendation_picks.customer_id = customers.customer_id
     left join complaints
         on complaints.customer_id = customers.customer_id
     left join upgrades

@@ -3,6 +3,30 @@
 -- stayed). Only customers present in both snapshots count, so the customers of a pair and
 -- dimension add up to the customers the two snapshots share. A missing value (no purchase yet
 -- for the RFM segment, not scored for the value quadrant) counts as `none`.
+--
+-- Incremental by the pair's first snapshot: a pair's counts depend only on its two snapshots,
+-- so a night recounts the pairs of which a snapshot's fingerprint changed since the last build
+-- (int_segment_history__snapshots; a night usually changes the reference date's snapshot
+-- only), and the pairs not stored yet; the others are kept. Joining every pair of the whole
+-- history again cost more than everything else segment_history's night does. Pairs that no
+-- longer exist (a snapshot deleted) are deleted.
+{{
+    config(
+        materialized='incremental',
+        unique_key='from_snapshot_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=[
+            "delete from {{ this }} where (from_snapshot_date, to_snapshot_date) not in ("
+            ~ "{{ segment_snapshot_pairs(ref('segment_history')) }})"
+        ],
+    )
+}}
+{#- Read by name, not ref(): that model is built after this one, from the same history. -#}
+{%- set stored_fingerprints = adapter.get_relation(
+    database=this.database, schema='intermediate', identifier='int_segment_history__snapshots'
+) if is_incremental() else none %}
+
 with
 
 history as (
@@ -11,13 +35,46 @@ history as (
 
 ),
 
+all_snapshot_pairs as (
+
+    {{ segment_snapshot_pairs(ref('segment_history')) }}
+
+),
+
+{% if is_incremental() -%}
+changed_snapshots as (
+
+    {% if stored_fingerprints is none -%}
+    select distinct snapshot_date from history
+    {%- else -%}
+    select current_snapshots.snapshot_date
+    from ({{ segment_snapshot_fingerprints(ref('segment_history')) }}) as current_snapshots
+    left join {{ stored_fingerprints }} as stored
+        on stored.snapshot_date = current_snapshots.snapshot_date
+    where current_snapshots.fingerprint is distinct from stored.fingerprint
+    {%- endif %}
+
+),
+
+stored_pairs as (
+
+    select distinct from_snapshot_date, to_snapshot_date from {{ this }}
+
+),
+
+{% endif -%}
 snapshot_pairs as (
 
-    select
-        snapshot_date as from_snapshot_date,
-        lead(snapshot_date) over (order by snapshot_date) as to_snapshot_date
-    from (select distinct snapshot_date from history)
-    qualify to_snapshot_date is not null
+    select all_snapshot_pairs.*
+    from all_snapshot_pairs
+    {%- if is_incremental() %}
+    left join stored_pairs
+        on stored_pairs.from_snapshot_date = all_snapshot_pairs.from_snapshot_date
+        and stored_pairs.to_snapshot_date = all_snapshot_pairs.to_snapshot_date
+    where stored_pairs.from_snapshot_date is null
+        or all_snapshot_pairs.from_snapshot_date in (select snapshot_date from changed_snapshots)
+        or all_snapshot_pairs.to_snapshot_date in (select snapshot_date from changed_snapshots)
+    {%- endif %}
 
 ),
 
