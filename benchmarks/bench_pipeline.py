@@ -222,7 +222,12 @@ def peaks(size: Size) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--customers", type=int, nargs="+", default=[50_000], help="one or more sizes"
+        "--customers",
+        type=int,
+        nargs="+",
+        default=[50_000],
+        help="one or more sizes, run in this order (the largest first fails early), printed "
+        "smallest first",
     )
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--workdir", type=Path, help="keep data here (default: a temp folder)")
@@ -244,7 +249,7 @@ def main() -> None:
     print("night: `weixi run` of the last day after that history; target ≤ 5 min at 1M.")
     print("core: `weixi run --up-to` the 360 and RFM marts (load, checks, dbt up to them).")
     print("floor: benchmarks/floor.py (read every CSV, latest versions, customer 360, RFM).")
-    print(report(sizes))
+    print(report(sorted(sizes, key=lambda size: size.customers)))
 
 
 if __name__ == "__main__":
