@@ -41,6 +41,7 @@ from serving.snapshot import (
     PARQUET_FOLDER,
     SERVING_DATABASE,
     Published,
+    content_sum,
     parquet_path,
     publish,
     published_tables,
@@ -86,10 +87,7 @@ def _put_back(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
 
 def _content(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, int]:
     columns = [d[0] for d in con.execute(f"from {relation} limit 0").description]
-    row_hash = ", ".join(f'"{c}"' for c in columns)
-    return con.execute(
-        f"select count(*), coalesce(sum(hash({row_hash})), 0) from {relation}"
-    ).fetchone()
+    return con.execute(f"select count(*), {content_sum(columns)} from {relation}").fetchone()
 
 
 def _compare(con: duckdb.DuckDBPyConnection, serving: Path) -> None:

@@ -138,6 +138,12 @@ def _literal(text: str | Path) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def content_sum(columns: list[str]) -> str:
+    """SQL for the sum of the rows' hashes over ``columns``: with the row count, a table's
+    content as the publish compares it (0 for no rows)."""
+    return f"coalesce(sum(hash({', '.join(_quoted(c) for c in columns)})), 0)"
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -212,12 +218,11 @@ def _fingerprinted(
         json.dumps([layout, text, sorted(dict(column_texts).items())]).encode()
     ).hexdigest()[:16]
     partition = _partition_of_row(date_column)
-    row_hash = f"hash({', '.join(_quoted(c) for c in columns)})"
+    total = f"{content_sum(columns)}::varchar"
     rows = con.execute(
-        f"select {partition} as partition, count(*), coalesce(sum({row_hash}), 0)::varchar "
-        f"from {table} group by all"
+        f"select {partition} as partition, count(*), {total} from {table} group by all"
         if date_column
-        else f"select {partition}, count(*), coalesce(sum({row_hash}), 0)::varchar from {table}"
+        else f"select {partition}, count(*), {total} from {table}"
     ).fetchall()
     return _Table(
         name=table,
