@@ -217,33 +217,78 @@ def test_segment_history_kept_incrementally_equals_a_full_refresh(
         assert kept[table] != before[table], (table, day)
 
 
-def test_order_lines_are_proved_unique_where_the_window_delivered_them(
+# Bad rows planted as delivered on EARLY_DAY, for the data tests a night scopes to its window:
+# (SQL planting a row, the tests it breaks).
+PLANTED_ON_EARLY_DAY = [
+    (
+        # a copy of a line under an order that fct_orders does not hold: its key repeats
+        "insert into marts.fct_order_lines select * replace ('no such order' as order_id) "
+        "from marts.fct_order_lines where delivered_on = $day limit 1",
+        {
+            "unique_in_window_fct_order_lines_order_line_id__delivered_on",
+            "relationships_in_window_fct_order_lines_order_id__order_id__ref_fct_orders___delivered_on",
+        },
+    ),
+    (
+        "insert into marts.fct_orders select * from marts.fct_orders "
+        "where delivered_on = $day order by order_id limit 1",
+        {"unique_in_window_fct_orders_order_id__delivered_on"},
+    ),
+    (
+        "update marts.fct_orders set updated_at = updated_at - interval 1 hour "
+        "where order_id = (select max(order_id) from marts.fct_orders where delivered_on = $day)",
+        {"assert_fct_orders_holds_latest_versions"},
+    ),
+    (
+        "insert into intermediate.int_orders__status_history select * "
+        "from intermediate.int_orders__status_history where order_id = "
+        "(select min(order_id) from marts.fct_orders where delivered_on = $day)",
+        {
+            "unique_in_window_int_orders__status_history_order_id__source_orders_orders____partition_date"
+        },
+    ),
+    (
+        "insert into staging.base_orders__orders select * from staging.base_orders__orders "
+        "where _partition_date = $day order by order_id limit 1",
+        {"unique_in_window_base_orders__orders_order_id___partition_date"},
+    ),
+]
+SCOPED_MODELS = [
+    "fct_orders",
+    "fct_order_lines",
+    "int_orders__status_history",
+    "base_orders__orders",
+]
+
+
+def test_a_nights_tests_find_the_bad_rows_of_its_window_and_a_full_run_all(
     pipeline_warehouse, demo_landing, tmp_path, monkeypatch
 ):
-    # An order line of the first day written again as delivered on the last: the night of the
-    # last day must find the duplicate (its test reads only that day's keys, over all rows),
-    # a night of another day need not (the test of that day's keys proved them).
+    # The night of EARLY_DAY must find every bad row (its tests read the rows it delivered and
+    # probe all history with their keys); the night of another day need not (EARLY_DAY's night
+    # proved those rows); a run without a window (a full build) finds them all, long after.
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_warehouse[0], warehouse)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(
-            "insert into marts.fct_order_lines select * replace (cast(? as date) as delivered_on) "
-            "from marts.fct_order_lines where delivered_on = ? limit 1",
-            [DEMO_END, DEMO_START],
-        )
+        for sql, _ in PLANTED_ON_EARLY_DAY:
+            con.execute(sql, {"day": EARLY_DAY})
     resources = weixi_resources(warehouse, demo_landing)
-    failed = {}
-    for day in (DEMO_END, EARLY_DAY):
-        monkeypatch.setenv("WEIXI_DBT_MIN_DATE", day.isoformat())
-        monkeypatch.setenv("WEIXI_DBT_MAX_DATE", day.isoformat())
-        target = tmp_path / day.isoformat()
-        run_dbt(["test", "-s", "fct_order_lines"], resources, warehouse, target)
+    found = {}
+    for window in (EARLY_DAY, DEMO_END, None):
+        for variable in ("WEIXI_DBT_MIN_DATE", "WEIXI_DBT_MAX_DATE"):
+            if window is None:
+                monkeypatch.delenv(variable, raising=False)
+            else:
+                monkeypatch.setenv(variable, window.isoformat())
+        target = tmp_path / str(window)
+        args = ["test", "--exclude-resource-type", "unit_test", "-s", *SCOPED_MODELS]
+        run_dbt(args, resources, warehouse, target)
         results = json.loads((target / "run_results.json").read_text())["results"]
-        failed[day] = [r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"]
-    assert failed == {
-        DEMO_END: ["unique_in_window_fct_order_lines_order_line_id__delivered_on"],
-        EARLY_DAY: [],
-    }
+        found[window] = {
+            r["unique_id"].split(".")[2] for r in results if r["status"] in ("fail", "warn")
+        }
+    planted = set().union(*(tests for _, tests in PLANTED_ON_EARLY_DAY))
+    assert found == {EARLY_DAY: planted, DEMO_END: set(), None: planted}
 
 
 def test_item_pairs_are_recounted_everywhere_when_a_product_changes_subcategory(
