@@ -29,6 +29,7 @@ from tests.support import (
 DBT_SCHEMAS = ("staging", "intermediate", "features", "marts")
 CORRECTION_DAY = DEMO_END + timedelta(days=1)
 EARLY_DAY = DEMO_START + timedelta(days=3)
+FIRST_MONTH = DEMO_START.replace(day=1)
 
 
 def table_digests(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, tuple[int, str]]:
@@ -322,3 +323,30 @@ def test_item_pairs_are_recounted_everywhere_when_a_product_changes_subcategory(
     assert [kept[t] for t in tables] == [full[t] for t in tables]
     before = table_digests(pipeline_warehouse[0], ("intermediate",))
     assert kept[tables[0]] != before[tables[0]]
+
+
+def test_kpi_monthly_recomputes_only_the_months_a_night_can_change(
+    pipeline_warehouse, demo_landing, tmp_path, monkeypatch
+):
+    # A night with no late correction recomputes the last month(s) and keeps the earlier ones:
+    # a mark left on the first month stays, and every recomputed month equals the full build.
+    # (The late correction, which recomputes from its month, is the full-refresh test above.)
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update marts.kpi_monthly set nps = -1 where month = ?", [FIRST_MONTH])
+    monkeypatch.setenv("WEIXI_DBT_MIN_DATE", DEMO_END.isoformat())
+    monkeypatch.setenv("WEIXI_DBT_MAX_DATE", DEMO_END.isoformat())
+    resources = weixi_resources(warehouse, demo_landing)
+    run = run_dbt(["run", "-s", "kpi_monthly"], resources, warehouse, tmp_path / "dbt")
+    assert run.returncode == 0, run.stdout[-4000:]
+
+    query = "select * from marts.kpi_monthly order by month"
+    with duckdb.connect(str(pipeline_warehouse[0]), read_only=True) as con:
+        built = con.execute(query).fetchall()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        kept = con.execute(query).fetchall()
+        first = con.execute("select month, nps from marts.kpi_monthly order by month limit 1")
+        assert first.fetchone() == (FIRST_MONTH, -1)
+    assert len(kept) == len(built) > 2
+    assert kept[1:] == built[1:]

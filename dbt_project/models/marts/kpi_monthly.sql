@@ -1,10 +1,31 @@
+{%- set churned_after = var('churned_after_days') %}
+{%- set sla_days = ((
+    [var('first_response_sla_hours'), var('resolution_sla_hours')] | max
+) / 24) | round(0, 'ceil') | int + 1 %}
+{{
+    config(
+        materialized='incremental',
+        unique_key='month',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=["{{ delete_months_outside_kpi_range(this) }}"],
+    )
+}}
 -- One row per calendar month from the first month with a purchase, ticket or survey answer to
 -- the month of the reference date (which may be partial): NPS and CSAT from the survey answers
 -- of the month, complaints opened in the month and their first-reply and resolution SLA
 -- rates, and churn and retention of the customers active when the month began. Churn is the
 -- lifecycle stage's: `churned_after_days` without a purchase.
-{%- set churned_after = var('churned_after_days') %}
-
+--
+-- Incremental by month: a month's figures read the purchase days up to its end (from
+-- churned_after_days + 1 days before it begins), the complaints opened and answers given in
+-- it, and the reference date only through its end and the complaints still within their SLA.
+-- So a night recomputes the months from the earliest of: the order date of an order, the
+-- opening of a ticket and the answer of a survey the partition window delivered (as
+-- kpi_daily, an order's date, a ticket's opening and an answer's time are taken as fixed),
+-- and the earlier of the previous and the new reference date less the longer SLA and a day
+-- (a complaint judged as of one and not the other). Earlier months are kept; months after
+-- the reference date's, or before the first month, are deleted after.
 with
 
 purchases_by_day as (
@@ -27,7 +48,29 @@ surveys as (
 
 reference as (
 
-    select * from {{ ref('int_reference_date__selected') }}
+    {{ selected_reference_date() }}
+
+),
+
+-- The first month recomputed (a full build: every month).
+recomputed as (
+
+    {% if is_incremental() -%}
+    select cast(date_trunc('month', least(
+        (
+            select min(order_date) from {{ ref('fct_orders') }}
+            {{ in_partition_window('delivered_on') }}
+        ),
+        (select min(cast(opened_at as date)) from tickets {{ in_partition_window('delivered_on') }}),
+        (select min(cast(answered_at as date)) from surveys {{ in_partition_window('delivered_on') }}),
+        least(
+            coalesce((select max(month_end) from {{ this }}), date '1900-01-01'),
+            (select reference_date from reference)
+        ) - {{ sla_days }}
+    )) as date) as first_month
+    {%- else -%}
+    select date '1900-01-01' as first_month
+    {%- endif %}
 
 ),
 
@@ -38,9 +81,12 @@ purchase_days as (
         purchases_by_day.order_date
     from purchases_by_day
     cross join reference
+    cross join recomputed
     where purchases_by_day.purchases > 0
         and purchases_by_day.customer_id is not null
         and purchases_by_day.order_date <= reference.reference_date
+        -- A customer is active at a month's start from a purchase this many days before it.
+        and purchases_by_day.order_date >= recomputed.first_month - {{ churned_after + 1 }}
 
 ),
 
@@ -54,8 +100,10 @@ complaints as (
         cast(reference.reference_date as timestamp) + interval 1 day as known_before
     from tickets
     cross join reference
+    cross join recomputed
     where tickets.is_complaint
         and cast(tickets.opened_at as date) <= reference.reference_date
+        and tickets.opened_at >= recomputed.first_month
 
 ),
 
@@ -64,7 +112,9 @@ answers as (
     select surveys.*
     from surveys
     cross join reference
+    cross join recomputed
     where cast(surveys.answered_at as date) <= reference.reference_date
+        and surveys.answered_at >= recomputed.first_month
 
 ),
 
@@ -75,11 +125,10 @@ months as (
         least(last_day(month_start), reference.reference_date) as month_end
     from (
         select unnest(generate_series(
-            date_trunc('month', least(
-                (select min(order_date) from purchase_days),
-                (select min(cast(opened_at as date)) from complaints),
-                (select min(cast(answered_at as date)) from answers)
-            )),
+            cast(greatest(
+                {{ first_kpi_month('(select reference_date from reference)') }},
+                (select first_month from recomputed)
+            ) as timestamp),
             (select reference_date from reference),
             interval 1 month
         )) as month_start
