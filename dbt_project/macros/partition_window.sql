@@ -6,9 +6,14 @@
     refresh takes everything. Never use it in a `table` model. -#}
 {% macro in_partition_window(column) -%}
     {% if is_incremental() -%}
-    where {{ column }} between cast('{{ env_var("WEIXI_DBT_MIN_DATE", "1900-01-01") }}' as date)
+    where {{ column }} between {{ partition_window_start() }}
         and cast('{{ env_var("WEIXI_DBT_MAX_DATE", "9999-12-31") }}' as date)
     {%- endif %}
+{%- endmacro %}
+
+{#- The first day of the partition window (1900-01-01 when unset), for an incremental model. -#}
+{% macro partition_window_start() -%}
+    cast('{{ env_var("WEIXI_DBT_MIN_DATE", "1900-01-01") }}' as date)
 {%- endmacro %}
 
 {#- The partition window as a condition on `column` for a data test whose rule is per row or

@@ -14,7 +14,7 @@
 -- baskets holding the item; both null at product level: the day's baskets), so that
 -- product_associations sums days instead of joining every basket's items to each other.
 -- Incremental window: every order date of an order or order line (re)delivered in
--- [min_date, max_date] is recounted whole, as int_customers__purchases_by_day does; a day
+-- [min_date, max_date] whose baskets can have changed is recounted whole (below); a day
 -- left without baskets keeps a zero row so that its old counts are replaced. A product moved
 -- to another subcategory changes the counts of every day: when the catalog differs from the
 -- one the stored rows were counted with (catalog_fingerprint), every day is recounted.
@@ -38,6 +38,12 @@ products as (
 
 ),
 
+status_history as (
+
+    select * from {{ ref('int_orders__status_history') }}
+
+),
+
 catalog as (
 
     select md5(string_agg(
@@ -48,10 +54,32 @@ catalog as (
 ),
 
 {% if is_incremental() -%}
+-- The orders the window (re)delivered whose baskets can have changed: those first delivered
+-- in it, and those no longer or once not a purchase (a cancellation, or its reversal). A new
+-- version between purchase states (paid, shipped, refunded) leaves the baskets as they were;
+-- most of a day's deliveries are such versions of older orders.
+redelivered as (
+
+    select order_id, order_date, is_purchase from orders
+    {{ in_partition_window('delivered_on') }}
+
+),
+
+rebasketed as (
+
+    select order_date from redelivered
+    where not is_purchase
+        or order_id in (select order_id from status_history where cancelled_at is not null)
+        or order_id not in (
+            select order_id from {{ source('orders', 'orders') }}
+            where _partition_date < {{ partition_window_start() }}
+        )
+
+),
+
 touched_dates as (
 
-    select order_date from orders
-    {{ in_partition_window('delivered_on') }}
+    select order_date from rebasketed
     union
     select orders.order_date
     from (select order_id from lines {{ in_partition_window('delivered_on') }}) as delivered
