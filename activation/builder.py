@@ -160,6 +160,18 @@ IDENTIFIER_COLUMN = {
 }
 ALL_CHANNELS = "all"
 ERASURE = "erasure"
+REACH_COLUMNS = (
+    "customer_id",
+    *CONSENT_COLUMN.values(),
+    "has_email",
+    "has_phone",
+    "has_wechat",
+    "account_manager_id",
+    "marketing_opt_out",
+)
+"""The candidate columns the builder reads besides those the definitions name."""
+HISTORY_COLUMNS = ("audience_date", "audience", "kind", "customer_id", "is_new_entry")
+"""The history columns the rules look back on."""
 
 
 @dataclass(frozen=True)
@@ -196,17 +208,21 @@ def build_audiences(
     suppressions: pd.DataFrame | None = None,
     rules: Rules = Rules(),
     source: Path | str = "<definitions>",
+    selected: pd.DataFrame | None = None,
 ) -> AudienceBuild:
     """The members of every audience on ``audience_date``.
 
-    ``candidates``: the columns of ``marts.audience_candidates``. ``history``: earlier dates'
-    members (rows of ``audience_date`` itself are ignored, so a re-run gives the same result).
-    ``suppressions``: rows of ``governance.suppressions`` (``customer_id``, ``channel``,
-    ``reason``), applied again whatever the candidates say. ``source`` names the definitions
-    file in errors.
+    ``candidates``: the columns of ``marts.audience_candidates``, or only
+    :data:`REACH_COLUMNS` when ``selected`` is given (:func:`select_members` already run where
+    the candidates are, so the definitions' columns need not be read). ``history``: earlier
+    dates' members (:data:`HISTORY_COLUMNS`; rows of ``audience_date`` itself are ignored, so a
+    re-run gives the same result). ``suppressions``: rows of ``governance.suppressions``
+    (``customer_id``, ``channel``, ``reason``), applied again whatever the candidates say.
+    ``source`` names the definitions file in errors.
     """
     history = _history_before(history, audience_date)
-    selected = select_members(definitions, candidates, source)
+    if selected is None:
+        selected = _select_from_frame(definitions, candidates, source)
     routed, excluded = choose_channels(selected, definitions, candidates, suppressions)
     routed = mark_new_entries(routed, history, audience_date)
     routed, deduped = deduplicate(routed, definitions, history, audience_date)
@@ -220,36 +236,44 @@ def build_audiences(
 
 def select_members(
     definitions: Sequence[AudienceDefinition],
-    candidates: pd.DataFrame,
+    con: duckdb.DuckDBPyConnection,
+    candidates: str,
     source: Path | str = "<definitions>",
 ) -> pd.DataFrame:
     """One row per audience and selected customer: ``audience``, ``customer_id``, ``reason``
-    and ``payload`` (a JSON object of the payload columns). The definitions are checked against
-    the candidates' columns first (:func:`check_against_candidates`)."""
+    and ``payload`` (a JSON object of the payload columns), from the table or view
+    ``candidates`` of ``con``. The definitions are checked against the candidates' columns
+    first (:func:`check_against_candidates`)."""
+    check_against_candidates(definitions, con, candidates, source)
+    parts = []
+    for definition in definitions:
+        payload = ", ".join(f"'{c}', \"{c}\"" for c in definition.payload)
+        parts.append(
+            con.execute(
+                f"""
+                select
+                    ? as audience,
+                    customer_id,
+                    coalesce(cast(({definition.reason}) as varchar), ?) as reason,
+                    cast(json_object({payload}) as varchar) as payload
+                from {candidates}
+                where coalesce(({definition.where}), false)
+                """,
+                [definition.name, definition.purpose],
+            ).df()
+        )
+    return pd.concat(parts, ignore_index=True) if parts else _empty_selection()
+
+
+def _select_from_frame(
+    definitions: Sequence[AudienceDefinition], candidates: pd.DataFrame, source: Path | str
+) -> pd.DataFrame:
     con = duckdb.connect()
     try:
         con.register("candidates", candidates)
-        check_against_candidates(definitions, con, "candidates", source)
-        parts = []
-        for definition in definitions:
-            payload = ", ".join(f"'{c}', \"{c}\"" for c in definition.payload)
-            parts.append(
-                con.execute(
-                    f"""
-                    select
-                        ? as audience,
-                        customer_id,
-                        coalesce(cast(({definition.reason}) as varchar), ?) as reason,
-                        cast(json_object({payload}) as varchar) as payload
-                    from candidates
-                    where coalesce(({definition.where}), false)
-                    """,
-                    [definition.name, definition.purpose],
-                ).df()
-            )
+        return select_members(definitions, con, "candidates", source)
     finally:
         con.close()
-    return pd.concat(parts, ignore_index=True) if parts else _empty_selection()
 
 
 def choose_channels(

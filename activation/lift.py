@@ -37,8 +37,10 @@ neither a verdict nor an adjusted p-value (docs/lift.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
+from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -163,62 +165,43 @@ CAMPAIGN_LIFT = TableSpec(
 )
 
 
-def first_assignments(assignments: pd.DataFrame) -> pd.DataFrame:
-    """One row per audience and customer: their first assignment (ties: the imported one)."""
-    missing = [c for c in ASSIGNMENT_COLUMNS if c not in assignments.columns]
-    if missing:
-        raise KeyError(f"assignments lack the columns {', '.join(missing)}")
-    unknown = set(assignments["holdout_group"]) - {TREATMENT, CONTROL}
-    if unknown:
-        raise ValueError(f"holdout_group must be treatment or control, got {sorted(unknown)}")
-    ordered = assignments.assign(assigned_on=pd.to_datetime(assignments["assigned_on"]))
-    ordered = ordered.sort_values(["assigned_on", "source", "customer_id"], kind="stable")
-    return ordered.drop_duplicates(["audience", "customer_id"]).reset_index(drop=True)[
-        list(ASSIGNMENT_COLUMNS)
-    ]
-
-
-def assignment_outcomes(
-    assignments: pd.DataFrame,
-    purchases: pd.DataFrame,
-    window_days: int,
-    churned_after_days: int,
-) -> pd.DataFrame:
-    """``assignments`` with ``repurchased``, ``revenue`` and ``churned`` over the
-    ``window_days`` after each assignment (see the module docstring), from ``purchases``
-    (customer_id, order_date, revenue)."""
-    left = assignments[["customer_id", "assigned_on"]].reset_index()
-    left["assigned_on"] = pd.to_datetime(left["assigned_on"])
-    right = purchases[list(PURCHASE_COLUMNS)].assign(
-        order_date=lambda f: pd.to_datetime(f["order_date"])
-    )
-    joined = left.merge(right, on="customer_id", how="inner")
-    offset = (joined["order_date"] - joined["assigned_on"]).dt.days
-    inside = (offset >= 1) & (offset <= window_days)
-    # Active at the window's end: a purchase in the churned_after_days up to and including it.
-    active = (offset >= window_days - churned_after_days) & (offset <= window_days)
-    per_assignment = (
-        joined.assign(
-            repurchased=inside,
-            revenue=joined["revenue"].astype(float).where(inside, 0.0),
-            active=active,
-        )
-        .groupby("index")
-        .agg(
-            repurchased=("repurchased", "any"), revenue=("revenue", "sum"), active=("active", "any")
-        )
-        .reindex(assignments.index)
-    )
-    out = assignments.copy()
-    out["repurchased"] = per_assignment["repurchased"].fillna(False).astype(bool)
-    out["revenue"] = per_assignment["revenue"].fillna(0.0).astype(float)
-    out["churned"] = ~per_assignment["active"].fillna(False).astype(bool)
-    return out
-
-
 def campaign_lift(
     assignments: pd.DataFrame,
     purchases: pd.DataFrame,
+    reference_date: date,
+    churned_after_days: int,
+    primaries: Mapping[str, tuple[str, int]] | None = None,
+    windows: tuple[int, ...] = WINDOWS,
+    confidence: float = CONFIDENCE,
+) -> pd.DataFrame:
+    """:func:`campaign_lift_in` over frames: ``assignments`` has audience, customer_id,
+    assigned_on, holdout_group (treatment or control) and source; ``purchases`` customer_id,
+    order_date and revenue (net)."""
+    missing = [c for c in ASSIGNMENT_COLUMNS if c not in assignments.columns]
+    if missing:
+        raise KeyError(f"assignments lack the columns {', '.join(missing)}")
+    con = duckdb.connect()
+    try:
+        con.register("assignments", assignments[list(ASSIGNMENT_COLUMNS)])
+        con.register("purchases", purchases[list(PURCHASE_COLUMNS)])
+        return campaign_lift_in(
+            con,
+            "assignments",
+            "purchases",
+            reference_date,
+            churned_after_days,
+            primaries,
+            windows,
+            confidence,
+        )
+    finally:
+        con.close()
+
+
+def campaign_lift_in(
+    con: duckdb.DuckDBPyConnection,
+    assignments: str,
+    purchases: str,
     reference_date: date,
     churned_after_days: int,
     primaries: Mapping[str, tuple[str, int]] | None = None,
@@ -230,32 +213,154 @@ def campaign_lift(
     lift, over the first assignments whose window ended by ``reference_date``; each row's
     status, adjusted p-value and, on the primary row, the verdict (:func:`judge`).
 
-    ``assignments`` has audience, customer_id, assigned_on, holdout_group (treatment or
-    control) and source; ``purchases`` customer_id, order_date and revenue (net);
-    ``primaries`` maps an audience to its primary (metric, window_days)."""
-    if assignments.empty:
+    ``assignments`` and ``purchases`` name relations on ``con`` (a table or a parenthesised
+    query) with :data:`ASSIGNMENT_COLUMNS` and :data:`PURCHASE_COLUMNS`; ``primaries`` maps an
+    audience to its primary (metric, window_days). The outcomes are aggregated in DuckDB down
+    to one row per audience and window, so only the statistics run in Python."""
+    unknown = con.execute(
+        f"select distinct holdout_group from {assignments} "
+        "where holdout_group is null or holdout_group not in ($treatment, $control)",
+        {"treatment": TREATMENT, "control": CONTROL},
+    ).fetchall()
+    if unknown:
+        raise ValueError(
+            f"holdout_group must be treatment or control, got {sorted(map(str, unknown))}"
+        )
+    groups = con.execute(
+        LIFT_GROUPS_SQL.format(assignments=assignments, purchases=purchases, measures=_MEASURES),
+        {
+            "reference": reference_date,
+            "churned_after_days": churned_after_days,
+            "windows": list(windows),
+            "cap_quantile": REVENUE_CAP_QUANTILE,
+            "treatment": TREATMENT,
+            "control": CONTROL,
+        },
+    ).df()
+    if groups.empty:
         return CAMPAIGN_LIFT.empty_frame()
-    first = first_assignments(assignments)
-    reference = pd.Timestamp(reference_date)
+    groups = groups.sort_values(["window_days", "audience"], key=_text_order)
     rows = []
-    for window_days in windows:
-        ended = first["assigned_on"] + timedelta(days=window_days) <= reference
-        outcomes = assignment_outcomes(first[ended], purchases, window_days, churned_after_days)
-        for audience in sorted(first["audience"].unique()):
-            done = outcomes[outcomes["audience"] == audience]
-            pending = int((~ended & (first["audience"] == audience)).sum())
-            base = {
-                "reference_date": reference_date,
-                "audience": audience,
-                "window_days": window_days,
-                "assignments_from": done["assigned_on"].min() if len(done) else None,
-                "assignments_to": done["assigned_on"].max() if len(done) else None,
-                "confidence_level": confidence,
-                "pending_assignments": pending,
-                "window_complete": pending == 0,
-            }
-            rows += [{**base, **row} for row in _compare(done, confidence)]
+    for group in groups.itertuples(index=False):
+        base = {
+            "reference_date": reference_date,
+            "audience": group.audience,
+            "window_days": int(group.window_days),
+            "assignments_from": group.assignments_from,
+            "assignments_to": group.assignments_to,
+            "confidence_level": confidence,
+            "pending_assignments": int(group.pending),
+            "window_complete": int(group.pending) == 0,
+        }
+        rows += [{**base, **row} for row in _compare(group, confidence)]
     return judge(pd.DataFrame(rows), primaries or {})[list(CAMPAIGN_LIFT.column_names)]
+
+
+def _text_order(column: pd.Series) -> pd.Series:
+    return column.astype(object) if column.name == "audience" else column
+
+
+GROUP_PREFIXES = {"t": TREATMENT, "c": CONTROL}
+_MEASURES = ",\n        ".join(
+    measure
+    for prefix, group in GROUP_PREFIXES.items()
+    for measure in (
+        f"count(*) filter (where holdout_group = '{group}') as {prefix}_n",
+        *(
+            f"count(*) filter (where holdout_group = '{group}' and {flag}) as {prefix}_{flag}"
+            for flag in RATE_METRICS.values()
+        ),
+        *(
+            f"{function}(capped) filter (where holdout_group = '{group}') "
+            f"as {prefix}_{column}_{name}"
+            for column in MEAN_METRICS.values()
+            for function, name in (("avg", "mean"), ("var_samp", "var"))
+        ),
+    )
+)
+LIFT_GROUPS_SQL = """
+with assignments as (
+    select audience, customer_id, cast(assigned_on as date) as assigned_on, holdout_group, source
+    from {assignments}
+),
+purchases as (
+    select customer_id, cast(order_date as date) as order_date, cast(revenue as double) as revenue
+    from {purchases}
+),
+-- Only a customer's first assignment to an audience counts (ties: the imported one).
+first_assignments as (
+    select * from assignments
+    qualify row_number() over (
+        partition by audience, customer_id order by assigned_on, source
+    ) = 1
+),
+windows as (select unnest(cast($windows as integer[])) as window_days),
+assigned as (
+    select f.*, w.window_days, f.assigned_on + w.window_days <= $reference as ended
+    from first_assignments as f cross join windows as w
+),
+-- Per ended assignment: purchases on days 1 .. window_days after it, and whether it was
+-- active (a purchase in the churned_after_days up to and including the window's end).
+outcomes as (
+    select
+        a.audience,
+        a.window_days,
+        a.holdout_group,
+        a.customer_id,
+        coalesce(bool_or(p.order_date - a.assigned_on >= 1), false) as repurchased,
+        coalesce(sum(p.revenue) filter (where p.order_date - a.assigned_on >= 1), 0.0)
+            as revenue,
+        not coalesce(
+            bool_or(p.order_date - a.assigned_on >= a.window_days - $churned_after_days), false
+        ) as churned
+    from assigned as a
+    left join purchases as p
+        on p.customer_id = a.customer_id
+        and p.order_date <= a.assigned_on + a.window_days
+        and p.order_date >= a.assigned_on + least(1, a.window_days - $churned_after_days)
+    where a.ended
+    group by all
+),
+-- Each customer's window revenue capped at the audience's quantile when both groups exist.
+caps as (
+    select
+        audience,
+        window_days,
+        case
+            when bool_or(holdout_group = $treatment) and bool_or(holdout_group = $control)
+            then quantile_cont(revenue, $cap_quantile)
+        end as value_cap
+    from outcomes
+    group by all
+),
+capped as (
+    select o.*, c.value_cap, coalesce(least(o.revenue, c.value_cap), o.revenue) as capped
+    from outcomes as o join caps as c using (audience, window_days)
+),
+measured as (
+    select
+        audience,
+        window_days,
+        any_value(value_cap) as value_cap,
+        {measures}
+    from capped
+    group by all
+),
+spans as (
+    select
+        audience,
+        window_days,
+        count(*) filter (where not ended) as pending,
+        min(assigned_on) filter (where ended) as assignments_from,
+        max(assigned_on) filter (where ended) as assignments_to
+    from assigned
+    group by all
+)
+select * from spans left join measured using (audience, window_days)
+"""
+"""One row per audience and window: pending assignments, the span of the counted ones, the
+revenue cap and, per group (``t_``, ``c_``), customers, repurchases, churns and the mean and
+sample variance of the capped revenue."""
 
 
 def row_status(lift: pd.DataFrame) -> pd.Series:
@@ -298,31 +403,33 @@ def judge(
     )
 
 
-def _compare(outcomes: pd.DataFrame, confidence: float) -> list[dict[str, object]]:
-    """Treatment against control of one audience and window, one dict per metric."""
-    treated = outcomes[outcomes["holdout_group"] == TREATMENT]
-    control = outcomes[outcomes["holdout_group"] == CONTROL]
+def _compare(group: Any, confidence: float) -> list[dict[str, object]]:
+    """Treatment against control of one audience and window (a row of ``LIFT_GROUPS_SQL``),
+    one dict per metric."""
+    sizes = {g: _count(getattr(group, f"{g}_n")) for g in GROUP_PREFIXES}
+    t_n, c_n = sizes["t"], sizes["c"]
     rows = []
     for metric in METRICS:
         column = RATE_METRICS.get(metric) or MEAN_METRICS[metric]
-        t, c = treated[column].astype(float), control[column].astype(float)
         cap = np.nan
         if metric in RATE_METRICS:
-            result = proportion_difference(t.sum(), len(t), c.sum(), len(c), confidence)
+            t_hits, c_hits = (_count(getattr(group, f"{g}_{column}")) for g in GROUP_PREFIXES)
+            result = proportion_difference(t_hits, t_n, c_hits, c_n, confidence)
+            t_value = t_hits / t_n if t_n else np.nan
+            c_value = c_hits / c_n if c_n else np.nan
         else:
-            if len(t) and len(c):
-                cap = float(np.quantile(np.r_[t, c], REVENUE_CAP_QUANTILE))
-                t, c = t.clip(upper=cap), c.clip(upper=cap)
-            result = mean_difference(
-                t.mean(), t.var(ddof=1), len(t), c.mean(), c.var(ddof=1), len(c), confidence
+            if t_n and c_n:
+                cap = float(group.value_cap)
+            t_value, c_value = (
+                _value(getattr(group, f"{g}_{column}_mean")) for g in GROUP_PREFIXES
             )
-        t_value = t.mean() if len(t) else np.nan
-        c_value = c.mean() if len(c) else np.nan
+            t_var, c_var = (_value(getattr(group, f"{g}_{column}_var")) for g in GROUP_PREFIXES)
+            result = mean_difference(t_value, t_var, t_n, c_value, c_var, c_n, confidence)
         rows.append(
             {
                 "metric": metric,
-                "treatment_customers": len(t),
-                "control_customers": len(c),
+                "treatment_customers": t_n,
+                "control_customers": c_n,
                 "treatment_value": t_value,
                 "control_value": c_value,
                 "absolute_lift": t_value - c_value,
@@ -335,3 +442,11 @@ def _compare(outcomes: pd.DataFrame, confidence: float) -> list[dict[str, object
             }
         )
     return rows
+
+
+def _count(value: object) -> int:
+    return 0 if pd.isna(value) else int(value)
+
+
+def _value(value: object) -> float:
+    return np.nan if pd.isna(value) else float(value)

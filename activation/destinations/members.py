@@ -123,7 +123,8 @@ def export_members(
     ].copy()
     sendable["customer_id"] = sendable["customer_id"].astype(object)
     # Addresses are parsed row by row: only for the customers someone may send to tonight.
-    crm = crm[crm["customer_id"].isin(set(sendable["customer_id"]))]
+    # On plain Python strings: an Arrow-string isin against a set tests one id at a time.
+    crm = crm[crm["customer_id"].astype(object).isin(sendable["customer_id"].unique())]
     allowed = permissions(crm, suppressions).merge(_addresses(crm), on="customer_id")
     frame = sendable.merge(allowed, on="customer_id", how="left", indicator="_crm")
     erased_ids = set(suppressions.loc[suppressions["reason"] == ERASURE, "customer_id"])

@@ -6,7 +6,12 @@
     the stored rows of the keys they touch, and keeps the latest of those (the order of
     `qualify_latest_version`); `delete+insert` on the key then swaps them in. The stored row is
     the latest of every earlier delivery, so the result equals a full refresh over all
-    deliveries, and re-running a day (or an older day) never brings back an older version. -#}
+    deliveries, and re-running a day (or an older day) never brings back an older version.
+    A first build or a full refresh of a versioned entity (with `version_column`: re-delivered
+    whenever it changes, 4.5 rows per order) reads the whole raw table with
+    `latest_version_rows`, the same choice at a third less CPU than the window; an entity
+    delivered about once (order lines, posts) keeps the window, cheaper there (at 300,000
+    customers: orders 8.3 -> 5.7 CPU-s, order lines 5.8 against 8.0). -#}
 {% macro latest_deliveries(source_relation, key_columns, version_column=none) -%}
 {{ config(
     materialized='incremental',
@@ -14,6 +19,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
 ) }}
+{%- if is_incremental() or not version_column %}
 with
 
 deliveries as (
@@ -47,4 +53,7 @@ final as (
 )
 
 select * from final
+{%- else %}
+{{ latest_version_rows(source_relation, key_columns, version_column) }}
+{%- endif %}
 {%- endmacro %}

@@ -12,9 +12,7 @@ from activation.lift import (
     CAMPAIGN_LIFT,
     METRICS,
     WINDOWS,
-    assignment_outcomes,
     campaign_lift,
-    first_assignments,
     judge,
 )
 from activation.lift_statistics import (
@@ -82,6 +80,12 @@ def _purchases(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["customer_id", "order_date", "revenue"])
 
 
+def _lift_row(lift: pd.DataFrame, metric: str, audience: str = "a") -> pd.Series:
+    rows = lift[lift.metric.eq(metric) & lift.audience.eq(audience)]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
 def test_outcomes_count_the_days_after_the_assignment_only():
     assigned = _assignments(
         [
@@ -99,10 +103,15 @@ def test_outcomes_count_the_days_after_the_assignment_only():
             ("C3", date(2024, 3, 30), 10.0),  # 366 days before: churned
         ]
     )
-    out = assignment_outcomes(assigned, purchases, 30, churned_after_days=365)
-    assert out["repurchased"].tolist() == [True, False, False]
-    assert out["revenue"].tolist() == [20.0, 0.0, 0.0]
-    assert out["churned"].tolist() == [False, False, True]
+    lift = campaign_lift(assigned, purchases, date(2025, 6, 30), 365, windows=(30,))
+    assert _lift_row(lift, "repurchase_rate").treatment_value == 1.0
+    assert _lift_row(lift, "repurchase_rate").control_value == 0.0
+    revenue = _lift_row(lift, "revenue_per_customer")
+    # The window revenues are 20, 0 and 0: the cap is their 95th percentile, 18.
+    assert revenue.value_cap == pytest.approx(18.0)
+    assert revenue.treatment_value == pytest.approx(18.0) and revenue.control_value == 0.0
+    churn = _lift_row(lift, "churn_rate")
+    assert (churn.treatment_value, churn.control_value) == (0.0, 0.5)
 
 
 def test_first_assignment_per_audience_and_customer_only():
@@ -115,17 +124,21 @@ def test_first_assignment_per_audience_and_customer_only():
             ("a", "C2", date(2025, 3, 1), "control", "imported"),
         ]
     )
-    first = first_assignments(assigned)
-    assert sorted(zip(first.audience, first.customer_id, first.source, strict=True)) == [
-        ("a", "C1", "weixi"),
-        ("a", "C2", "imported"),
-        ("b", "C1", "weixi"),
-    ]
-    assert first.loc[first.customer_id.eq("C1") & first.audience.eq("a"), "assigned_on"].iloc[
-        0
-    ] == pd.Timestamp(2025, 2, 1)
+    # C1 bought on 2025-02-20: within 30 days of its first assignment to a only.
+    purchases = _purchases([("C1", date(2025, 2, 20), 10.0)])
+    lift = campaign_lift(assigned, purchases, date(2025, 6, 30), 365, windows=(30,))
+    rate = _lift_row(lift, "repurchase_rate")
+    assert (rate.treatment_customers, rate.control_customers) == (1, 1)
+    assert rate.treatment_value == 1.0
+    assert rate.assignments_from == pd.Timestamp(2025, 2, 1)
+    assert rate.assignments_to == pd.Timestamp(2025, 3, 1)
+    other = _lift_row(lift, "repurchase_rate", "b")
+    assert (other.treatment_customers, other.control_customers) == (0, 1)
+    assert other.control_value == 0.0
     with pytest.raises(ValueError, match="treatment or control"):
-        first_assignments(assigned.assign(holdout_group="held_out"))
+        campaign_lift(assigned.assign(holdout_group="held_out"), purchases, date(2025, 6, 30), 1)
+    with pytest.raises(KeyError, match="source"):
+        campaign_lift(assigned.drop(columns="source"), purchases, date(2025, 6, 30), 1)
 
 
 def test_windows_that_have_not_ended_are_left_out():

@@ -2,6 +2,7 @@
 account managers' task lists. Thin wrappers: the rules live in ``activation/builder.py``."""
 
 import shutil
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -9,16 +10,19 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from activation.audience_definitions import load_definitions
+from activation.audience_definitions import AudienceDefinition, load_definitions
 from activation.builder import (
     ACCOUNT_MANAGER_TASKS,
     AUDIENCE_HISTORY,
     AUDIENCE_MEMBERS,
     EXCLUSION_RULES,
+    HISTORY_COLUMNS,
+    REACH_COLUMNS,
     TASKS_SQL,
     AudienceBuild,
     Rules,
     build_audiences,
+    select_members,
 )
 from activation.destinations.formats import write_csv
 from activation.holdout import CONTROL, TREATMENT
@@ -28,18 +32,26 @@ from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, Warehouse
 from warehouse.table_spec import table_exists
 
 CANDIDATES = dg.AssetKey(["marts", "audience_candidates"])
+CANDIDATES_TABLE = ".".join(CANDIDATES.path)
 
 
 def _read_inputs(
-    con: duckdb.DuckDBPyConnection, audience_date: date, lookback_days: int
-) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
-    """Candidates, the history the rules look back on and the ledger."""
-    candidates = con.execute("select * from marts.audience_candidates").df()
+    con: duckdb.DuckDBPyConnection,
+    definitions: Sequence[AudienceDefinition],
+    audience_date: date,
+    lookback_days: int,
+    source: Path,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """The selected members (the definitions run in the warehouse), the candidates' columns
+    the rules need, the history the rules look back on and the ledger: the 60-column
+    candidates and the history's texts never reach pandas."""
+    selected = select_members(definitions, con, CANDIDATES_TABLE, source)
+    candidates = con.execute(f"select {', '.join(REACH_COLUMNS)} from {CANDIDATES_TABLE}").df()
     history, table = None, AUDIENCE_HISTORY.name
     if table_exists(con, table):
         # The rules' windows, and the previous audience date however long ago it was.
         history = con.execute(
-            f"""select * from {table}
+            f"""select {", ".join(HISTORY_COLUMNS)} from {table}
             where audience_date < $today and audience_date >= least(
                 $start,
                 (select max(audience_date) from {table} where audience_date < $today)
@@ -49,7 +61,7 @@ def _read_inputs(
     suppressions = None
     if table_exists(con, LEDGER):
         suppressions = con.execute(f"select customer_id, channel, reason from {LEDGER}").df()
-    return candidates, history, suppressions
+    return selected, candidates, history, suppressions
 
 
 def _write_members(warehouse: Warehouse, build: AudienceBuild, audience_date: date) -> None:
@@ -61,14 +73,14 @@ def _write_members(warehouse: Warehouse, build: AudienceBuild, audience_date: da
         history = AUDIENCE_HISTORY.name
         con.execute(f"delete from {history} where audience_date = ?", [audience_date])
         con.register("_members", build.members)
-        con.execute(f"insert into {history} {AUDIENCE_HISTORY.cast_select('_members')}")
-        con.unregister("_members")
+        # The mart from the frame, the history from the mart: neither the frame is read twice
+        # nor the history scanned and sorted for tonight's date.
         con.execute(
             f"create or replace table {AUDIENCE_MEMBERS.name} as "
-            f"select * from {history} where audience_date = ? "
-            "order by audience, customer_id",
-            [audience_date],
+            f"{AUDIENCE_MEMBERS.cast_select('_members')} order by audience, customer_id"
         )
+        con.unregister("_members")
+        con.execute(f"insert into {history} by name select * from {AUDIENCE_MEMBERS.name}")
         con.execute("commit")
 
 
@@ -146,7 +158,9 @@ def audience_members(
     lookback = max([audiences.frequency_cap_days, 1, *(d.dedupe_days or 0 for d in definitions)])
     audience_date = warehouse.reference_date()
     with warehouse.connect(read_only=True) as con:
-        candidates, history, suppressions = _read_inputs(con, audience_date, lookback)
+        selected, candidates, history, suppressions = _read_inputs(
+            con, definitions, audience_date, lookback, audiences.definitions_file
+        )
     build = build_audiences(
         definitions,
         candidates,
@@ -159,6 +173,7 @@ def audience_members(
             audiences.holdout_share,
         ),
         source=audiences.definitions_file,
+        selected=selected,
     )
     _write_members(warehouse, build, audience_date)
     metadata = _members_metadata(build, audience_date, [d.name for d in definitions])

@@ -8,9 +8,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from activation.builder import AUDIENCE_MEMBERS
+from activation.builder import AUDIENCE_HISTORY, AUDIENCE_MEMBERS
 from activation.destinations.delivery import NightInput, SyncOutcome, night_changes, run_syncs
-from activation.destinations.erasure import ERASURES_APPLIED, rewrite_without
+from activation.destinations.erasure import ERASURES_APPLIED, files_to_check, rewrite_without
 from activation.destinations.members import (
     CRM_COLUMNS,
     ERASURE,
@@ -25,6 +25,7 @@ from activation.holdout import TREATMENT
 from activation.suppressions import LEDGER
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WAREHOUSE_POOL, Destinations, Warehouse
+from warehouse.table_spec import table_exists
 
 AUDIENCES = AUDIENCE_MEMBERS.name
 INPUTS = (AUDIENCES, "staging.stg_crm__customers", LEDGER)
@@ -53,26 +54,51 @@ SENDABLE = f"holdout_group = '{TREATMENT}' and kind in ('{MARKETING}', '{SERVICE
 
 def _read(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     applied = ERASURES_APPLIED.name
-    return {
-        "members": con.execute(
-            f"select {', '.join(AUDIENCE_MEMBERS.column_names)} from {AUDIENCES} where {SENDABLE}"
-        ).df(),
-        "dates": con.execute(f"select distinct audience_date from {AUDIENCES}").df(),
-        "crm": con.execute(
+    members = con.execute(
+        f"select {', '.join(AUDIENCE_MEMBERS.column_names)} from {AUDIENCES} where {SENDABLE}"
+    ).df()
+    # The CRM rows of the members read above, not of a second scan of the audiences.
+    con.register("_sendable_ids", members[["customer_id"]])
+    try:
+        crm = con.execute(
             f"select {', '.join(CRM_COLUMNS)} from staging.stg_crm__customers "
-            f"where customer_id in (select customer_id from {AUDIENCES} where {SENDABLE})"
-        ).df(),
+            "where customer_id in (select customer_id from _sendable_ids)"
+        ).df()
+    finally:
+        con.unregister("_sendable_ids")
+    erased = con.execute(
+        f"""select customer_id, coalesce(list(hashed_identifiers) filter (
+                where hashed_identifiers is not null), []) as hashed
+            from (select distinct customer_id from {LEDGER} where reason = '{ERASURE}'
+                  and customer_id not in (select customer_id from {applied}))
+            left join {SYNC_STATE.name} using (customer_id)
+            group by customer_id order by customer_id"""
+    ).df()
+    return {
+        "members": members,
+        "dates": con.execute(f"select distinct audience_date from {AUDIENCES}").df(),
+        "crm": crm,
         "suppressions": con.execute(f"select customer_id, channel, reason from {LEDGER}").df(),
         "rejected": con.execute(f"select idempotency_key from {REJECTIONS.name}").df(),
         # Erased since the last run, with the hashes the ad destinations were sent of them.
-        "erased": con.execute(
-            f"""select customer_id, coalesce(list(hashed_identifiers) filter (
-                    where hashed_identifiers is not null), []) as hashed
-                from (select distinct customer_id from {LEDGER} where reason = '{ERASURE}'
-                      and customer_id not in (select customer_id from {applied}))
-                left join {SYNC_STATE.name} using (customer_id)
-                group by customer_id order by customer_id"""
+        "erased": erased,
+        **_erased_history(con, list(erased["customer_id"])),
+    }
+
+
+def _erased_history(con: duckdb.DuckDBPyConnection, erased: list[str]) -> dict[str, pd.DataFrame]:
+    """The audience days of the erased customers and every date of the history: which export
+    files may hold them (:func:`files_to_check`). Nothing without erasures or history."""
+    if not erased or not table_exists(con, AUDIENCE_HISTORY.name):
+        return {}
+    history = AUDIENCE_HISTORY.name
+    return {
+        "erased_memberships": con.execute(
+            f"select distinct audience_date, audience, kind from {history} "
+            "where customer_id in (select unnest($erased))",
+            {"erased": erased},
         ).df(),
+        "history_dates": con.execute(f"select distinct audience_date from {history}").df(),
     }
 
 
@@ -97,7 +123,15 @@ def _forget(
     found = inputs["erased"]
     erased = list(found["customer_id"])
     hashes = [h for texts in found["hashed"] for text in texts for h in json.loads(text).values()]
-    files = rewrite_without(destinations.exports_path, sorted(erased), hashes)
+    files: list = []
+    if erased:
+        root, dates = destinations.exports_path, inputs.get("history_dates")
+        held = files_to_check(
+            root,
+            inputs.get("erased_memberships"),
+            None if dates is None else dates["audience_date"],
+        )
+        files = rewrite_without(root, sorted(erased), hashes, held)
     return ERASURES_APPLIED.conform(
         pd.DataFrame(
             {

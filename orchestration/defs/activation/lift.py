@@ -13,7 +13,7 @@ from activation.lift import (
     PRIMARY,
     SECONDARY,
     SIGNIFICANCE,
-    campaign_lift,
+    campaign_lift_in,
 )
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, left_empty, publish
@@ -21,6 +21,10 @@ from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, Warehouse
 from warehouse.table_spec import table_exists
 
 MEMBERS_VIEW = "staging.stg_campaigns__members"
+PURCHASES = (
+    "(select customer_id, order_date, net_revenue as revenue from marts.fct_orders "
+    "where is_purchase)"
+)
 UPSTREAM = [
     ["marts", "fct_orders"],
     ["marts", "customer_360"],
@@ -30,10 +34,10 @@ UPSTREAM = [
 ]
 
 
-def load_assignments(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, int]:
-    """Imported campaign members and Weixi's own new audience entries, restricted to the
-    customers of customer_360 (so erased and unknown customers never count), and how many
-    assignment rows were left out for that."""
+def assignments_sql(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Imported campaign members and Weixi's own new audience entries, each with ``in_crm``:
+    whether the customer is in customer_360 (erased and unknown customers never count); None
+    when there are neither."""
     parts = []
     if table_exists(con, MEMBERS_VIEW):
         parts.append(
@@ -46,29 +50,10 @@ def load_assignments(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, int]
             f"'weixi' as source from {AUDIENCE_HISTORY.name} where is_new_entry"
         )
     if not parts:
-        return pd.DataFrame(columns=["audience", "customer_id", "assigned_on"]), 0
-    union = " union all ".join(parts)
-    frame = con.execute(
-        f"""with assignments as ({union})
-            select a.*, c.customer_id is not null as in_crm
-            from assignments a
-            left join marts.customer_360 c on c.customer_id = a.customer_id"""
-    ).df()
-    left_out = int((~frame["in_crm"]).sum())
-    return frame[frame["in_crm"]].drop(columns="in_crm").reset_index(drop=True), left_out
-
-
-def load_purchases(con: duckdb.DuckDBPyConnection, assignments: pd.DataFrame) -> pd.DataFrame:
-    """Purchases (not cancelled, net revenue) of the assigned customers."""
-    con.register("_assigned", assignments[["customer_id"]].drop_duplicates())
-    try:
-        return con.execute(
-            """select customer_id, order_date, cast(net_revenue as double) as revenue
-               from marts.fct_orders
-               where is_purchase and customer_id in (select customer_id from _assigned)"""
-        ).df()
-    finally:
-        con.unregister("_assigned")
+        return None
+    return f"""(select a.*, c.customer_id is not null as in_crm
+        from ({" union all ".join(parts)}) as a
+        left join marts.customer_360 as c on c.customer_id = a.customer_id)"""
 
 
 def _lift_text(row: pd.Series) -> str:
@@ -136,9 +121,28 @@ def campaign_lift_table(
     (audiences.yml) decides its verdict, the others are Holm-adjusted."""
     churned_after_days = audiences.churned_after_days
     reference = warehouse.reference_date()
+    primaries = {
+        d.name: (d.primary_metric, d.primary_window_days)
+        for d in load_definitions(audiences.definitions_file)
+    }
+    lift, sources, left_out = CAMPAIGN_LIFT.empty_frame(), {}, 0
     with warehouse.connect() as con:
-        assignments, left_out = load_assignments(con)
-        purchases = load_purchases(con, assignments) if len(assignments) else None
+        assignments = assignments_sql(con)
+        if assignments is not None:
+            counts = con.execute(
+                f"select source, in_crm, count(*) from {assignments} group by all"
+            ).fetchall()
+            sources = {s: int(n) for s, in_crm, n in counts if in_crm}
+            left_out = sum(int(n) for _, in_crm, n in counts if not in_crm)
+        if sources:
+            lift = campaign_lift_in(
+                con,
+                f"(select * from {assignments} where in_crm)",
+                PURCHASES,
+                reference,
+                churned_after_days,
+                primaries,
+            )
     if left_out:
         context.log.warning(
             f"{left_out:,} assignments name customers not in customer_360 (unknown or erased); "
@@ -149,24 +153,18 @@ def campaign_lift_table(
         "assignments_left_out": left_out,
         "churned_after_days": churned_after_days,
     }
-    if assignments.empty:
+    if not sources:
         reason = "no campaign assignments yet (no imported campaigns, no audience history)"
         empty = left_empty(context, [CAMPAIGN_LIFT], reason, {"skipped": reason, **metadata})
         return publish(warehouse, empty)[0]
 
-    primaries = {
-        d.name: (d.primary_metric, d.primary_window_days)
-        for d in load_definitions(audiences.definitions_file)
-    }
-    lift = campaign_lift(assignments, purchases, reference, churned_after_days, primaries)
-    sources = assignments.groupby("source").size().to_dict()
     context.log.info(
         f"{CAMPAIGN_LIFT.name}: {lift['audience'].nunique()} audiences, "
-        f"{len(assignments):,} assignments ({sources})"
+        f"{sum(sources.values()):,} assignments ({sources})"
     )
     metadata |= {
         "audiences": int(lift["audience"].nunique()),
-        "assignments": dg.MetadataValue.json({k: int(v) for k, v in sources.items()}),
+        "assignments": dg.MetadataValue.json(dict(sorted(sources.items()))),
         "lift": dg.MetadataValue.md(headline(lift)),
         "verdicts": dg.MetadataValue.json(
             lift[lift["is_primary"]].set_index("audience")["verdict"].fillna("none").to_dict()

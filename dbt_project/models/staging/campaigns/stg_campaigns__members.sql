@@ -1,15 +1,8 @@
 with
 
-source as (
-
-    select * from {{ source('campaigns', 'members') }}
-
-),
-
 latest as (
 
-    select * from source
-    {{ qualify_latest_version(['campaign_id', 'trim(customer_id)'], 'updated_at') }}
+    {{ latest_version_rows(source('campaigns', 'members'), ['campaign_id', 'trim(customer_id)'], 'updated_at') }}
 
 ),
 

@@ -1,15 +1,8 @@
 with
 
-source as (
-
-    select * from {{ source('crm', 'contacts') }}
-
-),
-
 latest as (
 
-    select * from source
-    {{ qualify_latest_version(['contact_id'], 'updated_at') }}
+    {{ latest_version_rows(source('crm', 'contacts'), ['contact_id'], 'updated_at') }}
 
 ),
 

@@ -1,15 +1,8 @@
 with
 
-source as (
-
-    select * from {{ source('crm', 'customers') }}
-
-),
-
 latest as (
 
-    select * from source
-    {{ qualify_latest_version(['customer_id'], 'updated_at') }}
+    {{ latest_version_rows(source('crm', 'customers'), ['customer_id'], 'updated_at') }}
 
 ),
 

@@ -1,15 +1,8 @@
 with
 
-source as (
-
-    select * from {{ source('orders', 'products') }}
-
-),
-
 latest as (
 
-    select * from source
-    {{ qualify_latest_version(['product_id'], 'updated_at') }}
+    {{ latest_version_rows(source('orders', 'products'), ['product_id'], 'updated_at') }}
 
 ),
 

@@ -1,15 +1,8 @@
 with
 
-source as (
-
-    select * from {{ source('service', 'surveys') }}
-
-),
-
 latest as (
 
-    select * from source
-    {{ qualify_latest_version(['survey_id'], 'answered_at') }}
+    {{ latest_version_rows(source('service', 'surveys'), ['survey_id'], 'answered_at') }}
 
 ),
 

@@ -1,0 +1,69 @@
+"""The two ways the dbt project picks the latest version of each key of a raw table
+(`dbt_project/macros/qualify_latest_version.sql`) keep the same rows: the window
+(`qualify_latest_version`) and the aggregate with a fetch by rowid (`latest_version_rows`),
+with ties on every ordering column and null versions and load times."""
+
+from __future__ import annotations
+
+import duckdb
+import jinja2
+import pytest
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+MACROS = (DBT_PROJECT_DIR / "macros" / "qualify_latest_version.sql").read_text()
+
+
+def _macro(name: str):
+    return getattr(jinja2.Environment().from_string(MACROS).module, name)
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    """A raw table of 4,000 rows over 300 keys, whose every ordering column repeats often and
+    whose version and load time are sometimes null, in no particular order."""
+    con = duckdb.connect()
+    con.execute("""
+        create table raw_rows as
+        select
+            'K' || (hash(i) % 300) as key,
+            case when i % 7 = 0 then null
+                else timestamp '2026-01-01' + to_hours(cast(hash(i, 1) % 5 as integer)) end
+                as updated_at,
+            date '2026-01-01' + cast(hash(i, 2) % 3 as integer) as _partition_date,
+            case when i % 11 = 0 then null
+                else timestamp '2026-02-01' + to_hours(cast(hash(i, 3) % 2 as integer)) end
+                as _loaded_at,
+            -- A file and row number name one row; the row numbers of the two files overlap.
+            'file_' || (i // 2000) || '.csv' as _file,
+            (i * 7) % 2000 as _row_number,
+            i as payload
+        from range(4000) as t(i)
+        order by hash(i, 5)
+    """)
+    return con
+
+
+@pytest.mark.parametrize("version", ["updated_at", None])
+def test_the_aggregate_keeps_the_rows_the_window_keeps(con, version):
+    window = f"select * from raw_rows {_macro('qualify_latest_version')(['key'], version)}"
+    aggregate = _macro("latest_version_rows")("raw_rows", ["key"], version)
+    kept = {
+        name: con.execute(f"select payload from ({sql}) order by payload").fetchall()
+        for name, sql in (("window", window), ("aggregate", aggregate))
+    }
+    assert len(kept["window"]) == 300
+    assert kept["aggregate"] == kept["window"]
+
+
+def test_a_null_version_loses_to_any_version(con):
+    aggregate = _macro("latest_version_rows")("raw_rows", ["key"], "updated_at")
+    [(nulls,)] = con.execute(f"""
+        select count(*) from ({aggregate}) as kept
+        where kept.updated_at is null
+            and exists (
+                select 1 from raw_rows where raw_rows.key = kept.key
+                    and raw_rows.updated_at is not null
+            )
+    """).fetchall()
+    assert nulls == 0
