@@ -195,6 +195,32 @@ def test_rescoring_gives_the_same_table(ml_warehouse, ml_landing, tmp_path):
         pd.testing.assert_frame_equal(before[table], after[table])
 
 
+def test_a_night_between_refits_scores_only_new_texts_and_gives_the_same_table(
+    ml_warehouse, ml_landing, tmp_path
+):
+    copy = tmp_path / "night.duckdb"
+    shutil.copy(ml_warehouse, copy)
+    resources = weixi_resources(copy, ml_landing)
+    assert dg.materialize([text_sentiment], resources=resources).success
+    full = table_snapshot(copy, ("ml",))["ml.text_sentiment"]
+    # As if a third of the texts had arrived since: their rows are not in the table yet.
+    with duckdb.connect(str(copy)) as con:
+        con.execute("delete from ml.text_sentiment where hash(text_hash) % 3 = 0")
+        new = con.execute(
+            "select count(distinct md5(text)) from (select text from raw.social__posts "
+            "union all select description from raw.service__tickets "
+            "union all select comment from raw.service__surveys) "
+            "where nullif(trim(text), '') is not null "
+            "and md5(text) not in (select text_hash from ml.text_sentiment)"
+        ).fetchone()[0]
+    night = dg.materialize([text_sentiment], resources=resources)
+    (event,) = night.get_asset_materialization_events()
+    metadata = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+    assert metadata["model_run"].startswith("scored with model")
+    assert 0 < metadata["texts_scored"] == new < metadata["distinct_texts"]
+    pd.testing.assert_frame_equal(table_snapshot(copy, ("ml",))["ml.text_sentiment"], full)
+
+
 def test_a_young_shop_is_scored_by_the_keyword_lexicon(demo_landing, tmp_path):
     warehouse = tmp_path / "young.duckdb"
     start = DEMO_END.replace(day=DEMO_END.day - 6)

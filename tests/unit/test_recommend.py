@@ -111,6 +111,33 @@ def test_scoring_in_chunks_gives_the_same_lists(monkeypatch):
     pd.testing.assert_frame_equal(whole, chunked)
 
 
+def test_lists_follow_a_full_sort_of_the_scores_ties_to_the_lower_product():
+    # Scores compared with a brute-force ranking: the whole score matrix, a stable sort by
+    # descending score (ties: lower product first), excluded products dropped. Similarities
+    # in eighths (exact sums) and a flat popularity make ties, also at the k-th place.
+    rng = np.random.default_rng(3)
+    customers, products, k = 60, 25, 4
+    bought = sp.random(customers, products, density=0.15, format="csr", random_state=rng)
+    bought.data[:] = 1
+    weighted = bought.astype(np.float32)
+    weighted.data = rng.integers(1, 3, len(weighted.data)).astype(np.float32)
+    similarity = (rng.integers(0, 9, (products, products)) / 8).astype(np.float32)
+    np.fill_diagonal(similarity, 1)
+    popular = np.ones(products)
+    catalogue = Catalogue(
+        sellable=rng.random(products) > 0.2, repeatable=rng.random(products) > 0.5
+    )
+    recs = recommend(weighted, bought, sp.csr_matrix(similarity), popular, catalogue, k)
+
+    score = weighted.toarray() @ similarity + np.float32(1e-3) * np.float32(1)
+    allowed = catalogue.sellable & ~((bought.toarray() > 0) & ~catalogue.repeatable)
+    for customer in range(customers):
+        candidates = np.flatnonzero(allowed[customer])
+        expected = candidates[np.argsort(-score[customer, candidates], kind="stable")][:k]
+        got = recs.product[recs.customer == customer]
+        assert got.tolist() == expected.tolist(), customer
+
+
 def planted_baskets(customers: int, seed: int = 0) -> tuple[Purchases, Catalogue, list]:
     """A year of baskets over 40 products: each customer favours one of 4 product groups and
     buys a random product of it every few weeks; product 2i is then added with 2i+1 (and the

@@ -68,22 +68,68 @@ where survey_type = 'nps' and score between 0 and 10 and nullif(trim(comment), '
 
 
 def _read(
-    warehouse: Warehouse,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Texts to score (kind, id, hash), their distinct texts by hash, the labelled texts and
-    the NPS comments."""
+    warehouse: Warehouse, kept_version: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Texts to score (kind, id, hash); the distinct texts by hash that need scoring; the
+    scores kept from ``ml.text_sentiment`` by hash; the labelled texts and the NPS comments.
+
+    With ``kept_version`` (a night that does not refit the model), a text already scored by
+    that version keeps its row (scoring is a function of the text and the model) and only
+    new texts are scored, and the training texts are not read."""
     with warehouse.connect() as con:
         ensure_raw_tables(con, tuple(s for s in SOURCES if s.name in {"social", "service"}))
         con.execute(
             f"create temp table _texts as select *, md5(text) as text_hash from ({TEXTS_SQL})"
         )
         texts = _df(con, "select text_kind, source_id, text_hash from _texts")
+        kept = _kept_scores(con, kept_version)
+        if len(kept):
+            con.register("_kept", kept[["text_hash"]])
+        unscored = "where text_hash not in (select text_hash from _kept)" if len(kept) else ""
         distinct = _df(
-            con, "select text_hash, any_value(text) as text from _texts group by 1 order by 1"
+            con,
+            f"select text_hash, any_value(text) as text from _texts {unscored} "
+            "group by 1 order by 1",
         )
+        if kept_version is not None:
+            return texts, distinct, kept, pd.DataFrame(), pd.DataFrame()
         labelled = _df(con, f"select * from ({LABELLED_SQL}) order by source, id, text, stars")
         nps = _df(con, f"select * from ({NPS_SQL}) order by all")
-    return texts, distinct, labelled, nps
+    return texts, distinct, kept, labelled, nps
+
+
+def _kept_scores(con: duckdb.DuckDBPyConnection, version: str | None) -> pd.DataFrame:
+    """The scores of ``ml.text_sentiment`` by ``version`` of the texts still delivered, one row
+    per hash, as :func:`score_texts` gives them (empty without a version or table)."""
+    columns = [c.name for c in TEXT_SENTIMENT.columns if c.name not in ("text_kind", "source_id")]
+    if version is None or not _table_exists(con, TEXT_SENTIMENT.name):
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    rows = con.sql(
+        f"select distinct on (text_hash) {', '.join(columns)} from {TEXT_SENTIMENT.name} "
+        "where model_version = ? and text_hash in (select text_hash from _texts)",
+        params=[version],
+    ).to_arrow_table()
+    list_type = pa.list_(pa.string())
+    rows = rows.cast(
+        pa.schema(
+            [
+                pa.field(f.name, list_type if pa.types.is_list(f.type) else f.type)
+                for f in rows.schema
+            ]
+        )
+    )
+    return rows.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if t == list_type else None)
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    # A relation (con.sql), not warehouse.table_spec.table_exists: its unfinished DB-API
+    # result would stop the Arrow read after it, and a DB-API result's Arrow is a second copy.
+    schema, name = table.split(".")
+    ((count,),) = con.sql(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        params=[schema, name],
+    ).fetchall()
+    return count > 0
 
 
 def _latest_text_day(warehouse: Warehouse) -> date | None:
@@ -160,14 +206,14 @@ def text_sentiment(
     """How positive or negative every post, ticket description and survey comment is, and which
     complaint or praise themes it names: one row per text version, in ml.text_sentiment. The
     text model is refitted every ``WEIXI_RETRAIN_EVERY_DAYS`` days."""
-    texts, distinct, labelled, nps = _read(warehouse)
     model_notes: dict[str, object] = {}
     validation, model = None, None
     latest_text_day = _latest_text_day(warehouse)
     cadence = models.cadence(MODEL_NAME, latest_text_day or date.min)
     if not cadence.retrain:
         model = cadence.promoted.load()
-    else:
+    texts, distinct, kept, labelled, nps = _read(warehouse, model.version if model else None)
+    if cadence.retrain:
         try:
             validation = validate_sentiment_model(labelled, nps)
             model = fit_sentiment_model(labelled)
@@ -184,6 +230,8 @@ def text_sentiment(
     model_notes["model_run"] = cadence.description if model is not None else "keyword lexicon"
 
     scored = score_texts(distinct, model)
+    if len(kept):
+        scored = pd.concat([kept, scored], ignore_index=True) if len(scored) else kept
     table = texts.merge(scored, on="text_hash", how="left").sort_values(
         ["text_kind", "source_id", "text_hash"], ignore_index=True
     )
@@ -208,7 +256,8 @@ def text_sentiment(
         model_notes["majority_class_macro_f1"] = validation.majority_macro_f1
         model_notes["keyword_lexicon_accuracy"] = validation.lexicon_accuracy
     metadata = {
-        "distinct_texts": len(distinct),
+        "distinct_texts": len(scored),
+        "texts_scored": len(distinct),
         "model_version": version,
         "by_kind_and_label": dg.MetadataValue.md(_label_counts(table)),
         "complaint_themes": dg.MetadataValue.md(_theme_counts(table)),
