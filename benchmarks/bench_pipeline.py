@@ -12,7 +12,10 @@ asserted. Example:
     .venv/bin/python benchmarks/bench_pipeline.py --customers 100000 300000 1000000 --days 730
 
 With --workdir, a size's landing folder left there by an earlier run is reused (generating 1M
-customers takes minutes); the warehouses are always built afresh.
+customers takes minutes), and the shop as the backfill left it is kept in `backfilled/`; with
+--stages naming only some of the four, the others are not run and a night without the backfill
+starts from a copy of that kept shop (the backfill at 1M takes half an hour; a change to the
+night is measured again without it). The warehouses are otherwise built afresh.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +42,7 @@ WEIXI = str(Path(sys.executable).with_name("weixi"))
 FLOOR = str(Path(__file__).with_name("floor.py"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CORE = ("marts/customer_360", "marts/customer_rfm")  # what the floor builds
+STAGES = ("backfill", "night", "core", "floor")
 
 
 @dataclass(frozen=True)
@@ -127,20 +132,23 @@ class Size:
 
     customers: int
     days: int
-    orders: int
-    order_lines: int
+    orders: int | None
+    order_lines: int | None
+    """None when no stage built a warehouse (the floor alone)."""
     generate_seconds: float | None
     """None when the landing folder of an earlier run was reused."""
-    backfill: Cost
-    night: Cost
-    core: Cost
-    floor: Cost
+    backfill: Cost | None
+    night: Cost | None
+    core: Cost | None
+    floor: Cost | None
+    """Each None when not run (see ``--stages``)."""
 
 
-def bench(customers: int, days: int, work: Path) -> Size:
-    """Generate ``customers`` × ``days`` of demo data in ``work`` (or reuse it), then run Weixi
-    and the floor."""
+def bench(customers: int, days: int, work: Path, stages: frozenset[str]) -> Size:
+    """Generate ``customers`` × ``days`` of demo data in ``work`` (or reuse it), then run the
+    ``stages`` of Weixi and the floor."""
     landing, shop, core_shop = work / "landing", work / "weixi", work / "core"
+    backfilled = work / "backfilled"
     env = {
         **os.environ,
         "DO_NOT_TRACK": "1",
@@ -158,21 +166,36 @@ def bench(customers: int, days: int, work: Path) -> Size:
         shutil.rmtree(folder, ignore_errors=True)
     last = landing_dates(landing)[-1]
     run_env = {**env, **shop_environment(shop)}
-    backfill = measured([WEIXI, "run", "--end", str(last - timedelta(days=1))], run_env)
-    night = measured([WEIXI, "run", "--start", str(last), "--end", str(last)], run_env)
-    core_env = {**env, **shop_environment(core_shop)}
-    core = measured([WEIXI, "run", *(a for m in CORE for a in ("--up-to", m))], core_env)
-    floor_database = work / "floor.duckdb"
-    floor_database.unlink(missing_ok=True)
-    floor = measured(
-        [sys.executable, FLOOR, "--landing", str(landing), "--database", str(floor_database)],
-        env,
-    )
-    with duckdb.connect(str(shop / "warehouse.duckdb"), read_only=True) as con:
-        orders, lines = con.execute(
-            "select (select count(*) from marts.fct_orders), "
-            "(select count(*) from marts.fct_order_lines)"
-        ).fetchone()
+    backfill = night = core = floor = None
+    if "backfill" in stages:
+        backfill = measured([WEIXI, "run", "--end", str(last - timedelta(days=1))], run_env)
+        shutil.rmtree(backfilled, ignore_errors=True)
+        shutil.copytree(shop, backfilled, symlinks=True)
+    elif "night" in stages:
+        if not backfilled.is_dir():
+            raise SystemExit(f"{backfilled} does not exist: run the backfill stage once first")
+        shutil.copytree(backfilled, shop, symlinks=True)
+    if "night" in stages:
+        night = measured([WEIXI, "run", "--start", str(last), "--end", str(last)], run_env)
+    if "core" in stages:
+        core_env = {**env, **shop_environment(core_shop)}
+        core = measured([WEIXI, "run", *(a for m in CORE for a in ("--up-to", m))], core_env)
+    if "floor" in stages:
+        floor_database = work / "floor.duckdb"
+        floor_database.unlink(missing_ok=True)
+        floor = measured(
+            [sys.executable, FLOOR, "--landing", str(landing), "--database", str(floor_database)],
+            env,
+        )
+    orders = lines = None
+    for counted in (shop, core_shop):
+        if (counted / "warehouse.duckdb").exists():
+            with duckdb.connect(str(counted / "warehouse.duckdb"), read_only=True) as con:
+                orders, lines = con.execute(
+                    "select (select count(*) from marts.fct_orders), "
+                    "(select count(*) from marts.fct_order_lines)"
+                ).fetchone()
+            break
     return Size(customers, days, orders, lines, generate_seconds, backfill, night, core, floor)
 
 
@@ -181,26 +204,45 @@ def report(sizes: list[Size]) -> str:
     rows: list[tuple[str, ...]] = [
         ("customers", *(f"{s.customers:,}" for s in sizes)),
         ("days", *(f"{s.days:,}" for s in sizes)),
-        ("orders (fct_orders)", *(f"{s.orders:,}" for s in sizes)),
-        ("order lines", *(f"{s.order_lines:,}" for s in sizes)),
+        ("orders (fct_orders)", *(f"{s.orders:,}" if s.orders else "—" for s in sizes)),
+        ("order lines", *(f"{s.order_lines:,}" if s.order_lines else "—" for s in sizes)),
         (
             "generate wall s",
             *(f"{s.generate_seconds:,.1f}" if s.generate_seconds else "reused" for s in sizes),
         ),
     ]
-    for name in ("backfill", "night", "core", "floor"):
+    for name in STAGES:
         costs = [getattr(s, name) for s in sizes]
+        if not any(costs):
+            continue
         rows += [
-            (f"{name} wall s", *(f"{c.wall:,.1f}" for c in costs)),
-            (f"{name} CPU s", *(f"{c.cpu:,.1f}" for c in costs)),
-            (f"{name} peak GiB, one process", *(f"{c.max_process_gib:,.2f}" for c in costs)),
-            (f"{name} peak GiB, all processes", *(f"{c.max_tree_gib:,.2f}" for c in costs)),
+            (f"{name} wall s", *(_figure(c, lambda c: f"{c.wall:,.1f}") for c in costs)),
+            (f"{name} CPU s", *(_figure(c, lambda c: f"{c.cpu:,.1f}") for c in costs)),
+            (
+                f"{name} peak GiB, one process",
+                *(_figure(c, lambda c: f"{c.max_process_gib:,.2f}") for c in costs),
+            ),
+            (
+                f"{name} peak GiB, all processes",
+                *(_figure(c, lambda c: f"{c.max_tree_gib:,.2f}") for c in costs),
+            ),
         ]
-    rows += [
-        ("core ÷ floor, CPU (target ≤ 2×)", *(f"{s.core.cpu / s.floor.cpu:,.1f}×" for s in sizes)),
-        ("core ÷ floor, wall", *(f"{s.core.wall / s.floor.wall:,.1f}×" for s in sizes)),
-        ("backfill ÷ floor, CPU", *(f"{s.backfill.cpu / s.floor.cpu:,.1f}×" for s in sizes)),
-    ]
+    for title, name, of in (
+        ("core ÷ floor, CPU (target ≤ 2×)", "core", lambda c: c.cpu),
+        ("core ÷ floor, wall", "core", lambda c: c.wall),
+        ("backfill ÷ floor, CPU", "backfill", lambda c: c.cpu),
+    ):
+        ratios = [(getattr(s, name), s.floor) for s in sizes]
+        if any(weixi and floor for weixi, floor in ratios):
+            rows.append(
+                (
+                    title,
+                    *(
+                        f"{of(weixi) / of(floor):,.1f}×" if weixi and floor else "—"
+                        for weixi, floor in ratios
+                    ),
+                )
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for name, *values in rows:
@@ -209,13 +251,18 @@ def report(sizes: list[Size]) -> str:
     return "\n".join(lines)
 
 
+def _figure(cost: Cost | None, shown: Callable[[Cost], str]) -> str:
+    return shown(cost) if cost else "—"
+
+
 def peaks(size: Size) -> str:
     """Where each command's peak over all processes was: when, and which processes held it."""
     return "\n".join(
         f"{name} peak at {int(cost.peak_at // 60)} min {cost.peak_at % 60:02.0f} s: "
         f"{cost.peak_processes or 'no process over 0.25 GiB'}"
-        for name in ("backfill", "night", "core", "floor")
+        for name in STAGES
         for cost in [getattr(size, name)]
+        if cost
     )
 
 
@@ -231,14 +278,24 @@ def main() -> None:
     )
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--workdir", type=Path, help="keep data here (default: a temp folder)")
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        choices=STAGES,
+        default=list(STAGES),
+        help="run only these (default: all four); a night without the backfill needs --workdir "
+        "holding an earlier run's backfilled/ shop",
+    )
     args = parser.parse_args()
+    if "night" in args.stages and "backfill" not in args.stages and not args.workdir:
+        parser.error("a night without the backfill needs --workdir (it starts from backfilled/)")
 
     sizes = []
     for customers in args.customers:
         with tempfile.TemporaryDirectory() as tmp:
             work = (args.workdir or Path(tmp)) / f"{customers}_customers"
             work.mkdir(parents=True, exist_ok=True)
-            sizes.append(bench(customers, args.days, work))
+            sizes.append(bench(customers, args.days, work, frozenset(args.stages)))
         print(report(sizes[-1:]), flush=True)
         print(peaks(sizes[-1]), flush=True)
         print(flush=True)

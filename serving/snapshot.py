@@ -484,7 +484,12 @@ def _swap_parquet(parquet_root: Path, staged: Path, version: str, run_id: str) -
     link = parquet_root / f"{CURRENT}{_TMP}{run_id}"
     link.unlink(missing_ok=True)
     os.symlink(version, link)
-    os.replace(link, parquet_root / CURRENT)
+    current = parquet_root / CURRENT
+    if current.is_dir() and not current.is_symlink():
+        # A copy of the serving folder that followed links (`cp -r`) holds a version here
+        # itself; kept under a name that sorts as the oldest version, so it is pruned below.
+        os.rename(current, parquet_root / f"00000000T000000-copied-{run_id}")
+    os.replace(link, current)
     versions = sorted(
         p
         for p in parquet_root.iterdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -162,3 +163,17 @@ def test_copies_from_different_publishes_are_rewritten_whole(warehouse, tmp_path
     third = _publish(warehouse, serving, "night-three")
     assert third.written == first.written
     assert _contents(warehouse, third) == _contents(warehouse, second)
+
+
+def test_a_serving_folder_copied_without_its_links_publishes_again(warehouse, tmp_path):
+    _publish(warehouse, tmp_path / "serving", "night-one")
+    copied = tmp_path / "copied"
+    shutil.copytree(tmp_path / "serving", copied)  # as `cp -r`: `current` becomes a folder
+    assert not (copied / PARQUET_FOLDER / CURRENT).is_symlink()
+    warehouse.execute("update marts.customer_360 set orders = 99 where customer_id = 'c7'")
+    second = _publish(warehouse, copied, "night-two")
+    current = copied / PARQUET_FOLDER / CURRENT
+    assert current.is_symlink() and current.resolve() == second.parquet.resolve()
+    assert _contents(warehouse, second) == _contents(
+        warehouse, _publish(warehouse, tmp_path / "scratch", "scratch")
+    )
