@@ -236,7 +236,12 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as spreadsheet-safe CSV to ``path`` atomically (temporary file, then
     rename)."""
-    safe = spreadsheet_safe(frame)
+    write_safe_csv(spreadsheet_safe(frame), path)
+
+
+def write_safe_csv(safe: pd.DataFrame, path: Path) -> None:
+    """:func:`write_csv` of a frame already made :func:`spreadsheet_safe` (one pass over a
+    frame then split into many small files)."""
     # RFC 4180's CRLF: the csv writer then also quotes a field holding a bare carriage return,
     # which would otherwise split the row in every reader.
     _atomic(
