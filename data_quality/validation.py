@@ -150,6 +150,9 @@ _suites: dict[tuple[int, str], tuple[str, Any]] = {}
 """Expectation suites of this process by context and dataset, with their rules' signature:
 saving a suite serialises all of it, so a suite is saved once per process unless it changed."""
 
+_suites_to_render: set[tuple[int, str]] = set()
+"""Suites saved since their Data Docs page was last rendered."""
+
 
 def _signature(expectations: list[Any]) -> str:
     """The expectations of a suite, without the ids the store gives them."""
@@ -182,6 +185,7 @@ def _suite(context: Any, dataset: str, rules: list[Rule]) -> Any:
         if suite is not None:
             context.suites.delete(dataset)
         suite = context.suites.add(gx.ExpectationSuite(name=dataset, expectations=expectations))
+        _suites_to_render.add((id(context), dataset))
     _suites[(id(context), dataset)] = (signature, suite)
     return suite
 
@@ -285,8 +289,14 @@ def build_docs(
     context = quality_context(docs_root)
     _prune(context, keep)
     identifiers = [v.result_id for v in validations if v.result_id is not None]
-    identifiers += [ExpectationSuiteIdentifier(name=v.dataset) for v in validations]
+    # A suite's page changes only with the suite (rendering a page costs about 0.15 s).
+    identifiers += [
+        suite
+        for suite in dict.fromkeys(ExpectationSuiteIdentifier(name=v.dataset) for v in validations)
+        if (id(context), suite.name) in _suites_to_render or not _page_exists(context, suite)
+    ]
     urls = context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers)
+    _suites_to_render.difference_update((id(context), v.dataset) for v in validations)
     built = [urls[SITE]] + [
         site["site_url"]
         for identifier in identifiers
@@ -294,6 +304,11 @@ def build_docs(
     ]
     make_offline([_file(url) for url in dict.fromkeys(built)])
     return urls[SITE]
+
+
+def _page_exists(context: Any, identifier: Any) -> bool:
+    sites = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE)
+    return bool(sites) and _file(sites[0]["site_url"]).is_file()
 
 
 def _file(url: str) -> Path:

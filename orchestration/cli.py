@@ -296,7 +296,6 @@ def _run_stages(
     stop: StopSignals,
     up_to: tuple[str, ...],
 ) -> None:
-    import dagster as dg
 
     from orchestration.defs.dbt.project import prepare_manifest
 
@@ -305,7 +304,7 @@ def _run_stages(
 
     from orchestration.definitions import defs
     from orchestration.defs.schedules import NIGHTLY_JOB
-    from orchestration.instance import copy_runs, weixi_instance
+    from orchestration.instance import copy_runs, throwaway_instance, weixi_instance
     from orchestration.stages import run_range
 
     definitions = defs()
@@ -315,7 +314,7 @@ def _run_stages(
         # the selection, which may not exist yet; buildable runs those whose tables are all built.
         os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     persistent = weixi_instance(settings)
-    instance = persistent if record else dg.DagsterInstance.ephemeral()
+    instance = persistent if record else throwaway_instance()
     days = (end - start).days + 1
     _say(f"running {start} .. {end} ({days} day{'s' * (days > 1)}) into {settings.warehouse}")
     began = time.monotonic()

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from orchestration.instance import copy_runs
+from orchestration.instance import copy_runs, throwaway_instance
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2025-01-01")
 
@@ -31,9 +31,9 @@ def broken() -> None:
     raise RuntimeError("a bad night")
 
 
-@pytest.fixture
-def copied(tmp_path):
-    with dg.DagsterInstance.ephemeral() as source:
+@pytest.fixture(params=[throwaway_instance, dg.DagsterInstance.ephemeral])
+def copied(request, tmp_path):
+    with request.param() as source:
         runs = [
             dg.materialize([daily_rows, rows_present], instance=source, partition_key=day)
             for day in ("2025-01-01", "2025-01-02")

@@ -302,6 +302,33 @@ def test_data_docs_keep_the_newest_results_of_each_table(tmp_path):
     assert "run3" in (docs / "index.html").read_text(encoding="utf-8")
 
 
+def test_a_suite_page_is_rendered_again_only_when_its_suite_changed(tmp_path):
+    docs = tmp_path / "docs"
+    con = _warehouse(tmp_path, [_order("O1")])
+    suite_page = docs / "expectations" / "raw" / "orders__orders.html"
+
+    def check(run: str) -> int:
+        build_docs(docs, check_raw_source(con, ORDERS, DAY, DAY, NOW, docs, run)[:1])
+        return suite_page.stat().st_mtime_ns
+
+    first = check("run1")
+    assert check("run2") == first
+    suite_page.unlink()
+    assert check("run3") > first
+
+
+def test_a_suite_page_is_rendered_again_when_its_rules_change(tmp_path):
+    docs = tmp_path / "docs"
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    entry = _planted_table(con)
+    suite_page = docs / "expectations" / "marts" / "planted.html"
+    build_docs(docs, check_table(con, entry, docs, "run1"))
+    rendered = suite_page.stat().st_mtime_ns
+    fewer = replace(entry, ranges={})
+    build_docs(docs, check_table(con, fewer, docs, "run2"))
+    assert suite_page.stat().st_mtime_ns > rendered
+
+
 def _planted_table(con: duckdb.DuckDBPyConnection) -> TableRules:
     """A small output table breaking each kind of rule, some values null."""
     con.execute("create schema if not exists marts")
