@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -146,16 +147,23 @@ AD_FORMATS = (GOOGLE_ADS, META_ADS)
 
 def payload_columns(payloads: pd.Series) -> pd.DataFrame:
     """The JSON payloads as columns, one per key (sorted); values as text, nested as JSON."""
-    records = [json.loads(p) if isinstance(p, str) and p else {} for p in payloads]
+    # Members of an audience share few payloads: parse and convert each distinct one once,
+    # then spread its cells to the rows that hold it.
+    codes, distinct = pd.factorize(payloads, use_na_sentinel=True)
+    records = [json.loads(p) if isinstance(p, str) and p else {} for p in distinct]
     keys = sorted({k for r in records for k in r})
-    data = {
-        k: [
-            v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
-            for v in (r.get(k) for r in records)
-        ]
-        for k in keys
-    }
+    records.append({})  # what the code -1 (a null payload) takes
+    data = {k: _payload_cells(records, k)[codes] for k in keys}
     return pd.DataFrame(data, index=payloads.index, columns=keys, dtype=object)
+
+
+def _payload_cells(records: list[dict], key: str) -> np.ndarray:
+    """``key``'s value in every record as a file cell: text as it is, anything else as JSON."""
+    cells = [
+        v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+        for v in (r.get(key) for r in records)
+    ]
+    return np.array(cells, dtype=object)
 
 
 def file_rows(fmt: FileFormat, members: pd.DataFrame) -> pd.DataFrame:
@@ -205,8 +213,16 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     for column in safe.columns:
         values = safe[column]
         if values.dtype == object:
-            cells = [spreadsheet_cell(v) for v in values]
-            safe[column] = pd.Series(cells, index=values.index, dtype=values.dtype)
+            # One cheap test per cell; only the few risky cells are rewritten.
+            risky = np.fromiter(
+                (isinstance(v, str) and v.startswith(FORMULA_TRIGGERS) for v in values),
+                dtype=bool,
+                count=len(values),
+            )
+            if risky.any():
+                cells = values.to_numpy(dtype=object, copy=True)
+                cells[risky] = [spreadsheet_cell(v) for v in cells[risky]]
+                safe[column] = pd.Series(cells, index=values.index, dtype=values.dtype)
         elif pd.api.types.is_string_dtype(values):
             # Arrow-backed text is slow to walk cell by cell: find the few cells to change
             # with one vectorised test and rewrite only those.
@@ -220,7 +236,12 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as spreadsheet-safe CSV to ``path`` atomically (temporary file, then
     rename)."""
-    safe = spreadsheet_safe(frame)
+    write_safe_csv(spreadsheet_safe(frame), path)
+
+
+def write_safe_csv(safe: pd.DataFrame, path: Path) -> None:
+    """:func:`write_csv` of a frame already made :func:`spreadsheet_safe` (one pass over a
+    frame then split into many small files)."""
     # RFC 4180's CRLF: the csv writer then also quotes a field holding a bare carriage return,
     # which would otherwise split the row in every reader.
     _atomic(

@@ -4,7 +4,11 @@ import numpy as np
 import pandas as pd
 
 from ml.recommend import REASON_AGAIN, REASON_POPULAR, REASON_WITH, Recommendations
-from orchestration.defs.ml.recommendations import _top_products, recommendation_frame
+from orchestration.defs.ml.recommendations import (
+    _lines_per_day,
+    _top_products,
+    recommendation_frame,
+)
 
 
 def test_each_position_becomes_its_ids_names_and_reason_in_words():
@@ -37,3 +41,24 @@ def test_each_position_becomes_its_ids_names_and_reason_in_words():
     assert all(isinstance(frame[c].dtype, pd.StringDtype) for c in ("customer_id", "reason"))
     # Ties keep the products' id order, as a group-by on the ids would.
     assert "| P1 | Tea | 1 |\n| P2 | Cup | 1 |\n| P3 | Pot | 1 |" in _top_products(recs, products)
+
+
+def test_purchase_lines_are_counted_per_customer_product_and_day_in_that_order():
+    """The numpy group-by gives what ``group by all order by all`` in SQL gave: the decayed
+    sums depend on the row order, so it must be the same."""
+    rng = np.random.default_rng(3)
+    lines = {
+        "customer": rng.integers(0, 40, 5_000),
+        "product": rng.integers(0, 7, 5_000),
+        "order_date": np.datetime64("2026-01-01") + rng.integers(0, 60, 5_000),
+    }
+    expected = (
+        pd.DataFrame(lines)
+        .groupby(["customer", "product", "order_date"])
+        .size()
+        .rename("lines")
+        .reset_index()
+    )
+    expected["order_date"] = expected["order_date"].astype("M8[us]")
+    pd.testing.assert_frame_equal(_lines_per_day(lines), expected, check_dtype=False)
+    assert _lines_per_day({k: v[:0] for k, v in lines.items()}).empty

@@ -16,6 +16,7 @@ from activation.destinations.erasure import rewrite_without
 from activation.destinations.formats import (
     AD_FORMATS,
     ad_hashes,
+    payload_columns,
     spreadsheet_cell,
     spreadsheet_safe,
     write_csv,
@@ -133,3 +134,31 @@ def test_erasure_finds_an_id_written_spreadsheet_safe(tmp_path):
     write_csv(pd.DataFrame({"customer_id": ["=C1", "C2"], "name": ["a", "b"]}), path)
     assert rewrite_without(tmp_path, ["=C1"]) == [path]
     assert _cells(path) == ["customer_id", "name", "C2", "b"]
+
+
+def test_payload_columns_spread_each_distinct_payload_to_every_row_holding_it():
+    shared = json.dumps({"tier": "gold", "orders": 3})
+    payloads = pd.Series(
+        [shared, None, json.dumps({"tier": "=1+1", "items": ["茶", 2]}), "", shared, "{}"],
+        index=[10, 11, 12, 13, 14, 15],
+    )
+    columns = payload_columns(payloads)
+    assert list(columns.columns) == ["items", "orders", "tier"]
+    assert list(columns.index) == [10, 11, 12, 13, 14, 15]
+    expected = [
+        {"items": None, "orders": "3", "tier": "gold"},
+        {"items": None, "orders": None, "tier": None},
+        {"items": '["茶", 2]', "orders": None, "tier": "=1+1"},
+        {"items": None, "orders": None, "tier": None},
+        {"items": None, "orders": "3", "tier": "gold"},
+        {"items": None, "orders": None, "tier": None},
+    ]
+    assert columns.to_dict("records") == expected
+    assert payload_columns(pd.Series([], dtype=object)).shape == (0, 0)
+
+
+def test_a_mixed_text_column_is_made_safe_cell_by_cell():
+    frame = pd.DataFrame({"cell": ["=1+1", 7, None, "-12.5", True, "ok"]}, dtype=object)
+    safe = spreadsheet_safe(frame)
+    assert safe["cell"].tolist() == ["'=1+1", 7, None, "-12.5", True, "ok"]
+    assert frame["cell"][0] == "=1+1", "the input frame is not changed"

@@ -24,7 +24,7 @@ from activation.builder import (
     build_audiences,
     select_members,
 )
-from activation.destinations.formats import write_csv
+from activation.destinations.formats import spreadsheet_safe, write_safe_csv
 from activation.holdout import CONTROL, TREATMENT
 from activation.suppressions import LEDGER
 from orchestration.defs.metadata import markdown_table
@@ -188,8 +188,10 @@ def _write_task_lists(tasks: pd.DataFrame, folder: Path) -> dict[str, int]:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     counts = {}
-    for manager, rows in tasks.groupby("account_manager_id", sort=True):
-        write_csv(rows, staging / f"{manager}.csv")
+    # Made safe once, then split; the file names keep the managers' ids as they are.
+    safe = spreadsheet_safe(tasks)
+    for manager, rows in safe.groupby(tasks["account_manager_id"], sort=True):
+        write_safe_csv(rows, staging / f"{manager}.csv")
         counts[str(manager)] = len(rows)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)

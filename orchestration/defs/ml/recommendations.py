@@ -51,37 +51,64 @@ select
 from staging.stg_orders__products
 order by product_id
 """
-# Purchases up to the reference date, as positions: lines per customer, product and day.
-PURCHASES_SQL = """
+# The purchase lines up to the reference date, as positions: customer, product and day of each.
+# ``customer_positions`` is the customer list read above, registered with its positions (so the
+# union of both customer tables is read once). Lines come unordered and not grouped:
+# ``_lines_per_day`` counts them in numpy, in a fixed order, cheaper than DuckDB's group by and
+# ``order by`` on millions of rows.
+PURCHASE_LINES_SQL = """
 with
-customers as (
-    select customer_id, row_number() over (order by customer_id) - 1 as customer
-    from ({customers})
-),
 products as (
     select product_id, row_number() over (order by product_id) - 1 as product
     from staging.stg_orders__products
+),
+orders as (
+    select order_id, customer_positions.customer, order_date
+    from marts.fct_orders
+    inner join customer_positions using (customer_id)
+    where is_purchase and order_date <= $reference_date
 )
-select customers.customer, products.product, orders.order_date, count(*) as lines
+select orders.customer, products.product, orders.order_date
 from marts.fct_order_lines as lines
-inner join marts.fct_orders as orders using (order_id)
-inner join customers using (customer_id)
+inner join orders using (order_id)
 inner join products using (product_id)
-where orders.is_purchase and orders.order_date <= $reference_date
-group by all
-order by all
 """
 
 
 def _read(warehouse: Warehouse, reference: date) -> tuple[pd.Series, pd.DataFrame, Purchases]:
     with warehouse.connect() as con:
-        customers = con.execute(CUSTOMERS_SQL).df()["customer_id"]
+        customers = con.sql(CUSTOMERS_SQL).to_arrow_table()
         products = con.execute(PRODUCTS_SQL).df()
-        frame = con.execute(
-            PURCHASES_SQL.format(customers=CUSTOMERS_SQL), {"reference_date": reference}
-        ).df()
-    frame["order_date"] = pd.to_datetime(frame["order_date"])
-    return customers, products, Purchases(frame, len(customers))
+        con.register(
+            "customer_positions",
+            customers.append_column("customer", pa.array(np.arange(customers.num_rows))),
+        )
+        lines = con.execute(PURCHASE_LINES_SQL, {"reference_date": reference}).fetchnumpy()
+    customer_ids = customers.column("customer_id").to_pandas()
+    return customer_ids, products, Purchases(_lines_per_day(lines), len(customer_ids))
+
+
+def _lines_per_day(lines: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Lines per customer, product and day, ordered by the three: the decayed sums over days are
+    floats, so a fixed order keeps the scores the same on every run. Each line is one integer
+    key (customer, product, day), so a sort and a count of equal neighbours do the group by."""
+    days = np.asarray(lines["order_date"]).astype("datetime64[D]").astype(np.int64)
+    first_day = days.min(initial=0)
+    n_days = days.max(initial=0) - first_day + 1
+    products = np.asarray(lines["product"], dtype=np.int64)
+    n_products = products.max(initial=0) + 1
+    customers = np.asarray(lines["customer"], dtype=np.int64)
+    keys = np.sort((customers * n_products + products) * n_days + (days - first_day))
+    starts = np.flatnonzero(np.diff(keys, prepend=-1))
+    key = keys[starts]
+    return pd.DataFrame(
+        {
+            "customer": key // n_days // n_products,
+            "product": key // n_days % n_products,
+            "order_date": (key % n_days + first_day).astype("datetime64[D]").astype("M8[us]"),
+            "lines": np.diff(starts, append=len(keys)),
+        }
+    )
 
 
 def _texts(values: np.ndarray | pd.Series, positions: np.ndarray, missing=None) -> pd.Series:
