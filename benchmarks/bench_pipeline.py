@@ -43,6 +43,13 @@ FLOOR = str(Path(__file__).with_name("floor.py"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CORE = ("marts/customer_360", "marts/customer_rfm")  # what the floor builds
 STAGES = ("backfill", "night", "core", "floor")
+FIGURES: tuple[tuple[str, Callable[[Cost], str]], ...] = (
+    ("wall s", lambda c: f"{c.wall:,.1f}"),
+    ("CPU s", lambda c: f"{c.cpu:,.1f}"),
+    ("peak GiB, one process", lambda c: f"{c.max_process_gib:,.2f}"),
+    ("peak GiB, all processes", lambda c: f"{c.max_tree_gib:,.2f}"),
+)
+"""The rows printed for each stage, and how each shows a stage's cost."""
 
 
 @dataclass(frozen=True)
@@ -204,8 +211,8 @@ def report(sizes: list[Size]) -> str:
     rows: list[tuple[str, ...]] = [
         ("customers", *(f"{s.customers:,}" for s in sizes)),
         ("days", *(f"{s.days:,}" for s in sizes)),
-        ("orders (fct_orders)", *(f"{s.orders:,}" if s.orders else "—" for s in sizes)),
-        ("order lines", *(f"{s.order_lines:,}" if s.order_lines else "—" for s in sizes)),
+        ("orders (fct_orders)", *(_count(s.orders) for s in sizes)),
+        ("order lines", *(_count(s.order_lines) for s in sizes)),
         (
             "generate wall s",
             *(f"{s.generate_seconds:,.1f}" if s.generate_seconds else "reused" for s in sizes),
@@ -213,20 +220,11 @@ def report(sizes: list[Size]) -> str:
     ]
     for name in STAGES:
         costs = [getattr(s, name) for s in sizes]
-        if not any(costs):
-            continue
-        rows += [
-            (f"{name} wall s", *(_figure(c, lambda c: f"{c.wall:,.1f}") for c in costs)),
-            (f"{name} CPU s", *(_figure(c, lambda c: f"{c.cpu:,.1f}") for c in costs)),
-            (
-                f"{name} peak GiB, one process",
-                *(_figure(c, lambda c: f"{c.max_process_gib:,.2f}") for c in costs),
-            ),
-            (
-                f"{name} peak GiB, all processes",
-                *(_figure(c, lambda c: f"{c.max_tree_gib:,.2f}") for c in costs),
-            ),
-        ]
+        if any(costs):
+            rows += [
+                (f"{name} {label}", *(shown(c) if c else "—" for c in costs))
+                for label, shown in FIGURES
+            ]
     for title, name, of in (
         ("core ÷ floor, CPU (target ≤ 2×)", "core", lambda c: c.cpu),
         ("core ÷ floor, wall", "core", lambda c: c.wall),
@@ -251,8 +249,8 @@ def report(sizes: list[Size]) -> str:
     return "\n".join(lines)
 
 
-def _figure(cost: Cost | None, shown: Callable[[Cost], str]) -> str:
-    return shown(cost) if cost else "—"
+def _count(rows: int | None) -> str:
+    return "—" if rows is None else f"{rows:,}"
 
 
 def peaks(size: Size) -> str:

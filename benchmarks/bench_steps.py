@@ -32,9 +32,10 @@ def main() -> None:
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.instance import throwaway_instance
 
     job = defs().resolve_implicit_global_asset_job_def()
-    instance = dg.DagsterInstance.ephemeral()
+    instance = throwaway_instance()  # what `weixi run` runs on
     for step in args.steps:
         keys = [dg.AssetKey(name.split("/")) for name in step.split(",")]
         profile = cProfile.Profile() if args.profile else None

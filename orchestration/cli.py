@@ -296,7 +296,6 @@ def _run_stages(
     stop: StopSignals,
     up_to: tuple[str, ...],
 ) -> None:
-
     from orchestration.defs.dbt.project import prepare_manifest
 
     _say("parsing the dbt project")
