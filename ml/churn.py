@@ -27,7 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ml.churn_features import FEATURE_NAMES, FEATURE_RISK, LABEL, RECENCY_FEATURE, model_matrix
-from ml.churn_reasons import explain
+from ml.churn_reasons import explain_with_decision
 from ml.classification_metrics import (
     CalibrationBin,
     ClassificationMetrics,
@@ -67,12 +67,34 @@ class ChurnModel:
         """Churn probability of each snapshot row."""
         return self.probability_of(model_matrix(snapshots, self.features))
 
-    def probability_of(self, matrix: np.ndarray) -> np.ndarray:
-        """Churn probability of each row of the model matrix."""
+    def probability_of(self, matrix: np.ndarray, decision: np.ndarray | None = None) -> np.ndarray:
+        """Churn probability of each row of the model matrix. ``decision``: the explainer's
+        ``decision_function`` of those rows, when the caller has it (the reasons' pass over the
+        trees finds it); a model that calibrates the explainer then only calibrates it."""
         if len(matrix) == 0:
             return np.empty(0)
+        if decision is not None and self._calibrates_explainer():
+            return _calibrated(self.estimator, decision)
         with single_threaded():
             return self.estimator.predict_proba(matrix)[:, 1]
+
+    def _calibrates_explainer(self) -> bool:
+        return isinstance(self.estimator, CalibratedClassifierCV) and all(
+            isinstance(c.estimator, FrozenEstimator) and c.estimator.estimator is self.explainer
+            for c in self.estimator.calibrated_classifiers_
+        )
+
+
+def _calibrated(estimator: CalibratedClassifierCV, decision: np.ndarray) -> np.ndarray:
+    """What ``estimator.predict_proba(X)[:, 1]`` gives when its frozen classifier's
+    ``decision_function(X)`` is ``decision``: the mean of its binary calibrators' outputs,
+    summed and divided as scikit-learn does, so the same floats."""
+    total = np.zeros(len(decision))
+    for classifier in estimator.calibrated_classifiers_:
+        (calibrator,) = classifier.calibrators
+        total += calibrator.predict(decision)
+    total /= len(estimator.calibrated_classifiers_)
+    return total
 
 
 @dataclass(frozen=True)
@@ -309,7 +331,8 @@ def score(
     """One row per snapshot row: customer_id, as_of, churn_probability, risk_band and the top
     three reasons (reason_1 always set; reason_2, reason_3 when there are that many)."""
     matrix = model_matrix(snapshots, model.features)
-    probability = model.probability_of(matrix)
+    explanation = explain_with_decision(model, snapshots, matrix)
+    probability = model.probability_of(matrix, explanation.decision)
     scores = pd.DataFrame(
         {
             "customer_id": pd.array(snapshots["customer_id"].to_numpy(), dtype="string"),
@@ -318,4 +341,4 @@ def score(
             "risk_band": pd.array(risk_band(probability, medium_from, high_from), dtype="string"),
         }
     )
-    return pd.concat([scores, explain(model, snapshots, matrix)], axis=1)
+    return pd.concat([scores, explanation.reasons], axis=1)

@@ -53,18 +53,34 @@ def group_contributions(
 
     ``needed`` (rows x groups, in the order returned) limits the work to the pairs that can
     become reasons; the others are -inf."""
+    contributions = _contributions(model, matrix, needed)
+    return contributions.groups, contributions.rise
+
+
+@dataclass(frozen=True)
+class _Contributions:
+    groups: list[str]
+    rise: np.ndarray
+    decision: np.ndarray | None
+    """The trees' decision function of every row, when the pass over the trees found it."""
+
+
+def _contributions(
+    model: ChurnModel, matrix: np.ndarray, needed: np.ndarray | None
+) -> _Contributions:
     groups = group_columns(model.features)
     if needed is None:
         needed = np.ones((len(matrix), len(groups)), dtype=bool)
-    contributions = np.full((len(matrix), len(groups)), -np.inf)
     weights = _linear_weights(model)
     if weights is not None:
+        contributions = np.full((len(matrix), len(groups)), -np.inf)
         for g, columns in enumerate(groups.values()):
             rise = (matrix[:, columns] - model.reference[columns]) @ weights[columns]
             contributions[needed[:, g], g] = rise[needed[:, g]]
-        return list(groups), contributions
+        return _Contributions(list(groups), contributions, None)
     what_if = TreeWhatIf(model.explainer, model.reference, list(groups.values()))
-    return list(groups), what_if.contributions(matrix, needed)
+    rise, decision = what_if.contributions(matrix, needed)
+    return _Contributions(list(groups), rise, decision)
 
 
 class TreeWhatIf:
@@ -97,15 +113,21 @@ class TreeWhatIf:
         self.trees = [_Tree.of(iteration[0], reference) for iteration in model._predictors]
         self.restarts = [self._restarts(tree) for tree in self.trees]
 
-    def contributions(self, matrix: np.ndarray, needed: np.ndarray) -> np.ndarray:
-        """Per row of ``matrix`` and group, the rise in log-odds over the typical values;
-        -inf where not ``needed``."""
+    def contributions(
+        self, matrix: np.ndarray, needed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of ``matrix`` and group, the rise in log-odds over the typical values
+        (-inf where not ``needed``); and per row the model's ``decision_function``, the sum
+        of the leaves' values the same pass reaches, added in the model's order (so exactly
+        its value, and the probability needs no second pass over the trees)."""
         matrix = self.model._preprocess_X(matrix, reset=False)
         rise = np.where(needed, 0.0, -np.inf).T.copy()
+        decision = np.zeros(len(matrix)) + self.model._baseline_prediction.ravel()[0]
         for tree, restart in zip(self.trees, self.restarts, strict=True):
             # Node numbers as 16-bit integers: numpy sorts those by radix, in one pass.
             leaves = tree.leaf_finder.predict(matrix, *self.categories, n_threads=1)
             leaves = leaves.astype(np.uint16)
+            decision += tree.value[leaves]
             order = np.argsort(leaves, kind="stable")
             counts = np.bincount(leaves, minlength=len(tree.value))
             ends = np.cumsum(counts)
@@ -115,7 +137,7 @@ class TreeWhatIf:
                     chosen = rows[needed[rows, g]]
                     for reached, part in self._walk(tree, matrix, restart[leaf, g], chosen, g):
                         rise[g, part] += tree.value[leaf] - tree.value[reached]
-        return rise.T
+        return rise.T, decision
 
     def _restarts(self, tree: _Tree) -> np.ndarray:
         """Per node and group: where the what-if of a customer reaching the node leaves their
@@ -427,6 +449,15 @@ def _columns(snapshots: pd.DataFrame, names: tuple[str, ...], rows: np.ndarray |
     return out
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """The reasons of each snapshot row and, when working them out passed every row through
+    the trees, the trees' decision function of each row (None for a linear model)."""
+
+    reasons: pd.DataFrame
+    decision: np.ndarray | None
+
+
 def explain(
     model: ChurnModel,
     snapshots: pd.DataFrame,
@@ -437,8 +468,20 @@ def explain(
     raise the customer's score most, phrased from their figures. A customer with none gets
     ``no warning signs`` as reason_1 and no further reasons. ``matrix``: the snapshots' model
     matrix, when the caller has it already."""
+    return explain_with_decision(model, snapshots, matrix, top).reasons
+
+
+def explain_with_decision(
+    model: ChurnModel,
+    snapshots: pd.DataFrame,
+    matrix: np.ndarray | None = None,
+    top: int = TOP_REASONS,
+) -> Explanation:
+    """:func:`explain`, with the trees' decision function found on the way (see
+    :class:`Explanation`), from which the model's probability follows without scoring again."""
     n = len(snapshots)
     reasons = [np.full(n, None, dtype=object) for _ in range(top)]
+    decision = None
     if n:
         if matrix is None:
             matrix = model_matrix(snapshots, model.features)
@@ -448,7 +491,8 @@ def explain(
                 for group in group_columns(model.features)
             ]
         )
-        groups, contributions = group_contributions(model, matrix, concerning)
+        found = _contributions(model, matrix, concerning)
+        groups, contributions, decision = found.groups, found.rise, found.decision
         order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
         strong = np.take_along_axis(contributions, order, axis=1) > MIN_CONTRIBUTION
         for g, group in enumerate(groups):
@@ -462,6 +506,7 @@ def explain(
                 in_slot = chosen[rows, k]
                 reasons[k][rows[in_slot]] = text[in_slot]
         reasons[0][~strong[:, 0]] = NO_WARNING_SIGNS
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {f"reason_{k + 1}": pd.array(r, dtype="string") for k, r in enumerate(reasons)}
     )
+    return Explanation(frame, decision)

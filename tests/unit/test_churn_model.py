@@ -22,6 +22,7 @@ from ml.churn import (
     split_out_of_time,
     train_candidate,
 )
+from ml.churn_features import model_matrix
 from ml.churn_reasons import NO_WARNING_SIGNS, explain
 from ml.churn_synthetic import synthetic_snapshots
 from ml.classification_metrics import calibration_bins, classification_metrics, top_decile_lift
@@ -215,6 +216,16 @@ def test_tree_reasons_equal_the_what_if_on_the_whole_model(snapshots):
         np.testing.assert_allclose(contributions[:, g], expected, atol=1e-9)
     assert (contributions[:50, 0] == 0).all()
     assert groups[0] == "recency"
+
+
+def test_tree_scores_from_the_reasons_pass_equal_predict_proba(snapshots):
+    """score() takes the trees' probability from the leaves its reasons' pass reached: the same
+    floats as scikit-learn's predict_proba, not merely close."""
+    model = fit_gradient_boosting(snapshots[snapshots["churned"].notna()])
+    scoring = snapshots[snapshots["is_scoring_snapshot"]]
+    scored = score(model, scoring, medium_from=0.4, high_from=0.7)
+    expected = model.estimator.predict_proba(model_matrix(scoring, model.features))[:, 1]
+    np.testing.assert_array_equal(scored["churn_probability"].to_numpy(), expected)
 
 
 def test_registry_keeps_versions_and_the_promoted_pointer(tmp_path, candidate):
