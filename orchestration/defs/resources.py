@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from pydantic import PrivateAttr
 
 from ingest.row_rules import DeliveryRules
@@ -133,7 +134,7 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
 
-    def write_table(self, table: str, frame: pd.DataFrame) -> int:
+    def write_table(self, table: str, frame: pd.DataFrame | pa.Table) -> int:
         """Replace ``schema.table`` with ``frame`` in one transaction, so a reader sees either
         the old table or the new one. Returns the number of rows written."""
         schema = table.split(".")[0]

@@ -5,10 +5,13 @@ import pandas as pd
 
 from ml.recommend import REASON_AGAIN, REASON_POPULAR, REASON_WITH, Recommendations
 from orchestration.defs.ml.recommendations import (
+    DAY_BITS,
+    KEY_EPOCH,
     _lines_per_day,
     _top_products,
-    recommendation_frame,
+    recommendation_table,
 )
+from warehouse.model_outputs import RECOMMENDATIONS
 
 
 def test_each_position_becomes_its_ids_names_and_reason_in_words():
@@ -28,7 +31,9 @@ def test_each_position_becomes_its_ids_names_and_reason_in_words():
         reason=np.array([REASON_WITH, REASON_AGAIN, REASON_POPULAR]),
         reason_product=np.array([0, 0, -1]),
     )
-    frame = recommendation_frame(recs, customers, products, "v7")
+    table = recommendation_table(recs, customers, products, "v7")
+    assert table.column_names == list(RECOMMENDATIONS.column_names)
+    frame = pd.DataFrame({name: table.column(name).to_pylist() for name in table.column_names})
     assert frame[["customer_id", "product_id", "product_name", "reason"]].values.tolist() == [
         ["C1", "P2", "Cup", "bought with Tea"],
         ["C1", "P1", "Tea", "buy again"],
@@ -38,20 +43,23 @@ def test_each_position_becomes_its_ids_names_and_reason_in_words():
     assert frame["reason_product_id"].tolist()[:2] == ["P1", "P1"]
     assert pd.isna(frame["reason_product_id"].iloc[2])
     assert frame["model_version"].tolist() == ["v7"] * 3
-    assert all(isinstance(frame[c].dtype, pd.StringDtype) for c in ("customer_id", "reason"))
+    assert frame["rank"].tolist() == [1, 2, 1]
+    assert frame["score"].dtype == np.float64
     # Ties keep the products' id order, as a group-by on the ids would.
     assert "| P1 | Tea | 1 |\n| P2 | Cup | 1 |\n| P3 | Pot | 1 |" in _top_products(recs, products)
 
 
 def test_purchase_lines_are_counted_per_customer_product_and_day_in_that_order():
-    """The numpy group-by gives what ``group by all order by all`` in SQL gave: the decayed
-    sums depend on the row order, so it must be the same."""
+    """The numpy group-by of the lines' keys gives what ``group by all order by all`` in SQL
+    gave: the decayed sums depend on the row order, so it must be the same."""
     rng = np.random.default_rng(3)
     lines = {
         "customer": rng.integers(0, 40, 5_000),
         "product": rng.integers(0, 7, 5_000),
         "order_date": np.datetime64("2026-01-01") + rng.integers(0, 60, 5_000),
     }
+    day = (lines["order_date"] - np.datetime64(KEY_EPOCH, "D")).astype(np.int64)
+    keys = (lines["customer"] * 7 + lines["product"]) * 2**DAY_BITS + day
     expected = (
         pd.DataFrame(lines)
         .groupby(["customer", "product", "order_date"])
@@ -60,5 +68,5 @@ def test_purchase_lines_are_counted_per_customer_product_and_day_in_that_order()
         .reset_index()
     )
     expected["order_date"] = expected["order_date"].astype("M8[us]")
-    pd.testing.assert_frame_equal(_lines_per_day(lines), expected, check_dtype=False)
-    assert _lines_per_day({k: v[:0] for k, v in lines.items()}).empty
+    pd.testing.assert_frame_equal(_lines_per_day(keys, 7), expected, check_dtype=False)
+    assert _lines_per_day(keys[:0], 7).empty

@@ -51,24 +51,33 @@ select
 from staging.stg_orders__products
 order by product_id
 """
-# The purchase lines up to the reference date, as positions: customer, product and day of each.
+# A purchase line's day, counted from KEY_EPOCH, fills the low DAY_BITS bits of its key.
+KEY_EPOCH = date(1900, 1, 1)
+"""The data contract refuses dates before 1900."""
+DAY_BITS = 17
+"""Days up to 2258."""
+# The purchase lines up to the reference date, each as one integer key of its customer,
+# product and day positions: (customer x products + product) x 2^DAY_BITS + day.
 # ``customer_positions`` is the customer list read above, registered with its positions (so the
 # union of both customer tables is read once). Lines come unordered and not grouped:
 # ``_lines_per_day`` counts them in numpy, in a fixed order, cheaper than DuckDB's group by and
-# ``order by`` on millions of rows.
-PURCHASE_LINES_SQL = """
+# ``order by`` on millions of rows. The orders are matched to their customers before the lines
+# (``materialized``), so the join on the customers' ids probes each order once, not each line.
+PURCHASE_LINES_SQL = f"""
 with
 products as (
     select product_id, row_number() over (order by product_id) - 1 as product
     from staging.stg_orders__products
 ),
-orders as (
+orders as materialized (
     select order_id, customer_positions.customer, order_date
     from marts.fct_orders
     inner join customer_positions using (customer_id)
     where is_purchase and order_date <= $reference_date
 )
-select orders.customer, products.product, orders.order_date
+select
+    (orders.customer * $products + products.product) * {2**DAY_BITS}
+    + (orders.order_date - date '{KEY_EPOCH}') as line_key
 from marts.fct_order_lines as lines
 inner join orders using (order_id)
 inner join products using (product_id)
@@ -83,47 +92,52 @@ def _read(warehouse: Warehouse, reference: date) -> tuple[pd.Series, pd.DataFram
             "customer_positions",
             customers.append_column("customer", pa.array(np.arange(customers.num_rows))),
         )
-        lines = con.execute(PURCHASE_LINES_SQL, {"reference_date": reference}).fetchnumpy()
+        keys = con.execute(
+            PURCHASE_LINES_SQL, {"reference_date": reference, "products": len(products)}
+        ).fetchnumpy()["line_key"]
     customer_ids = customers.column("customer_id").to_pandas()
-    return customer_ids, products, Purchases(_lines_per_day(lines), len(customer_ids))
+    return (
+        customer_ids,
+        products,
+        Purchases(_lines_per_day(keys, len(products)), len(customer_ids)),
+    )
 
 
-def _lines_per_day(lines: dict[str, np.ndarray]) -> pd.DataFrame:
+def _lines_per_day(line_keys: np.ndarray, n_products: int) -> pd.DataFrame:
     """Lines per customer, product and day, ordered by the three: the decayed sums over days are
     floats, so a fixed order keeps the scores the same on every run. Each line is one integer
-    key (customer, product, day), so a sort and a count of equal neighbours do the group by."""
-    days = np.asarray(lines["order_date"]).astype("datetime64[D]").astype(np.int64)
-    first_day = days.min(initial=0)
-    n_days = days.max(initial=0) - first_day + 1
-    products = np.asarray(lines["product"], dtype=np.int64)
-    n_products = products.max(initial=0) + 1
-    customers = np.asarray(lines["customer"], dtype=np.int64)
-    keys = np.sort((customers * n_products + products) * n_days + (days - first_day))
+    key (customer, product, day; see ``PURCHASE_LINES_SQL``), so a sort and a count of equal
+    neighbours do the group by."""
+    keys = np.sort(np.asarray(line_keys, dtype=np.int64))
     starts = np.flatnonzero(np.diff(keys, prepend=-1))
     key = keys[starts]
+    customer_product = key >> DAY_BITS
+    days = (key & (2**DAY_BITS - 1)) + (KEY_EPOCH - date(1970, 1, 1)).days
     return pd.DataFrame(
         {
-            "customer": key // n_days // n_products,
-            "product": key // n_days % n_products,
-            "order_date": (key % n_days + first_day).astype("datetime64[D]").astype("M8[us]"),
+            "customer": customer_product // n_products,
+            "product": customer_product % n_products,
+            "order_date": days.astype("datetime64[D]").astype("M8[us]"),
             "lines": np.diff(starts, append=len(keys)),
         }
     )
 
 
-def _texts(values: np.ndarray | pd.Series, positions: np.ndarray, missing=None) -> pd.Series:
-    """``values[positions]`` as a string column (null where ``missing``), taken by Arrow: taking
-    ten million Python strings and converting them cost seconds per column."""
-    taken = pa.array(np.asarray(values, dtype=object), pa.large_string()).take(
-        pa.array(positions, mask=missing)
+def _texts(values: np.ndarray | pd.Series | list, positions: np.ndarray, missing=None) -> pa.Array:
+    """``values[positions]`` as a dictionary-encoded string column (null where ``missing``):
+    the positions are the indices, so the ten million texts of a night are never built in
+    Python, and DuckDB stores them as plain ``varchar``."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(positions, pa.int64(), mask=missing),
+        pa.array(np.asarray(values, dtype=object), pa.string()),
     )
-    return pd.Series(pd.array(taken, dtype=pd.StringDtype()))
 
 
-def recommendation_frame(
+def recommendation_table(
     recs: Recommendations, customers: pd.Series, products: pd.DataFrame, version: str
-) -> pd.DataFrame:
-    """The mart rows: ids, names and the reason in words for each recommendation."""
+) -> pa.Table:
+    """The mart rows: ids, names and the reason in words for each recommendation, as the
+    Arrow table written to ``marts.recommendations`` (its columns, in its order)."""
     names = products["product_name"].to_numpy(dtype=object)
     ids = products["product_id"].to_numpy(dtype=object)
     popular_in = "popular in " + products["category"].astype(str).to_numpy(dtype=object)
@@ -137,22 +151,23 @@ def recommendation_frame(
         np.where(recs.reason == REASON_AGAIN, len(names), len(names) + 1 + recs.product),
     )
     kinds = sorted(REASON_KINDS)
-    frame = pd.DataFrame(
-        {
-            "customer_id": _texts(customers, recs.customer),
-            "rank": recs.rank,
-            "product_id": _texts(ids, recs.product),
-            "product_name": _texts(names, recs.product),
-            "score": recs.score,
-            "reason": _texts(reason_texts, reason),
-            "reason_kind": _texts(
-                [REASON_KINDS[k] for k in kinds], np.searchsorted(kinds, recs.reason)
-            ),
-            "reason_product_id": _texts(ids, reason_product, recs.reason == REASON_POPULAR),
-            "model_version": _texts([version], np.zeros(len(recs.customer), dtype=np.int64)),
-        }
+    columns = {
+        "customer_id": _texts(customers, recs.customer),
+        "rank": pa.array(recs.rank, pa.int64()),
+        "product_id": _texts(ids, recs.product),
+        "product_name": _texts(names, recs.product),
+        "score": pa.array(recs.score, pa.float64()),
+        "reason": _texts(reason_texts, reason),
+        "reason_kind": _texts(
+            [REASON_KINDS[k] for k in kinds], np.searchsorted(kinds, recs.reason)
+        ),
+        "reason_product_id": _texts(ids, reason_product, recs.reason == REASON_POPULAR),
+        "model_version": _texts([version], np.zeros(len(recs.customer), dtype=np.int64)),
+    }
+    return pa.table(
+        [columns[name] for name in RECOMMENDATIONS.column_names],
+        names=list(RECOMMENDATIONS.column_names),
     )
-    return RECOMMENDATIONS.conform(frame)
 
 
 def backtest_figures(result: Backtest, k: int) -> list[Figure]:
@@ -223,20 +238,24 @@ def recommendations(
         backtest_cutoff = f"{cadence.promoted.trained_on} (of the model in use)"
     popular = popularity(purchases, catalogue.size, reference)
     recs = recommend(weighted, bought, similarity, popular, catalogue, k)
-    frame = recommendation_frame(recs, customers, products, version)
+    table = recommendation_table(recs, customers, products, version)
     metadata = {
         "customers": len(np.unique(recs.customer)),
         "model_run": cadence.description,
         "backtest_cutoff": backtest_cutoff,
-        "reasons": dg.MetadataValue.md(_reason_counts(frame)),
+        "reasons": dg.MetadataValue.md(_reason_counts(recs)),
         "most_recommended": dg.MetadataValue.md(_top_products(recs, products)),
     }
-    return publish(warehouse, [TableOutput(RECOMMENDATIONS, frame, metadata)], validations)[0]
+    return publish(warehouse, [TableOutput(RECOMMENDATIONS, table, metadata)], validations)[0]
 
 
-def _reason_counts(frame: pd.DataFrame) -> str:
-    counts = frame["reason_kind"].value_counts()
-    return markdown_table(["reason", "recommendations"], [[r, int(n)] for r, n in counts.items()])
+def _reason_counts(recs: Recommendations) -> str:
+    counts = np.bincount(recs.reason, minlength=len(REASON_KINDS))
+    most_first = np.argsort(-counts, kind="stable")
+    return markdown_table(
+        ["reason", "recommendations"],
+        [[REASON_KINDS[r], int(counts[r])] for r in most_first if counts[r]],
+    )
 
 
 def _top_products(recs: Recommendations, products: pd.DataFrame, limit: int = 10) -> str:
