@@ -123,6 +123,10 @@ class TreeWhatIf:
         matrix = self.model._preprocess_X(matrix, reset=False)
         rise = np.where(needed, 0.0, -np.inf).T.copy()
         decision = np.zeros(len(matrix)) + self.model._baseline_prediction.ravel()[0]
+        # Per group and per feature, the rows' values side by side: the walks take a subset
+        # of rows from one of them at a time.
+        needed_by_group = np.ascontiguousarray(needed.T)
+        walk = _Walk(np.ascontiguousarray(matrix.T), bool(np.isnan(matrix).any()))
         for tree, restart in zip(self.trees, self.restarts, strict=True):
             # Node numbers as 16-bit integers: numpy sorts those by radix, in one pass.
             leaves = tree.leaf_finder.predict(matrix, *self.categories, n_threads=1)
@@ -134,8 +138,8 @@ class TreeWhatIf:
             for leaf in np.flatnonzero(counts):
                 rows = order[ends[leaf] - counts[leaf] : ends[leaf]]
                 for g in np.flatnonzero(restart[leaf] >= 0):
-                    chosen = rows[needed[rows, g]]
-                    for reached, part in self._walk(tree, matrix, restart[leaf, g], chosen, g):
+                    chosen = rows[needed_by_group[g].take(rows)]
+                    for reached, part in self._walk(tree, walk, restart[leaf, g], chosen, g):
                         rise[g, part] += tree.value[leaf] - tree.value[reached]
         return rise.T, decision
 
@@ -161,10 +165,10 @@ class TreeWhatIf:
         return restart
 
     def _walk(
-        self, tree: _Tree, matrix: np.ndarray, start: int, rows: np.ndarray, g: int
+        self, tree: _Tree, walk: _Walk, start: int, rows: np.ndarray, g: int
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """(leaf, rows reaching it) from ``start`` for ``rows`` of ``matrix`` with group
-        ``g`` at typical values."""
+        """(leaf, rows reaching it) from ``start`` for ``rows`` of the matrix with group ``g``
+        at typical values."""
         pending = [(start, rows)]
         while pending:
             node, rows = pending.pop()
@@ -178,11 +182,20 @@ class TreeWhatIf:
                 typical = tree.left[node] if tree.typical_left[node] else tree.right[node]
                 pending.append((typical, rows))
                 continue
-            values = matrix[rows, feature]
-            left = np.where(
-                np.isnan(values), tree.missing_left[node], values <= tree.threshold[node]
-            )
+            values = walk.columns[feature].take(rows)
+            left = values <= tree.threshold[node]
+            if walk.missing:
+                left = np.where(np.isnan(values), tree.missing_left[node], left)
             pending += [(tree.left[node], rows[left]), (tree.right[node], rows[~left])]
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """The matrix as the walks read it: one contiguous array per feature, and whether any
+    value is missing (the trees send those to a side of their own)."""
+
+    columns: np.ndarray
+    missing: bool
 
 
 @dataclass
