@@ -217,6 +217,47 @@ def _recommend_chunk(
     offset: int,
 ) -> tuple[np.ndarray, ...]:
     rows, n_products = weighted.shape
+    k = min(k, n_products)
+    # Customers without history (a fifth of a shop's: CRM customers who never bought) all get
+    # the same list, popularity among the sellable products: ranked once, for an empty row.
+    warm = np.flatnonzero((np.diff(weighted.indptr) > 0) | (np.diff(bought.indptr) > 0))
+    no_history = sp.csr_matrix((1, n_products), dtype=weighted.dtype)
+    ranked = [
+        np.repeat(cold, rows, axis=0)
+        for cold in _ranked(no_history, no_history, similarity, popular, catalogue, k)
+    ]
+    for full, part in zip(
+        ranked,
+        _ranked(weighted[warm], bought[warm], similarity, popular, catalogue, k),
+        strict=True,
+    ):
+        full[warm] = part
+    top, top_score, reason, reason_product = ranked
+
+    keep = np.isfinite(top_score)
+    customer = np.repeat(np.arange(rows), k).reshape(rows, k)
+    rank = np.tile(np.arange(1, k + 1), (rows, 1))
+    return (
+        (customer[keep] + offset).astype(np.int64),
+        rank[keep].astype(np.int64),
+        top[keep].astype(np.int64),
+        top_score[keep].astype(np.float64),
+        reason[keep].astype(np.int64),
+        reason_product[keep].astype(np.int64),
+    )
+
+
+def _ranked(
+    weighted: sp.csr_matrix,
+    bought: sp.csr_matrix,
+    similarity: sp.csr_matrix | np.ndarray | None,
+    popular: np.ndarray,
+    catalogue: Catalogue,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row and rank (rows x ``k``): the product, its score (-inf: fewer than ``k``
+    products may be recommended), the reason and the reason's product."""
+    rows, n_products = weighted.shape
     if similarity is None:
         collaborative = np.zeros((rows, n_products), dtype=np.float32)
     else:
@@ -228,27 +269,15 @@ def _recommend_chunk(
     once = ~catalogue.repeatable[coo.col]
     score[coo.row[once], coo.col[once]] = -np.inf
 
-    k = min(k, n_products)
     top, top_score = _top(score, k)
     top_collaborative = np.take_along_axis(collaborative, top, axis=1)
-
-    keep = np.isfinite(top_score)
-    customer = np.repeat(np.arange(rows), k).reshape(rows, k)
-    rank = np.tile(np.arange(1, k + 1), (rows, 1))
     reason_product = _strongest_contribution(weighted, similarity, top)
     reason = np.where(
         top_collaborative <= 0,
         REASON_POPULAR,
         np.where(reason_product == top, REASON_AGAIN, REASON_WITH),
     )
-    return (
-        (customer[keep] + offset).astype(np.int64),
-        rank[keep].astype(np.int64),
-        top[keep].astype(np.int64),
-        top_score[keep].astype(np.float64),
-        reason[keep].astype(np.int64),
-        reason_product[keep].astype(np.int64),
-    )
+    return top, top_score, reason, reason_product
 
 
 def _top(score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -119,6 +119,11 @@ def test_lists_follow_a_full_sort_of_the_scores_ties_to_the_lower_product():
     customers, products, k = 60, 25, 4
     bought = sp.random(customers, products, density=0.15, format="csr", random_state=rng)
     bought.data[:] = 1
+    # Customers without history, first, in the middle and last: ranked once for all of them.
+    no_history = [0, 17, customers - 1]
+    bought = bought.toarray()
+    bought[no_history] = 0
+    bought = sp.csr_matrix(bought)
     weighted = bought.astype(np.float32)
     weighted.data = rng.integers(1, 3, len(weighted.data)).astype(np.float32)
     similarity = (rng.integers(0, 9, (products, products)) / 8).astype(np.float32)
@@ -136,6 +141,7 @@ def test_lists_follow_a_full_sort_of_the_scores_ties_to_the_lower_product():
         expected = candidates[np.argsort(-score[customer, candidates], kind="stable")][:k]
         got = recs.product[recs.customer == customer]
         assert got.tolist() == expected.tolist(), customer
+    assert (recs.reason[np.isin(recs.customer, no_history)] == REASON_POPULAR).all()
 
 
 def planted_baskets(customers: int, seed: int = 0) -> tuple[Purchases, Catalogue, list]:
