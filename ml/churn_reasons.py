@@ -100,7 +100,9 @@ class TreeWhatIf:
 
     scikit-learn has no public per-tree API, so this reads the fitted
     ``HistGradientBoostingClassifier``'s predictors (``_predictors``: numeric splits only, as
-    Weixi's models have); the unit tests compare it with ``decision_function``."""
+    Weixi's models have), its bin mapper (``_bin_mapper``) and its starting value
+    (``_baseline_prediction``), pinned by ``constraints.txt``; the unit tests compare it with
+    ``decision_function`` and ``predict_proba``."""
 
     def __init__(self, model: Any, reference: np.ndarray, groups: list[list[int]]) -> None:
         self.model = model
