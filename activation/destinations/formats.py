@@ -11,6 +11,8 @@ LibreOffice, where a name like ``=HYPERLINK(...)`` would run as a formula (CSV i
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from activation.destinations.identifiers import google_email, hashed
@@ -32,6 +35,14 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 """A cell that is only a number (an E.164 phone ``+8613800000000``, ``-12.5``): a spreadsheet
 reads it as that number, never as a formula that calls or references anything."""
+_RISKY_TEXT = r"^[=+\-@\t\r]"
+""":data:`FORMULA_TRIGGERS` as a pattern for Arrow's regex engine."""
+_ASCII_NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?$"
+"""The cells of :data:`_NUMBER` in ASCII digits: Arrow's regexes know no other digits, so a risky
+cell that fails it is decided by :func:`spreadsheet_cell` itself."""
+_NEEDS_QUOTES = r'[",\r\n]'
+"""The characters that make Python's csv writer (pandas' ``to_csv``) quote a field, with its
+minimal quoting and CRLF rows."""
 
 
 @dataclass(frozen=True)
@@ -236,18 +247,92 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as spreadsheet-safe CSV to ``path`` atomically (temporary file, then
     rename)."""
-    write_safe_csv(spreadsheet_safe(frame), path)
+    columns = _csv_text(frame)
+    if columns is None:
+        write_safe_csv(spreadsheet_safe(frame), path)
+    else:
+        _write_csv_text(frame.columns, [_safe_text(c) for c in columns], path)
 
 
 def write_safe_csv(safe: pd.DataFrame, path: Path) -> None:
     """:func:`write_csv` of a frame already made :func:`spreadsheet_safe` (one pass over a
     frame then split into many small files)."""
-    # RFC 4180's CRLF: the csv writer then also quotes a field holding a bare carriage return,
-    # which would otherwise split the row in every reader.
-    _atomic(
-        path,
-        lambda tmp: safe.to_csv(tmp, index=False, encoding=CSV_ENCODING, lineterminator="\r\n"),
-    )
+    columns = _csv_text(safe)
+    if columns is None:
+        # RFC 4180's CRLF: the csv writer then also quotes a field holding a bare carriage
+        # return, which would otherwise split the row in every reader.
+        _atomic(
+            path,
+            lambda tmp: safe.to_csv(tmp, index=False, encoding=CSV_ENCODING, lineterminator="\r\n"),
+        )
+    else:
+        _write_csv_text(safe.columns, columns, path)
+
+
+# The bytes pandas' to_csv writes, built column by column in Arrow instead of row by row in
+# Python: the same header, minimal quoting, CRLF rows and empty cells for nulls
+# (tests/unit/test_csv_bytes.py compares them with to_csv on hostile values).
+
+
+def _csv_text(frame: pd.DataFrame) -> list[pa.Array] | None:
+    """Every column of ``frame`` as the text to_csv writes of it, null for an empty cell; None
+    when that is not known for sure (a column neither text nor bool, a text column holding
+    something else, a frame of one column, whose empty cell to_csv writes as ``""``)."""
+    if len(frame.columns) < 2:
+        return None
+    columns = [_text_cells(frame.iloc[:, i]) for i in range(len(frame.columns))]
+    return None if any(c is None for c in columns) else columns
+
+
+def _text_cells(values: pd.Series) -> pa.Array | None:
+    if values.dtype == bool:
+        return pa.array(np.where(values.to_numpy(), "True", "False"), type=pa.large_string())
+    if values.dtype != object and not pd.api.types.is_string_dtype(values):
+        return None
+    try:
+        cells = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError):
+        return None  # not only text and nulls: left to pandas
+    return cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
+
+
+def _safe_text(cells: pa.Array) -> pa.Array:
+    """:func:`spreadsheet_cell` of every cell: the few risky cells that are not plainly numbers
+    are rewritten in Python, the rest is tested in Arrow."""
+    risky = pc.fill_null(pc.match_substring_regex(cells, _RISKY_TEXT), False)
+    if pc.any(risky).as_py():
+        risky = pc.and_kleene(risky, pc.invert(pc.match_substring_regex(cells, _ASCII_NUMBER)))
+    if not pc.any(risky).as_py():
+        return cells
+    rewritten = [spreadsheet_cell(v) for v in cells.filter(risky).to_pylist()]
+    return pc.replace_with_mask(cells, risky, pa.array(rewritten, type=cells.type))
+
+
+def _quoted(cells: pa.Array) -> pa.Array:
+    needs_quotes = pc.fill_null(pc.match_substring_regex(cells, _NEEDS_QUOTES), False)
+    if pc.any(needs_quotes).as_py():
+        quote = pa.scalar('"', cells.type)
+        escaped = pc.replace_substring(cells, '"', '""')
+        joined = pc.binary_join_element_wise(quote, escaped, quote, pa.scalar("", cells.type))
+        cells = pc.if_else(needs_quotes, joined, cells)
+    return pc.fill_null(cells, "")
+
+
+def _write_csv_text(names: pd.Index, columns: list[pa.Array], path: Path) -> None:
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\r\n").writerow(names)
+    text = pa.large_string()
+    rows = pc.binary_join_element_wise(*map(_quoted, columns), pa.scalar(",", text))
+    rows = pc.binary_join_element_wise(rows, pa.scalar("\r\n", text), pa.scalar("", text))
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset :][: len(rows) + 1]
+    body = rows.buffers()[2][offsets[0] : offsets[-1]] if len(rows) else b""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            handle.write(header.getvalue().encode(CSV_ENCODING))
+            handle.write(body)
+
+    _atomic(path, write)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
