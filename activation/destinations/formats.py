@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 from collections.abc import Callable
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from activation.destinations.identifiers import google_email, hashed
+from activation.destinations.identifiers import google_email, sha256_column
 from activation.destinations.members import MARKETING
 
 CSV_ENCODING = "utf-8"
@@ -161,20 +162,36 @@ def payload_columns(payloads: pd.Series) -> pd.DataFrame:
     # Members of an audience share few payloads: parse and convert each distinct one once,
     # then spread its cells to the rows that hold it.
     codes, distinct = pd.factorize(payloads, use_na_sentinel=True)
-    records = [json.loads(p) if isinstance(p, str) and p else {} for p in distinct]
+    records = _parsed(distinct)
     keys = sorted({k for r in records for k in r})
     records.append({})  # what the code -1 (a null payload) takes
     data = {k: _payload_cells(records, k)[codes] for k in keys}
     return pd.DataFrame(data, index=payloads.index, columns=keys, dtype=object)
 
 
+def _parsed(payloads: np.ndarray) -> list[dict]:
+    """Every payload parsed (an empty or null one as ``{}``), in one call to the JSON parser
+    when they are all JSON text."""
+    texts = [p for p in payloads if isinstance(p, str) and p]
+    if len(texts) == len(payloads):
+        records = json.loads(f"[{','.join(texts)}]")
+        if len(records) == len(texts):  # else some text was not one JSON value: parse one by one
+            return records
+    return [json.loads(p) if isinstance(p, str) and p else {} for p in payloads]
+
+
 def _payload_cells(records: list[dict], key: str) -> np.ndarray:
     """``key``'s value in every record as a file cell: text as it is, anything else as JSON."""
-    cells = [
-        v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
-        for v in (r.get(key) for r in records)
-    ]
-    return np.array(cells, dtype=object)
+    return np.array([_payload_cell(r.get(key)) for r in records], dtype=object)
+
+
+def _payload_cell(value: object) -> object:
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)  # what json.dumps writes of them, without its call
+    return json.dumps(value, ensure_ascii=False)
 
 
 def file_rows(fmt: FileFormat, members: pd.DataFrame) -> pd.DataFrame:
@@ -201,10 +218,15 @@ def ad_hashes(fmt: AdFormat, members: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": members["customer_id"].to_numpy(),
-            fmt.email_column: hashed(members["ad_email"].map(fmt.email)).to_numpy(),
-            fmt.phone_column: hashed(members["ad_phone"].map(fmt.phone)).to_numpy(),
+            fmt.email_column: _hashed_as(fmt.email, members["ad_email"]),
+            fmt.phone_column: _hashed_as(fmt.phone, members["ad_phone"]),
         }
     )
+
+
+def _hashed_as(normalise: Callable[[object], str | None], values: pd.Series) -> pd.Series:
+    """The hashes of ``values`` normalised, as pandas text (what it made of them before)."""
+    return sha256_column([normalise(v) for v in values.to_numpy(dtype=object)]).to_pandas()
 
 
 def spreadsheet_cell(value: object) -> object:
