@@ -321,6 +321,8 @@ def _text_cells(values: pd.Series) -> pa.Array | None:
 def _safe_text(cells: pa.Array) -> pa.Array:
     """:func:`spreadsheet_cell` of every cell: the few risky cells that are not plainly numbers
     are rewritten in Python, the rest is tested in Arrow."""
+    if not _any_starts_with(cells, _RISKY_FIRST_BYTES):
+        return cells
     risky = pc.fill_null(pc.match_substring_regex(cells, _RISKY_TEXT), False)
     if pc.any(risky).as_py():
         risky = pc.and_kleene(risky, pc.invert(pc.match_substring_regex(cells, _ASCII_NUMBER)))
@@ -331,6 +333,8 @@ def _safe_text(cells: pa.Array) -> pa.Array:
 
 
 def _quoted(cells: pa.Array) -> pa.Array:
+    if not _any_holds(cells, _QUOTED_BYTES):
+        return pc.fill_null(cells, "")
     needs_quotes = pc.fill_null(pc.match_substring_regex(cells, _NEEDS_QUOTES), False)
     if pc.any(needs_quotes).as_py():
         quote = pa.scalar('"', cells.type)
@@ -338,6 +342,39 @@ def _quoted(cells: pa.Array) -> pa.Array:
         joined = pc.binary_join_element_wise(quote, escaped, quote, pa.scalar("", cells.type))
         cells = pc.if_else(needs_quotes, joined, cells)
     return pc.fill_null(cells, "")
+
+
+# Most columns hold no cell to quote or make safe: one look at their UTF-8 bytes says so, before
+# any test cell by cell. These ASCII bytes never occur inside a multi-byte character.
+_QUOTED_BYTES = np.isin(np.arange(256), [ord(c) for c in '",\r\n'])
+_RISKY_FIRST_BYTES = np.isin(np.arange(256), [ord(c) for c in FORMULA_TRIGGERS])
+
+
+def _text_bytes(cells: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The cells' offsets and the bytes of their data buffer."""
+    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int64)[cells.offset :][: len(cells) + 1]
+    data = cells.buffers()[2]
+    return offsets, np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(
+        0, np.uint8
+    )
+
+
+def _any_holds(cells: pa.Array, byte_set: np.ndarray) -> bool:
+    """Whether some cell may hold a byte of ``byte_set`` (null cells included: a false alarm only
+    costs the exact test)."""
+    if len(cells) == 0:
+        return False
+    offsets, data = _text_bytes(cells)
+    return bool(byte_set[data[offsets[0] : offsets[-1]]].any())
+
+
+def _any_starts_with(cells: pa.Array, byte_set: np.ndarray) -> bool:
+    """Whether some cell may start with a byte of ``byte_set``."""
+    if len(cells) == 0:
+        return False
+    offsets, data = _text_bytes(cells)
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+    return bool(byte_set[data[starts]].any())
 
 
 def _write_csv_text(names: pd.Index, columns: list[pa.Array], path: Path) -> None:
