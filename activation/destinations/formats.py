@@ -198,12 +198,19 @@ def file_rows(fmt: FileFormat, members: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``fmt``'s file for one audience's export rows."""
     if fmt.channel is not None:
         members = members[members["channel"] == fmt.channel]
-    members = members.sort_values("customer_id")
+    if not _strictly_increasing(members["customer_id"]):  # export rows come sorted already
+        members = members.sort_values("customer_id")
     out = pd.DataFrame({name: members[source] for name, source in fmt.columns.items()})
     if fmt.payload:
         extra = payload_columns(members["payload"])
         out = pd.concat([out, extra.drop(columns=list(out.columns), errors="ignore")], axis=1)
     return out.reset_index(drop=True)
+
+
+def _strictly_increasing(values: pd.Series) -> bool:
+    """Whether ``values`` are sorted and distinct, so that sorting them changes nothing."""
+    cells = values.to_numpy(dtype=object)
+    return bool((cells[1:] > cells[:-1]).all())
 
 
 def ad_members(members: pd.DataFrame) -> pd.DataFrame:
