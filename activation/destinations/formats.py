@@ -302,12 +302,17 @@ def write_safe_csv(safe: pd.DataFrame, path: Path) -> None:
 # Python: the same header, minimal quoting, CRLF rows and empty cells for nulls
 # (tests/unit/test_csv_bytes.py compares them with to_csv on hostile values).
 
+ARROW_WRITER_MIN_ROWS = 1_000
+"""Below this many rows pandas' to_csv is the quicker writer (the per-column Arrow calls cost
+more than they save): the account managers' hundreds of small files."""
+
 
 def _csv_text(frame: pd.DataFrame) -> list[pa.Array] | None:
     """Every column of ``frame`` as the text to_csv writes of it, null for an empty cell; None
     when that is not known for sure (a column neither text nor bool, a text column holding
-    something else, a frame of one column, whose empty cell to_csv writes as ``""``)."""
-    if len(frame.columns) < 2:
+    something else, a frame of one column, whose empty cell to_csv writes as ``""``), or for a
+    frame smaller than :data:`ARROW_WRITER_MIN_ROWS`."""
+    if len(frame.columns) < 2 or len(frame) < ARROW_WRITER_MIN_ROWS:
         return None
     columns = [_text_cells(frame.iloc[:, i]) for i in range(len(frame.columns))]
     return None if any(c is None for c in columns) else columns

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from activation.destinations import formats
 from activation.destinations.formats import (
     _csv_text,
     spreadsheet_safe,
@@ -54,6 +55,11 @@ NASTY = [
     'mixed, "all"\r\n=1',
 ]
 ALPHABET = ['"', ",", "\r", "\n", "\t", "=", "+", "-", "@", "'", " ", "1", "9", ".", "a", "é", "张"]
+
+
+@pytest.fixture(autouse=True)
+def _arrow_writer_for_every_size(monkeypatch):
+    monkeypatch.setattr(formats, "ARROW_WRITER_MIN_ROWS", 0)
 
 
 def _pandas_bytes(frame: pd.DataFrame, tmp_path: Path, safe: bool = True) -> bytes:
@@ -126,3 +132,9 @@ def test_other_frames_are_left_to_pandas(tmp_path, frame):
     path = tmp_path / "out.csv"
     write_csv(frame, path)
     assert path.read_bytes() == _pandas_bytes(frame, tmp_path)
+
+
+def test_small_frames_go_to_pandas(monkeypatch):
+    monkeypatch.setattr(formats, "ARROW_WRITER_MIN_ROWS", 3)
+    assert _csv_text(pd.DataFrame({"a": ["x", "y"], "b": ["z", "w"]})) is None
+    assert _csv_text(pd.DataFrame({"a": ["x", "y", "v"], "b": ["z", "w", "u"]})) is not None
