@@ -210,7 +210,10 @@ def file_rows(fmt: FileFormat, members: pd.DataFrame) -> pd.DataFrame:
 def _strictly_increasing(values: pd.Series) -> bool:
     """Whether ``values`` are sorted and distinct, so that sorting them changes nothing."""
     cells = values.to_numpy(dtype=object)
-    return bool((cells[1:] > cells[:-1]).all())
+    try:
+        return bool((cells[1:] > cells[:-1]).all())
+    except TypeError:  # a null among the ids: left to sort_values
+        return False
 
 
 def ad_members(members: pd.DataFrame) -> pd.DataFrame:
@@ -366,9 +369,8 @@ def _text_bytes(cells: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The cells' offsets and the bytes of their data buffer."""
     offsets = np.frombuffer(cells.buffers()[1], dtype=np.int64)[cells.offset :][: len(cells) + 1]
     data = cells.buffers()[2]
-    return offsets, np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(
-        0, np.uint8
-    )
+    text = np.empty(0, np.uint8) if data is None else np.frombuffer(data, dtype=np.uint8)
+    return offsets, text
 
 
 def _any_holds(cells: pa.Array, byte_set: np.ndarray) -> bool:
