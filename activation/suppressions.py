@@ -76,7 +76,16 @@ select
             _row_number
     ) as version
 from raw.crm__customers
+where trim(customer_id) in ({suppressible})
+"""
+# Only a customer with an opt-out in some version, or a channel's consent true in one version and
+# false in another, can have a suppression: the versions of every other customer (nearly all)
+# need no numbering (at 1M customers 8 of the ledger update's 10 CPU-s; the same rows).
+_SUPPRESSIBLE_SQL = """
+select trim(customer_id) from raw.crm__customers
 where nullif(trim(customer_id), '') is not null
+group by 1
+having bool_or(marketing_opt_out) or {flips}
 """
 _CRM_SUPPRESSIONS_SQL = """
 with versions as ({versions}),
@@ -147,9 +156,10 @@ def crm_suppressions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     first ``opted_out_at``), and one per customer and channel whose consent went from true to
     false between two versions (null consents are skipped, not read as a change)."""
     consents = ", ".join(f"{c}_consent" for c in CHANNELS)
-    sql = _CRM_SUPPRESSIONS_SQL.format(
-        versions=_VERSIONS_SQL.format(consents=consents), channels=consents
-    )
+    flips = " or ".join(f"(bool_or({c}_consent) and not bool_and({c}_consent))" for c in CHANNELS)
+    suppressible = _SUPPRESSIBLE_SQL.format(flips=flips)
+    versions = _VERSIONS_SQL.format(consents=consents, suppressible=suppressible)
+    sql = _CRM_SUPPRESSIONS_SQL.format(versions=versions, channels=consents)
     return con.execute(f"select * from ({sql}) order by all").df()
 
 

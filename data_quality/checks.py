@@ -66,11 +66,16 @@ def check_volume(
 
 
 def check_table(
-    con: duckdb.DuckDBPyConnection, entry: TableRules, docs_root: Path, run_name: str
+    con: duckdb.DuckDBPyConnection,
+    entry: TableRules,
+    docs_root: Path,
+    run_name: str,
+    window: tuple[date, date] | None = None,
 ) -> list[Validation]:
     """The rules of an output table, and its coverage of its population when it has rows,
-    measured in SQL (no table is copied into memory)."""
-    rows, columns, measured = measure_table(con, entry)
+    measured in SQL (no table is copied into memory); ``window``: the delivery days the run
+    wrote (see ``TableRules.delivered_on``)."""
+    rows, columns, measured = measure_table(con, entry, window)
     validations = [record_measured(docs_root, entry.table, rows, measured, run_name)]
     if entry.population and rows and "customer_id" in columns:
         population, coverage = measure_coverage(con, entry)

@@ -10,6 +10,8 @@ cheap. ``data_quality.validation.record_measured`` stores the measures as GX res
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
 from data_quality.gx import gxe
@@ -98,17 +100,33 @@ def _checked_relation(entry: TableRules, existing: set[str]) -> str:
     return f"select {', '.join(columns) or 'null as _no_column'} from {entry.table}"
 
 
+def _keys_delivered(entry: TableRules, relation: str, window: tuple[date, date]) -> str:
+    """The rows of ``relation`` whose key is the key of a row of ``entry``'s table delivered in
+    ``window`` (inclusive days): where a key delivered then also occurs."""
+    (key,) = entry.key
+    start, end = (day.isoformat() for day in window)
+    return f"""select * from ({relation}) where {quote(key)} in (
+        select {quote(key)} from {entry.table}
+        where {quote(entry.delivered_on or "")} between date '{start}' and date '{end}'
+    )"""
+
+
 def measure_table(
-    con: duckdb.DuckDBPyConnection, entry: TableRules
+    con: duckdb.DuckDBPyConnection, entry: TableRules, window: tuple[date, date] | None = None
 ) -> tuple[int, set[str], list[Measured]]:
     """The rows of ``entry``'s table, its columns and the measure of each of its rules, in
-    one pass over the columns the rules name. Raises ``duckdb.CatalogException`` when the
-    table does not exist and :class:`EngineError` when a rule cannot be evaluated."""
+    one pass over the columns the rules name. With the delivery days ``window`` of a run, a
+    table with ``delivered_on`` has its key checked for the keys delivered then (see
+    ``TableRules.delivered_on``). Raises ``duckdb.CatalogException`` when the table does not
+    exist and :class:`EngineError` when a rule cannot be evaluated."""
     existing = set(relation_columns(con, entry.table))
     relation = _checked_relation(entry, existing)
     present = existing | ({DAYS_BEHIND} if entry.as_of in existing else set())
     rules = table_rules(entry, present)
-    rows, _, measured = measure(con, entry.table, relation, rules, EXAMPLES)
+    keys = None
+    if window and entry.delivered_on in existing and set(entry.key) <= existing:
+        keys = _keys_delivered(entry, relation, window)
+    rows, _, measured = measure(con, entry.table, relation, rules, EXAMPLES, keys)
     return rows, existing, measured
 
 

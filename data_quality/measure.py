@@ -141,11 +141,13 @@ def _duplicates(columns: list[str], relation: str, examples: int) -> str:
         )"""
 
 
-def _aggregates(number: int, rule: Rule, relation: str, examples: int) -> list[str]:
+def _aggregates(
+    number: int, rule: Rule, relation: str, examples: int, keys_relation: str | None = None
+) -> list[str]:
     """The select items measuring rule ``number`` over ``relation``: ``u<n>`` rows breaking it,
     ``r<n>`` rows its row condition keeps, ``v<n>`` values present in its column, ``m<n>`` rows
     a pair rule skips, ``e<n>`` example values; ``d<n>`` holds ``u`` and ``e`` of a uniqueness
-    rule."""
+    rule, measured over ``keys_relation`` when given (see :func:`measure`)."""
     kind = rule.expectation.expectation_type
     kwargs = rule.expectation.configuration.kwargs
     if kind in TABLE_KINDS or kind == TYPE_KIND:
@@ -154,7 +156,7 @@ def _aggregates(number: int, rule: Rule, relation: str, examples: int) -> list[s
         raise EngineError(f"{rule.name}: no SQL measure for mostly={kwargs['mostly']}")
     if kind in UNIQUE_KINDS and not kwargs.get("row_condition"):
         columns = kwargs.get("column_list") or [kwargs["column"]]
-        return [f"({_duplicates(columns, relation, examples)}) as d{number}"]
+        return [f"({_duplicates(columns, keys_relation or relation, examples)}) as d{number}"]
     broken = _broken(kind, kwargs)
     if broken is None:
         raise EngineError(f"{rule.name}: no SQL measure for {kind}")
@@ -233,14 +235,18 @@ def measure(
     relation: str,
     rules: list[Rule],
     examples: int = 0,
+    keys_relation: str | None = None,
 ) -> tuple[int, dict[str, str], list[Measured]]:
     """The rows of the query ``relation``, its columns and types, and the measure of each of
     ``rules`` on it, in one pass (plus one per uniqueness rule). ``examples`` example values are
-    kept per broken column rule (none for tables holding personal data). Raises
+    kept per broken column rule (none for tables holding personal data). ``keys_relation``: the
+    rows of ``relation`` the uniqueness rules look at, when not all of them. Raises
     ``duckdb.CatalogException`` when a table is missing and :class:`EngineError` naming the
     rules DuckDB cannot evaluate."""
     columns = relation_columns(con, relation)
-    items = {n: _aggregates(n, rule, relation, examples) for n, rule in enumerate(rules)}
+    items = {
+        n: _aggregates(n, rule, relation, examples, keys_relation) for n, rule in enumerate(rules)
+    }
     try:
         values = _query(con, dataset, relation, [i for group in items.values() for i in group])
     except EngineError:

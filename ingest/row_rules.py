@@ -208,17 +208,27 @@ def _typed_name(column: Column) -> str:
 
 
 def _checks(
-    column: Column, rules: DeliveryRules, now: datetime, read_typed: bool = False
+    column: Column,
+    rules: DeliveryRules,
+    now: datetime,
+    read_typed: bool = False,
+    reasons: bool = True,
 ) -> list[_Check]:
     """The rules of ``column``; ``read_typed``: DuckDB's CSV reader typed its values already
-    (see :func:`passing_rows_sql`), so a value is present when not null and never invalid."""
+    (see :func:`passing_rows_sql`), so a value is present when not null and never invalid.
+    Without ``reasons`` only ``broken`` counts (see :func:`passing_rows_sql`)."""
     name, typed = _quote(column.name), _typed_name(column)
     no_value, text = f"{typed} is null", f"nullif(trim({name}), '') is not null"
     # Each test looks at the text only where the typed value is missing (`and` evaluates its
     # right side only for the rows its left side keeps): nearly every value is typed.
     invalid = column.type != "string" and not read_typed
     checks = []
-    if column.required:
+    if column.required and invalid and not reasons:
+        # Missing or not of its type, the row breaks a rule: no typed value says both, without
+        # trimming the text of every row (an `or` of tests evaluates each on every row).
+        checks.append(_Check(no_value, "null"))
+        invalid = False
+    elif column.required:
         # An id of only whitespace (an ideographic space too) is missing, not loaded as null;
         # an allowed value is null only where its text is empty.
         missing = no_value if column.is_id or column.allowed or read_typed else f"not ({text})"
@@ -358,7 +368,7 @@ def passing_rows_sql(entity: Entity, relation: str, rules: DeliveryRules, now: d
     broken = "\n    or ".join(
         f"({check.broken})"
         for c in entity.columns
-        for check in _checks(c, rules, now, read_typed[c.name])
+        for check in _checks(c, rules, now, read_typed[c.name], reasons=False)
     )
     out = ", ".join(f"{_typed_name(c)} as {_quote(c.name)}" for c in entity.columns)
     return f"""

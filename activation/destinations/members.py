@@ -8,6 +8,7 @@ leaves, so a bug or a stale mart upstream cannot send to someone who opted out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -96,17 +97,24 @@ def permissions(crm: pd.DataFrame, suppressions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _addresses(crm: pd.DataFrame) -> pd.DataFrame:
-    phone = crm["phone"].map(normalise_phone)  # SMS and calls use the same number
+    phone = _parsed(normalise_phone, crm["phone"])  # SMS and calls use the same number
     return pd.DataFrame(
         {
             "customer_id": crm["customer_id"].astype(object),
             "name": crm["customer_name"],
-            "email": crm["email"].map(normalise_email),
+            "email": _parsed(normalise_email, crm["email"]),
             "sms": phone,
             "phone": phone,
-            "wechat": crm["social_handles"].map(wechat_handle),
+            "wechat": _parsed(wechat_handle, crm["social_handles"]),
         }
     )
+
+
+def _parsed(parse: Callable[[object], str | None], values: pd.Series) -> pd.Series:
+    """``parse`` of every value, as plain Python strings: a loop over Python objects, where
+    ``Series.map`` walks Arrow text and turns the result back into it."""
+    parsed = [parse(v) for v in values.to_numpy(dtype=object)]
+    return pd.Series(parsed, index=values.index, dtype=object)
 
 
 def export_members(

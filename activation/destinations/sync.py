@@ -186,16 +186,20 @@ def state_changes(
             for destination, predicate in wanted.items()
         )
         key = ", ".join(KEY)
-        added = con.execute(
+        held_columns = ", ".join(f"s.{c}" for c in SYNC_STATE.column_names if c not in KEY)
+        # One full join gives both sides of the difference: one pass over the state, not two.
+        changes = con.execute(
             f"with tonight as ({tonight}) "
-            f"select {key} from tonight anti join {SYNC_STATE.name} using ({key})"
-        ).df()
-        removed = con.execute(
-            f"with tonight as ({tonight}) "
-            f"select {', '.join(SYNC_STATE.column_names)} from {SYNC_STATE.name} "
-            f"anti join tonight using ({key}) where list_contains($synced, destination)",
+            f"select {key}, t.is_wanted is not null as is_wanted, {held_columns} "
+            "from (select *, true as is_wanted from tonight) t "
+            f"full join (select *, true as is_held from {SYNC_STATE.name} "
+            f"where list_contains($synced, destination)) s using ({key}) "
+            "where t.is_wanted is null or s.is_held is null",
             {"synced": list(wanted)},
         ).df()
+        wanted_rows = changes["is_wanted"].to_numpy(dtype=bool)
+        added = changes.loc[wanted_rows, list(KEY)].reset_index(drop=True)
+        removed = changes.loc[~wanted_rows, list(SYNC_STATE.column_names)].reset_index(drop=True)
         held = con.execute(f"select distinct destination, audience from {SYNC_STATE.name}").df()
     finally:
         con.unregister(HELD)

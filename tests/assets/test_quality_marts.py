@@ -26,13 +26,14 @@ DBT_MARTS = {
 }
 
 
-def _check_marts(warehouse, tmp_path, demo_landing) -> dg.ExecuteInProcessResult:
+def _check_marts(warehouse, tmp_path, demo_landing, tags=None) -> dg.ExecuteInProcessResult:
     """Run the checks of the dbt marts on ``warehouse`` without rebuilding them."""
     return dg.materialize(
         [*(dg.AssetSpec(dg.AssetKey(list(k))) for k in DBT_MARTS), *table_checks(DBT_MARTS)],
         resources=weixi_resources(warehouse, demo_landing, quality_docs=tmp_path / "docs"),
         selection=dg.AssetSelection.all_asset_checks(),
         raise_on_error=False,
+        tags=tags,
     )
 
 
@@ -75,6 +76,30 @@ def test_demo_marts_pass_and_bad_marts_are_blocked(marts_copy, tmp_path, demo_la
         "probability in [0, 1](repurchase_rate): 1 of" in kpi.metadata["failed_expectations"].value
     )
     assert not result.success, "a failed blocking check fails the run"
+
+
+def test_a_nights_check_tests_a_fact_tables_key_for_the_orders_delivered_that_night(
+    marts_copy, tmp_path, demo_landing
+):
+    with duckdb.connect(str(marts_copy)) as con:
+        first, last = con.execute(
+            "select min(delivered_on), max(delivered_on) from marts.fct_orders"
+        ).fetchone()
+        for day in (first, last):
+            con.execute(
+                "insert into marts.fct_orders select * from marts.fct_orders "
+                "where delivered_on = ? order by order_id limit 1",
+                [day],
+            )
+
+    def failed(tags=None) -> str:
+        result = _check_marts(marts_copy, tmp_path, demo_landing, tags)
+        return (
+            _evaluations(result)[("fct_orders", "integrity")].metadata["failed_expectations"].value
+        )
+
+    assert "one row per order_id: 2 of" in failed({"dagster/partition": last.isoformat()})
+    assert "one row per order_id: 4 of" in failed()
 
 
 def _churn_asset(drop_one: bool, bad_probability: bool) -> dg.AssetsDefinition:

@@ -6,6 +6,7 @@ import pytest
 from activation.destinations.formats import GOOGLE_ADS, META_ADS, ad_hashes
 from activation.destinations.identifiers import (
     google_email,
+    hashed,
     normalise_email,
     normalise_phone,
     sha256_hex,
@@ -92,3 +93,15 @@ def test_ad_formats_hash_their_own_normal_form():
     assert meta.loc[0, "phone"] == sha256_hex("8613812345678")
     assert pd.isna(google.loc[1, "Email"]) and pd.isna(meta.loc[1, "email"])
     assert all(len(h) == 64 for h in [*google["Phone"], *meta["phone"]])
+
+
+def test_hashed_column_is_sha256_hex_of_each_text_value():
+    values = pd.Series(
+        ["abc", "张伟@例子.中国", "", "Zoë😀", " +86 138 ", None, float("nan"), 7],
+        index=range(10, 18),
+    )
+    digests = hashed(values)
+    assert list(digests.index) == list(values.index) and digests.dtype == object
+    expected = [sha256_hex(v) if isinstance(v, str) else None for v in values]
+    assert digests.tolist() == expected
+    assert hashed(pd.Series([], dtype=object)).empty

@@ -384,6 +384,36 @@ def test_sql_measures_agree_with_great_expectations_on_the_same_rows(tmp_path, d
     }
 
 
+def test_a_run_over_delivery_days_checks_a_fact_tables_key_for_the_keys_it_delivered(
+    tmp_path, docs
+):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        """create table marts.facts as select * from (values
+            ('O1', 5, date '2025-06-01'), ('O1', 5, date '2025-06-30'),
+            ('O2', 5, date '2025-06-01'), ('O2', 5, date '2025-06-02'),
+            ('O3', -1, date '2025-06-01'), ('O4', 5, date '2025-06-30'),
+            (null, 5, date '2025-06-30')
+        ) as t(order_id, amount, delivered_on)"""
+    )
+    entry = TableRules(
+        "marts.facts", key=("order_id",), ranges={"amount": (0, None)}, delivered_on="delivered_on"
+    )
+    night = check_table(con, entry, docs, "night", (DAY, DAY))[0].results
+    # O1 delivered tonight beside its old row is found; O2's old pair is not tonight's doing;
+    # every other rule still reads every row.
+    assert _failed(night) == {
+        "one row per order_id": 2,
+        "values_to_not_be_null(order_id)": 1,
+        "values_to_be_between(amount)": 1,
+    }
+    whole = check_table(con, entry, docs, "whole")[0].results
+    assert _failed(whole)["one row per order_id"] == 4
+    with pytest.raises(ValueError, match="a key of one column"):
+        replace(entry, key=("order_id", "amount"))
+
+
 def test_a_broken_output_rule_shows_a_few_example_values(tmp_path, docs):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     entry = _planted_table(con)

@@ -162,3 +162,13 @@ def test_a_mixed_text_column_is_made_safe_cell_by_cell():
     safe = spreadsheet_safe(frame)
     assert safe["cell"].tolist() == ["'=1+1", 7, None, "-12.5", True, "ok"]
     assert frame["cell"][0] == "=1+1", "the input frame is not changed"
+
+
+def test_payload_values_are_written_as_json_writes_them():
+    values = [0.0, 901.0, 439.41, 1e-05, 1e16, -0.0, 12345678901234567890, True, None, "x", [1.5]]
+    payloads = pd.Series([json.dumps({"v": v}) for v in values] + ['{"v": NaN}', "{}", None, ""])
+    expected = [v if isinstance(v, str) or v is None else json.dumps(v) for v in values]
+    assert payload_columns(payloads)["v"].tolist() == [*expected, "NaN", None, None, None]
+    # A payload that is not one JSON value fails as it always did, not by shifting its neighbours.
+    with pytest.raises(json.JSONDecodeError):
+        payload_columns(pd.Series(['{"v": 1}, {"v": 2}', '{"v": 3}']))

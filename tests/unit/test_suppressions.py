@@ -1,12 +1,14 @@
 """The consent ledger library on hand-made CRM versions: opt-outs are read from every version,
 the ledger only grows, erasure requests scrub the raw rows, bad request files fail clearly."""
 
+import random
 from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
 import pytest
 
+from activation import suppressions
 from activation.suppressions import (
     ErasureRequestError,
     crm_suppressions,
@@ -82,6 +84,31 @@ def test_opt_outs_are_read_from_every_version_not_just_the_latest():
         pd.Timestamp("2025-02-03 09:30:00"),
     ]
     assert found["evidence"].iloc[0] == "raw.crm__customers 2025-02-01 crm/day/customers.csv row 2"
+
+
+def test_only_customers_who_can_have_a_suppression_are_ordered_and_the_rows_are_the_same(
+    monkeypatch,
+):
+    rng = random.Random(7)
+    values = (True, False, None)
+    rows = [
+        {
+            "customer_id": f"{rng.choice(['', ' '])}C{c}",
+            "updated_at": f"2025-0{1 + v}-0{1 + rng.randrange(9)} 09:00:00",
+            "marketing_opt_out": rng.choice((False, None, False, False, True)),
+            **{f"{ch}_consent": rng.choice(values) for ch in ("email", "sms", "wechat", "phone")},
+        }
+        for c in range(300)
+        for v in range(rng.randrange(1, 5))
+    ]
+    con = duckdb.connect()
+    _crm(con, rows)
+    found = crm_suppressions(con)
+    # Every customer's versions numbered, as before the customers were narrowed down.
+    every = "select trim(customer_id) from raw.crm__customers -- not by {flips}\n"
+    monkeypatch.setattr(suppressions, "_SUPPRESSIBLE_SQL", every)
+    assert len(found) > 50
+    pd.testing.assert_frame_equal(found, crm_suppressions(con))
 
 
 def test_the_ledger_only_grows_and_a_rerun_changes_nothing(tmp_path):

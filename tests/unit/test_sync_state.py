@@ -12,7 +12,7 @@ import pandas as pd
 from activation.destinations.delivery import WEBHOOK, NightInput, night_changes, run_syncs
 from activation.destinations.formats import AD_FORMATS, FILE_FORMATS, ad_members
 from activation.destinations.members import MARKETING, SERVICE, ExportMembers
-from activation.destinations.sync import SYNC_STATE, update_state
+from activation.destinations.sync import SYNC_STATE, state_changes, update_state
 
 DAY1, DAY2 = date(2025, 12, 30), date(2025, 12, 31)
 AUDIENCES = {
@@ -112,3 +112,40 @@ def test_second_night_sends_the_difference_and_a_rerun_nothing(tmp_path):
             _state(con).sort_values(list(state2.columns)).reset_index(drop=True),
             state2.sort_values(list(state2.columns)).reset_index(drop=True),
         )
+
+
+def test_state_changes_are_the_set_difference_of_the_synced_destinations():
+    members = pd.DataFrame(
+        {
+            "audience": ["welcome"] * 4 + ["survey"] * 2,
+            "customer_id": ["C1", "C2", "C3", "C4", "C1", "C5"],
+            "channel": ["email", "email", "sms", "sms", "email", "sms"],
+        }
+    )
+    held = [
+        ("email", "welcome", "C1"),  # stays
+        ("email", "welcome", "C3"),  # now on SMS: removed from e-mail
+        ("email", "gone", "C9"),  # an audience nobody is in any more
+        ("parquet", "survey", "C5"),  # stays
+        ("webhook", "welcome", "C7"),  # not synced tonight: kept, never removed
+    ]
+    wanted = {"email": "channel = 'email'", "parquet": "true"}
+    with duckdb.connect() as con:
+        SYNC_STATE.create(con)
+        state = pd.DataFrame(held, columns=["destination", "audience", "customer_id"]).assign(
+            idempotency_key=lambda f: "k" + f["customer_id"],
+            synced_at=pd.Timestamp("2025-12-29"),
+            hashed_identifiers=lambda f: '{"h": "' + f["customer_id"] + '"}',
+        )
+        update_state(con, state, state.iloc[:0])
+        changes = state_changes(con, members, wanted)
+
+    added = {(d, a, c) for (d, a), ids in changes.added.items() for c in ids}
+    wanted_keys = {("email", a, c) for a, c, ch in members.itertuples(index=False) if ch == "email"}
+    wanted_keys |= {("parquet", a, c) for a, c, _ in members.itertuples(index=False)}
+    assert added == wanted_keys - set(held)
+    removed = pd.concat(changes.removed.values())
+    assert _keys(removed) == {("email", "welcome", "C3"), ("email", "gone", "C9")}
+    assert set(removed["idempotency_key"]) == {"kC3", "kC9"}
+    assert set(removed["hashed_identifiers"]) == {'{"h": "C3"}', '{"h": "C9"}'}
+    assert changes.held == {(d, a) for d, a, _ in held}

@@ -6,7 +6,9 @@
   not day by day). Run alone (from the UI, without a partition), it validates the latest
   delivered day.
 - Per output table in ``data_quality.table_rules.MART_RULES`` whose asset exists: ``integrity``
-  (blocking) and ``freshness`` (warning), on the whole table, measured in DuckDB SQL.
+  (blocking) and ``freshness`` (warning), on the whole table, measured in DuckDB SQL; a fact
+  table's key, in a run over delivery days, only for the keys delivered then
+  (``TableRules.delivered_on``).
 
 Each op records its rule results in ``quality.check_results`` and ``marts.data_quality_runs``
 and links its Data Docs pages from the checks' metadata. An engine error (a rule GX could not
@@ -32,16 +34,24 @@ SOURCE_CHECKS = [CONTRACT, PLAUSIBILITY, VOLUME]
 TABLE_CHECKS = [INTEGRITY, FRESHNESS]
 
 
-def checked_days(
-    tags: dict[str, str], con: duckdb.DuckDBPyConnection, source: str
-) -> tuple[date, date] | None:
-    """The delivery days a run's raw checks validate: the run's partition or partition range,
-    else the latest day loaded for ``source`` (None when nothing was loaded)."""
+def run_days(tags: dict[str, str]) -> tuple[date, date] | None:
+    """The delivery days of a run: its partition or partition range (None without one)."""
     if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
         return date.fromisoformat(tags[RANGE_START_TAG]), date.fromisoformat(tags[RANGE_END_TAG])
     if PARTITION_TAG in tags:
         day = date.fromisoformat(tags[PARTITION_TAG])
         return day, day
+    return None
+
+
+def checked_days(
+    tags: dict[str, str], con: duckdb.DuckDBPyConnection, source: str
+) -> tuple[date, date] | None:
+    """The delivery days a run's raw checks validate: the run's partition or partition range,
+    else the latest day loaded for ``source`` (None when nothing was loaded)."""
+    days = run_days(tags)
+    if days:
+        return days
     latest = con.execute(
         "select max(partition_date) from raw._loads where source = ?", [source]
     ).fetchone()[0]
@@ -126,7 +136,9 @@ def build_table_checks(entry: TableRules) -> dg.AssetChecksDefinition:
         run_name = f"{context.run.run_id[:8]}"
         with warehouse.connect() as con:
             try:
-                validations = check_table(con, entry, quality.docs_path, run_name)
+                validations = check_table(
+                    con, entry, quality.docs_path, run_name, run_days(context.run.tags)
+                )
             except EngineError as exc:
                 raise dg.Failure(str(exc), allow_retries=False) from None
             except duckdb.CatalogException as exc:
