@@ -10,6 +10,7 @@ from datetime import timedelta
 import dagster as dg
 import duckdb
 import yaml
+from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt.resource import (
     BusinessRules,
@@ -45,6 +46,8 @@ def test_the_dbt_version_is_asked_once_per_process_not_per_step():
     first, second = dbt_resource(WeixiSettings()), dbt_resource(WeixiSettings())
     assert first is not second
     assert first._cli_version is second._cli_version
+    # Read from this environment's dbt-core, not by starting `dbt --version`: the same version.
+    assert first._cli_version == DbtCliResource._cli_version.func(first)
 
 
 def test_dbt_project_var_defaults_equal_the_settings_defaults():
