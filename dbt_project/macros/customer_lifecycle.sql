@@ -31,5 +31,5 @@
 {#- Days a customer has been in the relationship on `as_of`: since sign-up, or since the first
     purchase if that came earlier (a customer may buy as a guest before signing up). -#}
 {% macro tenure_days(as_of, signup_date, first_purchase_date) -%}
-    {{ as_of }} - least({{ signup_date }}, coalesce({{ first_purchase_date }}, {{ signup_date }}))
+    {{ days_between('least(' ~ signup_date ~ ', coalesce(' ~ first_purchase_date ~ ', ' ~ signup_date ~ '))', as_of) }}
 {%- endmacro %}

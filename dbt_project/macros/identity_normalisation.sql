@@ -12,21 +12,26 @@
 {% macro normalise_phone(col) -%}
     nullif(
         case
-            when length(regexp_replace({{ col }}, '[^0-9]', '', 'g')) = 13
-                and regexp_replace({{ col }}, '[^0-9]', '', 'g') like '86%'
-                then substr(regexp_replace({{ col }}, '[^0-9]', '', 'g'), 3)
-            when length(regexp_replace({{ col }}, '[^0-9]', '', 'g')) = 15
-                and regexp_replace({{ col }}, '[^0-9]', '', 'g') like '0086%'
-                then substr(regexp_replace({{ col }}, '[^0-9]', '', 'g'), 5)
-            else regexp_replace({{ col }}, '[^0-9]', '', 'g')
+            when length({{ digits_only(col) }}) = 13
+                and {{ digits_only(col) }} like '86%'
+                then substr({{ digits_only(col) }}, 3)
+            when length({{ digits_only(col) }}) = 15
+                and {{ digits_only(col) }} like '0086%'
+                then substr({{ digits_only(col) }}, 5)
+            else {{ digits_only(col) }}
         end,
         ''
     )
 {%- endmacro %}
 
+{#- The digits of `col`, in order. -#}
+{% macro digits_only(col) -%}
+    {{ regexp_replace_all(col, '[^0-9]', '') }}
+{%- endmacro %}
+
 {#- Social handle: trimmed, lower-cased, without a leading @. -#}
 {% macro normalise_handle(col) -%}
-    nullif(ltrim(lower(trim({{ col }})), '@'), '')
+    nullif(trim(leading '@' from lower(trim({{ col }}))), '')
 {%- endmacro %}
 
 {#- Platform names compare lower-cased and trimmed. -#}

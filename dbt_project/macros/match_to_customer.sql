@@ -39,7 +39,7 @@ matched as (
 final as (
 
     select
-        * exclude (
+        * except (
             customer_id,
             {%- for type, column in identifier_columns %}
             {{ type }}_key, {{ type }}_customer_id{{ ',' if not loop.last }}

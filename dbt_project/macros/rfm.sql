@@ -47,6 +47,6 @@
 {% macro quintile_score(metric, partition_by=none) -%}
     cast(ntile(5) over (
         {%- if partition_by %}partition by {{ partition_by }} {% endif -%}
-        order by {{ metric }}, md5(customer_id)
+        order by {{ metric }} nulls last, md5(customer_id)
     ) as integer)
 {%- endmacro %}

@@ -18,14 +18,8 @@
 {#- A text with personal details masked, for examples shown in marts: e-mail addresses, web
     addresses, @handles and runs of 5 or more digits (phones, order numbers). -#}
 {% macro mask_personal_details(text) -%}
-    regexp_replace(
-        regexp_replace(
-            regexp_replace(
-                regexp_replace({{ text }}, '[^\s@]+@[^\s@]+\.[A-Za-z]+', '<email>', 'g'),
-                'https?://\S+', '<link>', 'g'
-            ),
-            '@[^\s@，。,]+', '@<handle>', 'g'
-        ),
-        '[0-9][0-9 -]{3,}[0-9]', '<number>', 'g'
-    )
+    {%- set emails = regexp_replace_all(text, '[^\s@]+@[^\s@]+\.[A-Za-z]+', '<email>') -%}
+    {%- set links = regexp_replace_all(emails, 'https?://\S+', '<link>') -%}
+    {%- set handles = regexp_replace_all(links, '@[^\s@，。,]+', '@<handle>') -%}
+    {{ regexp_replace_all(handles, '[0-9][0-9 -]{3,}[0-9]', '<number>') }}
 {%- endmacro %}

@@ -92,7 +92,7 @@ snapshot_dates as (
                 - cast({{ horizon }} + {{ step }} * snapshot_number as integer) as as_of,
             reference_date
         from reference
-        cross join range({{ snapshots }}) as snapshot_numbers (snapshot_number)
+        cross join (select {{ unnest_range('0', snapshots) }} as snapshot_number)
     )
 
 ),
@@ -282,7 +282,7 @@ purchase_metrics as (
         ) as purchases_prior_90d,
         {{ spend_windows }},
         cast(sum(refunds) as bigint) as refunds,
-        [max(order_date), arg_max(previous_day, order_date)] as latest_days
+        {{ list_of(['max(order_date)', 'max_by(previous_day, order_date)']) }} as latest_days
     from known_days
     group by all
 
@@ -329,7 +329,7 @@ changed_days as (
         changed.as_of,
         changed.customer_id,
         count(*) filter (where unchanged_days.order_date is null) as extra_days,
-        max(changed.order_date, 2) as latest_days
+        {{ max_n('changed.order_date', 2) }} as latest_days
     from (select distinct as_of, customer_id, order_date from changed_purchases) as changed
     left join unchanged_days
         on unchanged_days.customer_id = changed.customer_id
@@ -368,19 +368,13 @@ purchase_metrics as (
         unchanged_metrics.trailing_12m_spend + coalesce(changed_metrics.trailing_12m_spend, 0)
             as trailing_12m_spend,
         cast(coalesce(changed_metrics.refunds, 0) as bigint) as refunds,
-        list_slice(
-            list_sort(
-                list_distinct(
-                    list_concat(
-                        [unchanged_metrics.last_day, unchanged_metrics.previous_day],
-                        coalesce(changed_days.latest_days, [])
-                    )
-                ),
-                'DESC'
+        {{ list_top_distinct(
+            list_concat(
+                list_of(['unchanged_metrics.last_day', 'unchanged_metrics.previous_day']),
+                'coalesce(changed_days.latest_days, ' ~ list_of([]) ~ ')'
             ),
-            1,
             2
-        ) as latest_days
+        ) }} as latest_days
     from unchanged_metrics
     left join changed_metrics
         on changed_metrics.as_of = unchanged_metrics.as_of
@@ -499,7 +493,7 @@ complaints_judged as (
     select
         *,
         -- Late: answered after the SLA, or still unanswered when the SLA had run out.
-        epoch(coalesce(first_response_at, known_before) - opened_at)
+        {{ seconds_between('opened_at', 'coalesce(first_response_at, known_before)') }}
             > {{ var('first_response_sla_hours') }} * 3600 as is_replied_late,
         severity in ('high', 'critical')
             and resolved_at is not null
@@ -522,7 +516,7 @@ complaint_metrics as (
         count(*) filter (where is_replied_late or is_serious_uncompensated)
             as badly_handled_complaints,
         -- Whole seconds: an exact average, so re-runs give identical tables.
-        avg(date_diff('second', opened_at, resolved_at))
+        avg({{ whole_seconds_between('opened_at', 'resolved_at') }})
             filter (where resolved_at is not null) / 3600.0 as avg_resolution_hours,
         sum(compensation_amount) as compensation_amount,
         max(opened_at) as last_complaint_at
@@ -584,7 +578,7 @@ post_metrics as (
 -- The scoring snapshot's horizon has not ended: no label to count.
 future_purchases as (
 
-    select as_of, cast(null as varchar) as customer_id, 0 as purchases from snapshot_dates
+    select as_of, cast(null as string) as customer_id, 0 as purchases from snapshot_dates
     where false
 
 ),
@@ -628,16 +622,19 @@ active_customers as (
     select
         purchase_metrics.*,
         snapshot_dates.reference_date,
-        purchase_metrics.as_of - purchase_metrics.last_purchase_date as recency_days,
+        {{ days_between('purchase_metrics.last_purchase_date', 'purchase_metrics.as_of') }}
+            as recency_days,
         case
             when purchase_metrics.purchase_days > 1
-                then (purchase_metrics.last_purchase_date - purchase_metrics.first_purchase_date)
+                then {{ days_between(
+                    'purchase_metrics.first_purchase_date', 'purchase_metrics.last_purchase_date'
+                ) }}
                     / (purchase_metrics.purchase_days - 1)
         end as mean_gap_days
     from purchase_metrics
     inner join snapshot_dates
         on snapshot_dates.as_of = purchase_metrics.as_of
-    where purchase_metrics.as_of - purchase_metrics.last_purchase_date
+    where {{ days_between('purchase_metrics.last_purchase_date', 'purchase_metrics.as_of') }}
         <= {{ var('churned_after_days') }}
 
 ),
@@ -645,7 +642,7 @@ active_customers as (
 final as (
 
     select
-        cast(active_customers.customer_id as varchar) as customer_id,
+        cast(active_customers.customer_id as string) as customer_id,
         cast(active_customers.as_of as date) as as_of,
         cast(active_customers.reference_date as date) as reference_date,
         cast(active_customers.as_of = active_customers.reference_date as boolean)
@@ -658,19 +655,23 @@ final as (
             end
             as boolean
         ) as churned,
-        cast(customers.customer_type as varchar) as customer_type,
+        cast(customers.customer_type as string) as customer_type,
         cast(
-            active_customers.as_of - least(
-                coalesce(customers.signup_date, active_customers.first_purchase_date),
-                active_customers.first_purchase_date
-            )
+            {{ days_between(
+                'least(coalesce(customers.signup_date, active_customers.first_purchase_date),'
+                ~ ' active_customers.first_purchase_date)',
+                'active_customers.as_of'
+            ) }}
             as integer
         ) as tenure_days,
         cast(active_customers.last_purchase_date as date) as last_purchase_date,
         cast(active_customers.recency_days as integer) as recency_days,
         cast(active_customers.purchases as integer) as purchases,
         cast(active_customers.net_revenue as decimal(18, 2)) as net_revenue,
-        cast(active_customers.net_revenue / active_customers.purchases as decimal(18, 2))
+        cast(
+            cast(active_customers.net_revenue as double) / active_customers.purchases
+            as decimal(18, 2)
+        )
             as avg_order_value,
         cast(active_customers.purchases_last_90d as integer) as purchases_last_90d,
         cast(active_customers.purchases_prior_90d as integer) as purchases_prior_90d,
@@ -679,13 +680,21 @@ final as (
         cast(
             case
                 when active_customers.spend_prior_90d > 0
-                    then (active_customers.spend_last_90d - active_customers.spend_prior_90d)
-                        / active_customers.spend_prior_90d
+                    then cast(
+                        active_customers.spend_last_90d - active_customers.spend_prior_90d
+                        as double
+                    ) / active_customers.spend_prior_90d
             end
             as double
         ) as spend_change_ratio,
         cast(active_customers.mean_gap_days as double) as mean_gap_days,
-        cast(active_customers.latest_days[1] - active_customers.latest_days[2] as integer)
+        cast(
+            {{ days_between(
+                list_element('active_customers.latest_days', 2),
+                list_element('active_customers.latest_days', 1)
+            ) }}
+            as integer
+        )
             as last_gap_days,
         cast(active_customers.recency_days / nullif(active_customers.mean_gap_days, 0) as double)
             as recency_gap_ratio,
@@ -693,7 +702,7 @@ final as (
         cast(active_customers.refunds as integer) as refunds,
         cast(active_customers.refunds / active_customers.purchases as double) as refund_share,
         cast(active_customers.trailing_12m_spend as decimal(18, 2)) as trailing_12m_spend,
-        cast({{ membership_tier('active_customers.trailing_12m_spend') }} as varchar)
+        cast({{ membership_tier('active_customers.trailing_12m_spend') }} as string)
             as membership_tier,
         cast(coalesce(complaint_metrics.complaints, 0) as integer) as complaints,
         cast(coalesce(complaint_metrics.complaints_last_90d, 0) as integer)
@@ -710,7 +719,9 @@ final as (
         cast(coalesce(complaint_metrics.compensation_amount, 0) as decimal(18, 2))
             as compensation_amount,
         cast(
-            active_customers.as_of - cast(complaint_metrics.last_complaint_at as date)
+            {{ days_between(
+                'cast(complaint_metrics.last_complaint_at as date)', 'active_customers.as_of'
+            ) }}
             as integer
         ) as days_since_last_complaint,
         cast(survey_metrics.last_csat as integer) as last_csat,

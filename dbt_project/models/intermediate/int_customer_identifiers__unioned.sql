@@ -47,7 +47,7 @@ handle_entries as (
 
     select
         customer_id,
-        unnest(string_split(social_handles, ';')) as handle_entry
+        {{ unnest_split('social_handles', ';') }} as handle_entry
     from customers
     where social_handles is not null
 
@@ -60,10 +60,10 @@ social_handles as (
         'social_handle' as identifier_type,
         {{ normalise_platform("split_part(handle_entry, ':', 1)") }}
             || ':'
-            || {{ normalise_handle("substr(handle_entry, strpos(handle_entry, ':') + 1)") }}
+            || {{ normalise_handle("substr(handle_entry, instr(handle_entry, ':') + 1)") }}
             as identifier
     from handle_entries
-    where strpos(handle_entry, ':') > 1
+    where instr(handle_entry, ':') > 1
 
 ),
 

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_date',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ incremental_by_key('order_date') }}
 
 -- One row per customer and order date with an order (customer_id null: the orders matched to
 -- no customer, so that day totals add up): purchases, their net revenue and refunds, by the
@@ -43,7 +36,7 @@ orders_in_scope as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as string) as customer_id,
         cast(order_date as date) as order_date,
         cast(count(*) filter (where is_purchase) as bigint) as purchases,
         cast(

@@ -46,12 +46,12 @@ ticket_metrics as (
         count(*) filter (
             where is_complaint
                 and first_response_at is not null
-                and epoch(first_response_at - opened_at)
+                and {{ seconds_between('opened_at', 'first_response_at') }}
                     <= {{ var('first_response_sla_hours') }} * 3600
         ) as complaints_replied_within_sla,
         -- Averaged over whole seconds (integers): a floating-point average would depend on
         -- how DuckDB's threads split the rows, and re-runs must give identical tables.
-        avg(date_diff('second', opened_at, resolved_at))
+        avg({{ whole_seconds_between('opened_at', 'resolved_at') }})
             filter (where resolved_at is not null) / 3600.0 as avg_resolution_hours,
         sum(compensation_amount) as compensation_amount
     from tickets_in_scope

@@ -33,7 +33,8 @@ sequenced as (
         customer_id,
         updated_at,
         membership_tier as to_tier,
-        lag(membership_tier) over (partition by customer_id order by updated_at) as from_tier
+        lag(membership_tier) over (partition by customer_id order by updated_at nulls last)
+            as from_tier
     from distinct_versions
 
 ),

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_date',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ incremental_by_key('order_date') }}
 {#- Read only by an incremental run: the catalog the stored rows were counted with. -#}
 -- depends_on: {{ ref('stg_orders__products') }}
 
@@ -46,9 +39,9 @@ status_history as (
 
 catalog as (
 
-    select md5(string_agg(
-        product_id || '=' || coalesce(subcategory, ''), ',' order by product_id
-    )) as catalog_fingerprint
+    select md5({{ ordered_string_agg(
+        "product_id || '=' || coalesce(subcategory, '')", ',', 'product_id'
+    ) }}) as catalog_fingerprint
     from products
 
 ),
@@ -175,17 +168,17 @@ final as (
 
     select
         cast(counts.order_date as date) as order_date,
-        cast(counts.association_level as varchar) as association_level,
-        cast(counts.first_item as varchar) as first_item,
-        cast(counts.second_item as varchar) as second_item,
+        cast(counts.association_level as string) as association_level,
+        cast(counts.first_item as string) as first_item,
+        cast(counts.second_item as string) as second_item,
         cast(counts.baskets as bigint) as baskets,
-        cast(catalog.catalog_fingerprint as varchar) as catalog_fingerprint
+        cast(catalog.catalog_fingerprint as string) as catalog_fingerprint
     from (
-        select * from pairs
-        union all by name
-        select * from single_items
-        union all by name
-        select * from day_baskets
+        select order_date, association_level, first_item, second_item, baskets from pairs
+        union all
+        select order_date, association_level, first_item, second_item, baskets from single_items
+        union all
+        select order_date, association_level, first_item, second_item, baskets from day_baskets
     ) as counts
     cross join catalog
 

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ incremental_by_key('order_id') }}
 
 -- One row per order: when it was first seen refunded and first seen cancelled, from every
 -- delivered version. Point-in-time features count a refund or a cancellation only from then on.

@@ -40,7 +40,7 @@ matched as (
 final as (
 
     select
-        * exclude (customer_id, handle_customer_id),
+        * except (customer_id, handle_customer_id),
         customer_id as source_customer_id,
         coalesce(customer_id, handle_customer_id) as customer_id,
         case

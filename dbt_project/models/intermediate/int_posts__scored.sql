@@ -22,8 +22,8 @@ joined as (
         posts.*,
         text_sentiment.sentiment_score as text_sentiment_score,
         text_sentiment.scoring_method,
-        coalesce(text_sentiment.complaint_themes, []) as complaint_themes,
-        coalesce(text_sentiment.praise_themes, []) as praise_themes
+        coalesce(text_sentiment.complaint_themes, {{ list_of([]) }}) as complaint_themes,
+        coalesce(text_sentiment.praise_themes, {{ list_of([]) }}) as praise_themes
     from posts
     left join text_sentiment
         on text_sentiment.source_id = posts.post_id
@@ -34,7 +34,7 @@ joined as (
 scored as (
 
     select
-        * exclude (scoring_method),
+        * except (scoring_method),
         case
             when rating between 1 and 5 then {{ rating_sentiment_score('rating') }}
             else text_sentiment_score

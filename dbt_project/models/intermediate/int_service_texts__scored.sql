@@ -66,8 +66,8 @@ final as (
         service_texts.*,
         text_sentiment.sentiment_score,
         {{ sentiment_label('text_sentiment.sentiment_score') }} as sentiment_label,
-        coalesce(text_sentiment.complaint_themes, []) as complaint_themes,
-        coalesce(text_sentiment.praise_themes, []) as praise_themes,
+        coalesce(text_sentiment.complaint_themes, {{ list_of([]) }}) as complaint_themes,
+        coalesce(text_sentiment.praise_themes, {{ list_of([]) }}) as praise_themes,
         coalesce(text_sentiment.scoring_method, 'unscored') as sentiment_method
     from service_texts
     left join text_sentiment

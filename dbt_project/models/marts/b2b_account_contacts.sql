@@ -73,7 +73,7 @@ revisit_plans as (
 
     select
         *,
-        lag(next_revisit_date) over (partition by customer_id order by updated_at)
+        lag(next_revisit_date) over (partition by customer_id order by updated_at nulls last)
             as previous_revisit_date
     from account_plans
 
@@ -202,8 +202,8 @@ contacted as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
-        cast(account_manager_id as varchar) as account_manager_id,
+        cast(customer_id as string) as customer_id,
+        cast(account_manager_id as string) as account_manager_id,
         cast(reference_date as date) as reference_date,
         cast(contacts as bigint) as contacts,
         cast(decision_makers as bigint) as decision_makers,
@@ -218,7 +218,7 @@ final as (
             coalesce(
                 decision_maker_last_contacted_at
                     >= cast(reference_date as timestamp)
-                        - to_days({{ var('decision_maker_contact_days') }}),
+                        - {{ days_interval(var('decision_maker_contact_days')) }},
                 false
             )
             as boolean

@@ -57,12 +57,12 @@ cohort_months as (
     select
         cohort_sizes.cohort_month,
         cohort_sizes.cohort_customers,
-        unnest(range(
-            0,
-            date_diff(
-                'month', cohort_sizes.cohort_month, date_trunc('month', reference.reference_date)
-            ) + 1
-        )) as months_since_acquisition
+        {{ unnest_range(
+            '0',
+            months_between_starts(
+                'cohort_sizes.cohort_month', "date_trunc('month', reference.reference_date)"
+            ) ~ ' + 1'
+        ) }} as months_since_acquisition
     from cohort_sizes
     cross join reference
 
@@ -72,7 +72,7 @@ activity as (
 
     select
         cohorts.cohort_month,
-        date_diff('month', cohorts.cohort_month, purchases.order_month)
+        {{ months_between_starts('cohorts.cohort_month', 'purchases.order_month') }}
             as months_since_acquisition,
         count(distinct purchases.customer_id) as active_customers,
         sum(purchases.net_revenue) as revenue
@@ -88,7 +88,8 @@ joined as (
     select
         cohort_months.cohort_month,
         cohort_months.months_since_acquisition,
-        cast(cohort_months.cohort_month + to_months(cohort_months.months_since_acquisition)
+        cast(cohort_months.cohort_month
+            + {{ months_interval('cohort_months.months_since_acquisition') }}
             as date) as activity_month,
         cohort_months.cohort_customers,
         coalesce(activity.active_customers, 0) as active_customers,
@@ -117,7 +118,7 @@ final as (
             as customer_retention_rate,
         cast(joined.revenue as decimal(18, 2)) as revenue,
         cast(
-            joined.revenue / nullif(
+            cast(joined.revenue as double) / nullif(
                 first_value(joined.revenue) over (
                     partition by joined.cohort_month order by joined.months_since_acquisition
                 ),

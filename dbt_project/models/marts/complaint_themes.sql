@@ -71,7 +71,7 @@ period_totals as (
 
 theme_texts as (
 
-    select * exclude (complaint_themes), unnest(complaint_themes) as theme
+    select * except (complaint_themes), {{ unnest_list('complaint_themes') }} as theme
     from texts_in_scope
 
 ),
@@ -117,7 +117,7 @@ month_examples as (
     select theme, period_start, phrasing as example_phrasing
     from phrasing_counts
     qualify row_number() over (
-        partition by theme, period_start order by uses desc, phrasing
+        partition by theme, period_start order by uses desc, phrasing nulls last
     ) = 1
 
 ),
@@ -126,16 +126,19 @@ month_examples as (
 theme_examples as (
 
     select theme, phrasing as example_phrasing
-    from phrasing_counts
-    group by theme, phrasing
-    qualify row_number() over (partition by theme order by sum(uses) desc, phrasing) = 1
+    from (
+        select theme, phrasing, sum(uses) as uses
+        from phrasing_counts
+        group by theme, phrasing
+    )
+    qualify row_number() over (partition by theme order by uses desc, phrasing nulls last) = 1
 
 ),
 
 final as (
 
     select
-        cast(theme_metrics.theme as varchar) as theme,
+        cast(theme_metrics.theme as string) as theme,
         cast(theme_metrics.period_start as date) as period_start,
         cast(theme_metrics.texts as bigint) as texts,
         cast(theme_metrics.posts as bigint) as posts,
@@ -154,7 +157,7 @@ final as (
         cast(theme_metrics.avg_sentiment_score as double) as avg_sentiment_score,
         cast(
             coalesce(month_examples.example_phrasing, theme_examples.example_phrasing)
-            as varchar
+            as string
         ) as example_phrasing
     from theme_metrics
     inner join period_totals

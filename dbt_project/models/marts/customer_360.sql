@@ -97,9 +97,10 @@ derived as (
     select
         *,
         -- The relationship starts at sign-up, or at the first purchase if that came earlier.
-        reference_date - least(signup_date, coalesce(first_purchase_date, signup_date))
-            as tenure_days,
-        reference_date - last_purchase_date as days_since_last_purchase,
+        {{ days_between(
+            'least(signup_date, coalesce(first_purchase_date, signup_date))', 'reference_date'
+        ) }} as tenure_days,
+        {{ days_between('last_purchase_date', 'reference_date') }} as days_since_last_purchase,
         -- The ledger remembers every opt-out ever delivered: a stale CRM re-import that
         -- says "consents true" again cannot bring a customer back.
         coalesce(marketing_opt_out, false) or ledger_opted_out as has_opted_out
@@ -110,19 +111,19 @@ derived as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
-        cast(customer_type as varchar) as customer_type,
-        cast(customer_name as varchar) as customer_name,
-        cast(gender as varchar) as gender,
+        cast(customer_id as string) as customer_id,
+        cast(customer_type as string) as customer_type,
+        cast(customer_name as string) as customer_name,
+        cast(gender as string) as gender,
         cast(birthday as date) as birthday,
-        cast(city as varchar) as city,
-        cast(region as varchar) as region,
-        cast(occupation as varchar) as occupation,
+        cast(city as string) as city,
+        cast(region as string) as region,
+        cast(occupation as string) as occupation,
         cast(signup_date as date) as signup_date,
-        cast(acquisition_channel as varchar) as acquisition_channel,
-        cast(account_manager_id as varchar) as account_manager_id,
-        cast(referred_by_customer_id as varchar) as referred_by_customer_id,
-        cast(crm_membership_tier as varchar) as crm_membership_tier,
+        cast(acquisition_channel as string) as acquisition_channel,
+        cast(account_manager_id as string) as account_manager_id,
+        cast(referred_by_customer_id as string) as referred_by_customer_id,
+        cast(crm_membership_tier as string) as crm_membership_tier,
         cast(
             coalesce(email_consent, false) and not has_opted_out and not ledger_email_opted_out
             as boolean
@@ -148,7 +149,7 @@ final as (
         cast(lifetime_orders as bigint) as lifetime_orders,
         cast(lifetime_net_revenue as decimal(18, 2)) as lifetime_net_revenue,
         cast(
-            case when lifetime_orders > 0 then lifetime_net_revenue / lifetime_orders end
+            case when lifetime_orders > 0 then cast(lifetime_net_revenue as double) / lifetime_orders end
             as decimal(18, 2)
         ) as avg_order_value,
         cast(first_purchase_date as date) as first_order_date,
@@ -172,13 +173,13 @@ final as (
         cast(avg_service_text_sentiment as double) as service_text_sentiment_score,
         cast(negative_service_texts as bigint) as negative_service_texts,
         cast(trailing_12m_spend as decimal(18, 2)) as trailing_12m_spend,
-        cast({{ membership_tier('trailing_12m_spend') }} as varchar) as membership_tier,
+        cast({{ membership_tier('trailing_12m_spend') }} as string) as membership_tier,
         cast(has_referred as boolean) as has_referred,
         cast(
             {{ lifecycle_stage(
                 'lifetime_orders', 'days_since_last_purchase', 'tenure_days', 'has_referred'
             ) }}
-            as varchar
+            as string
         ) as lifecycle_stage
     from derived
 

@@ -11,7 +11,7 @@ metrics as (
     select
         customer_id,
         reference_date,
-        reference_date - last_purchase_date as recency_days,
+        {{ days_between('last_purchase_date', 'reference_date') }} as recency_days,
         purchases as frequency,
         net_revenue as monetary
     from purchases
@@ -37,7 +37,7 @@ scored as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as string) as customer_id,
         cast(reference_date as date) as reference_date,
         cast(recency_days as integer) as recency_days,
         cast(frequency as bigint) as frequency,
@@ -45,9 +45,9 @@ final as (
         cast(r_score as integer) as r_score,
         cast(f_score as integer) as f_score,
         cast(m_score as integer) as m_score,
-        cast(r_score || f_score || m_score as varchar) as rfm_cell,
-        cast({{ rfm_segment('r_score', 'f_score') }} as varchar) as rfm_segment,
-        cast({{ rfm_value_class('r_score', 'f_score', 'm_score') }} as varchar) as value_class
+        cast(r_score || f_score || m_score as string) as rfm_cell,
+        cast({{ rfm_segment('r_score', 'f_score') }} as string) as rfm_segment,
+        cast({{ rfm_value_class('r_score', 'f_score', 'm_score') }} as string) as value_class
     from scored
 
 )

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_line_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ incremental_by_key('order_line_id') }}
 
 -- Incremental window: the order lines whose latest version was delivered in
 -- [min_date, max_date] (the lines arrive with the order's first delivery). Product
@@ -29,15 +22,15 @@ products as (
 final as (
 
     select
-        cast(order_lines.order_line_id as varchar) as order_line_id,
-        cast(order_lines.order_id as varchar) as order_id,
+        cast(order_lines.order_line_id as string) as order_line_id,
+        cast(order_lines.order_id as string) as order_id,
         cast(order_lines.line_number as bigint) as line_number,
-        cast(order_lines.product_id as varchar) as product_id,
-        cast(products.product_name as varchar) as product_name,
-        cast(products.category as varchar) as category,
-        cast(products.subcategory as varchar) as subcategory,
-        cast(products.brand as varchar) as brand,
-        cast(products.price_band as varchar) as price_band,
+        cast(order_lines.product_id as string) as product_id,
+        cast(products.product_name as string) as product_name,
+        cast(products.category as string) as category,
+        cast(products.subcategory as string) as subcategory,
+        cast(products.brand as string) as brand,
+        cast(products.price_band as string) as price_band,
         cast(order_lines.quantity as bigint) as quantity,
         cast(order_lines.unit_price as decimal(18, 2)) as unit_price,
         cast(order_lines.line_discount_amount as decimal(18, 2)) as line_discount_amount,

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ incremental_by_key('order_id') }}
 
 -- Incremental window: the orders whose latest version was delivered in [min_date, max_date].
 -- Staging already picked each order's latest version over all deliveries, so re-running an
@@ -77,16 +70,16 @@ classified as (
 final as (
 
     select
-        cast(order_id as varchar) as order_id,
-        cast(customer_id as varchar) as customer_id,
-        cast(source_customer_id as varchar) as source_customer_id,
-        cast(match_method as varchar) as match_method,
+        cast(order_id as string) as order_id,
+        cast(customer_id as string) as customer_id,
+        cast(source_customer_id as string) as source_customer_id,
+        cast(match_method as string) as match_method,
         cast(customer_in_crm as boolean) as customer_in_crm,
         cast(ordered_at as timestamp) as ordered_at,
         cast(order_date as date) as order_date,
-        cast(order_status as varchar) as order_status,
-        cast(channel as varchar) as channel,
-        cast(currency as varchar) as currency,
+        cast(order_status as string) as order_status,
+        cast(channel as string) as channel,
+        cast(currency as string) as currency,
         cast(is_purchase as boolean) as is_purchase,
         cast(has_refund as boolean) as has_refund,
         cast(items_amount as decimal(18, 2)) as items_amount,

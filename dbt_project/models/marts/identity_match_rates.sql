@@ -54,7 +54,7 @@ counted as (
 final as (
 
     select
-        cast(entities.source_entity as varchar) as source_entity,
+        cast(entities.source_entity as string) as source_entity,
         cast(coalesce(counted.row_count, 0) as bigint) as row_count,
         cast(coalesce(counted.matched_customer_id, 0) as bigint) as matched_customer_id,
         cast(coalesce(counted.matched_email, 0) as bigint) as matched_email,

@@ -1,10 +1,7 @@
 -- depends_on: {{ ref('fct_orders') }}
 {{
-    config(
-        materialized='incremental',
-        unique_key='kpi_date',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
+    incremental_by_key(
+        'kpi_date',
         post_hook=[
             "delete from {{ this }} where kpi_date not between "
             ~ "(select min(order_date) from {{ ref('int_customers__purchases_by_day') }} "
@@ -87,7 +84,7 @@ first_purchases as (
 
 spine as (
 
-    select cast(unnest(generate_series(min(order_date), max(order_date), interval 1 day)) as date)
+    select cast({{ unnest_date_series('min(order_date)', 'max(order_date)', '1 day') }} as date)
         as kpi_date
     from purchase_days
 
@@ -241,7 +238,7 @@ ranked as (
     select
         kpi_date,
         revenue,
-        row_number() over (partition by kpi_date order by revenue desc, customer_id)
+        row_number() over (partition by kpi_date order by revenue desc, customer_id nulls last)
             as revenue_rank,
         count(*) over (partition by kpi_date) as customers
     from trailing_revenue
@@ -252,7 +249,7 @@ concentration as (
 
     select
         kpi_date,
-        sum(revenue) filter (where revenue_rank <= ceil(0.2 * customers))
+        cast(sum(revenue) filter (where revenue_rank <= ceil(0.2 * customers)) as double)
             / nullif(sum(revenue), 0) as top20_revenue_share_12m
     from ranked
     group by all

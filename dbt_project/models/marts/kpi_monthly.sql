@@ -3,11 +3,8 @@
     [var('first_response_sla_hours'), var('resolution_sla_hours')] | max
 ) / 24) | round(0, 'ceil') | int + 1 %}
 {{
-    config(
-        materialized='incremental',
-        unique_key='month',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
+    incremental_by_key(
+        'month',
         post_hook=["{{ delete_months_outside_kpi_range(this) }}"],
     )
 }}
@@ -124,14 +121,13 @@ months as (
         cast(month_start as date) as month_start,
         least(last_day(month_start), reference.reference_date) as month_end
     from (
-        select unnest(generate_series(
-            cast(greatest(
-                {{ first_kpi_month('(select reference_date from reference)') }},
-                (select first_month from recomputed)
-            ) as timestamp),
-            (select reference_date from reference),
-            interval 1 month
-        )) as month_start
+        select {{ unnest_date_series(
+            'cast(greatest('
+            ~ first_kpi_month('(select reference_date from reference)')
+            ~ ', (select first_month from recomputed)) as timestamp)',
+            '(select reference_date from reference)',
+            '1 month'
+        ) }} as month_start
     )
     cross join reference
 
@@ -144,10 +140,10 @@ survey_metrics as (
     select
         date_trunc('month', answered_at) as month_start,
         count(*) filter (where survey_type = 'nps') as nps_answers,
-        100.0 * (
+        cast(100.0 * (
             count(*) filter (where survey_type = 'nps' and score >= 9)
             - count(*) filter (where survey_type = 'nps' and score <= 6)
-        ) / nullif(count(*) filter (where survey_type = 'nps'), 0) as nps,
+        ) as double) / nullif(count(*) filter (where survey_type = 'nps'), 0) as nps,
         count(*) filter (where survey_type = 'csat') as csat_answers,
         count(*) filter (where survey_type = 'csat' and score >= 4)
             / nullif(count(*) filter (where survey_type = 'csat'), 0) as csat
@@ -164,15 +160,18 @@ complaints_judged as (
         date_trunc('month', opened_at) as month_start,
         case
             when first_response_at < known_before
-                then epoch(first_response_at - opened_at)
+                then {{ seconds_between('opened_at', 'first_response_at') }}
                     <= {{ var('first_response_sla_hours') }} * 3600
-            when epoch(known_before - opened_at) > {{ var('first_response_sla_hours') }} * 3600
+            when {{ seconds_between('opened_at', 'known_before') }}
+                > {{ var('first_response_sla_hours') }} * 3600
                 then false
         end as replied_within_sla,
         case
             when resolved_at < known_before
-                then epoch(resolved_at - opened_at) <= {{ var('resolution_sla_hours') }} * 3600
-            when epoch(known_before - opened_at) > {{ var('resolution_sla_hours') }} * 3600
+                then {{ seconds_between('opened_at', 'resolved_at') }}
+                    <= {{ var('resolution_sla_hours') }} * 3600
+            when {{ seconds_between('opened_at', 'known_before') }}
+                > {{ var('resolution_sla_hours') }} * 3600
                 then false
         end as resolved_within_sla
     from complaints

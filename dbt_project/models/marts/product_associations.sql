@@ -91,12 +91,12 @@ rules as (
 final as (
 
     select
-        cast(rules.association_level as varchar) as association_level,
-        cast(rules.antecedent as varchar) as antecedent,
-        cast(coalesce(antecedent_products.product_name, rules.antecedent) as varchar)
+        cast(rules.association_level as string) as association_level,
+        cast(rules.antecedent as string) as antecedent,
+        cast(coalesce(antecedent_products.product_name, rules.antecedent) as string)
             as antecedent_name,
-        cast(rules.consequent as varchar) as consequent,
-        cast(coalesce(consequent_products.product_name, rules.consequent) as varchar)
+        cast(rules.consequent as string) as consequent,
+        cast(coalesce(consequent_products.product_name, rules.consequent) as string)
             as consequent_name,
         cast(rules.pair_baskets as bigint) as pair_baskets,
         cast(rules.support as double) as support,
@@ -106,7 +106,7 @@ final as (
             row_number() over (
                 partition by rules.association_level
                 order by rules.confidence / rules.consequent_support desc,
-                    rules.support desc, rules.antecedent, rules.consequent
+                    rules.support desc, rules.antecedent nulls last, rules.consequent nulls last
             )
             as bigint
         ) as lift_rank

@@ -48,7 +48,7 @@ post_metrics as (
 
 theme_mentions as (
 
-    select product_id, unnest(complaint_themes) as theme
+    select product_id, {{ unnest_list('complaint_themes') }} as theme
     from posts_in_scope
 
 ),
@@ -65,7 +65,8 @@ ranked_themes as (
 
     select *
     from theme_counts
-    qualify row_number() over (partition by product_id order by mentions desc, theme) <= 3
+    qualify row_number() over (partition by product_id order by mentions desc, theme nulls last)
+        <= 3
 
 ),
 
@@ -73,7 +74,7 @@ top_themes as (
 
     select
         product_id,
-        string_agg(theme, ', ' order by mentions desc, theme) as top_complaint_themes
+        {{ ordered_string_agg('theme', ', ', 'mentions desc, theme nulls last') }} as top_complaint_themes
     from ranked_themes
     group by all
 
@@ -82,11 +83,11 @@ top_themes as (
 final as (
 
     select
-        cast(products.product_id as varchar) as product_id,
-        cast(products.product_name as varchar) as product_name,
-        cast(products.category as varchar) as category,
-        cast(products.subcategory as varchar) as subcategory,
-        cast(products.product_status as varchar) as product_status,
+        cast(products.product_id as string) as product_id,
+        cast(products.product_name as string) as product_name,
+        cast(products.category as string) as category,
+        cast(products.subcategory as string) as subcategory,
+        cast(products.product_status as string) as product_status,
         cast(coalesce(post_metrics.posts, 0) as bigint) as posts,
         cast(coalesce(post_metrics.reviews, 0) as bigint) as reviews,
         cast(post_metrics.avg_rating as double) as avg_rating,
@@ -99,7 +100,7 @@ final as (
             end
             as double
         ) as negative_share,
-        cast(top_themes.top_complaint_themes as varchar) as top_complaint_themes,
+        cast(top_themes.top_complaint_themes as string) as top_complaint_themes,
         cast(post_metrics.last_posted_at as timestamp) as last_posted_at
     from products
     left join post_metrics

@@ -58,7 +58,7 @@ identifiers as (
         customer_id,
         nullif(trim(email), '') is not null as has_email,
         nullif(trim(phone), '') is not null as has_phone,
-        regexp_matches(lower(coalesce(social_handles, '')), '(^|;)\s*wechat:\s*\S')
+        {{ regexp_contains("lower(coalesce(social_handles, ''))", '(^|;)\s*wechat:\s*\S') }}
             as has_wechat,
         next_revisit_date
     from crm
@@ -70,7 +70,7 @@ last_orders as (
 
     select
         orders.customer_id,
-        arg_max(orders.total_amount, (orders.ordered_at, orders.order_id)) as last_order_amount
+        max_by(orders.total_amount, (orders.ordered_at, orders.order_id)) as last_order_amount
     from orders
     inner join customers
         on customers.customer_id = orders.customer_id
@@ -91,10 +91,10 @@ complaints as (
         max(cast(tickets.resolved_at as date)) filter (
             where cast(tickets.resolved_at as date) <= customers.reference_date
         ) as last_complaint_resolved_on,
-        arg_max(tickets.ticket_id, tickets.resolved_at) filter (
+        max_by(tickets.ticket_id, tickets.resolved_at) filter (
             where cast(tickets.resolved_at as date) <= customers.reference_date
         ) as last_resolved_complaint_ticket_id,
-        arg_max(tickets.ticket_category, tickets.resolved_at) filter (
+        max_by(tickets.ticket_category, tickets.resolved_at) filter (
             where cast(tickets.resolved_at as date) <= customers.reference_date
         ) as last_resolved_complaint_category
     from tickets
@@ -110,7 +110,7 @@ upgrades as (
 
     select
         tier_changes.customer_id,
-        arg_max(tier_changes.from_tier, tier_changes.changed_at) as upgraded_from_tier,
+        max_by(tier_changes.from_tier, tier_changes.changed_at) as upgraded_from_tier,
         max(tier_changes.changed_on) as tier_upgraded_on
     from tier_changes
     inner join customers
@@ -129,14 +129,14 @@ recommendation_picks as (
     select
         customer_id,
         coalesce(
-            arg_min(product_id, rank) filter (where reason_kind = 'bought_with'),
-            arg_min(product_id, rank) filter (where reason_kind is not null),
-            arg_min(product_id, rank)
+            min_by(product_id, rank) filter (where reason_kind = 'bought_with'),
+            min_by(product_id, rank) filter (where reason_kind is not null),
+            min_by(product_id, rank)
         ) as cross_sell_product_id,
         coalesce(
-            arg_min(product_name, rank) filter (where reason_kind = 'bought_with'),
-            arg_min(product_name, rank) filter (where reason_kind is not null),
-            arg_min(product_name, rank)
+            min_by(product_name, rank) filter (where reason_kind = 'bought_with'),
+            min_by(product_name, rank) filter (where reason_kind is not null),
+            min_by(product_name, rank)
         ) as cross_sell_product_name,
         -- Ranks run 1, 2, 3, ... without gaps; concat_ws skips the ranks a customer lacks.
         nullif(
@@ -222,10 +222,10 @@ joined as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as string) as customer_id,
         cast(reference_date as date) as audience_date,
-        cast(customer_type as varchar) as customer_type,
-        cast(account_manager_id as varchar) as account_manager_id,
+        cast(customer_type as string) as customer_type,
+        cast(account_manager_id as string) as account_manager_id,
         cast(email_consent as boolean) as email_consent,
         cast(sms_consent as boolean) as sms_consent,
         cast(wechat_consent as boolean) as wechat_consent,
@@ -234,29 +234,29 @@ final as (
         cast(coalesce(has_email, false) as boolean) as has_email,
         cast(coalesce(has_phone, false) as boolean) as has_phone,
         cast(coalesce(has_wechat, false) as boolean) as has_wechat,
-        cast(lifecycle_stage as varchar) as lifecycle_stage,
-        cast(membership_tier as varchar) as membership_tier,
-        cast(crm_membership_tier as varchar) as crm_membership_tier,
-        cast(rfm_segment as varchar) as rfm_segment,
-        cast(rfm_value_class as varchar) as value_class,
-        cast(value_quadrant as varchar) as value_quadrant,
-        cast(persona as varchar) as persona,
+        cast(lifecycle_stage as string) as lifecycle_stage,
+        cast(membership_tier as string) as membership_tier,
+        cast(crm_membership_tier as string) as crm_membership_tier,
+        cast(rfm_segment as string) as rfm_segment,
+        cast(rfm_value_class as string) as value_class,
+        cast(value_quadrant as string) as value_quadrant,
+        cast(persona as string) as persona,
         cast(clv_12m as decimal(18, 2)) as clv_12m,
         cast(lifetime_orders as bigint) as lifetime_orders,
         cast(lifetime_net_revenue as decimal(18, 2)) as lifetime_net_revenue,
         cast(signup_date as date) as signup_date,
-        cast(reference_date - signup_date as integer) as days_since_signup,
+        cast({{ days_between('signup_date', 'reference_date') }} as integer) as days_since_signup,
         cast(first_order_date as date) as first_order_date,
-        cast(reference_date - first_order_date as integer) as days_since_first_order,
+        cast({{ days_between('first_order_date', 'reference_date') }} as integer) as days_since_first_order,
         cast(last_order_date as date) as last_order_date,
         cast(days_since_last_order as integer) as days_since_last_order,
         cast(last_order_amount as decimal(18, 2)) as last_order_amount,
         cast(churn_probability as double) as churn_probability,
-        cast(churn_risk_band as varchar) as churn_risk_band,
-        cast(churn_reasons as varchar) as churn_reasons,
-        cast(cross_sell_product_id as varchar) as cross_sell_product_id,
-        cast(cross_sell_product_name as varchar) as cross_sell_product_name,
-        cast(recommended_products as varchar) as recommended_products,
+        cast(churn_risk_band as string) as churn_risk_band,
+        cast(churn_reasons as string) as churn_reasons,
+        cast(cross_sell_product_id as string) as cross_sell_product_id,
+        cast(cross_sell_product_name as string) as cross_sell_product_name,
+        cast(recommended_products as string) as recommended_products,
         cast(
             coalesce({{ is_yearly_return('birthday', 'reference_date') }}, false) as boolean
         ) as is_birthday_today,
@@ -279,18 +279,18 @@ final as (
         cast(year(reference_date) - year(signup_date) as integer) as signup_years,
         cast(open_complaints as bigint) as open_complaints,
         cast(last_complaint_resolved_on as date) as last_complaint_resolved_on,
-        cast(reference_date - last_complaint_resolved_on as integer)
+        cast({{ days_between('last_complaint_resolved_on', 'reference_date') }} as integer)
             as days_since_complaint_resolved,
-        cast(last_resolved_complaint_ticket_id as varchar) as last_resolved_complaint_ticket_id,
-        cast(last_resolved_complaint_category as varchar) as last_resolved_complaint_category,
-        cast(upgraded_from_tier as varchar) as upgraded_from_tier,
+        cast(last_resolved_complaint_ticket_id as string) as last_resolved_complaint_ticket_id,
+        cast(last_resolved_complaint_category as string) as last_resolved_complaint_category,
+        cast(upgraded_from_tier as string) as upgraded_from_tier,
         cast(tier_upgraded_on as date) as tier_upgraded_on,
-        cast(reference_date - tier_upgraded_on as integer) as days_since_tier_upgrade,
+        cast({{ days_between('tier_upgraded_on', 'reference_date') }} as integer) as days_since_tier_upgrade,
         cast(has_referred as boolean) as has_referred,
         cast(referred_customers as bigint) as referred_customers,
         cast(crm_next_revisit_date as date) as crm_next_revisit_date,
         cast(planned_revisit_date as date) as planned_revisit_date,
-        cast(planned_revisit_date - reference_date as integer) as days_until_revisit
+        cast({{ days_between('reference_date', 'planned_revisit_date') }} as integer) as days_until_revisit
     from joined
 
 )

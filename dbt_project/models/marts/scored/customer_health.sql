@@ -52,10 +52,10 @@ components as (
             + coalesce((customers.sentiment_score + 1) * 50.0, 0)
             + coalesce((customers.service_text_sentiment_score + 1) * 50.0, 0)
         ) / nullif(
-            (customers.last_nps is not null)::integer
-            + (customers.last_csat is not null)::integer
-            + (customers.sentiment_score is not null)::integer
-            + (customers.service_text_sentiment_score is not null)::integer,
+            cast(customers.last_nps is not null as integer)
+            + cast(customers.last_csat is not null as integer)
+            + cast(customers.sentiment_score is not null as integer)
+            + cast(customers.service_text_sentiment_score is not null as integer),
             0
         ) as satisfaction,
         -- Without complaints 100. With complaints, half for the share answered within the
@@ -95,7 +95,7 @@ scored as (
             {%- endfor %}
         ) / nullif(
             {%- for name, weight in weights.items() %}
-            ({{ name }} is not null)::integer * {{ weight }}{{ ' +' if not loop.last }}
+            cast({{ name }} is not null as integer) * {{ weight }}{{ ' +' if not loop.last }}
             {%- endfor %},
             0
         ) as health
@@ -107,7 +107,7 @@ scored as (
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as string) as customer_id,
         cast(reference_date as date) as reference_date,
         cast(round(health, 1) as double) as health_score,
         cast(round(recency, 1) as double) as recency_score,
@@ -118,7 +118,7 @@ final as (
         cast(round(engagement, 1) as double) as engagement_score,
         cast(round(churn_risk, 1) as double) as churn_risk_score,
         cast(churn_probability as double) as churn_probability,
-        cast(lifecycle_stage as varchar) as lifecycle_stage
+        cast(lifecycle_stage as string) as lifecycle_stage
     from scored
 
 )

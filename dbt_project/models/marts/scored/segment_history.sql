@@ -15,11 +15,8 @@
 -- the macro segment_history_inputs). The others are kept as they are. Snapshot dates that are
 -- no longer snapshot dates (the previous reference date, when not a month end) are deleted.
 {{
-    config(
-        materialized='incremental',
-        unique_key='snapshot_date',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
+    incremental_by_key(
+        'snapshot_date',
         post_hook=[
             "delete from {{ this }} where snapshot_date not in ("
             ~ "{{ segment_snapshot_dates(ref('fct_orders'), ref('int_reference_date__selected')) }})"
@@ -160,7 +157,9 @@ rfm as (
     select
         snapshot_date,
         customer_id,
-        {{ quintile_score('snapshot_date - last_purchase_date desc', 'snapshot_date') }}
+        {{ quintile_score(
+            days_between('last_purchase_date', 'snapshot_date') ~ ' desc', 'snapshot_date'
+        ) }}
             as r_score,
         {{ quintile_score('purchases', 'snapshot_date') }} as f_score
     from purchase_metrics
@@ -208,7 +207,8 @@ derived as (
         members.*,
         {{ tenure_days('members.snapshot_date', 'members.signup_date', 'members.first_purchase_date') }}
             as tenure_days,
-        members.snapshot_date - members.last_purchase_date as days_since_last_purchase,
+        {{ days_between('members.last_purchase_date', 'members.snapshot_date') }}
+            as days_since_last_purchase,
         exists (
             select 1 from referrals
             where referrals.customer_id = members.customer_id
@@ -223,9 +223,9 @@ final as (
 
     select
         cast(derived.snapshot_date as date) as snapshot_date,
-        cast(derived.customer_id as varchar) as customer_id,
+        cast(derived.customer_id as string) as customer_id,
         cast(derived.is_reference_date as boolean) as is_reference_date,
-        cast({{ rfm_segment('rfm.r_score', 'rfm.f_score') }} as varchar) as rfm_segment,
+        cast({{ rfm_segment('rfm.r_score', 'rfm.f_score') }} as string) as rfm_segment,
         cast(
             case
                 when derived.is_reference_date then customer_value.value_quadrant
@@ -233,7 +233,7 @@ final as (
                 else previous_snapshots.value_quadrant
                 {%- endif %}
             end
-            as varchar
+            as string
         ) as value_quadrant,
         cast(
             {{ lifecycle_stage(
@@ -242,9 +242,9 @@ final as (
                 'derived.tenure_days',
                 'derived.has_referred'
             ) }}
-            as varchar
+            as string
         ) as lifecycle_stage,
-        cast({{ membership_tier('derived.trailing_12m_spend') }} as varchar) as tier
+        cast({{ membership_tier('derived.trailing_12m_spend') }} as string) as tier
     from derived
     left join rfm
         on rfm.snapshot_date = derived.snapshot_date

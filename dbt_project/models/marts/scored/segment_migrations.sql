@@ -11,11 +11,8 @@
 -- history again cost more than everything else segment_history's night does. Pairs that no
 -- longer exist (a snapshot deleted) are deleted.
 {{
-    config(
-        materialized='incremental',
-        unique_key='from_snapshot_date',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
+    incremental_by_key(
+        'from_snapshot_date',
         post_hook=[
             "delete from {{ this }} where (from_snapshot_date, to_snapshot_date) not in ("
             ~ "{{ segment_snapshot_pairs(ref('segment_history')) }})"
@@ -122,9 +119,9 @@ final as (
     select
         cast(from_snapshot_date as date) as from_snapshot_date,
         cast(to_snapshot_date as date) as to_snapshot_date,
-        cast(dimension as varchar) as dimension,
-        cast(from_value as varchar) as from_value,
-        cast(to_value as varchar) as to_value,
+        cast(dimension as string) as dimension,
+        cast(from_value as string) as from_value,
+        cast(to_value as string) as to_value,
         cast(from_value != to_value as boolean) as is_change,
         cast(customers as bigint) as customers
     from moves

@@ -1,0 +1,289 @@
+{#- The SQL that DuckDB and Spark spell differently, one dispatched macro per construct
+    (docs/sql_portability.md). The `default__` spelling is DuckDB's, exactly as the models
+    wrote it before, so DuckDB's tables do not change; `spark__` is Spark 4's. Everything else
+    in the project must be spelled the same on both: `warehouse/sql_portability.py` fails the
+    tests on a DuckDB-only spelling outside this file. Literal patterns and separators are
+    Jinja strings, quoted here: Spark reads a backslash in a string literal as an escape, so
+    its spelling doubles them. -#}
+
+{#- A quoted SQL string literal of `text`, its quotes doubled (and on Spark its backslashes). -#}
+{% macro sql_string(text) -%}
+    {{ return(adapter.dispatch('sql_string', 'weixi')(text)) }}
+{%- endmacro %}
+
+{% macro default__sql_string(text) -%}
+    '{{ text | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro spark__sql_string(text) -%}
+    '{{ text | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
+
+{#- Whole days from the date `start` to the date `end` (end - start). -#}
+{% macro days_between(start, end) -%}
+    {{ return(adapter.dispatch('days_between', 'weixi')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__days_between(start, end) -%}
+    ({{ end }} - {{ start }})
+{%- endmacro %}
+
+{% macro spark__days_between(start, end) -%}
+    datediff({{ end }}, {{ start }})
+{%- endmacro %}
+
+{#- Seconds (with their fraction, a double) from the timestamp `start` to `end`. -#}
+{% macro seconds_between(start, end) -%}
+    {{ return(adapter.dispatch('seconds_between', 'weixi')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start, end) -%}
+    epoch({{ end }} - {{ start }})
+{%- endmacro %}
+
+{% macro spark__seconds_between(start, end) -%}
+    ((unix_micros({{ end }}) - unix_micros({{ start }})) / 1000000.0)
+{%- endmacro %}
+
+{#- Second boundaries crossed from `start` to `end` (an integer: each side truncated to its
+    second), as DuckDB's date_diff('second', ...) counts them. -#}
+{% macro whole_seconds_between(start, end) -%}
+    {{ return(adapter.dispatch('whole_seconds_between', 'weixi')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__whole_seconds_between(start, end) -%}
+    date_diff('second', {{ start }}, {{ end }})
+{%- endmacro %}
+
+{% macro spark__whole_seconds_between(start, end) -%}
+    (unix_seconds({{ end }}) - unix_seconds({{ start }}))
+{%- endmacro %}
+
+{#- Month boundaries crossed from `start` to `end` (dates or timestamps). -#}
+{% macro months_between_starts(start, end) -%}
+    {{ return(adapter.dispatch('months_between_starts', 'weixi')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__months_between_starts(start, end) -%}
+    date_diff('month', {{ start }}, {{ end }})
+{%- endmacro %}
+
+{% macro spark__months_between_starts(start, end) -%}
+    ((year({{ end }}) * 12 + month({{ end }})) - (year({{ start }}) * 12 + month({{ start }})))
+{%- endmacro %}
+
+{#- An interval of `days` days, `days` an integer expression (a literal interval needs none). -#}
+{% macro days_interval(days) -%}
+    {{ return(adapter.dispatch('days_interval', 'weixi')(days)) }}
+{%- endmacro %}
+
+{% macro default__days_interval(days) -%}
+    to_days({{ days }})
+{%- endmacro %}
+
+{% macro spark__days_interval(days) -%}
+    make_dt_interval({{ days }})
+{%- endmacro %}
+
+{#- An interval of `months` months, `months` an integer expression. -#}
+{% macro months_interval(months) -%}
+    {{ return(adapter.dispatch('months_interval', 'weixi')(months)) }}
+{%- endmacro %}
+
+{% macro default__months_interval(months) -%}
+    to_months({{ months }})
+{%- endmacro %}
+
+{% macro spark__months_interval(months) -%}
+    make_ym_interval(0, {{ months }})
+{%- endmacro %}
+
+{#- One row per element of the list `values` (a select-list expression; no row for an empty
+    or null list). -#}
+{% macro unnest_list(values) -%}
+    {{ return(adapter.dispatch('unnest_list', 'weixi')(values)) }}
+{%- endmacro %}
+
+{% macro default__unnest_list(values) -%}
+    unnest({{ values }})
+{%- endmacro %}
+
+{% macro spark__unnest_list(values) -%}
+    explode({{ values }})
+{%- endmacro %}
+
+{#- One row per part of the string `text` split at the literal `separator`. -#}
+{% macro unnest_split(text, separator) -%}
+    {{ return(adapter.dispatch('unnest_split', 'weixi')(text, separator)) }}
+{%- endmacro %}
+
+{% macro default__unnest_split(text, separator) -%}
+    unnest(string_split({{ text }}, {{ weixi.sql_string(separator) }}))
+{%- endmacro %}
+
+{#- Spark's split takes a regular expression: the separator is quoted as a literal. -#}
+{% macro spark__unnest_split(text, separator) -%}
+    explode(split({{ text }}, {{ weixi.sql_string('\\Q' ~ separator ~ '\\E') }}, -1))
+{%- endmacro %}
+
+{#- One row per integer from `start` to `stop` - 1 (none when stop <= start). -#}
+{% macro unnest_range(start, stop) -%}
+    {{ return(adapter.dispatch('unnest_range', 'weixi')(start, stop)) }}
+{%- endmacro %}
+
+{% macro default__unnest_range(start, stop) -%}
+    unnest(range({{ start }}, {{ stop }}))
+{%- endmacro %}
+
+{% macro spark__unnest_range(start, stop) -%}
+    explode(
+        case when {{ stop }} > {{ start }} then sequence({{ start }}, {{ stop }} - 1) end
+    )
+{%- endmacro %}
+
+{#- One row per date from `start` to `stop` (inclusive) in steps of the literal interval `step`
+    ('1 day', '1 month'). DuckDB gives timestamps; cast the result to date. -#}
+{% macro unnest_date_series(start, stop, step) -%}
+    {{ return(adapter.dispatch('unnest_date_series', 'weixi')(start, stop, step)) }}
+{%- endmacro %}
+
+{% macro default__unnest_date_series(start, stop, step) -%}
+    unnest(generate_series({{ start }}, {{ stop }}, interval {{ step }}))
+{%- endmacro %}
+
+{% macro spark__unnest_date_series(start, stop, step) -%}
+    explode(sequence(cast({{ start }} as date), cast({{ stop }} as date), interval {{ step }}))
+{%- endmacro %}
+
+{#- `text` with every match of the regular expression `pattern` replaced by `replacement`
+    (both literals; no group references). -#}
+{% macro regexp_replace_all(text, pattern, replacement) -%}
+    {{ return(adapter.dispatch('regexp_replace_all', 'weixi')(text, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro default__regexp_replace_all(text, pattern, replacement) -%}
+    regexp_replace({{ text }}, {{ weixi.sql_string(pattern) }}, {{ weixi.sql_string(replacement) }}, 'g')
+{%- endmacro %}
+
+{% macro spark__regexp_replace_all(text, pattern, replacement) -%}
+    regexp_replace({{ text }}, {{ weixi.sql_string(pattern) }}, {{ weixi.sql_string(replacement) }})
+{%- endmacro %}
+
+{#- True when the regular expression `pattern` (a literal) matches somewhere in `text`. -#}
+{% macro regexp_contains(text, pattern) -%}
+    {{ return(adapter.dispatch('regexp_contains', 'weixi')(text, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regexp_contains(text, pattern) -%}
+    regexp_matches({{ text }}, {{ weixi.sql_string(pattern) }})
+{%- endmacro %}
+
+{% macro spark__regexp_contains(text, pattern) -%}
+    regexp_like({{ text }}, {{ weixi.sql_string(pattern) }})
+{%- endmacro %}
+
+{#- The strings `value` of a group joined by the literal `separator`, in the order
+    `order_by` (SQL of an order-by list). -#}
+{% macro ordered_string_agg(value, separator, order_by) -%}
+    {{ return(adapter.dispatch('ordered_string_agg', 'weixi')(value, separator, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(value, separator, order_by) -%}
+    string_agg({{ value }}, {{ weixi.sql_string(separator) }} order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(value, separator, order_by) -%}
+    listagg({{ value }}, {{ weixi.sql_string(separator) }}) within group (order by {{ order_by }})
+{%- endmacro %}
+
+{#- A list of the expressions `items` (a Python list of SQL; empty: the empty list, of the
+    type the context gives it). -#}
+{% macro list_of(items) -%}
+    {{ return(adapter.dispatch('list_of', 'weixi')(items)) }}
+{%- endmacro %}
+
+{% macro default__list_of(items) -%}
+    [{{ items | join(', ') }}]
+{%- endmacro %}
+
+{% macro spark__list_of(items) -%}
+    array({{ items | join(', ') }})
+{%- endmacro %}
+
+{#- Element `position` (1 = first) of the list `values`; null beyond its end. -#}
+{% macro list_element(values, position) -%}
+    {{ return(adapter.dispatch('list_element', 'weixi')(values, position)) }}
+{%- endmacro %}
+
+{% macro default__list_element(values, position) -%}
+    {{ values }}[{{ position }}]
+{%- endmacro %}
+
+{% macro spark__list_element(values, position) -%}
+    try_element_at({{ values }}, {{ position }})
+{%- endmacro %}
+
+{#- The `count` largest distinct non-null elements of the list `values`, largest first. -#}
+{% macro list_top_distinct(values, count) -%}
+    {{ return(adapter.dispatch('list_top_distinct', 'weixi')(values, count)) }}
+{%- endmacro %}
+
+{% macro default__list_top_distinct(values, count) -%}
+    list_slice(list_sort(list_distinct({{ values }}), 'DESC'), 1, {{ count }})
+{%- endmacro %}
+
+{% macro spark__list_top_distinct(values, count) -%}
+    slice(
+        sort_array(array_distinct(filter({{ values }}, element -> element is not null)), false),
+        1,
+        {{ count }}
+    )
+{%- endmacro %}
+
+{#- The concatenation of two lists. -#}
+{% macro list_concat(first, second) -%}
+    {{ return(adapter.dispatch('list_concat', 'weixi')(first, second)) }}
+{%- endmacro %}
+
+{% macro default__list_concat(first, second) -%}
+    list_concat({{ first }}, {{ second }})
+{%- endmacro %}
+
+{% macro spark__list_concat(first, second) -%}
+    concat({{ first }}, {{ second }})
+{%- endmacro %}
+
+{#- Aggregate: the `count` largest non-null values of `value` in the group, largest first. -#}
+{% macro max_n(value, count) -%}
+    {{ return(adapter.dispatch('max_n', 'weixi')(value, count)) }}
+{%- endmacro %}
+
+{% macro default__max_n(value, count) -%}
+    max({{ value }}, {{ count }})
+{%- endmacro %}
+
+{% macro spark__max_n(value, count) -%}
+    slice(sort_array(collect_list({{ value }}), false), 1, {{ count }})
+{%- endmacro %}
+
+{#- The config of an incremental model replaced by key: `delete+insert` where the engine
+    deletes from a plain table (DuckDB); a full table on Spark, whose local tables (Parquet)
+    have neither DELETE nor MERGE, so `post_hook`s (deletes of stale keys) are dropped there
+    too: a full table holds no stale key. -#}
+{% macro incremental_by_key(unique_key, post_hook=[]) -%}
+    {{ return(adapter.dispatch('incremental_by_key', 'weixi')(unique_key, post_hook)) }}
+{%- endmacro %}
+
+{% macro default__incremental_by_key(unique_key, post_hook) -%}
+    {%- do config(
+        materialized='incremental',
+        unique_key=unique_key,
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=post_hook,
+    ) -%}
+{%- endmacro %}
+
+{% macro spark__incremental_by_key(unique_key, post_hook) -%}
+    {%- do config(materialized='table') -%}
+{%- endmacro %}
