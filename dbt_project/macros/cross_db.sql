@@ -42,7 +42,7 @@
 {%- endmacro %}
 
 {% macro spark__seconds_between(start, end) -%}
-    ((unix_micros({{ end }}) - unix_micros({{ start }})) / 1000000.0)
+    (cast(unix_micros({{ end }}) - unix_micros({{ start }}) as double) / 1000000)
 {%- endmacro %}
 
 {#- Second boundaries crossed from `start` to `end` (an integer: each side truncated to its
@@ -142,13 +142,14 @@
 {%- endmacro %}
 
 {#- One row per date from `start` to `stop` (inclusive) in steps of the literal interval `step`
-    ('1 day', '1 month'). DuckDB gives timestamps; cast the result to date. -#}
+    ('1 day', '1 month'). Spark allows no expression around a generator: the cast to date is
+    part of the macro. -#}
 {% macro unnest_date_series(start, stop, step) -%}
     {{ return(adapter.dispatch('unnest_date_series', 'weixi')(start, stop, step)) }}
 {%- endmacro %}
 
 {% macro default__unnest_date_series(start, stop, step) -%}
-    unnest(generate_series({{ start }}, {{ stop }}, interval {{ step }}))
+    cast(unnest(generate_series({{ start }}, {{ stop }}, interval {{ step }})) as date)
 {%- endmacro %}
 
 {% macro spark__unnest_date_series(start, stop, step) -%}
@@ -286,4 +287,37 @@
 
 {% macro spark__incremental_by_key(unique_key, post_hook) -%}
     {%- do config(materialized='table') -%}
+{%- endmacro %}
+
+{#- A join of each row to the latest row of `relation` (as `alias`) with the same `key` (its
+    column, equal to the expression `left_key`) whose `order_column` is `comparison` ('<=' or
+    '<') the expression `bound`: DuckDB's ASOF join. `join_type` is 'inner' or 'left'. On Spark
+    a range join to each row's span up to the next row of its key; `order_column` must be
+    unique per key (it is in every use: a running total per customer and day). -#}
+{% macro asof_join(join_type, relation, alias, key, left_key, order_column, comparison, bound) -%}
+    {{ return(adapter.dispatch('asof_join', 'weixi')(
+        join_type, relation, alias, key, left_key, order_column, comparison, bound
+    )) }}
+{%- endmacro %}
+
+{% macro default__asof_join(join_type, relation, alias, key, left_key, order_column, comparison, bound) -%}
+    asof {{ join_type }} join {{ relation }} as {{ alias }}
+        on {{ alias }}.{{ key }} = {{ left_key }}
+        and {{ alias }}.{{ order_column }} {{ comparison }} {{ bound }}
+{%- endmacro %}
+
+{% macro spark__asof_join(join_type, relation, alias, key, left_key, order_column, comparison, bound) -%}
+    {{ join_type }} join (
+        select
+            *,
+            lead({{ order_column }}) over (partition by {{ key }} order by {{ order_column }})
+                as asof_next_{{ order_column }}
+        from {{ relation }}
+    ) as {{ alias }}
+        on {{ alias }}.{{ key }} = {{ left_key }}
+        and {{ alias }}.{{ order_column }} {{ comparison }} {{ bound }}
+        and (
+            {{ alias }}.asof_next_{{ order_column }} is null
+            or not {{ alias }}.asof_next_{{ order_column }} {{ comparison }} {{ bound }}
+        )
 {%- endmacro %}

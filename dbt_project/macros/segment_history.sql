@@ -4,11 +4,11 @@
     select last_day(month_start) as snapshot_date
     from (
         select
-            cast({{ unnest_date_series(
+            {{ unnest_date_series(
                 "date_trunc('month', min(orders.order_date))",
                 'any_value(reference.reference_date)',
                 '1 month'
-            ) }} as date) as month_start,
+            ) }} as month_start,
             any_value(reference.reference_date) as reference_date
         from {{ orders }} as orders
         cross join {{ reference }} as reference

@@ -200,18 +200,22 @@ unchanged_metrics as (
         coalesce(to_as_of.revenue_to_date, 0) - coalesce(to_365.revenue_to_date, 0)
             as trailing_12m_spend
     from candidates
-    asof left join unchanged_running as to_as_of
-        on to_as_of.customer_id = candidates.customer_id
-        and to_as_of.order_date <= candidates.as_of
-    asof left join unchanged_running as to_90
-        on to_90.customer_id = candidates.customer_id
-        and to_90.order_date <= candidates.as_of_less_90
-    asof left join unchanged_running as to_180
-        on to_180.customer_id = candidates.customer_id
-        and to_180.order_date <= candidates.as_of_less_180
-    asof left join unchanged_running as to_365
-        on to_365.customer_id = candidates.customer_id
-        and to_365.order_date <= candidates.as_of_less_365
+    {{ asof_join(
+        'left', 'unchanged_running', 'to_as_of', 'customer_id', 'candidates.customer_id',
+        order_column='order_date', comparison='<=', bound='candidates.as_of',
+    ) }}
+    {{ asof_join(
+        'left', 'unchanged_running', 'to_90', 'customer_id', 'candidates.customer_id',
+        order_column='order_date', comparison='<=', bound='candidates.as_of_less_90',
+    ) }}
+    {{ asof_join(
+        'left', 'unchanged_running', 'to_180', 'customer_id', 'candidates.customer_id',
+        order_column='order_date', comparison='<=', bound='candidates.as_of_less_180',
+    ) }}
+    {{ asof_join(
+        'left', 'unchanged_running', 'to_365', 'customer_id', 'candidates.customer_id',
+        order_column='order_date', comparison='<=', bound='candidates.as_of_less_365',
+    ) }}
 
 ),
 
@@ -448,9 +452,10 @@ category_metrics as (
         coalesce(to_as_of.categories_to_date, 0)
             + coalesce(changed_categories.extra_categories, 0) as categories
     from purchase_metrics
-    asof left join unchanged_category_days as to_as_of
-        on to_as_of.customer_id = purchase_metrics.customer_id
-        and to_as_of.first_day <= purchase_metrics.as_of
+    {{ asof_join(
+        'left', 'unchanged_category_days', 'to_as_of', 'customer_id', 'purchase_metrics.customer_id',
+        order_column='first_day', comparison='<=', bound='purchase_metrics.as_of',
+    ) }}
     left join changed_categories
         on changed_categories.as_of = purchase_metrics.as_of
         and changed_categories.customer_id = purchase_metrics.customer_id
@@ -607,12 +612,14 @@ future_purchases as (
         coalesce(to_window_end.purchases_to_date, 0) - coalesce(to_as_of.purchases_to_date, 0)
             as purchases
     from candidates
-    asof left join purchase_running as to_window_end
-        on to_window_end.customer_id = candidates.customer_id
-        and to_window_end.order_date <= candidates.label_window_end
-    asof left join purchase_running as to_as_of
-        on to_as_of.customer_id = candidates.customer_id
-        and to_as_of.order_date <= candidates.as_of
+    {{ asof_join(
+        'left', 'purchase_running', 'to_window_end', 'customer_id', 'candidates.customer_id',
+        order_column='order_date', comparison='<=', bound='candidates.label_window_end',
+    ) }}
+    {{ asof_join(
+        'left', 'purchase_running', 'to_as_of', 'customer_id', 'candidates.customer_id',
+        order_column='order_date', comparison='<=', bound='candidates.as_of',
+    ) }}
 
 ),
 {%- endif %}

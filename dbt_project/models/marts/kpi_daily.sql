@@ -84,7 +84,7 @@ first_purchases as (
 
 spine as (
 
-    select cast({{ unnest_date_series('min(order_date)', 'max(order_date)', '1 day') }} as date)
+    select {{ unnest_date_series('min(order_date)', 'max(order_date)', '1 day') }}
         as kpi_date
     from purchase_days
 
@@ -224,12 +224,14 @@ trailing_revenue as (
         measured_customers.customer_id,
         to_date.revenue_to_date - coalesce(before.revenue_to_date, 0) as revenue
     from measured_customers
-    asof inner join running_revenue as to_date
-        on to_date.customer_id = measured_customers.customer_id
-        and to_date.order_date <= measured_customers.kpi_date
-    asof left join running_revenue as before
-        on before.customer_id = measured_customers.customer_id
-        and before.order_date <= measured_customers.before_window
+    {{ asof_join(
+        'inner', 'running_revenue', 'to_date', 'customer_id', 'measured_customers.customer_id',
+        order_column='order_date', comparison='<=', bound='measured_customers.kpi_date',
+    ) }}
+    {{ asof_join(
+        'left', 'running_revenue', 'before', 'customer_id', 'measured_customers.customer_id',
+        order_column='order_date', comparison='<=', bound='measured_customers.before_window',
+    ) }}
 
 ),
 

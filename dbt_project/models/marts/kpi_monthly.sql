@@ -219,12 +219,14 @@ customer_months as (
     from months
     inner join active_spans
         on months.month_start between active_spans.span_start and active_spans.span_end
-    asof inner join purchase_days as last_before
-        on last_before.customer_id = active_spans.customer_id
-        and last_before.order_date < months.month_start
-    asof inner join purchase_days as last_by_end
-        on last_by_end.customer_id = active_spans.customer_id
-        and last_by_end.order_date <= months.month_end
+    {{ asof_join(
+        'inner', 'purchase_days', 'last_before', 'customer_id', 'active_spans.customer_id',
+        order_column='order_date', comparison='<', bound='months.month_start',
+    ) }}
+    {{ asof_join(
+        'inner', 'purchase_days', 'last_by_end', 'customer_id', 'active_spans.customer_id',
+        order_column='order_date', comparison='<=', bound='months.month_end',
+    ) }}
 
 ),
 
