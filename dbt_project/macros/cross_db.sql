@@ -163,7 +163,9 @@
 {%- endmacro %}
 
 {% macro default__regexp_replace_all(text, pattern, replacement) -%}
-    regexp_replace({{ text }}, {{ weixi.sql_string(pattern) }}, {{ weixi.sql_string(replacement) }}, 'g')
+    regexp_replace(
+        {{ text }}, {{ weixi.sql_string(pattern) }}, {{ weixi.sql_string(replacement) }}, 'g'
+    )
 {%- endmacro %}
 
 {% macro spark__regexp_replace_all(text, pattern, replacement) -%}
@@ -300,13 +302,17 @@
     )) }}
 {%- endmacro %}
 
-{% macro default__asof_join(join_type, relation, alias, key, left_key, order_column, comparison, bound) -%}
+{% macro default__asof_join(
+    join_type, relation, alias, key, left_key, order_column, comparison, bound
+) -%}
     asof {{ join_type }} join {{ relation }} as {{ alias }}
         on {{ alias }}.{{ key }} = {{ left_key }}
         and {{ alias }}.{{ order_column }} {{ comparison }} {{ bound }}
 {%- endmacro %}
 
-{% macro spark__asof_join(join_type, relation, alias, key, left_key, order_column, comparison, bound) -%}
+{% macro spark__asof_join(
+    join_type, relation, alias, key, left_key, order_column, comparison, bound
+) -%}
     {{ join_type }} join (
         select
             *,

@@ -31,5 +31,8 @@
 {#- Days a customer has been in the relationship on `as_of`: since sign-up, or since the first
     purchase if that came earlier (a customer may buy as a guest before signing up). -#}
 {% macro tenure_days(as_of, signup_date, first_purchase_date) -%}
-    {{ days_between('least(' ~ signup_date ~ ', coalesce(' ~ first_purchase_date ~ ', ' ~ signup_date ~ '))', as_of) }}
+    {%- set relationship_start -%}
+        least({{ signup_date }}, coalesce({{ first_purchase_date }}, {{ signup_date }}))
+    {%- endset %}
+    {{ days_between(relationship_start, as_of) }}
 {%- endmacro %}

@@ -27,7 +27,9 @@ gaps as (
 
     select
         max(kpi_date) as kpi_date,
-        'date spine has ' || ({{ days_between('min(kpi_date)', 'max(kpi_date)') }} + 1 - count(*)) || ' missing days'
+        'date spine has '
+            || ({{ days_between('min(kpi_date)', 'max(kpi_date)') }} + 1 - count(*))
+            || ' missing days'
             as problem
     from kpi
     having count(*) > 0

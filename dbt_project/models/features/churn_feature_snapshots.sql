@@ -453,7 +453,8 @@ category_metrics as (
             + coalesce(changed_categories.extra_categories, 0) as categories
     from purchase_metrics
     {{ asof_join(
-        'left', 'unchanged_category_days', 'to_as_of', 'customer_id', 'purchase_metrics.customer_id',
+        'left', 'unchanged_category_days', 'to_as_of',
+        'customer_id', 'purchase_metrics.customer_id',
         order_column='first_day', comparison='<=', bound='purchase_metrics.as_of',
     ) }}
     left join changed_categories
@@ -678,8 +679,7 @@ final as (
         cast(
             cast(active_customers.net_revenue as double) / active_customers.purchases
             as decimal(18, 2)
-        )
-            as avg_order_value,
+        ) as avg_order_value,
         cast(active_customers.purchases_last_90d as integer) as purchases_last_90d,
         cast(active_customers.purchases_prior_90d as integer) as purchases_prior_90d,
         cast(active_customers.spend_last_90d as decimal(18, 2)) as spend_last_90d,
@@ -701,8 +701,7 @@ final as (
                 list_element('active_customers.latest_days', 1)
             ) }}
             as integer
-        )
-            as last_gap_days,
+        ) as last_gap_days,
         cast(active_customers.recency_days / nullif(active_customers.mean_gap_days, 0) as double)
             as recency_gap_ratio,
         cast(coalesce(category_metrics.categories, 0) as integer) as categories,

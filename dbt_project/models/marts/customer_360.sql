@@ -149,7 +149,10 @@ final as (
         cast(lifetime_orders as bigint) as lifetime_orders,
         cast(lifetime_net_revenue as decimal(18, 2)) as lifetime_net_revenue,
         cast(
-            case when lifetime_orders > 0 then cast(lifetime_net_revenue as double) / lifetime_orders end
+            case
+                when lifetime_orders > 0
+                    then cast(lifetime_net_revenue as double) / lifetime_orders
+            end
             as decimal(18, 2)
         ) as avg_order_value,
         cast(first_purchase_date as date) as first_order_date,

@@ -74,7 +74,8 @@ top_themes as (
 
     select
         product_id,
-        {{ ordered_string_agg('theme', ', ', 'mentions desc, theme nulls last') }} as top_complaint_themes
+        {{ ordered_string_agg('theme', ', ', 'mentions desc, theme nulls last') }}
+            as top_complaint_themes
     from ranked_themes
     group by all
 

@@ -247,7 +247,8 @@ final as (
         cast(signup_date as date) as signup_date,
         cast({{ days_between('signup_date', 'reference_date') }} as integer) as days_since_signup,
         cast(first_order_date as date) as first_order_date,
-        cast({{ days_between('first_order_date', 'reference_date') }} as integer) as days_since_first_order,
+        cast({{ days_between('first_order_date', 'reference_date') }} as integer)
+            as days_since_first_order,
         cast(last_order_date as date) as last_order_date,
         cast(days_since_last_order as integer) as days_since_last_order,
         cast(last_order_amount as decimal(18, 2)) as last_order_amount,
@@ -285,12 +286,14 @@ final as (
         cast(last_resolved_complaint_category as string) as last_resolved_complaint_category,
         cast(upgraded_from_tier as string) as upgraded_from_tier,
         cast(tier_upgraded_on as date) as tier_upgraded_on,
-        cast({{ days_between('tier_upgraded_on', 'reference_date') }} as integer) as days_since_tier_upgrade,
+        cast({{ days_between('tier_upgraded_on', 'reference_date') }} as integer)
+            as days_since_tier_upgrade,
         cast(has_referred as boolean) as has_referred,
         cast(referred_customers as bigint) as referred_customers,
         cast(crm_next_revisit_date as date) as crm_next_revisit_date,
         cast(planned_revisit_date as date) as planned_revisit_date,
-        cast({{ days_between('reference_date', 'planned_revisit_date') }} as integer) as days_until_revisit
+        cast({{ days_between('reference_date', 'planned_revisit_date') }} as integer)
+            as days_until_revisit
     from joined
 
 )
