@@ -63,7 +63,7 @@ components as (
         case
             when customers.complaints = 0 then 100.0
             else 50.0 * coalesce(customers.complaint_first_reply_sla_rate, 0)
-                + 50.0 / customers.complaints
+                + cast(50 as double) / customers.complaints
         end as service,
         -- Social engagement: 25 per post, 100 from four posts on.
         least(100.0, 25.0 * customers.social_posts) as engagement,
