@@ -626,6 +626,7 @@ def dev(host: str, port: int, dg_args: tuple[str, ...]) -> None:
     Stops on SIGINT (Ctrl-C) or SIGTERM. Other `dg dev` options pass through."""
     from orchestration.instance import prepare_dagster_home
 
+    refuse_engine_not_built(get_settings(), "dev")
     dg = Path(sys.executable).with_name("dg")
     env = {
         **os.environ,

@@ -67,3 +67,20 @@ def test_weixi_run_on_spark_refuses_by_name_before_touching_anything(
     assert "WEIXI_ENGINE=spark: `weixi run` does not run on spark yet" in result.output
     assert "docs/scale_out.md" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_weixi_dev_on_spark_refuses_before_starting_the_ui(monkeypatch):
+    monkeypatch.setenv("WEIXI_ENGINE", "spark")
+    monkeypatch.setattr("os.execve", _no_exec)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["dev"])
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 1
+    assert "WEIXI_ENGINE=spark: `weixi dev` does not run on spark yet" in result.output
+
+
+def _no_exec(*arguments: object) -> None:
+    raise AssertionError("`weixi dev` started the UI on spark")

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from orchestration.settings import SHOP_FILES
 from tests import support
 from tests.spark_lane import duckdb_build
 from tests.spark_lane.compare import ModelComparison, compare_tables, render
@@ -15,6 +16,15 @@ def test_the_lane_builds_the_test_suites_demo_warehouse():
     assert duckdb_build.DEMO_CUSTOMERS == support.DEMO_CUSTOMERS
     assert duckdb_build.DEMO_DAYS == support.DEMO_DAYS
     assert duckdb_build.DEMO_END == support.DEMO_END.isoformat()
+
+
+def test_the_lanes_duckdb_build_writes_only_in_its_scratch_folder(tmp_path):
+    environment = duckdb_build.shop_environment(tmp_path)
+
+    assert set(SHOP_FILES) | {"WEIXI_LANDING"} <= set(environment)
+    for variable in [*SHOP_FILES, "WEIXI_LANDING"]:
+        assert environment[variable].startswith(str(tmp_path))
+    assert environment["WEIXI_ENGINE"] == "duckdb"
 
 
 def _orders(amounts: list, ids: list[str] | None = None) -> pa.Table:
