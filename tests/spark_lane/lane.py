@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         with timings.step("register sources in Spark"):
             spark_build.register_sources(spark, exported)
         with timings.step("dbt build on Spark"):
-            results = spark_build.build(scratch)
+            results = spark_build.build(scratch, arguments.unit_tests)
         with timings.step("compare with DuckDB"):
             comparisons = compare_models(spark, warehouse, manifest, results)
     finally:
@@ -84,6 +84,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--reuse-duckdb",
         action="store_true",
         help="keep the scratch folder's DuckDB build if it has one (to iterate on Spark)",
+    )
+    parser.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="run dbt's unit tests on Spark too (they catch silently different functions)",
     )
     return parser.parse_args(argv)
 
@@ -170,29 +175,35 @@ def _report(
         for r in failures
         if str(r.status) != "skipped"
     ]
-    tests = [r for r in results if r.node.resource_type == "test"]
     built = sum(c.spark_status == "success" for c in comparisons)
     matched = sum(c.ok for c in comparisons)
     summary = (
         f"models: {len(comparisons)}, built on Spark {built}, failed "
         f"{sum(c.spark_status == 'error' for c in comparisons)}, skipped "
         f"{sum(c.spark_status == 'skipped' for c in comparisons)}, matching DuckDB {matched}; "
-        f"data tests: {len(tests)}, passed {sum(str(r.status) == 'pass' for r in tests)}, "
-        f"failed {sum(str(r.status) == 'fail' for r in tests)}, errored "
-        f"{sum(str(r.status) == 'error' for r in tests)}, skipped "
-        f"{sum(str(r.status) == 'skipped' for r in tests)}; sources exported: {sources}"
+        f"{_test_counts(results, 'test', 'data tests')}; "
+        f"{_test_counts(results, 'unit_test', 'unit tests')}; sources exported: {sources}"
         + (f", missing from the DuckDB build: {', '.join(missing)}" if missing else "")
     )
     sections = [
         "# Spark lane report",
         summary,
         "```\n" + render(comparisons) + "\n```",
-        "## Spark errors and failed data tests\n" + ("\n".join(errors) or "none"),
+        "## Spark errors and failed tests\n" + ("\n".join(errors) or "none"),
         "## Time per step (seconds)\n"
         + "\n".join(f"- {name}: {seconds:,.1f}" for name, seconds in timings.items()),
     ]
     passed = not missing and not failures and matched == len(comparisons)
     return "\n\n".join(sections), passed
+
+
+def _test_counts(results: list[Any], resource_type: str, label: str) -> str:
+    statuses = [str(r.status) for r in results if r.node.resource_type == resource_type]
+    if not statuses:
+        return f"{label}: not run"
+    names = {"pass": "passed", "fail": "failed", "error": "errored", "skipped": "skipped"}
+    counts = ", ".join(f"{name} {statuses.count(status)}" for status, name in names.items())
+    return f"{label}: {len(statuses)}, {counts}"
 
 
 def _first_line(message: str | None) -> str:

@@ -74,12 +74,12 @@ def parse_sources(scratch: Path) -> tuple[Any, list[tuple[str, str]]]:
     return manifest, [(s.schema, s.identifier) for s in manifest.sources.values()]
 
 
-def build(scratch: Path) -> list[Any]:
+def build(scratch: Path, unit_tests: bool = False) -> list[Any]:
     """``dbt build`` of the whole project on the running session, as the pipeline's builds
-    (data tests, no unit tests); every node's result, failed ones included."""
-    result = dbtRunner().invoke(
-        dbt_arguments("build", scratch, "--exclude-resource-type", "unit_test")
-    )
+    (data tests; the unit tests too with ``unit_tests``); every node's result, failed ones
+    included."""
+    excluded = [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+    result = dbtRunner().invoke(dbt_arguments("build", scratch, *excluded))
     if result.result is None:
         raise RuntimeError(f"dbt build did not run: {result.exception}")
     return list(result.result.results)
