@@ -33,7 +33,7 @@ test: install
 	$(BIN)/weixi contract --check
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-# The opt-in Spark lane (not part of `make test`: about 7 min): its own environment with pyspark
+# The opt-in Spark lane (not part of `make test`: 4-7 min): its own environment with pyspark
 # and dbt-spark, the test warehouse built with DuckDB and again on local Spark, every model
 # compared (tests/spark_lane/README.md). SPARK_LANE_DIR holds its scratch files and report.
 SPARK_VENV := .venv-spark
