@@ -11,7 +11,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: run test install dev docs lint bench clean
+.PHONY: run test test-spark install dev docs lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,22 @@ test: install
 	$(BIN)/ruff format --check orchestration warehouse ingest demo_data serving ml data_quality activation reporting tests benchmarks
 	$(BIN)/weixi contract --check
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
+# The opt-in Spark lane (not part of `make test`: 4-7 min): its own environment with pyspark
+# and dbt-spark, the test warehouse built with DuckDB and again on local Spark, every model
+# compared (tests/spark_lane/README.md). SPARK_LANE_DIR holds its scratch files and report.
+SPARK_VENV := .venv-spark
+SPARK_LANE_DIR ?= data/spark_lane
+
+$(SPARK_VENV)/.installed: tests/spark_lane/constraints.txt
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet --upgrade pip
+	$(SPARK_VENV)/bin/pip install --quiet -c tests/spark_lane/constraints.txt \
+		pyspark dbt-core "dbt-spark[session]" duckdb pyarrow pandas
+	touch $@
+
+test-spark: install $(SPARK_VENV)/.installed
+	$(SPARK_VENV)/bin/python -m tests.spark_lane.lane --scratch $(SPARK_LANE_DIR) --weixi $(BIN)/weixi
 
 dev: install
 	$(BIN)/weixi dev

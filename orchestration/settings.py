@@ -11,8 +11,9 @@ import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.landing import first_delivery_day
@@ -23,6 +24,11 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DEFAULT_PARTITION_START = date(2024, 1, 1)
 """The first partition when neither the setting nor a landing folder says."""
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = get_args(Engine)
+DBT_TARGETS: dict[str, str] = {"duckdb": "dev", "spark": "spark"}
+"""The output of ``dbt_project/profiles.yml`` each engine builds with."""
 
 
 class WeixiSettings(BaseSettings):
@@ -41,6 +47,11 @@ class WeixiSettings(BaseSettings):
             "first day of the daily partitions; unset: the landing folder's first delivery day "
             f"({DEFAULT_PARTITION_START} when it holds none)"
         ),
+    )
+    engine: Engine = Field(
+        "duckdb",
+        description="where the warehouse is built: duckdb (one machine, the default) or spark "
+        "(dbt's `spark` target; see docs/scale_out.md for what runs there yet)",
     )
     timezone: str = Field("Asia/Shanghai", description="timezone of the nightly schedule")
     nightly_hour: int = Field(2, ge=0, le=23, description="hour the nightly run starts")
@@ -219,6 +230,22 @@ class WeixiSettings(BaseSettings):
     webhook_backoff_seconds: float = Field(
         1, ge=0, description="wait before the first webhook retry; doubles with each retry"
     )
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _known_engine(cls, value: object) -> object:
+        # Pydantic's own message names neither the variable nor where to read about it.
+        if value not in ENGINES:
+            raise ValueError(
+                f"WEIXI_ENGINE={value!r} is not an engine Weixi builds on; allowed: "
+                f"{' | '.join(ENGINES)} (default duckdb)"
+            )
+        return value
+
+    @property
+    def dbt_target(self) -> str:
+        """The ``profiles.yml`` output dbt builds with on this engine."""
+        return DBT_TARGETS[self.engine]
 
     @model_validator(mode="after")
     def _serving_beside_warehouse(self) -> WeixiSettings:

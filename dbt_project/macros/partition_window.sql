@@ -6,14 +6,18 @@
     refresh takes everything. Never use it in a `table` model. -#}
 {% macro in_partition_window(column) -%}
     {% if is_incremental() -%}
-    where {{ column }} between {{ partition_window_start() }}
-        and cast('{{ env_var("WEIXI_DBT_MAX_DATE", "9999-12-31") }}' as date)
+    where {{ column }} between {{ partition_window_start() }} and {{ partition_window_end() }}
     {%- endif %}
 {%- endmacro %}
 
 {#- The first day of the partition window (1900-01-01 when unset), for an incremental model. -#}
 {% macro partition_window_start() -%}
     cast('{{ env_var("WEIXI_DBT_MIN_DATE", "1900-01-01") }}' as date)
+{%- endmacro %}
+
+{#- The last day of the partition window (9999-12-31 when unset), for an incremental model. -#}
+{% macro partition_window_end() -%}
+    cast('{{ env_var("WEIXI_DBT_MAX_DATE", "9999-12-31") }}' as date)
 {%- endmacro %}
 
 {#- The partition window as a condition on `column` for a data test whose rule is per row or
@@ -26,4 +30,14 @@
     {{ column }} between cast('{{ env_var("WEIXI_DBT_MIN_DATE") }}' as date)
         and cast('{{ env_var("WEIXI_DBT_MAX_DATE", "9999-12-31") }}' as date)
     {%- endif %}
+{%- endmacro %}
+
+{#- The rows of fct_orders a partition run changed: those delivered in its window and the guest
+    orders it matched to a customer who arrived later (`rematched_for`). A condition for the
+    where clause of an incremental model that reads fct_orders. -#}
+{% macro changed_orders_in_window() -%}
+    (
+        delivered_on between {{ partition_window_start() }} and {{ partition_window_end() }}
+        or rematched_for between {{ partition_window_start() }} and {{ partition_window_end() }}
+    )
 {%- endmacro %}

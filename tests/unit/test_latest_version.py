@@ -1,7 +1,9 @@
 """The two ways the dbt project picks the latest version of each key of a raw table
 (`dbt_project/macros/qualify_latest_version.sql`) keep the same rows: the window
-(`qualify_latest_version`) and the aggregate with a fetch by rowid (`latest_version_rows`),
-with ties on every ordering column and null versions and load times."""
+(`qualify_latest_version`), the aggregate with a fetch by rowid (`latest_version_rows`) and,
+for entities rarely delivered twice, the window over repeated keys only
+(`latest_rarely_repeated_rows`), with ties on every ordering column and null versions, load
+times and keys."""
 
 from __future__ import annotations
 
@@ -67,3 +69,25 @@ def test_a_null_version_loses_to_any_version(con):
             )
     """).fetchall()
     assert nulls == 0
+
+
+def test_only_repeated_keys_need_the_window(con):
+    """Beside the 300 keys of many rows: 2,000 keys of one row, some null, keyed by two
+    columns as order lines are."""
+    con.execute("""
+        insert into raw_rows
+        select
+            case when i % 500 = 0 then null else 'U' || i end, null, date '2026-01-02',
+            null, 'file_9.csv', i, 10000 + i
+        from range(2000) as t(i)
+    """)
+    con.execute("alter table raw_rows add column line integer default 1")
+    key = ["key", "line"]
+    window = f"select * from raw_rows {_macro('qualify_latest_version')(key)}"
+    rarely = _macro("latest_rarely_repeated_rows")("raw_rows", key)
+    kept = {
+        name: con.execute(f"select payload from ({sql}) order by payload").fetchall()
+        for name, sql in (("window", window), ("rarely", rarely))
+    }
+    assert len(kept["window"]) == 300 + 1996 + 1  # the four null keys are one key
+    assert kept["rarely"] == kept["window"]

@@ -4,9 +4,10 @@
 -- no customer, so that day totals add up): purchases, their net revenue and refunds, by the
 -- latest known status. Days whose orders were all cancelled stay, with zero purchases, so
 -- that a day a correction empties is rewritten rather than left stale.
--- Incremental window: every order date of an order (re)delivered in [min_date, max_date] is
--- recomputed whole from fct_orders, so a late correction to an old order rewrites its day and
--- the aggregates downstream (RFM, the 360, kpi_daily) read days, not every order.
+-- Incremental window: every order date of an order (re)delivered in [min_date, max_date], or
+-- matched in it to a customer who arrived later (changed_orders_in_window), is recomputed
+-- whole from fct_orders, so a late correction to an old order rewrites its day and the
+-- aggregates downstream (RFM, the 360, kpi_daily) read days, not every order.
 with
 
 orders as (
@@ -19,7 +20,7 @@ orders as (
 touched_dates as (
 
     select distinct order_date from orders
-    {{ in_partition_window('delivered_on') }}
+    where {{ changed_orders_in_window() }}
 
 ),
 

@@ -1,3 +1,6 @@
+-- depends_on: {{ ref('int_customer_identifiers__resolved') }}
+-- depends_on: {{ ref('stg_crm__contacts') }}
+-- depends_on: {{ ref('base_orders__orders') }}
 {{ incremental_by_key('order_id') }}
 
 -- Incremental window: the orders whose latest version was delivered in [min_date, max_date].
@@ -5,7 +8,10 @@
 -- old day never brings back an older state of an order that changed later, and re-running a
 -- day replaces exactly the same orders (idempotent).
 -- Orders built while their customer_id was not (yet) in the CRM are rebuilt by the first run
--- after the CRM row arrives, so customer_in_crm never stays stale.
+-- after the CRM row arrives, so customer_in_crm never stays stale; guest orders that matched
+-- no customer are matched again by the first run after a customer with their e-mail or phone
+-- arrives (a guest who signs up later), and marked `rematched_for` that run's max_date so that
+-- the models fed by fct_orders recompute their days.
 
 {%- set refresh_unknown_customers = is_incremental() and 'customer_in_crm' in (
     adapter.get_columns_in_relation(this) | map(attribute='name') | list
@@ -19,6 +25,40 @@ crm_customers as (
 
 ),
 
+{% if is_incremental() -%}
+-- The identifiers of the customers (and contacts) delivered in the window.
+window_identifiers as (
+
+    select identifier_type, identifier
+    from {{ ref('int_customer_identifiers__resolved') }}
+    where customer_id in (
+        select customer_id from {{ ref('stg_crm__customers') }}
+        {{ in_partition_window('delivered_on') }}
+        union all
+        select customer_id from {{ ref('stg_crm__contacts') }}
+        {{ in_partition_window('delivered_on') }}
+    )
+
+),
+
+-- Guest orders built unmatched whose e-mail or phone one of them gives: a guest who signed up
+-- later. They are rebuilt (so matched), whatever day they were delivered.
+rematched as (
+
+    select order_id from {{ ref('base_orders__orders') }}
+    where order_id in (select order_id from {{ this }} where match_method = 'unmatched')
+        and (
+            {{ normalise_email('guest_email') }} in (
+                select identifier from window_identifiers where identifier_type = 'email'
+            )
+            or {{ normalise_phone('guest_phone') }} in (
+                select identifier from window_identifiers where identifier_type = 'phone'
+            )
+        )
+
+),
+
+{% endif -%}
 orders as (
 
     select * from {{ ref('int_orders__matched') }}
@@ -29,6 +69,9 @@ orders as (
         where not customer_in_crm
             and customer_id in (select customer_id from crm_customers)
     )
+    {%- endif %}
+    {%- if is_incremental() %}
+    or order_id in (select order_id from rematched)
     {%- endif %}
 
 ),
@@ -97,7 +140,16 @@ final as (
         cast(line_count as bigint) as line_count,
         cast(units as bigint) as units,
         cast(updated_at as timestamp) as updated_at,
-        cast(delivered_on as date) as delivered_on
+        cast(delivered_on as date) as delivered_on,
+        cast(
+            {%- if is_incremental() %}
+            case
+                when order_id in (select order_id from rematched)
+                    then {{ partition_window_end() }}
+            end
+            {%- else %} null
+            {%- endif %} as date
+        ) as rematched_for
     from classified
 
 )

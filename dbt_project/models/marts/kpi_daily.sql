@@ -42,7 +42,7 @@ recomputed as (
             coalesce(
                 (
                     select min(order_date) from {{ ref('fct_orders') }}
-                    {{ in_partition_window('delivered_on') }}
+                    where {{ changed_orders_in_window() }}
                 ),
                 date '9999-12-31'
             ),

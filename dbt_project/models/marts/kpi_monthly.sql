@@ -56,7 +56,7 @@ recomputed as (
     select cast(date_trunc('month', least(
         (
             select min(order_date) from {{ ref('fct_orders') }}
-            {{ in_partition_window('delivered_on') }}
+            where {{ changed_orders_in_window() }}
         ),
         (select min(cast(opened_at as date)) from tickets {{ in_partition_window('delivered_on') }}),
         (select min(cast(answered_at as date)) from surveys {{ in_partition_window('delivered_on') }}),

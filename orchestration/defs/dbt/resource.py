@@ -167,10 +167,11 @@ class WeixiDbt(DbtCliResource):
 
 
 def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
-    """The dbt resource of a run with ``settings``."""
+    """The dbt resource of a run with ``settings``, building with its engine's dbt target."""
     return WeixiDbt(
         project_dir=weixi_dbt_project,
         dbt_executable=DBT_EXECUTABLE,
+        target=settings.dbt_target,
         rules=BusinessRules.from_settings(settings),
         duckdb=DuckDBSettings.from_settings(settings),
     )

@@ -1,0 +1,133 @@
+"""The DuckDB side of the lane: the test suite's small warehouse built by the `weixi` command,
+and the tables dbt reads as sources exported to Parquet for Spark."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# The test suite's demo warehouse (tests/support: DEMO_*, and tests/conftest.py's seed);
+# tests/unit/test_spark_lane.py keeps them equal.
+DEMO_CUSTOMERS = 400
+DEMO_DAYS = 75
+DEMO_END = "2025-06-30"
+DEMO_SEED = 7
+PARTITION_COLUMN = "_partition_date"
+"""The delivery day of a raw row: raw tables are written as one Parquet folder per day."""
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A table dbt reads as a source, where the DuckDB build has it and where Spark reads it."""
+
+    schema: str
+    name: str
+    parquet: Path
+    partitioned: bool
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def shop_environment(scratch: Path) -> dict[str, str]:
+    """A `weixi` environment writing only under ``scratch`` (as orchestration.settings'
+    ``shop_environment``, which this environment cannot import), on DuckDB whatever the
+    caller's WEIXI_ENGINE says."""
+    return {
+        **os.environ,
+        "WEIXI_ENGINE": "duckdb",
+        "WEIXI_LANDING": str(scratch / "landing"),
+        "WEIXI_WAREHOUSE": str(scratch / "warehouse.duckdb"),
+        "WEIXI_DAGSTER_HOME": str(scratch / "dagster_home"),
+        "WEIXI_QUALITY_DOCS": str(scratch / "quality_docs"),
+        "WEIXI_MODEL_REGISTRY": str(scratch / "models"),
+        "WEIXI_ALERT_LOG": str(scratch / "alerts.log"),
+        "WEIXI_EXPORTS_DIR": str(scratch / "exports"),
+        "DO_NOT_TRACK": "1",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+
+
+def build_duckdb_warehouse(weixi: Path, scratch: Path) -> Path:
+    """Generate the test-size deliveries and run the whole pipeline on them with ``weixi`` (the
+    main environment's command), into ``scratch``; the warehouse file."""
+    environment = shop_environment(scratch)
+    generate = ["generate", "--customers", str(DEMO_CUSTOMERS), "--days", str(DEMO_DAYS)]
+    generate += ["--end-date", DEMO_END, "--seed", str(DEMO_SEED)]
+    generate += ["--out", environment["WEIXI_LANDING"]]
+    for arguments in (generate, ["run"]):
+        subprocess.run([str(weixi), *arguments], env=environment, check=True)
+    return Path(environment["WEIXI_WAREHOUSE"])
+
+
+def export_sources(
+    warehouse: Path, sources: Iterable[tuple[str, str]], out: Path
+) -> tuple[list[SourceTable], list[str]]:
+    """Copy each ``(schema, table)`` source the DuckDB build holds to Parquet under ``out``:
+    tables with a delivery day as one folder per day, the others as one file. Returns the
+    exported tables and the sources the build does not hold."""
+    exported, missing = [], []
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for schema, name in sorted(set(sources)):
+            columns = _columns(connection, schema, name)
+            if not columns:
+                missing.append(f"{schema}.{name}")
+                continue
+            exported.append(_export(connection, schema, name, columns, out))
+    return exported, missing
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, schema: str, name: str) -> dict[str, str]:
+    rows = connection.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return dict(rows)
+
+
+def _export(
+    connection: duckdb.DuckDBPyConnection,
+    schema: str,
+    name: str,
+    columns: dict[str, str],
+    out: Path,
+) -> SourceTable:
+    # An empty table as one file: a partitioned copy of no rows writes no file, and Spark
+    # cannot read a table's columns from no file.
+    [(rows,)] = connection.execute(f'select count(*) from "{schema}"."{name}"').fetchall()
+    partitioned = PARTITION_COLUMN in columns and rows > 0
+    target = out / schema / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    query = f'select {_spark_readable(columns)} from "{schema}"."{name}"'
+    if partitioned:
+        options = f"format parquet, partition_by ({PARTITION_COLUMN})"
+        connection.execute(f"copy ({query}) to '{target}' ({options})")
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        connection.execute(f"copy ({query}) to '{target / 'data.parquet'}' (format parquet)")
+    return SourceTable(schema, name, target, partitioned)
+
+
+def _spark_readable(columns: dict[str, str]) -> str:
+    """The select list of an export: types Spark's Parquet reader refuses (UUID, JSON, HUGEINT,
+    unsigned integers) as the nearest it reads; every other column as it is."""
+    as_text = ("UUID", "JSON")
+    as_wide = ("HUGEINT", "UHUGEINT", "UBIGINT")
+    listed = []
+    for column, data_type in columns.items():
+        quoted = f'"{column}"'
+        if data_type in as_text:
+            listed.append(f"cast({quoted} as varchar) as {quoted}")
+        elif data_type in as_wide:
+            listed.append(f"cast({quoted} as decimal(38, 0)) as {quoted}")
+        else:
+            listed.append(quoted)
+    return ", ".join(listed)

@@ -1,0 +1,215 @@
+"""`make test-spark`: build the test warehouse with DuckDB, then the same dbt project on local
+Spark from the same sources, and compare every model.
+
+    .venv-spark/bin/python -m tests.spark_lane.lane --scratch data/spark_lane
+
+Prints model | spark status | rows duckdb | rows spark | match, the Spark error of each failed
+model and data test, and the time of each step; writes the same to ``lane_report.md`` in the
+scratch folder. Exits 1 when any model failed or differs, or any data test did not pass."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from pyspark.sql import SparkSession
+
+from tests.spark_lane import spark_build
+from tests.spark_lane.compare import ModelComparison, compare_tables, render
+from tests.spark_lane.duckdb_build import build_duckdb_warehouse, export_sources
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Timings(dict[str, float]):
+    """Seconds per step of the lane, in the order they ran."""
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        print(f"[spark lane] {name} ...", flush=True)
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self[name] = time.monotonic() - began
+            print(f"[spark lane] {name}: {self[name]:,.1f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    scratch = arguments.scratch.resolve()
+    scratch.mkdir(parents=True, exist_ok=True)
+    timings = Timings()
+    began = time.monotonic()
+    warehouse = scratch / "warehouse.duckdb"
+    if not (arguments.reuse_duckdb and warehouse.exists()):
+        _remove(scratch, "landing", "warehouse.duckdb", "models", "dagster_home", "exports")
+        with timings.step("DuckDB build (weixi generate + weixi run)"):
+            build_duckdb_warehouse(arguments.weixi.resolve(), scratch)
+    with timings.step("dbt parse (spark target)"):
+        manifest, sources = spark_build.parse_sources(scratch)
+    _remove(scratch, "parquet", "spark_warehouse")
+    with timings.step("export sources to Parquet"):
+        exported, missing = export_sources(warehouse, sources, scratch / "parquet")
+    with timings.step("SparkSession start"):
+        spark = spark_build.start_session(scratch)
+    try:
+        with timings.step("register sources in Spark"):
+            spark_build.register_sources(spark, exported)
+        with timings.step("dbt build on Spark"):
+            results = spark_build.build(scratch, arguments.unit_tests)
+        with timings.step("compare with DuckDB"):
+            comparisons = compare_models(spark, warehouse, manifest, results)
+    finally:
+        spark.stop()
+    timings["total"] = time.monotonic() - began
+    report, passed = _report(comparisons, results, missing, len(exported), timings)
+    print(report)
+    (scratch / "lane_report.md").write_text(report + "\n")
+    return 0 if passed else 1
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scratch", type=Path, default=REPO / "data" / "spark_lane")
+    parser.add_argument("--weixi", type=Path, default=REPO / ".venv" / "bin" / "weixi")
+    parser.add_argument(
+        "--reuse-duckdb",
+        action="store_true",
+        help="keep the scratch folder's DuckDB build if it has one (to iterate on Spark)",
+    )
+    parser.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="run dbt's unit tests on Spark too (they catch silently different functions)",
+    )
+    return parser.parse_args(argv)
+
+
+def _remove(scratch: Path, *names: str) -> None:
+    for name in names:
+        path = scratch / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def compare_models(
+    spark: SparkSession, warehouse: Path, manifest: Any, results: list[Any]
+) -> list[ModelComparison]:
+    """Every model of ``manifest``: its Spark status, its rows in both builds and whether they
+    match (only models built on both are compared)."""
+    status = {result.node.unique_id: str(result.status) for result in results}
+    models = sorted(
+        (node for node in manifest.nodes.values() if node.resource_type == "model"),
+        key=lambda node: node.fqn,
+    )
+    comparisons = []
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for node in models:
+            relation = f"{node.schema}.{node.alias}"
+            ours = _duckdb_table(connection, node.schema, node.alias)
+            built = status.get(node.unique_id, "not run")
+            theirs = spark.table(relation).toArrow() if built == "success" else None
+            if theirs is None:
+                blockers = _failed_ancestors(manifest, node.unique_id, status)
+                match = f"- (after {', '.join(blockers)} failed)" if blockers else "-"
+            elif ours is None:
+                match = "no: not in the DuckDB build"
+            else:
+                match = compare_tables(ours, theirs)
+            comparisons.append(
+                ModelComparison(
+                    relation,
+                    built,
+                    None if ours is None else ours.num_rows,
+                    None if theirs is None else theirs.num_rows,
+                    match,
+                )
+            )
+    return comparisons
+
+
+def _failed_ancestors(manifest: Any, unique_id: str, status: dict[str, str]) -> list[str]:
+    """The models upstream of ``unique_id`` that failed on Spark, so a skipped model names
+    what it waits for."""
+    failed, seen, pending = [], set(), list(manifest.nodes[unique_id].depends_on.nodes)
+    while pending:
+        parent = pending.pop()
+        if parent in seen or parent not in manifest.nodes:
+            continue
+        seen.add(parent)
+        if status.get(parent) == "error":
+            failed.append(manifest.nodes[parent].name)
+        pending.extend(manifest.nodes[parent].depends_on.nodes)
+    return sorted(failed)
+
+
+def _duckdb_table(connection: duckdb.DuckDBPyConnection, schema: str, name: str) -> Any:
+    found = connection.execute(
+        "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return connection.table(f'"{schema}"."{name}"').to_arrow_table() if found else None
+
+
+def _report(
+    comparisons: list[ModelComparison],
+    results: list[Any],
+    missing: list[str],
+    sources: int,
+    timings: Timings,
+) -> tuple[str, bool]:
+    """The lane's report in Markdown, and whether everything built, passed and matched."""
+    failures = [r for r in results if str(r.status) not in ("success", "pass")]
+    errors = [
+        f"- `{r.node.name}` ({r.node.resource_type}, {r.status}): {_first_line(r.message)}"
+        for r in failures
+        if str(r.status) != "skipped"
+    ]
+    built = sum(c.spark_status == "success" for c in comparisons)
+    matched = sum(c.ok for c in comparisons)
+    summary = (
+        f"models: {len(comparisons)}, built on Spark {built}, failed "
+        f"{sum(c.spark_status == 'error' for c in comparisons)}, skipped "
+        f"{sum(c.spark_status == 'skipped' for c in comparisons)}, matching DuckDB {matched}; "
+        f"{_test_counts(results, 'test', 'data tests')}; "
+        f"{_test_counts(results, 'unit_test', 'unit tests')}; sources exported: {sources}"
+        + (f", missing from the DuckDB build: {', '.join(missing)}" if missing else "")
+    )
+    sections = [
+        "# Spark lane report",
+        summary,
+        "```\n" + render(comparisons) + "\n```",
+        "## Spark errors and failed tests\n" + ("\n".join(errors) or "none"),
+        "## Time per step (seconds)\n"
+        + "\n".join(f"- {name}: {seconds:,.1f}" for name, seconds in timings.items()),
+    ]
+    passed = not missing and not failures and matched == len(comparisons)
+    return "\n\n".join(sections), passed
+
+
+def _test_counts(results: list[Any], resource_type: str, label: str) -> str:
+    statuses = [str(r.status) for r in results if r.node.resource_type == resource_type]
+    if not statuses:
+        return f"{label}: not run"
+    names = {"pass": "passed", "fail": "failed", "error": "errored", "skipped": "skipped"}
+    counts = ", ".join(f"{name} {statuses.count(status)}" for status, name in names.items())
+    return f"{label}: {len(statuses)}, {counts}"
+
+
+def _first_line(message: str | None) -> str:
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    return " ".join(lines[:3])[:400] if lines else "(no message)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""WEIXI_ENGINE: DuckDB by default, Spark on request, anything else refused by name; the engine
+picks the dbt target, and `weixi run` refuses what Spark cannot run yet."""
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from pydantic import ValidationError
+
+from orchestration.cli import main
+from orchestration.defs.dbt.resource import dbt_resource
+from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings, get_settings
+
+
+def _profile_outputs() -> dict:
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())
+    return profiles["weixi"]["outputs"]
+
+
+def test_duckdb_is_the_default_and_builds_with_the_duckdb_target(monkeypatch):
+    monkeypatch.delenv("WEIXI_ENGINE", raising=False)
+    settings = WeixiSettings()
+
+    assert settings.engine == "duckdb"
+    target = dbt_resource(settings).target
+    assert target == "dev"
+    assert _profile_outputs()[target]["type"] == "duckdb"
+
+
+def test_spark_builds_with_the_spark_session_target_in_duckdbs_schemas(monkeypatch):
+    monkeypatch.setenv("WEIXI_ENGINE", "spark")
+    settings = WeixiSettings()
+
+    assert settings.engine == "spark"
+    target = dbt_resource(settings).target
+    outputs = _profile_outputs()
+    assert target == "spark"
+    assert outputs[target]["type"] == "spark"
+    assert outputs[target]["method"] == "session"
+    assert outputs[target]["schema"] == outputs["dev"]["schema"]
+
+
+@pytest.mark.parametrize("value", ["postgres", "Spark", ""])
+def test_another_engine_is_refused_naming_the_setting_and_the_allowed_values(monkeypatch, value):
+    monkeypatch.setenv("WEIXI_ENGINE", value)
+
+    with pytest.raises(ValidationError) as refused:
+        WeixiSettings()
+
+    assert f"WEIXI_ENGINE={value!r}" in str(refused.value)
+    assert "duckdb | spark" in str(refused.value)
+
+
+@pytest.mark.parametrize("command", ["run", "backfill"])
+def test_weixi_run_on_spark_refuses_by_name_before_touching_anything(
+    monkeypatch, tmp_path, command
+):
+    monkeypatch.setenv("WEIXI_ENGINE", "spark")
+    monkeypatch.setenv("WEIXI_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    get_settings.cache_clear()
+    arguments = [command] + (["--start", "2025-01-01", "--end", "2025-01-02"] * (command != "run"))
+    try:
+        result = CliRunner().invoke(main, arguments)
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 1
+    assert "WEIXI_ENGINE=spark: `weixi run` does not run on spark yet" in result.output
+    assert "docs/scale_out.md" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_weixi_dev_on_spark_refuses_before_starting_the_ui(monkeypatch):
+    monkeypatch.setenv("WEIXI_ENGINE", "spark")
+    monkeypatch.setattr("os.execve", _no_exec)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["dev"])
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 1
+    assert "WEIXI_ENGINE=spark: `weixi dev` does not run on spark yet" in result.output
+
+
+def _no_exec(*arguments: object) -> None:
+    raise AssertionError("`weixi dev` started the UI on spark")
