@@ -55,7 +55,7 @@
     )
     select * from {{ relation }}
     where {{ key_hash }} not in (select key_hash from repeated)
-    union all by name
+    union all
     select * from (
         select * from {{ relation }}
         where {{ key_hash }} in (select key_hash from repeated)
