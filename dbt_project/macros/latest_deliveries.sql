@@ -13,12 +13,7 @@
     8.3 -> 5.7 CPU-s), an entity delivered about once (order lines, posts) with
     `latest_rarely_repeated_rows`. -#}
 {% macro latest_deliveries(source_relation, key_columns, version_column=none) -%}
-{{ config(
-    materialized='incremental',
-    unique_key=key_columns,
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns',
-) }}
+{{ incremental_by_key(key_columns) }}
 {%- if is_incremental() %}
 with
 

@@ -13,11 +13,16 @@ import pytest
 
 from orchestration.settings import DBT_PROJECT_DIR
 
-MACROS = (DBT_PROJECT_DIR / "macros" / "qualify_latest_version.sql").read_text()
+MACROS = "\n".join(
+    (DBT_PROJECT_DIR / "macros" / name).read_text()
+    for name in ("qualify_latest_version.sql", "cross_db.sql")
+)
 
 
 def _macro(name: str):
-    return getattr(jinja2.Environment().from_string(MACROS).module, name)
+    """A macro of the two files; a dispatched one by its DuckDB implementation (``default__``)."""
+    module = jinja2.Environment(extensions=["jinja2.ext.do"]).from_string(MACROS).module
+    return getattr(module, f"default__{name}", None) or getattr(module, name)
 
 
 @pytest.fixture
