@@ -239,7 +239,7 @@ churn_metrics as (
         count(*) as customers_active_at_start,
         count(*) filter (
             where not has_purchase_in_month
-                and month_end - last_purchase_before > {{ churned_after }}
+                and {{ days_between('last_purchase_before', 'month_end') }} > {{ churned_after }}
         ) as customers_churned
     from customer_months
     group by all
