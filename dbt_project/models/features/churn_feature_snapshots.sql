@@ -676,10 +676,8 @@ final as (
         cast(active_customers.recency_days as integer) as recency_days,
         cast(active_customers.purchases as integer) as purchases,
         cast(active_customers.net_revenue as decimal(18, 2)) as net_revenue,
-        cast(
-            cast(active_customers.net_revenue as double) / active_customers.purchases
-            as decimal(18, 2)
-        ) as avg_order_value,
+        {{ money_average('active_customers.net_revenue', 'active_customers.purchases') }}
+            as avg_order_value,
         cast(active_customers.purchases_last_90d as integer) as purchases_last_90d,
         cast(active_customers.purchases_prior_90d as integer) as purchases_prior_90d,
         cast(active_customers.spend_last_90d as decimal(18, 2)) as spend_last_90d,

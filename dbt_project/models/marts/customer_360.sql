@@ -151,7 +151,7 @@ final as (
         cast(
             case
                 when lifetime_orders > 0
-                    then cast(lifetime_net_revenue as double) / lifetime_orders
+                    then {{ money_average('lifetime_net_revenue', 'lifetime_orders') }}
             end
             as decimal(18, 2)
         ) as avg_order_value,
