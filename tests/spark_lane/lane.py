@@ -169,7 +169,8 @@ def _report(
     timings: Timings,
 ) -> tuple[str, bool]:
     """The lane's report in Markdown, and whether everything built, passed and matched."""
-    failures = [r for r in results if str(r.status) not in ("success", "pass")]
+    # An exposure (a dashboard, a model asset) has nothing to build: dbt reports it `no-op`.
+    failures = [r for r in results if str(r.status) not in ("success", "pass", "no-op")]
     errors = [
         f"- `{r.node.name}` ({r.node.resource_type}, {r.status}): {_first_line(r.message)}"
         for r in failures
