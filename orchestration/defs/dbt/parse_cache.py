@@ -29,9 +29,10 @@ WINDOW_VARIABLES = ("WEIXI_DBT_MIN_DATE", "WEIXI_DBT_MAX_DATE")
 runs a model, never while dbt parses, so a new window leaves the partial parse valid."""
 
 
-def cache_key(variables: str) -> str:
-    """The name a partial-parse file of an invocation with ``variables`` (JSON) is kept under."""
-    return hashlib.sha256(variables.encode()).hexdigest()[:16]
+def cache_key(variables: str, target: str | None) -> str:
+    """The name a partial-parse file of an invocation with ``variables`` (JSON) on the profile
+    output ``target`` is kept under (dbt discards a file written for another output)."""
+    return hashlib.sha256(f"{target}\n{variables}".encode()).hexdigest()[:16]
 
 
 def restore(cache: Path, key: str, target: Path) -> None:

@@ -131,7 +131,7 @@ class WeixiDbt(DbtCliResource):
         retried: the same data fails the same tests again (a retry only delays the night's
         alert). Any other dbt failure is raised as it is, and retried."""
         variables = json.dumps(self.vars_for(warehouse_path, train_churn))
-        key, target = parse_cache.cache_key(variables), self._target_path(context)
+        key, target = parse_cache.cache_key(variables, self.target), self._target_path(context)
         parse_cache.restore(PARSE_CACHE, key, Path(self.project_dir) / target)
         with parse_cache.window_environment(window):
             invocation = self.cli(
