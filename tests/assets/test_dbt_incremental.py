@@ -1,6 +1,7 @@
 """The incremental dbt path gives the warehouse a full rebuild gives: after the demo pipeline, a
 new delivery day that corrects two orders of an early day (one refunded, one cancelled) and
-brings a new CRM customer whose e-mail an early guest order gave runs incrementally, and every
+changes the customers of three guest orders (a new CRM customer with an unmatched order's e-mail,
+another with a matched order's e-mail, an e-mail changed) runs incrementally, and every
 table and view of the dbt layers must then equal, row for row, what ``dbt build
 --full-refresh`` makes of the same raw tables (but for the run marker ``rematched_for``)."""
 
@@ -11,6 +12,7 @@ import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 import duckdb
@@ -32,6 +34,7 @@ CORRECTION_DAY = DEMO_END + timedelta(days=1)
 EARLY_DAY = DEMO_START + timedelta(days=3)
 FIRST_MONTH = DEMO_START.replace(day=1)
 NEW_CUSTOMER = "C9999999"
+SHARING_CUSTOMER = "C9999998"
 RUN_MARKERS = ("rematched_for",)
 """Columns that name the run that last wrote a row, so differ between the two paths."""
 
@@ -88,33 +91,80 @@ def write_corrections(landing: Path) -> tuple[str, str]:
     return refunded["order_id"], cancelled["order_id"]
 
 
-def write_new_customer(landing: Path, warehouse: Path) -> str:
-    """Deliver on CORRECTION_DAY a new CRM customer with the e-mail of the earliest guest
-    order that matched no customer. Returns that order's id."""
+class CrmChanges(NamedTuple):
+    """Guest orders whose match the correction day's CRM delivery changes."""
+
+    joined: str
+    """Matched no customer; a new customer gives its e-mail."""
+    moved: str
+    """Matched its customer by e-mail; that customer's e-mail changes."""
+    shared: str
+    """Matched its customer by e-mail; a new customer gives the same e-mail."""
+
+
+def _guest_orders(warehouse: Path) -> tuple[tuple, tuple, tuple]:
+    """(order id, e-mail) of the earliest guest order that matched no customer, and (order id,
+    e-mail, customer id) of the two earliest matched by their customer's own e-mail (the second
+    of another customer)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        order_id, email = con.execute(
+        unmatched = con.execute(
             """select order_id, guest_email from raw.orders__orders
             where order_id in (
                 select order_id from marts.fct_orders where match_method = 'unmatched'
             ) and guest_email <> ''
             order by ordered_at, order_id limit 1"""
         ).fetchone()
-    with (landing / "crm" / EARLY_DAY.isoformat() / "customers.csv").open(newline="") as f:
-        customer = next(csv.DictReader(f))
-    customer.update(
-        customer_id=NEW_CUSTOMER,
-        email=email,
-        phone="",
-        signup_date=CORRECTION_DAY.isoformat(),
-        updated_at=f"{CORRECTION_DAY.isoformat()} 09:00:00",
+        by_email = con.execute(
+            """select orders.order_id, orders.guest_email, fct.customer_id
+            from raw.orders__orders as orders
+            join marts.fct_orders as fct using (order_id)
+            join staging.stg_crm__customers as customers
+                on customers.customer_id = fct.customer_id
+            where fct.match_method = 'email'
+                and lower(trim(orders.guest_email)) = lower(trim(customers.email))
+            order by orders.ordered_at, orders.order_id"""
+        ).fetchall()
+    first = by_email[0]
+    second = next(row for row in by_email if row[2] != first[2])
+    return unmatched, first, second
+
+
+def _latest_crm_row(landing: Path, customer_id: str) -> dict[str, str]:
+    """The latest version of ``customer_id`` among the CRM deliveries of ``landing``."""
+    versions = []
+    for path in sorted(landing.glob("crm/*/customers.csv")):
+        with path.open(newline="") as f:
+            versions += [row for row in csv.DictReader(f) if row["customer_id"] == customer_id]
+    return max(versions, key=lambda row: row["updated_at"])
+
+
+def write_crm_changes(landing: Path, warehouse: Path) -> CrmChanges:
+    """Deliver on CORRECTION_DAY new CRM customers with the e-mail of an early unmatched guest
+    order and of an order matched by e-mail, and a new e-mail for the customer of another."""
+    (joined, joined_email), (moved, _, moved_customer), (shared, shared_email, _) = _guest_orders(
+        warehouse
     )
+    with (landing / "crm" / EARLY_DAY.isoformat() / "customers.csv").open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns, template = list(reader.fieldnames), next(reader)
+    updated_at = f"{CORRECTION_DAY.isoformat()} 09:00:00"
+    new = {"signup_date": CORRECTION_DAY.isoformat(), "phone": "", "updated_at": updated_at}
+    rows = [
+        {**template, **new, "customer_id": NEW_CUSTOMER, "email": joined_email},
+        {**template, **new, "customer_id": SHARING_CUSTOMER, "email": shared_email},
+        {
+            **_latest_crm_row(landing, moved_customer),
+            "email": f"moved.{moved_customer.lower()}@example.com",
+            "updated_at": updated_at,
+        },
+    ]
     folder = landing / "crm" / CORRECTION_DAY.isoformat()
     folder.mkdir(parents=True)
     with (folder / "customers.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(customer))
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
-        writer.writerow(customer)
-    return order_id
+        writer.writerows(rows)
+    return CrmChanges(joined, moved, shared)
 
 
 def full_refresh(warehouse: Path, resources: dict, target: Path) -> None:
@@ -128,14 +178,14 @@ def full_refresh(warehouse: Path, resources: dict, target: Path) -> None:
 @pytest.fixture(scope="module")
 def corrected(
     pipeline_warehouse, demo_landing, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, dict, tuple[str, str], str]:
+) -> tuple[Path, dict, tuple[str, str], CrmChanges]:
     """A copy of the demo pipeline's warehouse after the correction day ran incrementally, once
     for the module (the tests read it; the full-refresh test rebuilds a copy of it)."""
     folder = tmp_path_factory.mktemp("corrected")
     landing = folder / "landing"
     shutil.copytree(demo_landing, landing)
     order_ids = write_corrections(landing)
-    guest_order = write_new_customer(landing, pipeline_warehouse[0])
+    crm_changes = write_crm_changes(landing, pipeline_warehouse[0])
     warehouse = folder / "incremental.duckdb"
     shutil.copy(pipeline_warehouse[0], warehouse)
     resources = weixi_resources(warehouse, landing)
@@ -143,7 +193,7 @@ def corrected(
         pipeline_assets(), resources=resources, tags=range_tags(CORRECTION_DAY, CORRECTION_DAY)
     )
     assert result.success
-    return warehouse, resources, order_ids, guest_order
+    return warehouse, resources, order_ids, crm_changes
 
 
 def _day_and_orders(warehouse: Path, order_ids: tuple[str, str]) -> tuple[tuple, dict]:
@@ -174,20 +224,26 @@ def test_late_correction_reaches_the_marts_incrementally(pipeline_warehouse, cor
     assert revenue_after == revenue_before - before[refunded][1] - before[cancelled][1]
 
 
-def test_an_old_guest_order_joins_a_customer_who_arrives_later(corrected):
-    warehouse, _, _, guest_order = corrected
+def test_guest_orders_follow_the_crm_changes_of_a_later_day(corrected):
+    warehouse, _, _, changes = corrected
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        matched = con.execute(
-            "select customer_id, match_method, rematched_for from marts.fct_orders "
-            "where order_id = ?",
-            [guest_order],
-        ).fetchone()
+        matched = {
+            order_id: (customer_id, match_method, rematched_for)
+            for order_id, customer_id, match_method, rematched_for in con.execute(
+                "select order_id, customer_id, match_method, rematched_for "
+                "from marts.fct_orders where order_id in (select unnest(?))",
+                [list(changes)],
+            ).fetchall()
+        }
         [(orders,)] = con.execute(
             "select lifetime_orders from marts.customer_360 where customer_id = ?",
             [NEW_CUSTOMER],
         ).fetchall()
-    assert matched == (NEW_CUSTOMER, "email", CORRECTION_DAY)
+    assert matched[changes.joined] == (NEW_CUSTOMER, "email", CORRECTION_DAY)
     assert orders >= 1
+    # An e-mail that left its customer, or is now shared by two, matches nobody through it.
+    for order in (changes.moved, changes.shared):
+        assert matched[order][1:] in {("phone", CORRECTION_DAY), ("unmatched", CORRECTION_DAY)}
 
 
 def test_incremental_path_equals_a_full_refresh(corrected, tmp_path):

@@ -1,4 +1,4 @@
--- depends_on: {{ ref('int_customer_identifiers__resolved') }}
+-- depends_on: {{ ref('int_customer_identifiers__unioned') }}
 -- depends_on: {{ ref('stg_crm__contacts') }}
 -- depends_on: {{ ref('base_orders__orders') }}
 {{ incremental_by_key('order_id') }}
@@ -8,10 +8,10 @@
 -- old day never brings back an older state of an order that changed later, and re-running a
 -- day replaces exactly the same orders (idempotent).
 -- Orders built while their customer_id was not (yet) in the CRM are rebuilt by the first run
--- after the CRM row arrives, so customer_in_crm never stays stale; guest orders that matched
--- no customer are matched again by the first run after a customer with their e-mail or phone
--- arrives (a guest who signs up later), and marked `rematched_for` that run's max_date so that
--- the models fed by fct_orders recompute their days.
+-- after the CRM row arrives, so customer_in_crm never stays stale; guest orders are matched
+-- again by the first run after a CRM change that can move their match (see `rematched`), and
+-- marked `rematched_for` that run's max_date so that the models fed by fct_orders recompute
+-- their days.
 
 {%- set refresh_unknown_customers = is_incremental() and 'customer_in_crm' in (
     adapter.get_columns_in_relation(this) | map(attribute='name') | list
@@ -26,27 +26,34 @@ crm_customers as (
 ),
 
 {% if is_incremental() -%}
--- The identifiers of the customers (and contacts) delivered in the window.
-window_identifiers as (
+-- The customers delivered in the window, as CRM customers or as an account's contacts.
+window_customers as (
 
-    select identifier_type, identifier
-    from {{ ref('int_customer_identifiers__resolved') }}
-    where customer_id in (
-        select customer_id from {{ ref('stg_crm__customers') }}
-        {{ in_partition_window('delivered_on') }}
-        union all
-        select customer_id from {{ ref('stg_crm__contacts') }}
-        {{ in_partition_window('delivered_on') }}
-    )
+    select customer_id from {{ ref('stg_crm__customers') }}
+    {{ in_partition_window('delivered_on') }}
+    union all
+    select customer_id from {{ ref('stg_crm__contacts') }}
+    {{ in_partition_window('delivered_on') }}
 
 ),
 
--- Guest orders built unmatched whose e-mail or phone one of them gives: a guest who signed up
--- later. They are rebuilt (so matched), whatever day they were delivered.
+-- Their e-mails and phones now, shared ones included.
+window_identifiers as (
+
+    select identifier_type, identifier
+    from {{ ref('int_customer_identifiers__unioned') }}
+    where customer_id in (select customer_id from window_customers)
+
+),
+
+-- Guest orders whose match the window's CRM changes may move, rebuilt whatever day they were
+-- delivered: those unmatched or matched through an e-mail or phone one of those customers now
+-- gives (a guest who signed up later, an identifier now shared by two), and those matched to
+-- one of them through an e-mail or phone (which the customer may have changed).
 rematched as (
 
     select order_id from {{ ref('base_orders__orders') }}
-    where order_id in (select order_id from {{ this }} where match_method = 'unmatched')
+    where order_id in (select order_id from {{ this }} where match_method != 'customer_id')
         and (
             {{ normalise_email('guest_email') }} in (
                 select identifier from window_identifiers where identifier_type = 'email'
@@ -55,6 +62,10 @@ rematched as (
                 select identifier from window_identifiers where identifier_type = 'phone'
             )
         )
+    union
+    select order_id from {{ this }}
+    where match_method in ('email', 'phone')
+        and customer_id in (select customer_id from window_customers)
 
 ),
 
