@@ -87,6 +87,18 @@ class ParquetRawStore:
         ]
         _replace_days(con, raw + logs, first, last)
 
+    def rewrite(self, con: duckdb.DuckDBPyConnection, source: Source) -> None:
+        """Write every day ``source`` has loaded again from ``con``'s tables, after rows were
+        changed there in place: an erasure deletes a customer's rows from the raw CRM tables
+        and the quarantine, and must reach the Parquet copy too."""
+        [(first, last)] = con.execute(
+            f"select min({LOG_DAY_COLUMN}), max({LOG_DAY_COLUMN}) from {LOADS.name} "
+            "where source = ?",
+            [source.name],
+        ).fetchall()
+        if first is not None:
+            self.write_days(con, source, first, last)
+
     def write_load_log(
         self, con: duckdb.DuckDBPyConnection, source: Source, first: date, last: date
     ) -> None:

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from ingest import loader
-from ingest.contract import ORDERS, SOURCES, Source
+from ingest.contract import CRM, ORDERS, SOURCES, Source
 from ingest.log_tables import LOG_TABLES
 from ingest.parquet_raw import ParquetRawStore, _DayTable
 from ingest.reading import DeliveryError
@@ -172,6 +172,27 @@ def test_a_failed_day_keeps_the_days_committed_before_it(tmp_path, messy_landing
     with duckdb.connect() as con:
         [(rows,)] = con.execute(f"select count(*) from '{folder}/*.parquet'").fetchall()
     assert rows == 1
+
+
+def test_rewrite_carries_an_erasure_to_every_day_folder(tmp_path, messy_landing):
+    store, warehouse = ParquetRawStore(tmp_path / "parquet"), tmp_path / "w.duckdb"
+    _load(warehouse, messy_landing, store, (CRM,))
+    with duckdb.connect(str(warehouse)) as con:
+        [(erased,)] = con.execute(
+            "select customer_id from raw.crm__customers group by all having count(*) > 1 "
+            "order by all limit 1"
+        ).fetchall()
+        for table in ("raw.crm__customers", "raw.crm__contacts"):
+            con.execute(f"delete from {table} where customer_id = ?", [erased])
+        con.execute("delete from raw._quarantine where source = 'crm'")
+        store.rewrite(con, CRM)
+        for table in _tables((CRM,)):
+            columns = _columns(con, table, set())
+            assert _differences(con, table, _parquet(store, table), columns) == 0, table
+    customers = _parquet(store, "raw.crm__customers")
+    with duckdb.connect() as con:
+        assert con.execute(f"from {customers} where customer_id = ?", [erased]).fetchall() == []
+    assert not list(store.table_folder("raw._quarantine").rglob("*.parquet"))
 
 
 def _of_day(snapshot: dict[str, tuple[int, int]], day) -> dict[str, tuple[int, int]]:
