@@ -6,15 +6,16 @@ once a batch of days is validated and written to DuckDB, this store writes the s
 each raw table to Parquet, then DuckDB commits::
 
     <root>/raw/<source>__<entity>/_partition_date=YYYY-MM-DD/data_0.parquet
-    <root>/raw/_quarantine/source=<source>/_partition_date=YYYY-MM-DD/data_0.parquet
-    <root>/raw/_loads/source=<source>/partition_date=YYYY-MM-DD/data_0.parquet
-    <root>/raw/_files/source=<source>/partition_date=YYYY-MM-DD/data_0.parquet
+    <root>/raw/_quarantine/_partition_date=YYYY-MM-DD/data_0.parquet
+    <root>/raw/_loads/partition_date=YYYY-MM-DD/data_0.parquet
+    <root>/raw/_files/partition_date=YYYY-MM-DD/data_0.parquet
 
 Spark reads each table folder as a table partitioned by the folder names. A day is written to a
 hidden folder (Spark skips names starting with ``.``) and renamed over its day folder, so a
 re-load replaces the day, a day without rows any more loses its folder, and a crash leaves
-every other day folder as it was. The loader's log tables hold every source, so they are
-partitioned by source too: a source's load replaces only its own days.
+every other day folder as it was. A day folder of the loader's log tables holds every
+source's rows of the day, as DuckDB holds them (writers take turns on the DuckDB file, so a
+source's load writes the other sources' committed rows of its days again, unchanged).
 """
 
 from __future__ import annotations
@@ -38,21 +39,18 @@ LOG_DAY_COLUMN = "partition_date"
 
 @dataclass(frozen=True)
 class _DayTable:
-    """One DuckDB table written as day folders under ``folder``: the rows of ``source`` (a log
-    table, whose folder is ``source=<name>``) or, for a raw table, every row."""
+    """One DuckDB table written as day folders under ``folder``."""
 
     table: str
     folder: Path
     day_column: str
-    source: str | None = None
 
     def rows(self, first: date, last: date) -> str:
-        """The query of the rows of days ``first``..``last``, without the folder columns."""
-        excluded = "" if self.source is None else " exclude (source)"
-        where = f"{self.day_column} between date '{first}' and date '{last}'"
-        if self.source is not None:
-            where += f" and source = '{self.source}'"
-        return f"select *{excluded} from {self.table} where {where}"
+        """The query of the rows of days ``first``..``last``."""
+        return (
+            f"select * from {self.table} "
+            f"where {self.day_column} between date '{first}' and date '{last}'"
+        )
 
 
 @dataclass(frozen=True)
@@ -66,9 +64,8 @@ class ParquetRawStore:
         schema, name = table.split(".")
         return self.root / schema / name
 
-    def _log_table(self, table: str, day_column: str, source: Source) -> _DayTable:
-        folder = self.table_folder(table) / f"source={source.name}"
-        return _DayTable(table, folder, day_column, source.name)
+    def _day_table(self, table: str, day_column: str = RAW_DAY_COLUMN) -> _DayTable:
+        return _DayTable(table, self.table_folder(table), day_column)
 
     def write_days(
         self, con: duckdb.DuckDBPyConnection, source: Source, first: date, last: date
@@ -76,16 +73,13 @@ class ParquetRawStore:
         """Replace the day folders ``first``..``last`` of ``source``'s raw tables, quarantine
         and load log with the rows ``con`` holds for them (inside the loader's transaction, so
         a failed write rolls the DuckDB days back too)."""
-        raw = [
-            _DayTable(table, self.table_folder(table), RAW_DAY_COLUMN)
-            for table in (source.raw_table(entity) for entity in source.entities)
+        tables = [self._day_table(source.raw_table(entity)) for entity in source.entities]
+        tables += [
+            self._day_table(QUARANTINE.name),
+            self._day_table(LOADS.name, LOG_DAY_COLUMN),
+            self._day_table(FILES.name, LOG_DAY_COLUMN),
         ]
-        logs = [
-            self._log_table(QUARANTINE.name, RAW_DAY_COLUMN, source),
-            self._log_table(LOADS.name, LOG_DAY_COLUMN, source),
-            self._log_table(FILES.name, LOG_DAY_COLUMN, source),
-        ]
-        _replace_days(con, raw + logs, first, last)
+        _replace_days(con, tables, first, last)
 
     def rewrite(self, con: duckdb.DuckDBPyConnection, source: Source) -> None:
         """Write every day ``source`` has loaded again from ``con``'s tables, after rows were
@@ -99,12 +93,10 @@ class ParquetRawStore:
         if first is not None:
             self.write_days(con, source, first, last)
 
-    def write_load_log(
-        self, con: duckdb.DuckDBPyConnection, source: Source, first: date, last: date
-    ) -> None:
-        """Replace the day folders of ``source``'s ``raw._loads`` rows (the loader updates them
-        once the whole range is loaded: rows without their parent)."""
-        _replace_days(con, [self._log_table(LOADS.name, LOG_DAY_COLUMN, source)], first, last)
+    def write_load_log(self, con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
+        """Replace the day folders of ``raw._loads`` (the loader updates its rows once the
+        whole range is loaded: rows without their parent)."""
+        _replace_days(con, [self._day_table(LOADS.name, LOG_DAY_COLUMN)], first, last)
 
 
 def _replace_days(
