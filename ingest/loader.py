@@ -935,7 +935,7 @@ def load_source(
             stage.drop()
     _count_rows_without_parent(con, source, report)
     if store is not None:
-        store.write_load_log(con, start, end)
+        store.write_load_log(con, source)
     _warn_case_variants(con, source, report)
     for load in report.loads:
         for kind, columns in (("extra", load.extra_columns), ("missing", load.missing_columns)):

@@ -6,16 +6,15 @@ once a batch of days is validated and written to DuckDB, this store writes the s
 each raw table to Parquet, then DuckDB commits::
 
     <root>/raw/<source>__<entity>/_partition_date=YYYY-MM-DD/data_0.parquet
-    <root>/raw/_quarantine/_partition_date=YYYY-MM-DD/data_0.parquet
-    <root>/raw/_loads/partition_date=YYYY-MM-DD/data_0.parquet
-    <root>/raw/_files/partition_date=YYYY-MM-DD/data_0.parquet
+    <root>/raw/_quarantine/source=<source>/_partition_date=YYYY-MM-DD/data_0.parquet
+    <root>/raw/_loads/source=<source>/data_0.parquet
+    <root>/raw/_files/source=<source>/data_0.parquet
 
 Spark reads each table folder as a table partitioned by the folder names. A day is written to a
 hidden folder (Spark skips names starting with ``.``) and renamed over its day folder, so a
 re-load replaces the day, a day without rows any more loses its folder, and a crash leaves
-every other day folder as it was. A day folder of the loader's log tables holds every
-source's rows of the day, as DuckDB holds them (writers take turns on the DuckDB file, so a
-source's load writes the other sources' committed rows of its days again, unchanged).
+every other day folder as it was. The loader's log is small (a row per entity and day, a row
+per file): each source's is one file, written whole from DuckDB's and renamed over the last.
 """
 
 from __future__ import annotations
@@ -25,32 +24,76 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
 from ingest.contract import Source
 from ingest.log_tables import FILES, LOADS, QUARANTINE
 
-RAW_DAY_COLUMN = "_partition_date"
-"""The delivery day of a raw or quarantined row: its folder name, not a column of its files."""
-LOG_DAY_COLUMN = "partition_date"
-"""The delivery day of a row of the loader's log (``raw._loads``, ``raw._files``)."""
+DAY_COLUMN = "_partition_date"
+"""The delivery day of a raw or quarantined row: its folder's name, not a column of its files."""
+PARQUET_FILE = "data_0.parquet"
+"""The name DuckDB gives the one file of a partition folder, and so of a source's log."""
+
+
+class _Part(Protocol):
+    """What one statement writes and the renames that put it in place."""
+
+    home: Path
+    """The folder whose entries are replaced: the part is written to a hidden folder in it."""
+
+    def write(self, con: duckdb.DuckDBPyConnection, incoming: Path) -> None: ...
+
+    def moves(self, incoming: Path) -> list[tuple[Path, Path]]: ...
 
 
 @dataclass(frozen=True)
-class _DayTable:
-    """One DuckDB table written as day folders under ``folder``."""
+class _Days:
+    """The days ``first``..``last`` of a raw table (or of one source's quarantine), a folder
+    each."""
 
     table: str
-    folder: Path
-    day_column: str
+    home: Path
+    first: date
+    last: date
+    source: str | None = None
+    """The source of the rows, when the table holds every source's (the quarantine)."""
 
-    def rows(self, first: date, last: date) -> str:
-        """The query of the rows of days ``first``..``last``."""
-        return (
-            f"select * from {self.table} "
-            f"where {self.day_column} between date '{first}' and date '{last}'"
+    def write(self, con: duckdb.DuckDBPyConnection, incoming: Path) -> None:
+        where = f"{DAY_COLUMN} between date '{self.first}' and date '{self.last}'"
+        if self.source is not None:
+            where += f" and source = '{self.source}'"
+        excluded = "" if self.source is None else " exclude (source)"
+        con.execute(
+            f"copy (select *{excluded} from {self.table} where {where}) to '{incoming}' "
+            f"(format parquet, partition_by ({DAY_COLUMN}))"
         )
+
+    def moves(self, incoming: Path) -> list[tuple[Path, Path]]:
+        days = (self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1))
+        names = [f"{DAY_COLUMN}={day}" for day in days]
+        return [(incoming / name, self.home / name) for name in names]
+
+
+@dataclass(frozen=True)
+class _SourceLog:
+    """One source's rows of a log table, as one file in the folder ``source=<name>``."""
+
+    table: str
+    home: Path
+    source: str
+
+    def write(self, con: duckdb.DuckDBPyConnection, incoming: Path) -> None:
+        incoming.mkdir()
+        con.execute(
+            f"copy (select * exclude (source) from {self.table} where source = ?) "
+            f"to '{incoming / PARQUET_FILE}' (format parquet)",
+            [self.source],
+        )
+
+    def moves(self, incoming: Path) -> list[tuple[Path, Path]]:
+        return [(incoming, self.home / f"source={self.source}")]
 
 
 @dataclass(frozen=True)
@@ -64,69 +107,65 @@ class ParquetRawStore:
         schema, name = table.split(".")
         return self.root / schema / name
 
-    def _day_table(self, table: str, day_column: str = RAW_DAY_COLUMN) -> _DayTable:
-        return _DayTable(table, self.table_folder(table), day_column)
+    def _log(self, table: str, source: Source) -> _SourceLog:
+        return _SourceLog(table, self.table_folder(table), source.name)
 
     def write_days(
         self, con: duckdb.DuckDBPyConnection, source: Source, first: date, last: date
     ) -> None:
-        """Replace the day folders ``first``..``last`` of ``source``'s raw tables, quarantine
-        and load log with the rows ``con`` holds for them (inside the loader's transaction, so
-        a failed write rolls the DuckDB days back too)."""
-        tables = [self._day_table(source.raw_table(entity)) for entity in source.entities]
-        tables += [
-            self._day_table(QUARANTINE.name),
-            self._day_table(LOADS.name, LOG_DAY_COLUMN),
-            self._day_table(FILES.name, LOG_DAY_COLUMN),
+        """Replace the day folders ``first``..``last`` of ``source``'s raw tables and
+        quarantine, and its load log, with the rows ``con`` holds (inside the loader's
+        transaction, so a failed write rolls the DuckDB days back too)."""
+        tables = [source.raw_table(entity) for entity in source.entities]
+        quarantine = self.table_folder(QUARANTINE.name) / f"source={source.name}"
+        parts: list[_Part] = [
+            *(_Days(table, self.table_folder(table), first, last) for table in tables),
+            _Days(QUARANTINE.name, quarantine, first, last, source.name),
+            self._log(LOADS.name, source),
+            self._log(FILES.name, source),
         ]
-        _replace_days(con, tables, first, last)
+        _replace(con, parts)
 
     def rewrite(self, con: duckdb.DuckDBPyConnection, source: Source) -> None:
         """Write every day ``source`` has loaded again from ``con``'s tables, after rows were
         changed there in place: an erasure deletes a customer's rows from the raw CRM tables
         and the quarantine, and must reach the Parquet copy too."""
         [(first, last)] = con.execute(
-            f"select min({LOG_DAY_COLUMN}), max({LOG_DAY_COLUMN}) from {LOADS.name} "
-            "where source = ?",
+            f"select min(partition_date), max(partition_date) from {LOADS.name} where source = ?",
             [source.name],
         ).fetchall()
         if first is not None:
             self.write_days(con, source, first, last)
 
-    def write_load_log(self, con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
-        """Replace the day folders of ``raw._loads`` (the loader updates its rows once the
+    def write_load_log(self, con: duckdb.DuckDBPyConnection, source: Source) -> None:
+        """Replace ``source``'s ``raw._loads`` file (the loader updates its rows once the
         whole range is loaded: rows without their parent)."""
-        _replace_days(con, [self._day_table(LOADS.name, LOG_DAY_COLUMN)], first, last)
+        _replace(con, [self._log(LOADS.name, source)])
 
 
-def _replace_days(
-    con: duckdb.DuckDBPyConnection, tables: list[_DayTable], first: date, last: date
-) -> None:
-    """Write the rows of days ``first``..``last`` of every table as day folders beside the old
-    ones, then rename each over its day (a day without rows loses its folder). Every table is
-    written before any day is replaced: a write that fails leaves every day folder as it was."""
-    incoming = {table: table.folder / f".incoming-{uuid.uuid4().hex}" for table in tables}
+def _replace(con: duckdb.DuckDBPyConnection, parts: list[_Part]) -> None:
+    """Write every part to a hidden folder beside what it replaces, then rename each of its
+    folders over its place (a day without rows loses its folder). Every part is written before
+    anything is replaced: a write that fails leaves every folder as it was."""
+    incoming = {}
     try:
-        for table, folder in incoming.items():
-            table.folder.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"copy ({table.rows(first, last)}) to '{folder}' "
-                f"(format parquet, partition_by ({table.day_column}))"
-            )
-        for table, folder in incoming.items():
-            for offset in range((last - first).days + 1):
-                name = f"{table.day_column}={first + timedelta(days=offset)}"
-                _swap(folder / name, table.folder / name)
+        for part in parts:
+            part.home.mkdir(parents=True, exist_ok=True)
+            incoming[part] = part.home / f".incoming-{uuid.uuid4().hex}"
+            part.write(con, incoming[part])
+        for part, folder in incoming.items():
+            for written, place in part.moves(folder):
+                _swap(written, place)
     finally:
         for folder in incoming.values():
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _swap(written: Path, day: Path) -> None:
-    """Put ``written`` (or nothing, when it does not exist) in the place of ``day``."""
-    replaced = day.with_name(f".replaced-{uuid.uuid4().hex}")
-    if day.exists():
-        day.rename(replaced)
+def _swap(written: Path, place: Path) -> None:
+    """Put ``written`` (or nothing, when it does not exist) in the place of ``place``."""
+    replaced = place.with_name(f".replaced-{uuid.uuid4().hex}")
+    if place.exists():
+        place.rename(replaced)
     if written.exists():
-        written.rename(day)
+        written.rename(place)
     shutil.rmtree(replaced, ignore_errors=True)

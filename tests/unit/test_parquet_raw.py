@@ -13,7 +13,7 @@ import pytest
 from ingest import loader
 from ingest.contract import CRM, ORDERS, SOURCES, Source
 from ingest.log_tables import LOG_TABLES
-from ingest.parquet_raw import ParquetRawStore, _DayTable
+from ingest.parquet_raw import ParquetRawStore, _SourceLog
 from ingest.reading import DeliveryError
 from tests.support.messy_landing import END, START, build_messy_landing
 
@@ -115,7 +115,8 @@ def test_reloading_a_day_replaces_its_folders_only(tmp_path, messy_landing):
     _load(warehouse, landing, store, (ORDERS,), END, END)
     after = _snapshot(store.root)
     changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
-    assert changed and all(f"date={END}" in path for path in changed)
+    logs = {f"raw/{log}/source=orders/data_0.parquet" for log in ("_loads", "_files")}
+    assert changed - logs and all(f"date={END}" in path for path in changed - logs)
     assert not [p for p in after if p.startswith("orders__order_lines") and f"={END}" in p]
     with duckdb.connect(str(warehouse)) as con:
         for table in _tables((ORDERS,)):
@@ -136,14 +137,14 @@ def test_a_failed_write_leaves_every_day_folder_and_the_duckdb_days(
     before = _snapshot(store.root)
     with duckdb.connect(str(warehouse)) as con:
         loaded_at = con.execute("select max(_loaded_at) from raw.orders__orders").fetchall()
-    rows = _DayTable.rows
+    write = _SourceLog.write
 
-    def failing_on_the_last_table(table: _DayTable, first, last) -> str:
-        if table.table == "raw._files":
-            return "select no_such_column from raw._files"
-        return rows(table, first, last)
+    def failing_on_the_last_table(log: _SourceLog, con, incoming: Path) -> None:
+        if log.table == "raw._files":
+            con.execute("select no_such_column from raw._files")
+        write(log, con, incoming)
 
-    monkeypatch.setattr(_DayTable, "rows", failing_on_the_last_table)
+    monkeypatch.setattr(_SourceLog, "write", failing_on_the_last_table)
     with pytest.raises(duckdb.BinderException):
         _load(warehouse, messy_landing, store, (ORDERS,))
     assert _snapshot(store.root) == before
