@@ -40,7 +40,7 @@ def main() -> None:
     # DuckDB build; the suppressions asset does not yet carry that to the Parquet copy (see
     # docs/scale_out.md), so the CRM days are written again from DuckDB here.
     if not (loaded.success and dg.materialize([suppressions], resources=needed).success):
-        raise SystemExit("raw_load: the ingestion assets failed on Spark settings")
+        raise SystemExit("raw_load: the ingestion assets or the consent ledger failed on Spark")
     with duckdb.connect(str(settings.warehouse)) as con:
         store.rewrite(con, source("crm"))
 
