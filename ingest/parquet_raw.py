@@ -61,13 +61,14 @@ class _Days:
     """The source of the rows, when the table holds every source's (the quarantine)."""
 
     def write(self, con: duckdb.DuckDBPyConnection, incoming: Path) -> None:
-        where = f"{DAY_COLUMN} between date '{self.first}' and date '{self.last}'"
+        where, excluded, values = f"{DAY_COLUMN} between ? and ?", "", [self.first, self.last]
         if self.source is not None:
-            where += f" and source = '{self.source}'"
-        excluded = "" if self.source is None else " exclude (source)"
+            where, excluded = f"{where} and source = ?", " exclude (source)"
+            values.append(self.source)
         con.execute(
             f"copy (select *{excluded} from {self.table} where {where}) to '{incoming}' "
-            f"(format parquet, partition_by ({DAY_COLUMN}))"
+            f"(format parquet, partition_by ({DAY_COLUMN}))",
+            values,
         )
 
     def moves(self, incoming: Path) -> list[tuple[Path, Path]]:
