@@ -41,6 +41,7 @@ import pyarrow as pa
 from ingest.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Entity, Source
 from ingest.landing import day_folder, describe_unrecognised, odd_source_entries
 from ingest.log_tables import FILES, LOADS, LOG_TABLES, QUARANTINE
+from ingest.parquet_raw import ParquetRawStore
 from ingest.reading import (
     DeliveryError,
     ExactReader,
@@ -693,6 +694,8 @@ class _LoadContext:
     originals: dict[tuple[str, str], tuple[str, date]]
     """(entity, sha256) -> (file, day) of every non-empty file loaded so far, for finding
     files re-delivered for another day."""
+    store: ParquetRawStore | None = None
+    """Where committed days are also written as Parquet (Spark), if anywhere."""
 
 
 def _delete_days(con: duckdb.DuckDBPyConnection, source: Source, start: date, end: date) -> None:
@@ -886,9 +889,11 @@ def load_source(
     load_id: str,
     progress: Callable[[date, int], None] | None = None,
     rules: DeliveryRules | None = None,
+    store: ParquetRawStore | None = None,
 ) -> SourceLoadReport:
     """Replace ``source``'s rows for the days ``start``..``end`` with what ``landing`` holds,
-    checking rows against the contract and ``rules`` (default: the default limits).
+    checking rows against the contract and ``rules`` (default: the default limits); with a
+    ``store`` (Spark), each committed day is also written to its Parquet day folders.
 
     ``progress`` is called after each day with the day and the rows read so far.
 
@@ -907,7 +912,7 @@ def load_source(
             f"{start.isoformat()}), so never read; rename or remove it and load again"
         )
     originals = _originals(con, source, start, end)
-    context = _LoadContext(load_id, loaded_at, now, rules, report, originals)
+    context = _LoadContext(load_id, loaded_at, now, rules, report, originals, store)
     stages = [_EntityStage(con, source, entity, context) for entity in source.entities]
     try:
         first_day, in_flight = start, 0
@@ -929,6 +934,8 @@ def load_source(
         for stage in stages:
             stage.drop()
     _count_rows_without_parent(con, source, report)
+    if store is not None:
+        store.write_load_log(con, source)
     _warn_case_variants(con, source, report)
     for load in report.loads:
         for kind, columns in (("extra", load.extra_columns), ("missing", load.missing_columns)):
@@ -965,6 +972,8 @@ def _write_days(
             for stage in stages:
                 stage.check_straight_keys(first, last)
             _record(con, source, loads, context.load_id, context.loaded_at)
+            if context.store is not None:
+                context.store.write_days(con, source, first, last)
             con.commit()
             break
         except _NotStraight as refused:

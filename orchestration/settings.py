@@ -53,6 +53,12 @@ class WeixiSettings(BaseSettings):
         description="where the warehouse is built: duckdb (one machine, the default) or spark "
         "(dbt's `spark` target; see docs/scale_out.md for what runs there yet)",
     )
+    spark_raw_root: Path | None = Field(
+        None,
+        description="on spark: where the loader also writes the raw tables as Parquet, one "
+        "folder per day (<root>/raw/<table>/_partition_date=YYYY-MM-DD/; a local or mounted "
+        "path; default: the folder `spark_raw` beside the warehouse)",
+    )
     timezone: str = Field("Asia/Shanghai", description="timezone of the nightly schedule")
     nightly_hour: int = Field(2, ge=0, le=23, description="hour the nightly run starts")
     nightly_minute: int = Field(0, ge=0, le=59, description="minute the nightly run starts")
@@ -255,6 +261,8 @@ class WeixiSettings(BaseSettings):
             self.serving_dir = self.warehouse.parent / "serving"
         if self.reports_dir is None:
             self.reports_dir = self.warehouse.parent / "reports"
+        if self.spark_raw_root is None:
+            self.spark_raw_root = self.warehouse.parent / "spark_raw"
         if self.erasure_requests_dir is None:
             self.erasure_requests_dir = self.landing / "_erasure_requests"
         # Where the data starts, so the UI shows no partitions before it as missing; a shop
@@ -278,6 +286,7 @@ class WeixiSettings(BaseSettings):
                 "quality_docs": self.quality_docs.resolve(),
                 "serving_dir": self.serving_dir.resolve(),
                 "reports_dir": self.reports_dir.resolve(),
+                "spark_raw_root": self.spark_raw_root.resolve(),
                 "alert_log": self.alert_log.resolve(),
                 "audiences_file": self.audiences_file.resolve(),
                 "exports_dir": self.exports_dir.resolve(),

@@ -8,9 +8,11 @@ import duckdb
 
 from ingest.contract import SOURCES, Source
 from ingest.loader import LOADED, DeliveryError, SourceLoadReport, load_source
+from ingest.parquet_raw import ParquetRawStore
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.partitions import daily_partitions, partition_dates
 from orchestration.defs.resources import WAREHOUSE_POOL, Landing, Warehouse
+from orchestration.settings import WeixiSettings, get_settings
 
 
 def preview(con: duckdb.DuckDBPyConnection, source: Source, day: date, limit: int = 5) -> str:
@@ -24,6 +26,12 @@ def preview(con: duckdb.DuckDBPyConnection, source: Source, day: date, limit: in
         [day],
     ).fetchall()
     return markdown_table(columns, [list(r) for r in rows]) if rows else "no rows"
+
+
+def raw_parquet_store(settings: WeixiSettings) -> ParquetRawStore | None:
+    """Where the loader also writes the raw tables as Parquet: on Spark only, so that the
+    default DuckDB loads write nothing more."""
+    return ParquetRawStore(settings.spark_raw_root) if settings.engine == "spark" else None
 
 
 def load_metadata(report: SourceLoadReport) -> dict[str, dg.MetadataValue | int | str]:
@@ -71,6 +79,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: Warehouse, landing: Landing
     ) -> dg.MaterializeResult:
         start, end = partition_dates(context)
+        store = raw_parquet_store(get_settings())
 
         def progress(day: date, rows_read: int) -> None:
             if start != end and (day == end or (day + timedelta(days=1)).day == 1):
@@ -79,7 +88,15 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         try:
             with warehouse.connect(memory_limit=landing.memory_limit) as con:
                 report = load_source(
-                    con, source, landing.path, start, end, context.run_id, progress, landing.rules()
+                    con,
+                    source,
+                    landing.path,
+                    start,
+                    end,
+                    context.run_id,
+                    progress,
+                    landing.rules(),
+                    store,
                 )
                 sample = preview(con, source, end)
         except DeliveryError as exc:
@@ -93,6 +110,8 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         )
         metadata = load_metadata(report)
         metadata[f"preview ({end}, no PII)"] = dg.MetadataValue.md(sample)
+        if store is not None:
+            metadata["parquet"] = dg.MetadataValue.path(str(store.root / "raw"))
         return dg.MaterializeResult(metadata=metadata)
 
     return ingest

@@ -5,7 +5,10 @@ Numbers (integers, decimals, doubles) compare as doubles within ``ABSOLUTE_TOLER
 value rounded differently (295.72 against 295.71 is a difference). Timestamps compare as UTC
 instants, dates and text as text, lists and structs by their values; nulls equal nulls.
 Columns of ``ENGINE_HASHES`` hold an engine's own ``hash()`` (fingerprints that the incremental
-models compare within one warehouse) and are left out: the two engines' hash functions differ."""
+models compare within one warehouse) and are left out: the two engines' hash functions differ.
+So are the columns of ``LOAD_RUN_COLUMNS``, which name the run that loaded a raw row and when:
+Spark reads the raw tables the loader wrote in a load of its own (on Spark settings), from the
+same landing folder as the DuckDB build's."""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ import pyarrow.compute as pc
 ABSOLUTE_TOLERANCE = 1e-6
 RELATIVE_TOLERANCE = 1e-9
 ENGINE_HASHES = frozenset({"fingerprint"})
+LOAD_RUN_COLUMNS = frozenset({"_load_id", "_loaded_at", "load_id", "loaded_at"})
+LEFT_OUT = ENGINE_HASHES | LOAD_RUN_COLUMNS
 _SORT_DECIMALS = 4
 """Numbers are rounded this far only to put both sides' rows in the same order."""
 
@@ -46,7 +51,7 @@ def comparable(table: pa.Table) -> pd.DataFrame:
     text (nested values as JSON)."""
     columns = {}
     for name in sorted(table.column_names, key=str.lower):
-        if name.lower() not in ENGINE_HASHES:
+        if name.lower() not in LEFT_OUT:
             columns[name.lower()] = _comparable_column(table.column(name))
     return pd.DataFrame(columns)
 

@@ -1,5 +1,6 @@
 """The DuckDB side of the lane: the test suite's small warehouse built by the `weixi` command,
-and the tables dbt reads as sources exported to Parquet for Spark."""
+the raw tables written by the loader itself on Spark settings (its Parquet day folders), and
+the other tables dbt reads as sources exported to Parquet for Spark."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ DEMO_END = "2025-06-30"
 DEMO_SEED = 7
 PARTITION_COLUMN = "_partition_date"
 """The delivery day of a raw row: raw tables are written as one Parquet folder per day."""
+RAW_SCHEMA = "raw"
+"""The schema of the tables the loader writes (its Parquet store holds them on Spark)."""
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,43 @@ def build_duckdb_warehouse(weixi: Path, scratch: Path) -> Path:
     for arguments in (generate, ["run"]):
         subprocess.run([str(weixi), *arguments], env=environment, check=True)
     return Path(environment["WEIXI_WAREHOUSE"])
+
+
+def raw_environment(scratch: Path) -> dict[str, str]:
+    """The environment of the loader's run on Spark settings: the lane's landing folder, a
+    DuckDB file of its own under ``scratch/raw_load`` and the Parquet root
+    ``scratch/spark_raw``."""
+    return {
+        **shop_environment(scratch / "raw_load"),
+        "WEIXI_ENGINE": "spark",
+        "WEIXI_LANDING": str(scratch / "landing"),
+        "WEIXI_SPARK_RAW_ROOT": str(scratch / "spark_raw"),
+    }
+
+
+def load_raw_parquet(weixi: Path, scratch: Path) -> Path:
+    """Run the ingestion assets on Spark settings over the lane's landing folder
+    (``raw_load.py``, by the Python beside ``weixi``); the Parquet root they wrote."""
+    environment = raw_environment(scratch)
+    module = ["-m", "tests.spark_lane.raw_load"]
+    subprocess.run([str(weixi.parent / "python"), *module], env=environment, cwd=REPO, check=True)
+    return Path(environment["WEIXI_SPARK_RAW_ROOT"])
+
+
+def raw_sources(
+    root: Path, sources: Iterable[tuple[str, str]]
+) -> tuple[list[SourceTable], list[tuple[str, str]]]:
+    """The ``raw`` sources the loader wrote under ``root`` (their day folders, read by Spark as
+    partitions), and the other sources: the rest of the pipeline's outputs, and any raw table
+    without a row (no folder holds its columns), which are exported from the DuckDB build."""
+    written, others = [], []
+    for schema, name in sorted(set(sources)):
+        folder = root / schema / name
+        if schema == RAW_SCHEMA and any(folder.rglob("*.parquet")):
+            written.append(SourceTable(schema, name, folder, partitioned=True))
+        else:
+            others.append((schema, name))
+    return written, others
 
 
 def export_sources(

@@ -1,5 +1,6 @@
 """`make test-spark`: build the test warehouse with DuckDB, then the same dbt project on local
-Spark from the same sources, and compare every model.
+Spark from the same sources (the raw tables as the loader writes them on Spark, the others
+exported from the DuckDB build), and compare every model and raw table.
 
     .venv-spark/bin/python -m tests.spark_lane.lane --scratch data/spark_lane
 
@@ -23,7 +24,13 @@ from pyspark.sql import SparkSession
 
 from tests.spark_lane import spark_build
 from tests.spark_lane.compare import ModelComparison, compare_tables, render
-from tests.spark_lane.duckdb_build import build_duckdb_warehouse, export_sources
+from tests.spark_lane.duckdb_build import (
+    SourceTable,
+    build_duckdb_warehouse,
+    export_sources,
+    load_raw_parquet,
+    raw_sources,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,28 +56,32 @@ def main(argv: list[str] | None = None) -> int:
     timings = Timings()
     began = time.monotonic()
     warehouse = scratch / "warehouse.duckdb"
+    weixi = arguments.weixi.resolve()
     if not (arguments.reuse_duckdb and warehouse.exists()):
         _remove(scratch, "landing", "warehouse.duckdb", "models", "dagster_home", "exports")
         with timings.step("DuckDB build (weixi generate + weixi run)"):
-            build_duckdb_warehouse(arguments.weixi.resolve(), scratch)
+            build_duckdb_warehouse(weixi, scratch)
     with timings.step("dbt parse (spark target)"):
         manifest, sources = spark_build.parse_sources(scratch)
-    _remove(scratch, "parquet", "spark_warehouse")
-    with timings.step("export sources to Parquet"):
-        exported, missing = export_sources(warehouse, sources, scratch / "parquet")
+    _remove(scratch, "parquet", "spark_warehouse", "spark_raw", "raw_load")
+    with timings.step("loader on Spark settings (raw tables as Parquet day folders)"):
+        raw, others = raw_sources(load_raw_parquet(weixi, scratch), sources)
+    with timings.step("export the other sources to Parquet"):
+        exported, missing = export_sources(warehouse, others, scratch / "parquet")
     with timings.step("SparkSession start"):
         spark = spark_build.start_session(scratch)
     try:
         with timings.step("register sources in Spark"):
-            spark_build.register_sources(spark, exported)
+            spark_build.register_sources(spark, raw + exported)
         with timings.step("dbt build on Spark"):
             results = spark_build.build(scratch, arguments.unit_tests)
         with timings.step("compare with DuckDB"):
             comparisons = compare_models(spark, warehouse, manifest, results)
+            raw_matches = compare_raw_tables(spark, warehouse, raw)
     finally:
         spark.stop()
     timings["total"] = time.monotonic() - began
-    report, passed = _report(comparisons, results, missing, len(exported), timings)
+    report, passed = _report(comparisons, results, missing, raw_matches, len(exported), timings)
     print(report)
     (scratch / "lane_report.md").write_text(report + "\n")
     return 0 if passed else 1
@@ -138,6 +149,21 @@ def compare_models(
     return comparisons
 
 
+def compare_raw_tables(
+    spark: SparkSession, warehouse: Path, raw: list[SourceTable]
+) -> dict[str, str]:
+    """Each raw table the loader wrote as Parquet, as Spark reads it, compared with the DuckDB
+    build's (a load of the same landing folder: the same rows, but for the load run)."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return {
+            table.qualified: compare_tables(
+                _duckdb_table(connection, table.schema, table.name),
+                spark.table(table.qualified).toArrow(),
+            )
+            for table in raw
+        }
+
+
 def _failed_ancestors(manifest: Any, unique_id: str, status: dict[str, str]) -> list[str]:
     """The models upstream of ``unique_id`` that failed on Spark, so a skipped model names
     what it waits for."""
@@ -165,6 +191,7 @@ def _report(
     comparisons: list[ModelComparison],
     results: list[Any],
     missing: list[str],
+    raw_matches: dict[str, str],
     sources: int,
     timings: Timings,
 ) -> tuple[str, bool]:
@@ -177,13 +204,17 @@ def _report(
         if str(r.status) != "skipped"
     ]
     built = sum(c.spark_status == "success" for c in comparisons)
+    differ = [f"{table} {verdict}" for table, verdict in raw_matches.items() if verdict != "yes"]
     matched = sum(c.ok for c in comparisons)
     summary = (
         f"models: {len(comparisons)}, built on Spark {built}, failed "
         f"{sum(c.spark_status == 'error' for c in comparisons)}, skipped "
         f"{sum(c.spark_status == 'skipped' for c in comparisons)}, matching DuckDB {matched}; "
         f"{_test_counts(results, 'test', 'data tests')}; "
-        f"{_test_counts(results, 'unit_test', 'unit tests')}; sources exported: {sources}"
+        f"{_test_counts(results, 'unit_test', 'unit tests')}; raw tables from the loader's "
+        f"Parquet: {len(raw_matches)}, matching the DuckDB build's {len(raw_matches) - len(differ)}"
+        + (f" (not: {'; '.join(differ)})" if differ else "")
+        + f"; other sources exported: {sources}"
         + (f", missing from the DuckDB build: {', '.join(missing)}" if missing else "")
     )
     sections = [
@@ -194,7 +225,7 @@ def _report(
         "## Time per step (seconds)\n"
         + "\n".join(f"- {name}: {seconds:,.1f}" for name, seconds in timings.items()),
     ]
-    passed = not missing and not failures and matched == len(comparisons)
+    passed = not missing and not failures and not differ and matched == len(comparisons)
     return "\n\n".join(sections), passed
 
 

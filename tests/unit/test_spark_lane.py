@@ -86,6 +86,14 @@ def test_the_table_marks_what_did_not_build():
     assert built.ok and not failed.ok
 
 
+def test_the_load_run_of_a_raw_row_is_left_out_of_the_comparison():
+    duckdb_side = pa.table({"_row_number": [2], "_load_id": ["run-a"], "loaded_at": ["10:00"]})
+    spark_side = pa.table({"_row_number": [2], "_load_id": ["run-b"], "loaded_at": ["10:01"]})
+    assert compare_tables(duckdb_side, spark_side) == "yes"
+    other_row = pa.table({"_row_number": [3], "_load_id": ["run-a"], "loaded_at": ["10:00"]})
+    assert compare_tables(duckdb_side, other_row).startswith("no")
+
+
 def test_engine_hashes_are_left_out_of_the_comparison():
     duckdb_side = pa.table({"day": ["2026-01-01"], "fingerprint": pa.array([1], pa.int64())})
     spark_side = pa.table({"day": ["2026-01-01"], "fingerprint": pa.array([2], pa.int64())})
