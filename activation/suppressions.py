@@ -9,8 +9,9 @@ true" again changes the latest CRM row, but not the ledger, and the marts read b
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -267,15 +268,23 @@ def new_suppressions(candidates: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataF
     return fresh.sort_values(_KEY, ignore_index=True)
 
 
+OnScrubbed = Callable[[duckdb.DuckDBPyConnection, list[date]], None]
+"""Called by ``update_ledger`` inside its transaction with the days of the raw rows it
+deleted or changed."""
+
+
 def update_ledger(
     con: duckdb.DuckDBPyConnection,
     requests_folder: Path,
     now: datetime,
     tolerance: timedelta = timedelta(0),
+    on_scrubbed: OnScrubbed | None = None,
 ) -> LedgerUpdate:
     """Append to ``governance.suppressions`` what the raw CRM rows and the erasure requests
     say that the ledger does not hold yet, then delete erased customers' rows from the raw CRM
-    tables, in one transaction. Re-running changes nothing."""
+    tables, in one transaction. ``on_scrubbed`` is called within it with the delivery days of
+    the rows deleted or changed (on Spark: to write those days of the Parquet copy again, so
+    that a failed write rolls the deletion back). Re-running changes nothing."""
     requests, files = read_erasure_requests(requests_folder, now, tolerance)
     ensure_ledger(con)
     con.execute("begin")
@@ -288,7 +297,10 @@ def update_ledger(
             con.register("_fresh", fresh)
             con.execute(f"insert into {LEDGER} select * from _fresh")
             con.unregister("_fresh")
+        days = scrubbed_days(con)
         scrubbed = scrub_erased(con)
+        if on_scrubbed is not None and days:
+            on_scrubbed(con, days)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -298,6 +310,37 @@ def update_ledger(
         f"select count(distinct customer_id) from {LEDGER} where reason = '{ERASURE}'"
     ).fetchone()[0]
     return LedgerUpdate(fresh, totals, erased, scrubbed, files)
+
+
+_QUARANTINED_ERASED = """list_has_any(
+    if(
+        json_valid(record),
+        [trim(json_extract_string(if(json_valid(record), record, '{{}}'), '$.customer_id'))],
+        list_transform(string_split(record, ','), lambda f: trim(f))
+    ),
+    (select coalesce(list(customer_id), []::varchar[]) from ({erased}))
+)"""
+"""A quarantined CRM row of an erased customer (``erased``: a query of their ids): the row as
+delivered, names and e-mails included, is a JSON object once read, the raw CSV line when it
+could not be split into the right fields."""
+
+
+def scrubbed_days(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """The delivery days of the raw CRM rows ``scrub_erased`` would delete or change."""
+    erased = f"select customer_id from {LEDGER} where reason = '{ERASURE}'"
+    return [
+        day
+        for (day,) in con.execute(
+            f"""select _partition_date from raw.crm__customers
+            where trim(customer_id) in ({erased}) or trim(referred_by) in ({erased})
+            union
+            select _partition_date from raw.crm__contacts where trim(customer_id) in ({erased})
+            union
+            select _partition_date from raw._quarantine
+            where source = 'crm' and {_QUARANTINED_ERASED.format(erased=erased)}
+            order by 1"""
+        ).fetchall()
+    ]
 
 
 def scrub_erased(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -314,19 +357,8 @@ def scrub_erased(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     deleted["raw.crm__customers.referred_by"] = con.execute(
         f"update raw.crm__customers set referred_by = null where trim(referred_by) in ({erased})"
     ).fetchone()[0]
-    # A quarantined CRM row keeps the row as delivered, names and e-mails included: a JSON
-    # object once read, the raw CSV line when it could not be split into the right fields.
     deleted["raw._quarantine"] = con.execute(
-        f"""delete from raw._quarantine
-        where source = 'crm' and list_has_any(
-            if(
-                json_valid(record),
-                [trim(json_extract_string(
-                    if(json_valid(record), record, '{{}}'), '$.customer_id'
-                ))],
-                list_transform(string_split(record, ','), lambda f: trim(f))
-            ),
-            (select coalesce(list(customer_id), []::varchar[]) from ({erased}))
-        )"""
+        "delete from raw._quarantine where source = 'crm' and "
+        + _QUARANTINED_ERASED.format(erased=erased)
     ).fetchone()[0]
     return deleted

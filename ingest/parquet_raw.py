@@ -127,16 +127,13 @@ class ParquetRawStore:
         ]
         _replace(con, parts)
 
-    def rewrite(self, con: duckdb.DuckDBPyConnection, source: Source) -> None:
-        """Write every day ``source`` has loaded again from ``con``'s tables, after rows were
-        changed there in place: an erasure deletes a customer's rows from the raw CRM tables
-        and the quarantine, and must reach the Parquet copy too."""
-        [(first, last)] = con.execute(
-            f"select min(partition_date), max(partition_date) from {LOADS.name} where source = ?",
-            [source.name],
-        ).fetchall()
-        if first is not None:
-            self.write_days(con, source, first, last)
+    def write_each_day(
+        self, con: duckdb.DuckDBPyConnection, source: Source, days: list[date]
+    ) -> None:
+        """``write_days`` for each of ``days`` alone (rows changed in place on scattered days,
+        as an erasure deletes a customer's rows)."""
+        for day in days:
+            self.write_days(con, source, day, day)
 
     def write_load_log(self, con: duckdb.DuckDBPyConnection, source: Source) -> None:
         """Replace ``source``'s ``raw._loads`` file (the loader updates its rows once the

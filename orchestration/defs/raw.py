@@ -8,11 +8,9 @@ import duckdb
 
 from ingest.contract import SOURCES, Source
 from ingest.loader import LOADED, DeliveryError, SourceLoadReport, load_source
-from ingest.parquet_raw import ParquetRawStore
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.partitions import daily_partitions, partition_dates
 from orchestration.defs.resources import WAREHOUSE_POOL, Landing, Warehouse
-from orchestration.settings import WeixiSettings, get_settings
 
 
 def preview(con: duckdb.DuckDBPyConnection, source: Source, day: date, limit: int = 5) -> str:
@@ -26,12 +24,6 @@ def preview(con: duckdb.DuckDBPyConnection, source: Source, day: date, limit: in
         [day],
     ).fetchall()
     return markdown_table(columns, [list(r) for r in rows]) if rows else "no rows"
-
-
-def raw_parquet_store(settings: WeixiSettings) -> ParquetRawStore | None:
-    """Where the loader also writes the raw tables as Parquet: on Spark only, so that the
-    default DuckDB loads write nothing more."""
-    return ParquetRawStore(settings.spark_raw_root) if settings.engine == "spark" else None
 
 
 def load_metadata(report: SourceLoadReport) -> dict[str, dg.MetadataValue | int | str]:
@@ -79,7 +71,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: Warehouse, landing: Landing
     ) -> dg.MaterializeResult:
         start, end = partition_dates(context)
-        store = raw_parquet_store(get_settings())
+        store = landing.parquet_store()
 
         def progress(day: date, rows_read: int) -> None:
             if start != end and (day == end or (day + timedelta(days=1)).day == 1):

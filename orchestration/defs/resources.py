@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import PrivateAttr
 
+from ingest.parquet_raw import ParquetRawStore
 from ingest.row_rules import DeliveryRules
 from ml import registry
 from ml.churn import MODEL_NAME as CHURN_MODEL
@@ -234,10 +235,19 @@ class Landing(dg.ConfigurableResource):
     memory_limit: str | None = None
     """DuckDB's memory limit while loading (see ``Warehouse.connect``); None keeps the
     warehouse's."""
+    parquet_raw_root: str | None = None
+    """On Spark: where the loader also writes the raw tables as Parquet day folders (see
+    ``ingest.parquet_raw``); None (DuckDB) writes nothing more."""
 
     @property
     def path(self) -> Path:
         return Path(self.root)
+
+    def parquet_store(self) -> ParquetRawStore | None:
+        """The Parquet copy of the raw tables the loader and the erasures keep, if any."""
+        return (
+            None if self.parquet_raw_root is None else ParquetRawStore(Path(self.parquet_raw_root))
+        )
 
     def rules(self) -> DeliveryRules:
         return DeliveryRules(
@@ -335,6 +345,7 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
             future_tolerance_hours=settings.future_tolerance_hours,
             timezone=settings.timezone,
             memory_limit=settings.load_memory_limit,
+            parquet_raw_root=str(settings.spark_raw_root) if settings.engine == "spark" else None,
         ),
         "serving": Serving(root=str(settings.serving_dir)),
         "reports": Reports(root=str(settings.reports_dir), timezone=settings.timezone),

@@ -7,7 +7,8 @@ import duckdb
 import pytest
 
 from ingest.contract import ORDERS
-from orchestration.defs.raw import ingest_assets, raw_parquet_store
+from orchestration.defs.raw import ingest_assets
+from orchestration.defs.resources import build_resources
 from orchestration.settings import WeixiSettings, get_settings
 from tests.support import DEMO_END, weixi_resources
 
@@ -54,5 +55,5 @@ def test_on_duckdb_nothing_more_is_written(tmp_path, demo_landing, monkeypatch):
 def test_the_parquet_root_defaults_beside_the_warehouse(tmp_path, engine):
     settings = WeixiSettings(warehouse=tmp_path / "shop" / "warehouse.duckdb", engine=engine)
     assert settings.spark_raw_root == tmp_path / "shop" / "spark_raw"
-    store = raw_parquet_store(settings)
+    store = build_resources(settings.resolved())["landing"].parquet_store()
     assert (store is None) == (engine == "duckdb")

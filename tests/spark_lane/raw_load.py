@@ -12,12 +12,10 @@ of :func:`tests.spark_lane.duckdb_build.raw_environment`::
 from __future__ import annotations
 
 import dagster as dg
-import duckdb
 
-from ingest.contract import source
 from orchestration.cli import landing_dates
 from orchestration.defs.activation.suppressions import suppressions
-from orchestration.defs.raw import ingest_assets, raw_parquet_store
+from orchestration.defs.raw import ingest_assets
 from orchestration.defs.resources import build_resources
 from orchestration.settings import get_settings
 from orchestration.stages import RANGE_END_TAG, RANGE_START_TAG
@@ -25,24 +23,20 @@ from orchestration.stages import RANGE_END_TAG, RANGE_START_TAG
 
 def main() -> None:
     settings = get_settings()
-    store = raw_parquet_store(settings)
-    if store is None:
+    resources = build_resources(settings)
+    if resources["landing"].parquet_store() is None:
         raise SystemExit("raw_load: WEIXI_ENGINE must be spark (the Parquet store is off)")
     days = landing_dates(settings.landing)
-    resources = build_resources(settings)
     needed = {name: resources[name] for name in ("warehouse", "landing", "erasure_requests")}
     loaded = dg.materialize(
         ingest_assets,
         resources=needed,
         tags={RANGE_START_TAG: days[0].isoformat(), RANGE_END_TAG: days[-1].isoformat()},
     )
-    # The consent ledger deletes erased customers' rows from the raw CRM tables, as in the
-    # DuckDB build; the suppressions asset does not yet carry that to the Parquet copy (see
-    # docs/scale_out.md), so the CRM days are written again from DuckDB here.
+    # The consent ledger deletes erased customers' rows from the raw CRM tables, and from
+    # their Parquet copy, as in the DuckDB build.
     if not (loaded.success and dg.materialize([suppressions], resources=needed).success):
         raise SystemExit("raw_load: the ingestion assets or the consent ledger failed on Spark")
-    with duckdb.connect(str(settings.warehouse)) as con:
-        store.rewrite(con, source("crm"))
 
 
 if __name__ == "__main__":

@@ -4,16 +4,17 @@ re-load replaces a day, and a failed load leaves the day folders it did not comm
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from activation.suppressions import update_ledger, write_erasure_request
 from ingest import loader
 from ingest.contract import CRM, ORDERS, SOURCES, Source
 from ingest.log_tables import LOG_TABLES
-from ingest.parquet_raw import ParquetRawStore, _SourceLog
+from ingest.parquet_raw import PARQUET_FILE, ParquetRawStore, _SourceLog
 from ingest.reading import DeliveryError
 from tests.support.messy_landing import END, START, build_messy_landing
 
@@ -175,25 +176,38 @@ def test_a_failed_day_keeps_the_days_committed_before_it(tmp_path, messy_landing
     assert rows == 1
 
 
-def test_rewrite_carries_an_erasure_to_every_day_folder(tmp_path, messy_landing):
+def test_an_erasure_reaches_the_day_folders_of_the_erased_rows_only(tmp_path, messy_landing):
     store, warehouse = ParquetRawStore(tmp_path / "parquet"), tmp_path / "w.duckdb"
     _load(warehouse, messy_landing, store, (CRM,))
     with duckdb.connect(str(warehouse)) as con:
-        [(erased,)] = con.execute(
-            "select customer_id from raw.crm__customers group by all having count(*) > 1 "
-            "order by all limit 1"
+        [(erased, days)] = con.execute(
+            "select customer_id, list(distinct _partition_date) from raw.crm__customers "
+            "group by all having count(*) > 1 order by all limit 1"
         ).fetchall()
-        for table in ("raw.crm__customers", "raw.crm__contacts"):
-            con.execute(f"delete from {table} where customer_id = ?", [erased])
-        con.execute("delete from raw._quarantine where source = 'crm'")
-        store.rewrite(con, CRM)
+    before = _snapshot(store.root)
+    requests = tmp_path / "erasure_requests"
+    write_erasure_request(requests, [erased], datetime.combine(END, time(12)))
+    with duckdb.connect(str(warehouse)) as con:
+        update = update_ledger(
+            con,
+            requests,
+            datetime.combine(END, time(13)),
+            on_scrubbed=lambda con, days: store.write_each_day(con, CRM, days),
+        )
+        assert update.scrubbed_rows["raw.crm__customers"] >= 2
         for table in _tables((CRM,)):
             columns = _columns(con, table, set())
             assert _differences(con, table, _parquet(store, table), columns) == 0, table
     customers = _parquet(store, "raw.crm__customers")
     with duckdb.connect() as con:
         assert con.execute(f"from {customers} where customer_id = ?", [erased]).fetchall() == []
-    assert not list(store.table_folder("raw._quarantine").rglob("*.parquet"))
+    # The days of the erased rows are written again, the others are left as they were.
+    after = _snapshot(store.root)
+    day_files = {path for path in after if "_partition_date=" in path}
+    rewritten = {path for path in day_files if after[path] != before.get(path)}
+    for day in days:
+        assert f"raw/crm__customers/_partition_date={day}/{PARQUET_FILE}" in rewritten
+    assert len(rewritten) < len(day_files) / 2
 
 
 def _of_day(snapshot: dict[str, tuple[int, int]], day) -> dict[str, tuple[int, int]]:

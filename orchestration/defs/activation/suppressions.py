@@ -5,11 +5,19 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from activation.suppressions import REASONS, ErasureRequestError, update_ledger
+from activation.suppressions import REASONS, ErasureRequestError, OnScrubbed, update_ledger
 from ingest.contract import source
 from ingest.loader import ensure_raw_tables
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.resources import WAREHOUSE_POOL, ErasureRequests, Landing, Warehouse
+
+
+def _parquet_rewrite(landing: Landing) -> OnScrubbed | None:
+    """On Spark, what writes again the CRM days of the Parquet raw copy an erasure changed."""
+    store = landing.parquet_store()
+    if store is None:
+        return None
+    return lambda con, days: store.write_each_day(con, source("crm"), days)
 
 
 @dg.asset(
@@ -40,6 +48,7 @@ def suppressions(
                 erasure_requests.path,
                 now,
                 timedelta(hours=landing.future_tolerance_hours),
+                on_scrubbed=_parquet_rewrite(landing),
             )
     except ErasureRequestError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
