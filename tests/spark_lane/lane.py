@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 from pyspark.sql import SparkSession
 
-from tests.spark_lane import spark_build
+from tests.spark_lane import model_assets, spark_build
 from tests.spark_lane.compare import ModelComparison, compare_tables, render
 from tests.spark_lane.duckdb_build import build_duckdb_warehouse, export_sources
 
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             results = spark_build.build(scratch, arguments.unit_tests)
         with timings.step("compare with DuckDB"):
             comparisons = compare_models(spark, warehouse, manifest, results)
+        with timings.step("model assets on Spark, compared"):
+            comparisons += model_assets.materialise_and_compare(spark, warehouse, scratch)
     finally:
         spark.stop()
     timings["total"] = time.monotonic() - began
