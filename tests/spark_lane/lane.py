@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         _remove(scratch, "landing", "warehouse.duckdb", "models", "dagster_home", "exports")
         with timings.step("DuckDB build (weixi generate + weixi run)"):
             build_duckdb_warehouse(arguments.weixi.resolve(), scratch)
+    with timings.step("model shop: models trained on DuckDB (weixi generate + weixi run)"):
+        registry = model_assets.train_models(arguments.weixi.resolve(), scratch)
     with timings.step("dbt parse (spark target)"):
         manifest, sources = spark_build.parse_sources(scratch)
     _remove(scratch, "parquet", "spark_warehouse")
@@ -67,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             results = spark_build.build(scratch, arguments.unit_tests)
         with timings.step("compare with DuckDB"):
             comparisons = compare_models(spark, warehouse, manifest, results)
-        with timings.step("model assets on Spark, compared"):
-            comparisons += model_assets.materialise_and_compare(spark, warehouse, scratch)
+        with timings.step("model assets on DuckDB and Spark, compared"):
+            comparisons += model_assets.materialise_and_compare(spark, warehouse, registry, scratch)
     finally:
         spark.stop()
     timings["total"] = time.monotonic() - began

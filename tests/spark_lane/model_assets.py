@@ -1,18 +1,23 @@
 """The lane's model-asset step: after ``dbt build`` on Spark, the ML model assets materialised
-with the Spark warehouse resource on the lane's Spark tables, and their output tables compared
-with those the DuckDB build's assets wrote.
+twice on the lane's tables, with the DuckDB warehouse resource on a copy of the DuckDB build and
+with the Spark one on the Spark tables, and their output tables compared.
 
-The assets score with the models the DuckDB build trained and promoted (a copy of its
-registry): that build trained them as of the same reference date, so the registry's cadence says
-"score with the promoted version" and no model is refitted. Training is where the outputs are
-stochastic (sampling, k-means starts, the fit's float sums in another order); scoring a stored
-model is a function of its features, so both engines' outputs compare with the same tolerance as
-the dbt models. The Spark copies of the output tables (registered as dbt sources from the DuckDB
-build's Parquet) are dropped first, so what is compared is only what the assets wrote."""
+The lane's shop (75 days) is too short to train the models (churn needs a snapshot whose 90-day
+horizon has ended, lifetime value 180 days, recommendations 120), so its own run leaves their
+tables empty. The models come from a second, longer shop instead (:data:`MODEL_SHOP_CUSTOMERS`
+customers over :data:`MODEL_SHOP_DAYS` days to the same end date, built with `weixi run` on
+DuckDB): both engines score with a copy of its registry. Trained as of the same reference date,
+the registry's cadence says "score with the promoted version", so no model is refitted. Training
+is where outputs are stochastic (sampling, k-means starts, a fit's float sums in another order);
+scoring a stored model is a function of its inputs, so both engines' tables compare with the
+same tolerance as the dbt models. The Spark copies of the output tables (registered as dbt
+sources from the DuckDB build's Parquet) are dropped first, so only what the assets wrote is
+compared."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -23,8 +28,9 @@ from orchestration.defs.ml.churn import churn_model, churn_scores
 from orchestration.defs.ml.personas import customer_personas
 from orchestration.defs.ml.recommendations import recommendations
 from orchestration.defs.ml.value import customer_value
-from orchestration.defs.resources import Models, SparkWarehouse
+from orchestration.defs.resources import EngineWarehouse, Models, SparkWarehouse, Warehouse
 from tests.spark_lane.compare import ModelComparison, compare_tables
+from tests.spark_lane.duckdb_build import DEMO_END, DEMO_SEED, shop_environment
 from warehouse.model_outputs import (
     CHURN_SCORES,
     CUSTOMER_PERSONAS,
@@ -39,30 +45,60 @@ BATCH_ROWS = 128
 """Rows per scoring batch: small, so the lane's 400 customers are scored in several batches."""
 
 
+MODEL_SHOP_CUSTOMERS = 300
+MODEL_SHOP_DAYS = 450
+
+
+def train_models(weixi: Path, scratch: Path) -> Path:
+    """The model registry of the longer shop (built once per scratch folder, kept after)."""
+    shop = scratch / "model_shop"
+    registry = shop / "models"
+    if not (registry / ".trained").exists():
+        shutil.rmtree(shop, ignore_errors=True)
+        environment = shop_environment(shop)
+        generate = ["generate", "--customers", str(MODEL_SHOP_CUSTOMERS)]
+        generate += ["--days", str(MODEL_SHOP_DAYS), "--end-date", DEMO_END]
+        generate += ["--seed", str(DEMO_SEED), "--out", environment["WEIXI_LANDING"]]
+        for arguments in (generate, ["run"]):
+            subprocess.run([str(weixi), *arguments], env=environment, check=True)
+        (registry / ".trained").touch()
+    return registry
+
+
 def materialise_and_compare(
-    spark: SparkSession, warehouse: Path, scratch: Path
+    spark: SparkSession, warehouse: Path, registry: Path, scratch: Path
 ) -> list[ModelComparison]:
-    """Run the model assets on Spark with a copy of the DuckDB build's model registry, then
-    compare each output table with the DuckDB build's (``<table> (asset)`` lines of the lane's
-    table; every line fails when the run failed)."""
-    registry = scratch / "spark_models"
-    shutil.rmtree(registry, ignore_errors=True)
-    shutil.copytree(scratch / "models", registry)
+    """Run the model assets with a copy of ``registry`` on a copy of the DuckDB ``warehouse``
+    and on Spark, then compare each output table (``<table> (asset)`` lines of the lane's
+    table; a line says which engine's run failed and why)."""
+    on_duckdb = scratch / "assets_duckdb.duckdb"
+    shutil.copy(warehouse, on_duckdb)
+    duckdb_failed = _materialise(
+        Warehouse(path=str(on_duckdb), batch_rows=BATCH_ROWS), registry, scratch / "duckdb_models"
+    )
     for spec in OUTPUTS:
         spark.sql(f"drop table if exists {spec.name}")
-    resources = {
-        "warehouse": SparkWarehouse(
-            warehouse_dir=str(scratch / "spark_warehouse"), batch_rows=BATCH_ROWS
-        ),
-        "models": Models(root=str(registry)),
-    }
+    spark_warehouse = SparkWarehouse(
+        warehouse_dir=str(scratch / "spark_warehouse"), batch_rows=BATCH_ROWS
+    )
+    spark_failed = _materialise(spark_warehouse, registry, scratch / "spark_models")
+    failed = "; ".join(f for f in (duckdb_failed, spark_failed) if f)
+    with duckdb.connect(str(on_duckdb), read_only=True) as connection:
+        return [_compared(spark, connection, spec.name, failed) for spec in OUTPUTS]
+
+
+def _materialise(warehouse: EngineWarehouse, registry: Path, copy: Path) -> str:
+    """Materialise the assets on ``warehouse`` with a copy of ``registry``: the failures, or
+    an empty text."""
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(registry, copy)
+    resources = {"warehouse": warehouse, "models": Models(root=str(copy))}
     result = dg.materialize(ASSETS, resources=resources, raise_on_error=False)
-    failed = "; ".join(
-        f"{event.step_key}: {event.step_failure_data.error.message.strip()[:300]}"
+    engine = type(warehouse).__name__
+    return "; ".join(
+        f"{engine} {event.step_key}: {event.step_failure_data.error.message.strip()[:300]}"
         for event in result.get_step_failure_events()
     )
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        return [_compared(spark, connection, spec.name, failed) for spec in OUTPUTS]
 
 
 def _compared(
@@ -72,6 +108,8 @@ def _compared(
     theirs = spark.table(table).toArrow() if spark.catalog.tableExists(table) else None
     if theirs is None:
         match = f"no: not written on Spark ({failed or 'no asset failed'})"
+    elif not ours.num_rows:
+        match = "no: empty on DuckDB, nothing to compare"
     else:
         match = compare_tables(ours, theirs)
     status = "error" if failed else "success"
