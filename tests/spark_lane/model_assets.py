@@ -16,15 +16,18 @@ compared."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 from pyspark.sql import SparkSession
 
 from orchestration.defs.ml.churn import churn_model, churn_scores
+from orchestration.defs.ml.model_validation import Figure, validation_rows
 from orchestration.defs.ml.personas import customer_personas
 from orchestration.defs.ml.recommendations import recommendations
 from orchestration.defs.ml.value import customer_value
@@ -35,12 +38,15 @@ from warehouse.model_outputs import (
     CHURN_SCORES,
     CUSTOMER_PERSONAS,
     CUSTOMER_VALUE,
+    MODEL_VALIDATION,
     PERSONA_PROFILES,
     RECOMMENDATIONS,
 )
 
 ASSETS = [churn_model, churn_scores, customer_value, customer_personas, recommendations]
 OUTPUTS = [CHURN_SCORES, CUSTOMER_VALUE, CUSTOMER_PERSONAS, PERSONA_PROFILES, RECOMMENDATIONS]
+REPLACED_ROWS = dataclasses.replace(MODEL_VALIDATION, name="lane_checks.model_validation")
+"""A table the lane's step replaces rows of on both engines (``replace_rows``)."""
 BATCH_ROWS = 128
 """Rows per scoring batch: small, so the lane's 400 customers are scored in several batches."""
 
@@ -76,15 +82,34 @@ def materialise_and_compare(
     duckdb_failed = _materialise(
         Warehouse(path=str(on_duckdb), batch_rows=BATCH_ROWS), registry, scratch / "duckdb_models"
     )
-    for spec in OUTPUTS:
+    for spec in (*OUTPUTS, REPLACED_ROWS):
         spark.sql(f"drop table if exists {spec.name}")
     spark_warehouse = SparkWarehouse(
         warehouse_dir=str(scratch / "spark_warehouse"), batch_rows=BATCH_ROWS
     )
     spark_failed = _materialise(spark_warehouse, registry, scratch / "spark_models")
     failed = "; ".join(f for f in (duckdb_failed, spark_failed) if f)
+    for engine_warehouse in (Warehouse(path=str(on_duckdb)), spark_warehouse):
+        _replace_validation_rows(engine_warehouse)
     with duckdb.connect(str(on_duckdb), read_only=True) as connection:
-        return [_compared(spark, connection, spec.name, failed) for spec in OUTPUTS]
+        return [
+            _compared(spark, connection, spec.name, failed) for spec in (*OUTPUTS, REPLACED_ROWS)
+        ]
+
+
+def _replace_validation_rows(warehouse: EngineWarehouse) -> None:
+    """Validation figures recorded three times into :data:`REPLACED_ROWS` (the model assets
+    record none when they only score): the third replaces the first's rows."""
+    for model, values in (("churn", [0.81, 0.42]), ("customer_value", [1.5]), ("churn", [0.8])):
+        figures = [Figure(f"metric_{i}", v, "baseline", v / 2) for i, v in enumerate(values)]
+        frame = validation_rows(model, "v1", figures, note="lane")
+        frame["validated_at"] = pd.Timestamp("2025-06-30 02:00")
+        warehouse.replace_rows(
+            REPLACED_ROWS,
+            frame,
+            "model = $model and model_version = $version",
+            {"model": model, "version": "v1"},
+        )
 
 
 def _materialise(warehouse: EngineWarehouse, registry: Path, copy: Path) -> str:
@@ -104,7 +129,7 @@ def _materialise(warehouse: EngineWarehouse, registry: Path, copy: Path) -> str:
 def _compared(
     spark: SparkSession, connection: duckdb.DuckDBPyConnection, table: str, failed: str
 ) -> ModelComparison:
-    ours = connection.table(table).to_arrow_table()
+    ours = connection.sql(f"select * from {table}").to_arrow_table()
     theirs = spark.table(table).toArrow() if spark.catalog.tableExists(table) else None
     if theirs is None:
         match = f"no: not written on Spark ({failed or 'no asset failed'})"

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from orchestration.defs.ml import churn, personas, recommendations, value
+from orchestration.defs.ml.model_validation import Figure, validation_rows
 from orchestration.defs.resources import (
     EngineWarehouse,
     SparkWarehouse,
@@ -72,26 +73,11 @@ def test_a_query_reads_the_arrow_tables_it_is_given_by_name(warehouse):
     assert read.column("position").to_pylist() == [1]
 
 
-def _figures(model: str, version: str, values: list[float]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "model": model,
-            "model_version": version,
-            "validated_at": pd.Timestamp("2025-06-30 02:00"),
-            "metric": [f"m{i}" for i in range(len(values))],
-            "value": values,
-            "baseline": pd.Series([None] * len(values), dtype="string"),
-            "baseline_value": pd.Series([None] * len(values), dtype="Float64"),
-            "note": "",
-        }
-    )
-
-
 def test_replacing_rows_keeps_the_others_and_creates_a_missing_table(warehouse):
     for model, values in (("churn", [1, 2]), ("ltv", [3]), ("churn", [5])):
         warehouse.replace_rows(
             MODEL_VALIDATION,
-            _figures(model, "v1", values),
+            validation_rows(model, "v1", [Figure(f"m{i}", v) for i, v in enumerate(values)], ""),
             "model = $model and model_version = $version",
             {"model": model, "version": "v1"},
         )

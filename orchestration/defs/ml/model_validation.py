@@ -27,7 +27,18 @@ def record_validation(
     warehouse: EngineWarehouse, model: str, version: str, figures: list[Figure], note: str = ""
 ) -> None:
     """Replace the rows of ``model`` ``version`` in the validation table."""
-    rows = pd.DataFrame(
+    warehouse.replace_rows(
+        MODEL_VALIDATION,
+        validation_rows(model, version, figures, note),
+        "model = $model and model_version = $version",
+        {"model": model, "version": version},
+    )
+
+
+def validation_rows(model: str, version: str, figures: list[Figure], note: str) -> pd.DataFrame:
+    """The rows of the validation table for ``figures`` of ``model`` ``version``, validated
+    now."""
+    return pd.DataFrame(
         {
             "model": model,
             "model_version": version,
@@ -41,12 +52,6 @@ def record_validation(
             "note": note,
         }
     ).astype({"baseline": "string", "baseline_value": "Float64"})
-    warehouse.replace_rows(
-        MODEL_VALIDATION,
-        rows,
-        "model = $model and model_version = $version",
-        {"model": model, "version": version},
-    )
 
 
 def validation_metadata(figures: list[Figure]) -> dict[str, dg.MetadataValue]:
