@@ -80,7 +80,8 @@ class EngineWarehouse(dg.ConfigurableResource):
     ``datetime64``, decimals as floats), so an asset sees the same frame on both engines."""
 
     batch_rows: int = 200_000
-    """Rows per batch of :meth:`read_frames`."""
+    """Rows per batch of :meth:`read_batches` and :meth:`read_frames` (DuckDB's frames come in
+    whole vectors of 2,048 rows: ``batch_rows`` rounded down to them, at least one)."""
     materialized_cte: ClassVar[str] = ""
     """The keyword after ``name as`` that makes the engine compute a CTE once (DuckDB's
     ``materialized``; Spark plans CTEs itself)."""
@@ -98,7 +99,7 @@ class EngineWarehouse(dg.ConfigurableResource):
         return frame_of(self.read_arrow(sql, params, views))
 
     def read_frames(self, sql: str, params: Params = None) -> Iterator[pd.DataFrame]:
-        """The rows of ``sql`` as frames of at most ``batch_rows`` rows."""
+        """The rows of ``sql`` as frames of at most ``batch_rows`` rows (see ``batch_rows``)."""
         for batch in self.read_batches(sql, params):
             yield frame_of(pa.Table.from_batches([batch]))
 
