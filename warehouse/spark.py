@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
 from warehouse.table_spec import TableSpec
@@ -67,6 +68,16 @@ def spark_readable(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
+def wall_clock(table: pa.Table) -> pa.Table:
+    """``table`` with Spark's timestamps (instants, in the session's time zone) as the wall-clock
+    times DuckDB's ``timestamp`` holds: the Python assets see the same values on both engines."""
+    for position, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            local = pc.local_timestamp(table.column(position))
+            table = table.set_column(position, field.name, local)
+    return table
+
+
 def arrow_of(frame: pd.DataFrame | pa.Table) -> pa.Table:
     """``frame`` as an Arrow table Spark reads (see :func:`spark_readable`)."""
     if isinstance(frame, pd.DataFrame):
@@ -90,7 +101,7 @@ class SparkTables:
         views: Mapping[str, pa.Table] | None = None,
     ) -> pa.Table:
         with self._views(views):
-            return self.query(sql, params).toArrow()
+            return wall_clock(self.query(sql, params).toArrow())
 
     def read_batches(
         self, sql: str, params: Mapping[str, object] | None, batch_rows: int
@@ -104,7 +115,8 @@ class SparkTables:
             chunk = [row.asDict(recursive=True) for row in _take(rows, batch_rows)]
             if not chunk:
                 return
-            yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+            batch = pa.Table.from_batches([pa.RecordBatch.from_pylist(chunk, schema=schema)])
+            yield from wall_clock(batch).to_batches()
 
     def table_exists(self, table: str) -> bool:
         return self.spark.catalog.tableExists(table)
