@@ -33,17 +33,18 @@ test: install
 	$(BIN)/weixi contract --check
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-# The opt-in Spark lane (not part of `make test`: 4-7 min): its own environment with pyspark
-# and dbt-spark, the test warehouse built with DuckDB and again on local Spark, every model
-# compared (tests/spark_lane/README.md). SPARK_LANE_DIR holds its scratch files and report.
+# The opt-in Spark lane (not part of `make test`: 5-9 min): its own environment with pyspark
+# and dbt-spark beside Weixi itself (its model assets run on Spark too), the test warehouse
+# built with DuckDB and again on local Spark, every model and model asset's table compared
+# (tests/spark_lane/README.md). SPARK_LANE_DIR holds its scratch files and report.
 SPARK_VENV := .venv-spark
 SPARK_LANE_DIR ?= data/spark_lane
 
-$(SPARK_VENV)/.installed: tests/spark_lane/constraints.txt
+$(SPARK_VENV)/.installed: tests/spark_lane/constraints.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(SPARK_VENV)
 	$(SPARK_VENV)/bin/pip install --quiet --upgrade pip
-	$(SPARK_VENV)/bin/pip install --quiet -c tests/spark_lane/constraints.txt \
-		pyspark dbt-core "dbt-spark[session]" duckdb pyarrow pandas
+	$(SPARK_VENV)/bin/pip install --quiet -c constraints.txt -c tests/spark_lane/constraints.txt \
+		-e ".[spark]" "dbt-spark[session]"
 	touch $@
 
 test-spark: install $(SPARK_VENV)/.installed

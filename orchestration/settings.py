@@ -59,6 +59,30 @@ class WeixiSettings(BaseSettings):
         "folder per day (<root>/raw/<table>/_partition_date=YYYY-MM-DD/; a local or mounted "
         "path; default: the folder `spark_raw` beside the warehouse)",
     )
+    # Spark (WEIXI_ENGINE=spark): the session the Python assets read and write the warehouse
+    # through (dbt's own session comes from the `spark` output of dbt_project/profiles.yml).
+    spark_master: str = Field(
+        "local[2]",
+        description="Spark master of the assets' session when no Spark Connect URL is set: "
+        "local[N] (N cores of this machine) or a cluster's master URL",
+    )
+    spark_connect_url: str | None = Field(
+        None,
+        pattern=r"^sc://",
+        description="Spark Connect server the assets use instead of a session of their own "
+        "(sc://host:15002)",
+    )
+    spark_warehouse_dir: Path = Field(
+        PROJECT_ROOT / "data" / "spark_warehouse",
+        description="spark.sql.warehouse.dir of the assets' own session: where its tables live",
+    )
+    spark_driver_memory: str = Field("2g", description="driver memory of the assets' own session")
+    score_batch_rows: int = Field(
+        200_000,
+        ge=1,
+        description="rows of features a model scores at a time (churn), so a large warehouse's "
+        "features never sit in memory whole",
+    )
     timezone: str = Field("Asia/Shanghai", description="timezone of the nightly schedule")
     nightly_hour: int = Field(2, ge=0, le=23, description="hour the nightly run starts")
     nightly_minute: int = Field(0, ge=0, le=59, description="minute the nightly run starts")

@@ -1,18 +1,25 @@
-"""Resources: the warehouse file, the landing folder, the serving folder and dbt.
+"""Resources: the warehouse, the landing folder, the serving folder and dbt.
 
 They are kept apart from the asset logic so that tests can point every asset at a DuckDB file
 and landing folder of their own, and so that a run never opens the warehouse outside the
 `connect()` block (DuckDB lets only one process hold the file for writing).
+
+The warehouse is DuckDB's file (:class:`Warehouse`) or Spark's tables (:class:`SparkWarehouse`),
+as ``WEIXI_ENGINE`` says. Both offer :class:`EngineWarehouse`, what the model assets need: a
+query read as Arrow, as a pandas frame or in bounded batches, a table replaced, some rows of a
+table replaced, and the reference date. Their SQL is written once, in the spelling both engines
+read (docs/sql_portability.md), with named parameters written ``$name``.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 import duckdb
@@ -61,9 +68,89 @@ def duckdb_lock_holder(error: duckdb.Error) -> str | None:
     return f"PID {found[2]} ({found[1]})" if found else None
 
 
-class Warehouse(dg.ConfigurableResource):
+REFERENCE_DATE_TABLE = "intermediate.int_reference_date__selected"
+Params = Mapping[str, object] | None
+"""Named query parameters, written ``$name`` in the SQL."""
+Views = Mapping[str, pa.Table] | None
+"""Arrow tables a query reads by name, registered for that query only."""
+
+
+class EngineWarehouse(dg.ConfigurableResource):
+    """What the model assets need of the warehouse, on either engine. A read returns Arrow; a
+    frame is the Arrow read converted as DuckDB's ``.df()`` converts (dates and timestamps as
+    ``datetime64``, decimals as floats), so an asset sees the same frame on both engines."""
+
+    batch_rows: int = 200_000
+    """Rows per batch of :meth:`read_batches` and :meth:`read_frames` (DuckDB's frames come in
+    whole vectors of 2,048 rows: ``batch_rows`` rounded down to them, at least one)."""
+    materialized_cte: ClassVar[str] = ""
+    """The keyword after ``name as`` that makes the engine compute a CTE once (DuckDB's
+    ``materialized``; Spark plans CTEs itself)."""
+
+    def read_arrow(self, sql: str, params: Params = None, views: Views = None) -> pa.Table:
+        """The rows of ``sql``."""
+        raise NotImplementedError
+
+    def read_batches(self, sql: str, params: Params = None) -> Iterator[pa.RecordBatch]:
+        """The rows of ``sql`` in batches of at most ``batch_rows``, never all in memory."""
+        raise NotImplementedError
+
+    def read_frame(self, sql: str, params: Params = None, views: Views = None) -> pd.DataFrame:
+        """The rows of ``sql`` as a pandas frame (see the class)."""
+        return frame_of(self.read_arrow(sql, params, views))
+
+    def read_frames(self, sql: str, params: Params = None) -> Iterator[pd.DataFrame]:
+        """The rows of ``sql`` as frames of at most ``batch_rows`` rows (see ``batch_rows``)."""
+        for batch in self.read_batches(sql, params):
+            yield frame_of(pa.Table.from_batches([batch]))
+
+    def table_exists(self, table: str) -> bool:
+        """Whether ``schema.table`` exists."""
+        raise NotImplementedError
+
+    def write_table(self, table: str, frame: pd.DataFrame | pa.Table) -> int:
+        """Replace ``schema.table`` with ``frame``; a reader sees the old table or the new one.
+        Returns the number of rows written."""
+        raise NotImplementedError
+
+    def write(self, spec: TableSpec, frame: pd.DataFrame) -> int:
+        """Replace the table of ``spec`` with ``frame`` conformed to it (its columns, in order,
+        with their types; a frame without rows gives the empty table). Returns the rows."""
+        return self.write_table(spec.name, spec.conform(frame))
+
+    def replace_rows(
+        self, spec: TableSpec, frame: pd.DataFrame, where: str, params: Params = None
+    ) -> None:
+        """Delete the rows of ``spec``'s table that ``where`` selects and insert ``frame``'s,
+        at once (the table is created from the spec when missing)."""
+        raise NotImplementedError
+
+    def reference_date(self) -> date:
+        """The date the marts are computed as of (``int_reference_date__selected``): the
+        as-of date of every model and the audience date."""
+        table = self.read_arrow(f"select reference_date from {REFERENCE_DATE_TABLE}")
+        return table.column(0)[0].as_py()
+
+    def known_reference_date(self) -> date | None:
+        """The reference date (see ``reference_date``), or None before dbt first built it."""
+        return self.reference_date() if self.table_exists(REFERENCE_DATE_TABLE) else None
+
+    def days_between(self, start: str, end: str) -> str:
+        """SQL of the days from the date ``start`` to the date ``end`` (as the dbt macro)."""
+        raise NotImplementedError
+
+
+def frame_of(table: pa.Table) -> pd.DataFrame:
+    """``table`` as DuckDB's ``.df()`` gives a query's rows (see :class:`EngineWarehouse`)."""
+    with duckdb.connect() as con:
+        return con.from_arrow(table).df()
+
+
+class Warehouse(EngineWarehouse):
     """The DuckDB warehouse file; a run holds its writer lock (see
     ``orchestration.warehouse_lock``) from start to end."""
+
+    materialized_cte: ClassVar[str] = "materialized"
 
     path: str
     lock_wait_seconds: float = 30
@@ -135,6 +222,52 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
 
+    def read_arrow(self, sql: str, params: Params = None, views: Views = None) -> pa.Table:
+        with self.connect() as con:
+            # A relation (con.sql): a DB-API result's Arrow is a second copy of the rows.
+            return _registered(con, views).sql(sql, params=params or {}).to_arrow_table()
+
+    def read_frame(self, sql: str, params: Params = None, views: Views = None) -> pd.DataFrame:
+        with self.connect() as con:
+            return _registered(con, views).execute(sql, params or {}).df()
+
+    def read_batches(self, sql: str, params: Params = None) -> Iterator[pa.RecordBatch]:
+        with self.connect() as con:
+            yield from con.sql(sql, params=params or {}).to_arrow_reader(self.batch_rows)
+
+    def read_frames(self, sql: str, params: Params = None) -> Iterator[pd.DataFrame]:
+        # DuckDB's own chunks of its vectors (2,048 rows), converted as .df() converts.
+        vectors = max(1, self.batch_rows // 2048)
+        with self.connect() as con:
+            result = con.execute(sql, params or {})
+            while len(frame := result.fetch_df_chunk(vectors)):
+                yield frame
+
+    def table_exists(self, table: str) -> bool:
+        schema, name = table.split(".")
+        return bool(
+            self.read_arrow(
+                "select 1 from information_schema.tables "
+                "where table_schema = $schema and table_name = $name",
+                {"schema": schema, "name": name},
+            ).num_rows
+        )
+
+    def days_between(self, start: str, end: str) -> str:
+        return f"({end} - {start})"
+
+    def replace_rows(
+        self, spec: TableSpec, frame: pd.DataFrame, where: str, params: Params = None
+    ) -> None:
+        with self.connect() as con:
+            spec.create(con)
+            con.execute("begin")
+            con.execute(f"delete from {spec.name} where {where}", params or {})
+            con.register("_rows", frame)
+            con.execute(f"insert into {spec.name} by name select * from _rows")
+            con.unregister("_rows")
+            con.execute("commit")
+
     def write_table(self, table: str, frame: pd.DataFrame | pa.Table) -> int:
         """Replace ``schema.table`` with ``frame`` in one transaction, so a reader sees either
         the old table or the new one. Returns the number of rows written."""
@@ -148,31 +281,67 @@ class Warehouse(dg.ConfigurableResource):
             con.execute("commit")
         return len(frame)
 
-    def write(self, spec: TableSpec, frame: pd.DataFrame) -> int:
-        """Replace the table of ``spec`` with ``frame`` conformed to it (its columns, in order,
-        with their types; a frame without rows gives the empty table). Returns the rows."""
-        return self.write_table(spec.name, spec.conform(frame))
-
     def reference_date(self) -> date:
-        """The date the marts are computed as of (``int_reference_date__selected``): the
-        as-of date of every model and the audience date."""
         with self.connect() as con:
             return reference_date_of(con)
 
     def known_reference_date(self) -> date | None:
-        """The reference date (see ``reference_date``), or None before dbt first built it."""
         try:
             return self.reference_date()
         except duckdb.CatalogException:
             return None
 
 
+def _registered(con: duckdb.DuckDBPyConnection, views: Views) -> duckdb.DuckDBPyConnection:
+    for name, table in (views or {}).items():
+        con.register(name, table)
+    return con
+
+
 def reference_date_of(con: duckdb.DuckDBPyConnection) -> date:
     """The reference date of the warehouse ``con`` is connected to (see
     ``Warehouse.reference_date``)."""
-    return con.execute(
-        "select reference_date from intermediate.int_reference_date__selected"
-    ).fetchone()[0]
+    return con.execute(f"select reference_date from {REFERENCE_DATE_TABLE}").fetchone()[0]
+
+
+class SparkWarehouse(EngineWarehouse):
+    """The warehouse as Spark tables (``WEIXI_ENGINE=spark``), through one SparkSession: the
+    process's active one when it has one (the Spark lane's), else a session of its own on
+    ``master`` (``local[N]`` or a cluster) or, with ``connect_url``, a Spark Connect session.
+    Tables are replaced whole (``saveAsTable`` in overwrite mode); pyspark is imported only
+    here (``warehouse.spark``), so the DuckDB engine runs without it."""
+
+    master: str = "local[2]"
+    connect_url: str | None = None
+    warehouse_dir: str
+    driver_memory: str = "2g"
+
+    def _spark(self):
+        from warehouse import spark
+
+        return spark.SparkTables(
+            spark.session(self.master, self.connect_url, self.warehouse_dir, self.driver_memory)
+        )
+
+    def read_arrow(self, sql: str, params: Params = None, views: Views = None) -> pa.Table:
+        return self._spark().read_arrow(sql, params, views)
+
+    def read_batches(self, sql: str, params: Params = None) -> Iterator[pa.RecordBatch]:
+        return self._spark().read_batches(sql, params, self.batch_rows)
+
+    def table_exists(self, table: str) -> bool:
+        return self._spark().table_exists(table)
+
+    def write_table(self, table: str, frame: pd.DataFrame | pa.Table) -> int:
+        return self._spark().write_table(table, frame)
+
+    def replace_rows(
+        self, spec: TableSpec, frame: pd.DataFrame, where: str, params: Params = None
+    ) -> None:
+        self._spark().replace_rows(spec, frame, where, params)
+
+    def days_between(self, start: str, end: str) -> str:
+        return f"datediff({end}, {start})"
 
 
 class Models(dg.ConfigurableResource):
@@ -332,12 +501,34 @@ def _webhook_token(settings: WeixiSettings) -> str | dg.EnvVar | None:
     return settings.webhook_token.get_secret_value() if settings.webhook_token else None
 
 
+def warehouse_resource(settings: WeixiSettings) -> EngineWarehouse:
+    """The warehouse of ``settings.engine``: DuckDB's file or Spark's tables."""
+    if settings.engine == "spark":
+        return SparkWarehouse(
+            master=settings.spark_master,
+            connect_url=settings.spark_connect_url,
+            warehouse_dir=str(settings.spark_warehouse_dir),
+            driver_memory=settings.spark_driver_memory,
+            batch_rows=settings.score_batch_rows,
+        )
+    return duckdb_warehouse(settings)
+
+
+def duckdb_warehouse(settings: WeixiSettings) -> Warehouse:
+    """The DuckDB file of ``settings``: the warehouse on DuckDB; on Spark, the loader's working
+    copy of the raw tables, its log and the consent ledger (docs/scale_out.md), which the
+    assets not ported to Spark yet read and write, so not yet a resource of its own."""
+    return Warehouse(
+        path=str(settings.warehouse),
+        duckdb=DuckDBSettings.from_settings(settings),
+        batch_rows=settings.score_batch_rows,
+    )
+
+
 def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResource]:
     """The resources of a Weixi run for ``settings``."""
     return {
-        "warehouse": Warehouse(
-            path=str(settings.warehouse), duckdb=DuckDBSettings.from_settings(settings)
-        ),
+        "warehouse": warehouse_resource(settings),
         "landing": Landing(
             root=str(settings.landing),
             max_amount=settings.max_amount,

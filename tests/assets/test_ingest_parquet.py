@@ -8,7 +8,7 @@ import pytest
 
 from ingest.contract import ORDERS
 from orchestration.defs.raw import ingest_assets
-from orchestration.defs.resources import build_resources
+from orchestration.defs.resources import build_resources, duckdb_warehouse
 from orchestration.settings import WeixiSettings, get_settings
 from tests.support import DEMO_END, weixi_resources
 
@@ -20,10 +20,13 @@ def _materialize(tmp_path, landing, monkeypatch, engine: str) -> dg.ExecuteInPro
     monkeypatch.setenv("WEIXI_SPARK_RAW_ROOT", str(tmp_path / "spark_raw"))
     get_settings.cache_clear()
     try:
+        warehouse = tmp_path / "w.duckdb"
+        resources = weixi_resources(warehouse, landing)
+        # On Spark the loader still works in the DuckDB file (docs/scale_out.md).
+        settings = WeixiSettings(warehouse=warehouse, landing=landing).resolved()
+        resources["warehouse"] = duckdb_warehouse(settings)
         return dg.materialize(
-            [ORDERS_ASSET],
-            partition_key=DEMO_END.isoformat(),
-            resources=weixi_resources(tmp_path / "w.duckdb", landing),
+            [ORDERS_ASSET], partition_key=DEMO_END.isoformat(), resources=resources
         )
     finally:
         get_settings.cache_clear()

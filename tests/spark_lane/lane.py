@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from pyspark.sql import SparkSession
 
-from tests.spark_lane import spark_build
+from tests.spark_lane import model_assets, spark_build
 from tests.spark_lane.compare import ModelComparison, compare_tables, render
 from tests.spark_lane.duckdb_build import (
     SourceTable,
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         _remove(scratch, "landing", "warehouse.duckdb", "models", "dagster_home", "exports")
         with timings.step("DuckDB build (weixi generate + weixi run)"):
             build_duckdb_warehouse(weixi, scratch)
+    with timings.step("model shop: models trained on DuckDB (weixi generate + weixi run)"):
+        registry = model_assets.train_models(weixi, scratch)
     with timings.step("dbt parse (spark target)"):
         manifest, sources = spark_build.parse_sources(scratch)
     _remove(scratch, "parquet", "spark_warehouse", "spark_raw", "raw_load")
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         with timings.step("compare with DuckDB"):
             comparisons = compare_models(spark, warehouse, manifest, results)
             raw_matches = compare_raw_tables(spark, warehouse, raw)
+        with timings.step("model assets on DuckDB and Spark, compared"):
+            comparisons += model_assets.materialise_and_compare(spark, warehouse, registry, scratch)
     finally:
         spark.stop()
     timings["total"] = time.monotonic() - began

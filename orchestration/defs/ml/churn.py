@@ -10,6 +10,7 @@ from ml.churn import (
     RECENCY_BASELINE,
     SELECTION_METRIC,
     ChurnCandidate,
+    ChurnModel,
     decide,
     score,
     train_candidate,
@@ -18,7 +19,7 @@ from ml.history import NotEnoughHistory
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, publish
 from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
-from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Models
 from warehouse.model_outputs import CALIBRATION_PARTS, CHURN_SCORES, calibration_metric
 
 FEATURES = dg.AssetKey(["features", "churn_feature_snapshots"])
@@ -29,13 +30,31 @@ PROMOTION_CHECK = "churn_model_promotion"
 COVERAGE_CHECK = "churn_scores_cover_active_customers"
 
 
-def _read(warehouse: Warehouse, where: str) -> pd.DataFrame:
-    with warehouse.connect() as con:
-        return con.execute(
-            f"select * from {FEATURES.path[0]}.{FEATURES.path[1]} where {where} "
-            # A fixed row order: the sampling and the validation split depend on it.
-            "order by as_of, customer_id"
-        ).df()
+def _features_sql(where: str) -> str:
+    # A fixed row order: the sampling and the validation split depend on it.
+    return (
+        f"select * from {FEATURES.path[0]}.{FEATURES.path[1]} where {where} "
+        "order by as_of, customer_id"
+    )
+
+
+def _read(warehouse: EngineWarehouse, where: str) -> pd.DataFrame:
+    return warehouse.read_frame(_features_sql(where))
+
+
+def _scored(warehouse: EngineWarehouse, model: ChurnModel, models: Models) -> pd.DataFrame:
+    """Every scoring snapshot scored, ``warehouse.batch_rows`` snapshots at a time (a
+    snapshot's score depends on its row alone), so only one batch of features is in memory."""
+    batches = [
+        score(
+            model,
+            features,
+            models.churn_medium_risk_probability,
+            models.churn_high_risk_probability,
+        )
+        for features in warehouse.read_frames(_features_sql("is_scoring_snapshot"))
+    ]
+    return pd.concat(batches, ignore_index=True) if batches else CHURN_SCORES.empty_frame()
 
 
 def _figures(candidate: ChurnCandidate) -> list[Figure]:
@@ -75,7 +94,7 @@ def _calibration_figures(candidate: ChurnCandidate) -> list[Figure]:
     ],
 )
 def churn_model(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, models: Models
 ) -> dg.MaterializeResult:
     """The churn model: trained on past snapshots every ``WEIXI_RETRAIN_EVERY_DAYS`` days,
     validated on a later one, registered, and promoted for scoring only when it predicts better
@@ -225,13 +244,13 @@ def _scores_metadata(frame: pd.DataFrame, models: Models) -> dict[str, object]:
     }
 
 
-def _unscored_active_customers(warehouse: Warehouse) -> int:
-    with warehouse.connect() as con:
-        return con.execute(
-            f"""select count(*) from {CUSTOMERS.path[0]}.{CUSTOMERS.path[1]} c
-                anti join {CHURN_SCORES.name} s using (customer_id)
-                where c.lifecycle_stage not in ('prospect', 'churned')"""
-        ).fetchone()[0]
+def _unscored_active_customers(warehouse: EngineWarehouse) -> int:
+    counted = warehouse.read_arrow(
+        f"""select count(*) as customers from {CUSTOMERS.path[0]}.{CUSTOMERS.path[1]} c
+            anti join {CHURN_SCORES.name} s using (customer_id)
+            where c.lifecycle_stage not in ('prospect', 'churned')"""
+    )
+    return counted.column(0)[0].as_py()
 
 
 @dg.asset(
@@ -250,7 +269,7 @@ def _unscored_active_customers(warehouse: Warehouse) -> int:
     ],
 )
 def churn_scores(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, models: Models
 ) -> dg.MaterializeResult:
     """Every active customer's probability of buying nothing in the churn horizon, a risk band
     and the top reasons, from the promoted churn model."""
@@ -260,12 +279,7 @@ def churn_scores(
         context.log.warning(reason)
         frame, metadata = CHURN_SCORES.empty_frame(), {"reason": reason}
     else:
-        scored = score(
-            current.load(),
-            _read(warehouse, "is_scoring_snapshot"),
-            models.churn_medium_risk_probability,
-            models.churn_high_risk_probability,
-        )
+        scored = _scored(warehouse, current.load(), models)
         scored["model_version"] = current.version
         frame = CHURN_SCORES.conform(scored)
         metadata = {"model_version": current.version, "model_run": current.scored_with}

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from orchestration.defs.ml.model_validation import Figure, record_validation, validation_metadata
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import EngineWarehouse
 from warehouse.table_spec import TYPES, TableSpec
 
 
@@ -33,7 +33,7 @@ class TableOutput:
     def asset_key(self) -> dg.AssetKey:
         return dg.AssetKey(self.spec.name.split("."))
 
-    def write(self, warehouse: Warehouse) -> int:
+    def write(self, warehouse: EngineWarehouse) -> int:
         """Replace the table with the rows; returns how many."""
         if isinstance(self.frame, pd.DataFrame):
             return warehouse.write(self.spec, self.frame)
@@ -87,7 +87,7 @@ def left_empty(
 
 
 def publish(
-    warehouse: Warehouse,
+    warehouse: EngineWarehouse,
     outputs: Sequence[TableOutput],
     validations: Sequence[Validation] = (),
     multi: bool = False,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import EngineWarehouse
 from warehouse.model_outputs import MODEL_VALIDATION
 
 
@@ -24,10 +24,21 @@ class Figure:
 
 
 def record_validation(
-    warehouse: Warehouse, model: str, version: str, figures: list[Figure], note: str = ""
+    warehouse: EngineWarehouse, model: str, version: str, figures: list[Figure], note: str = ""
 ) -> None:
     """Replace the rows of ``model`` ``version`` in the validation table."""
-    rows = pd.DataFrame(
+    warehouse.replace_rows(
+        MODEL_VALIDATION,
+        validation_rows(model, version, figures, note),
+        "model = $model and model_version = $version",
+        {"model": model, "version": version},
+    )
+
+
+def validation_rows(model: str, version: str, figures: list[Figure], note: str) -> pd.DataFrame:
+    """The rows of the validation table for ``figures`` of ``model`` ``version``, validated
+    now."""
+    return pd.DataFrame(
         {
             "model": model,
             "model_version": version,
@@ -41,17 +52,6 @@ def record_validation(
             "note": note,
         }
     ).astype({"baseline": "string", "baseline_value": "Float64"})
-    with warehouse.connect() as con:
-        MODEL_VALIDATION.create(con)
-        con.execute("begin")
-        con.execute(
-            f"delete from {MODEL_VALIDATION.name} where model = ? and model_version = ?",
-            [model, version],
-        )
-        con.register("_rows", rows)
-        con.execute(f"insert into {MODEL_VALIDATION.name} by name select * from _rows")
-        con.unregister("_rows")
-        con.execute("commit")
 
 
 def validation_metadata(figures: list[Figure]) -> dict[str, dg.MetadataValue]:

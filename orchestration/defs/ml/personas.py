@@ -10,7 +10,7 @@ from ml.history import NotEnoughHistory
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, Validation, left_empty, publish
 from orchestration.defs.ml.model_validation import Figure
-from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Models
 from warehouse.model_outputs import CUSTOMER_PERSONAS, PERSONA_PROFILES
 
 UPSTREAM = [
@@ -82,10 +82,9 @@ order by order_totals.customer_id
 """
 
 
-def purchase_totals(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
+def purchase_totals(warehouse: EngineWarehouse, as_of: date) -> pd.DataFrame:
     """One row per buyer with the totals ``ml.personas.persona_features`` needs."""
-    with warehouse.connect() as con:
-        return con.execute(TOTALS_SQL, {"as_of": as_of}).df()
+    return warehouse.read_frame(TOTALS_SQL, {"as_of": as_of})
 
 
 def _figures(model: personas.PersonaModel, stability: float, shares: pd.Series) -> list[Figure]:
@@ -120,7 +119,9 @@ def _figures(model: personas.PersonaModel, stability: float, shares: pd.Series) 
     pool=WAREHOUSE_POOL,
     name="customer_personas",
 )
-def customer_personas(context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models):
+def customer_personas(
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, models: Models
+):
     """Personas: buyers clustered by shopping style (re-clustered every
     ``WEIXI_RETRAIN_EVERY_DAYS`` days) and named from the cluster profiles, so marketing can
     talk to the price-sensitive and the quality-seeking differently."""

@@ -29,7 +29,7 @@ from ml.recommend import (
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, Validation, left_empty, publish
 from orchestration.defs.ml.model_validation import Figure
-from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Models
 from warehouse.model_outputs import RECOMMENDATIONS
 
 REASON_KINDS = {REASON_POPULAR: "popular", REASON_AGAIN: "buy_again", REASON_WITH: "bought_with"}
@@ -56,50 +56,54 @@ KEY_EPOCH = date(1900, 1, 1)
 """The data contract refuses dates before 1900."""
 DAY_BITS = 17
 """Days up to 2258."""
+
+
 # The purchase lines up to the reference date, each as one integer key of its customer,
 # product and day positions: (customer x products + product) x 2^DAY_BITS + day.
 # ``customer_positions`` is the customer list read above, registered with its positions (so the
 # union of both customer tables is read once). Lines come unordered and not grouped:
-# ``_lines_per_day`` counts them in numpy, in a fixed order, cheaper than DuckDB's group by and
-# ``order by`` on millions of rows. The orders are matched to their customers before the lines
-# (``materialized``), so the join on the customers' ids probes each order once, not each line.
-PURCHASE_LINES_SQL = f"""
+# ``_lines_per_day`` counts them in numpy, in a fixed order, cheaper than a group by and
+# ``order by`` on millions of rows. On DuckDB the orders are matched to their customers before
+# the lines (``materialized``), so the join on the customers' ids probes each order once, not
+# each line; Spark plans the joins itself.
+def purchase_lines_sql(warehouse: EngineWarehouse) -> str:
+    """The query of the purchase lines' keys, in ``warehouse``'s spelling of a day count and a
+    materialised CTE."""
+    day = warehouse.days_between(f"date '{KEY_EPOCH}'", "orders.order_date")
+    return f"""
 with
 products as (
     select product_id, row_number() over (order by product_id) - 1 as product
     from staging.stg_orders__products
 ),
-orders as materialized (
+orders as {warehouse.materialized_cte} (
     select order_id, customer_positions.customer, order_date
     from marts.fct_orders
     inner join customer_positions using (customer_id)
     where is_purchase and order_date <= $reference_date
 )
 select
-    (orders.customer * $products + products.product) * {2**DAY_BITS}
-    + (orders.order_date - date '{KEY_EPOCH}') as line_key
+    (orders.customer * $products + products.product) * {2**DAY_BITS} + {day} as line_key
 from marts.fct_order_lines as lines
 inner join orders using (order_id)
 inner join products using (product_id)
 """
 
 
-def _read(warehouse: Warehouse, reference: date) -> tuple[pd.Series, pd.DataFrame, Purchases]:
-    with warehouse.connect() as con:
-        customers = con.sql(CUSTOMERS_SQL).to_arrow_table()
-        products = con.execute(PRODUCTS_SQL).df()
-        con.register(
-            "customer_positions",
-            customers.append_column("customer", pa.array(np.arange(customers.num_rows))),
-        )
-        keys = con.execute(
-            PURCHASE_LINES_SQL, {"reference_date": reference, "products": len(products)}
-        ).fetchnumpy()["line_key"]
+def _read(warehouse: EngineWarehouse, reference: date) -> tuple[pd.Series, pd.DataFrame, Purchases]:
+    customers = warehouse.read_arrow(CUSTOMERS_SQL)
+    products = warehouse.read_frame(PRODUCTS_SQL)
+    positions = customers.append_column("customer", pa.array(np.arange(customers.num_rows)))
+    keys = warehouse.read_arrow(
+        purchase_lines_sql(warehouse),
+        {"reference_date": reference, "products": len(products)},
+        views={"customer_positions": positions},
+    ).column("line_key")
     customer_ids = customers.column("customer_id").to_pandas()
     return (
         customer_ids,
         products,
-        Purchases(_lines_per_day(keys, len(products)), len(customer_ids)),
+        Purchases(_lines_per_day(keys.to_numpy(), len(products)), len(customer_ids)),
     )
 
 
@@ -195,7 +199,7 @@ def backtest_figures(result: Backtest, k: int) -> list[Figure]:
     pool=WAREHOUSE_POOL,
 )
 def recommendations(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, models: Models
 ) -> dg.MaterializeResult:
     """The next products to offer each customer, best first, with the reason in words
     ("bought with ...", "buy again", "popular in ..."); never a product they cannot be sold.

@@ -11,27 +11,26 @@ from ml.value_matrix import QUADRANTS, value_quadrants
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, Validation, left_empty, publish
 from orchestration.defs.ml.model_validation import Figure
-from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Models
 from warehouse.model_outputs import CUSTOMER_VALUE
 
 UPSTREAM = [["marts", "fct_orders"], ["intermediate", "int_reference_date__selected"]]
 
 
-def purchases(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
+def purchases(warehouse: EngineWarehouse, as_of: date) -> pd.DataFrame:
     """Purchases of matched customers up to ``as_of``: refunded orders count, at their net
     revenue; cancelled orders and guest checkouts matched to no customer do not."""
-    with warehouse.connect() as con:
-        return con.execute(
-            """select customer_id, order_date, cast(net_revenue as double) as revenue
-               from marts.fct_orders
-               where is_purchase and customer_id is not null and order_date <= ?""",
-            [as_of],
-        ).df()
+    return warehouse.read_frame(
+        """select customer_id, order_date, cast(net_revenue as double) as revenue
+           from marts.fct_orders
+           where is_purchase and customer_id is not null and order_date <= $as_of""",
+        {"as_of": as_of},
+    )
 
 
 # Per buyer, their purchase days up to the reference date summed (several orders of a day are
 # one purchase): what ml.ltv.purchase_histories computes from every transaction, summed by
-# DuckDB instead of pandas grouping millions of rows by customer id.
+# the warehouse instead of pandas grouping millions of rows by customer id.
 TOTALS_SQL = """
 with
 
@@ -54,10 +53,9 @@ order by customer_id
 """
 
 
-def purchase_totals(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
+def purchase_totals(warehouse: EngineWarehouse, as_of: date) -> pd.DataFrame:
     """One row per buyer with the totals ``ml.ltv.histories_from_totals`` needs."""
-    with warehouse.connect() as con:
-        return con.execute(TOTALS_SQL, {"as_of": as_of}).df()
+    return warehouse.read_frame(TOTALS_SQL, {"as_of": as_of})
 
 
 def _validations(
@@ -143,7 +141,7 @@ def _quadrant_table(scored: pd.DataFrame) -> str:
     deps=[dg.AssetKey(key) for key in UPSTREAM],
 )
 def customer_value(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, models: Models
 ) -> dg.MaterializeResult:
     """What each buyer is worth: P(alive), expected purchases and value over the next 12 months
     (BG/NBD + Gamma-Gamma, discounted) and the value-matrix quadrant, scored every night with a

@@ -1,0 +1,168 @@
+"""The warehouse's tables on Apache Spark, through Arrow: what ``SparkWarehouse``
+(``orchestration/defs/resources.py``) does with a SparkSession. Imported only when
+``WEIXI_ENGINE=spark``: pyspark is not a dependency of the DuckDB engine.
+
+Tables are plain Spark tables (Parquet under ``spark.sql.warehouse.dir``, or the cluster's
+catalog), replaced whole: Parquet has neither DELETE nor MERGE, so :meth:`SparkTables.replace_rows`
+reads the rows it keeps into the driver and writes the table again (meant for small tables, the
+validation figures)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
+
+from warehouse.table_spec import TableSpec
+
+_PARAMETER = re.compile(r"\$(\w+)")
+
+
+def session(
+    master: str, connect_url: str | None, warehouse_dir: str, driver_memory: str
+) -> SparkSession:
+    """The process's active SparkSession, else a new one: on Spark Connect at ``connect_url``
+    when set, else on ``master``. The session time zone is UTC, as the dbt builds' (day
+    boundaries and timestamps as DuckDB reads them)."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if connect_url:
+        return SparkSession.builder.remote(connect_url).getOrCreate()
+    return (
+        SparkSession.builder.master(master)
+        .appName("weixi")
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.warehouse.dir", warehouse_dir)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def spark_sql(sql: str) -> str:
+    """``sql`` with its ``$name`` parameters (DuckDB's spelling) as Spark's ``:name``."""
+    return _PARAMETER.sub(r":\1", sql)
+
+
+def spark_readable(table: pa.Table) -> pa.Table:
+    """``table`` in the Arrow types ``createDataFrame`` takes: dictionary-encoded columns
+    decoded, large strings and lists as their 32-bit offset kinds."""
+    fields = []
+    for field in table.schema:
+        kind = field.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_large_string(kind):
+            kind = pa.string()
+        elif pa.types.is_large_list(kind):
+            kind = pa.list_(kind.value_type)
+        if pa.types.is_list(kind) and pa.types.is_large_string(kind.value_type):
+            kind = pa.list_(pa.string())
+        fields.append(pa.field(field.name, kind))
+    return table.cast(pa.schema(fields))
+
+
+def wall_clock(table: pa.Table) -> pa.Table:
+    """``table`` with Spark's timestamps (instants, in the session's time zone) as the wall-clock
+    times DuckDB's ``timestamp`` holds: the Python assets see the same values on both engines."""
+    for position, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            local = pc.local_timestamp(table.column(position))
+            table = table.set_column(position, field.name, local)
+    return table
+
+
+def arrow_of(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """``frame`` as an Arrow table Spark reads (see :func:`spark_readable`)."""
+    if isinstance(frame, pd.DataFrame):
+        frame = pa.Table.from_pandas(frame, preserve_index=False)
+    return spark_readable(frame)
+
+
+class SparkTables:
+    """Reads and writes of the warehouse's tables on one SparkSession."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def query(self, sql: str, params: Mapping[str, object] | None = None) -> DataFrame:
+        return self.spark.sql(spark_sql(sql), args=dict(params or {}))
+
+    def read_arrow(
+        self,
+        sql: str,
+        params: Mapping[str, object] | None = None,
+        views: Mapping[str, pa.Table] | None = None,
+    ) -> pa.Table:
+        with self._views(views):
+            return wall_clock(self.query(sql, params).toArrow())
+
+    def read_batches(
+        self, sql: str, params: Mapping[str, object] | None, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of ``sql`` one Spark partition at a time, split to at most ``batch_rows``:
+        the driver holds one partition, never the whole result (``toLocalIterator``)."""
+        frame = self.query(sql, params)
+        rows = frame.toLocalIterator()
+        schema = _arrow_schema(frame)
+        while True:
+            chunk = [row.asDict(recursive=True) for row in _take(rows, batch_rows)]
+            if not chunk:
+                return
+            batch = pa.Table.from_batches([pa.RecordBatch.from_pylist(chunk, schema=schema)])
+            yield from wall_clock(batch).to_batches()
+
+    def table_exists(self, table: str) -> bool:
+        return self.spark.catalog.tableExists(table)
+
+    def write_table(self, table: str, frame: pd.DataFrame | pa.Table) -> int:
+        """Replace ``schema.table`` with ``frame`` (overwrite mode); returns the rows."""
+        rows = arrow_of(frame)
+        schema = table.split(".")[0]
+        self.spark.sql(f"create database if not exists `{schema}`")
+        self.spark.createDataFrame(rows).write.mode("overwrite").saveAsTable(table)
+        return rows.num_rows
+
+    def replace_rows(
+        self,
+        spec: TableSpec,
+        frame: pd.DataFrame,
+        where: str,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        """The rows of ``spec``'s table not selected by ``where``, and ``frame``'s, written as
+        the table (read first into the driver: Spark cannot overwrite a table it reads)."""
+        new_rows = arrow_of(spec.conform(frame))
+        if self.table_exists(spec.name):
+            kept = self.read_arrow(
+                f"select {', '.join(spec.column_names)} from {spec.name} where not ({where})",
+                params,
+            )
+            new_rows = pa.concat_tables([kept.cast(new_rows.schema), new_rows])
+        self.write_table(spec.name, new_rows)
+
+    @contextmanager
+    def _views(self, views: Mapping[str, pa.Table] | None) -> Iterator[None]:
+        for name, table in (views or {}).items():
+            self.spark.createDataFrame(spark_readable(table)).createOrReplaceTempView(name)
+        try:
+            yield
+        finally:
+            for name in views or {}:
+                self.spark.catalog.dropTempView(name)
+
+
+def _take(rows: Iterator, count: int) -> Iterator:
+    for _, row in zip(range(count), rows, strict=False):
+        yield row
+
+
+def _arrow_schema(frame: DataFrame) -> pa.Schema:
+    """The Arrow schema of ``frame``'s rows, as ``toArrow`` gives it."""
+    return frame.limit(0).toArrow().schema
