@@ -141,7 +141,9 @@ class SparkTables:
         new_rows = arrow_of(spec.conform(frame))
         if self.table_exists(spec.name):
             kept = self.read_arrow(
-                f"select {', '.join(spec.column_names)} from {spec.name} where not ({where})",
+                # Kept as DuckDB's delete keeps them: where ``where`` is false or null.
+                f"select {', '.join(spec.column_names)} from {spec.name} "
+                f"where not coalesce(({where}), false)",
                 params,
             )
             new_rows = pa.concat_tables([kept.cast(new_rows.schema), new_rows])

@@ -46,11 +46,11 @@ window_identifiers as (
 
 ),
 
--- Guest orders whose match the window's CRM changes may move, rebuilt whatever day they were
--- delivered: those unmatched or matched through an e-mail or phone one of those customers now
--- gives (a guest who signed up later, an identifier now shared by two), and those matched to
--- one of them through an e-mail or phone (which the customer may have changed).
-rematched as (
+-- Guest orders whose match the window's CRM changes may move: those unmatched or matched
+-- through an e-mail or phone one of those customers now gives (a guest who signed up later, an
+-- identifier now shared by two), and those matched to one of them through an e-mail or phone
+-- (which the customer may have changed).
+match_candidates as (
 
     select order_id from {{ ref('base_orders__orders') }}
     where order_id in (select order_id from {{ this }} where match_method != 'customer_id')
@@ -66,6 +66,22 @@ rematched as (
     select order_id from {{ this }}
     where match_method in ('email', 'phone')
         and customer_id in (select customer_id from window_customers)
+
+),
+
+-- Those whose match did move, rebuilt whatever day they were delivered (a customer's every
+-- update would otherwise recompute the days of all their guest orders).
+rematched as (
+
+    select matched.order_id
+    from {{ ref('int_orders__matched') }} as matched
+    inner join {{ this }} as stored
+        on stored.order_id = matched.order_id
+    where matched.order_id in (select order_id from match_candidates)
+        and (
+            matched.customer_id is distinct from stored.customer_id
+            or matched.match_method is distinct from stored.match_method
+        )
 
 ),
 
