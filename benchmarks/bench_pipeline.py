@@ -59,11 +59,12 @@ settings = WeixiSettings()
 dbt = dbt_resource(settings)
 for train_churn in (False, True):
     variables = dbt.vars_for(str(settings.warehouse), train_churn)
-    key = parse_cache.cache_key(json.dumps(variables))
+    key = parse_cache.cache_key(json.dumps(variables), dbt.target)
     target = Path("target") / f"prime-{uuid.uuid4().hex[:7]}"
     subprocess.run(
         [dbt.dbt_executable, "--quiet", "parse", "--vars", json.dumps(variables),
-         "--target-path", str(target), "--profiles-dir", str(dbt.profiles_dir)],
+         "--target", dbt.target, "--target-path", str(target),
+         "--profiles-dir", str(dbt.profiles_dir)],
         cwd=dbt.project_dir, check=True,
     )
     parse_cache.keep(PARSE_CACHE, key, Path(dbt.project_dir) / target)
