@@ -297,8 +297,7 @@ def update_ledger(
             con.register("_fresh", fresh)
             con.execute(f"insert into {LEDGER} select * from _fresh")
             con.unregister("_fresh")
-        days = scrubbed_days(con)
-        scrubbed = scrub_erased(con)
+        scrubbed, days = scrub_erased(con)
         if on_scrubbed is not None and days:
             on_scrubbed(con, days)
         con.execute("commit")
@@ -325,40 +324,27 @@ delivered, names and e-mails included, is a JSON object once read, the raw CSV l
 could not be split into the right fields."""
 
 
-def scrubbed_days(con: duckdb.DuckDBPyConnection) -> list[date]:
-    """The delivery days of the raw CRM rows ``scrub_erased`` would delete or change."""
-    erased = f"select customer_id from {LEDGER} where reason = '{ERASURE}'"
-    return [
-        day
-        for (day,) in con.execute(
-            f"""select _partition_date from raw.crm__customers
-            where trim(customer_id) in ({erased}) or trim(referred_by) in ({erased})
-            union
-            select _partition_date from raw.crm__contacts where trim(customer_id) in ({erased})
-            union
-            select _partition_date from raw._quarantine
-            where source = 'crm' and {_QUARANTINED_ERASED.format(erased=erased)}
-            order by 1"""
-        ).fetchall()
-    ]
-
-
-def scrub_erased(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def scrub_erased(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], list[date]]:
     """Delete the rows of erased customers from the raw CRM tables (customers, contacts and
     their quarantined rows) and null ``referred_by`` where it names one; the ledger keeps the
-    fact that they were erased. Returns the rows deleted (or, for referrers, changed)."""
+    fact that they were erased. Returns the rows deleted (or, for referrers, changed) per
+    table, and the delivery days of those rows."""
     erased = f"select customer_id from {LEDGER} where reason = '{ERASURE}'"
-    deleted = {}
-    for table in ("raw.crm__customers", "raw.crm__contacts"):
-        deleted[table] = con.execute(
-            f"delete from {table} where trim(customer_id) in ({erased})"
-        ).fetchone()[0]
+    statements = {
+        f"raw.{table}": f"delete from raw.{table} where trim(customer_id) in ({erased})"
+        for table in ("crm__customers", "crm__contacts")
+    }
     # Another customer's rows may name them as referrer: the link goes, the rows stay.
-    deleted["raw.crm__customers.referred_by"] = con.execute(
+    statements["raw.crm__customers.referred_by"] = (
         f"update raw.crm__customers set referred_by = null where trim(referred_by) in ({erased})"
-    ).fetchone()[0]
-    deleted["raw._quarantine"] = con.execute(
+    )
+    statements["raw._quarantine"] = (
         "delete from raw._quarantine where source = 'crm' and "
         + _QUARANTINED_ERASED.format(erased=erased)
-    ).fetchone()[0]
-    return deleted
+    )
+    deleted, days = {}, set()
+    for table, statement in statements.items():
+        changed = con.execute(f"{statement} returning _partition_date").fetchall()
+        deleted[table] = len(changed)
+        days.update(day for (day,) in changed if day is not None)
+    return deleted, sorted(days)
