@@ -52,6 +52,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from warehouse.spark_views import READABLE_CATALOGS
+
 SERVING_DATABASE = "weixi.duckdb"
 PARQUET_FOLDER = "parquet"
 CURRENT = "current"
@@ -154,7 +156,7 @@ def published_tables(
     """The tables of the warehouse ``con`` that a publish copies (``schema.table``, sorted)."""
     rows = con.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
-        "where table_catalog = current_database() and table_schema in (select unnest(?)) "
+        f"where table_catalog in {READABLE_CATALOGS} and table_schema in (select unnest(?)) "
         "order by 1",
         [list(schemas)],
     ).fetchall()
@@ -206,7 +208,7 @@ def _fingerprinted(
     schema, name = table.split(".", 1)
     layout = con.execute(
         "select column_name, data_type from information_schema.columns "
-        "where table_catalog = current_database() and table_schema = ? and table_name = ? "
+        f"where table_catalog in {READABLE_CATALOGS} and table_schema = ? and table_name = ? "
         "order by ordinal_position",
         [schema, name],
     ).fetchall()

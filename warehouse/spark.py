@@ -10,17 +10,35 @@ validation figures)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
+from warehouse.spark_views import SparkTable, control_tables, exposed, spark_catalog
 from warehouse.table_spec import TableSpec
 
 _PARAMETER = re.compile(r"\$(\w+)")
+WEIXI_DATABASES = (
+    "raw",
+    "staging",
+    "intermediate",
+    "features",
+    "marts",
+    "ml",
+    "governance",
+    "quality",
+    "activation",
+)
+"""The Spark databases Weixi's tables live in (dbt's models and sources): those
+:meth:`SparkTables.exposed_to` shows a DuckDB connection; a cluster's other databases are not."""
+COPIED_VIEWS = frozenset({"intermediate.int_reference_date__selected"})
+"""The Spark views (no files) the Python side reads through ``connect()``, copied as their rows:
+the reference date (one row), which the report and the checks read."""
 
 
 def session(
@@ -148,6 +166,37 @@ class SparkTables:
             )
             new_rows = pa.concat_tables([kept.cast(new_rows.schema), new_rows])
         self.write_table(spec.name, new_rows)
+
+    def catalog_tables(self, databases: Sequence[str] = WEIXI_DATABASES) -> list[SparkTable]:
+        """The tables and views of ``databases`` (those Spark has), not the session's temp
+        views: one ``SHOW TABLE EXTENDED`` per database."""
+        present = {database.name for database in self.spark.catalog.listDatabases()}
+        tables = []
+        for database in (name for name in databases if name in present):
+            rows = self.spark.sql(f"show table extended in `{database}` like '*'").collect()
+            tables += [
+                SparkTable.described(database, row.tableName, row.information)
+                for row in rows
+                if not row.isTemporary
+            ]
+        return tables
+
+    def time_zone(self) -> str:
+        return self.spark.conf.get("spark.sql.session.timeZone")
+
+    @contextmanager
+    def exposed_to(self, con: duckdb.DuckDBPyConnection) -> Iterator[str]:
+        """Spark's tables as views in ``con`` (a connection to the control file) under their
+        ``schema.table`` names, but those the control file holds itself
+        (``warehouse.spark_views``); yields the catalog holding them."""
+        tables = exposed(self.catalog_tables(), control_tables(con), set(COPIED_VIEWS))
+        copies = {
+            table.qualified: self.read_arrow(f"select * from {table.qualified}")
+            for table in tables
+            if table.is_view or not table.has_files()
+        }
+        with spark_catalog(con, tables, copies, self.time_zone()) as catalog:
+            yield catalog
 
     @contextmanager
     def _views(self, views: Mapping[str, pa.Table] | None) -> Iterator[None]:

@@ -139,6 +139,16 @@ class EngineWarehouse(dg.ConfigurableResource):
         """SQL of the days from the date ``start`` to the date ``end`` (as the dbt macro)."""
         raise NotImplementedError
 
+    @contextmanager
+    def connect(
+        self, read_only: bool = False, memory_limit: str | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection where the warehouse's tables read by ``schema.table``, closed on
+        exit (DuckDB's file itself, or on Spark the control file with Spark's tables as views:
+        ``warehouse.spark_views``). What it writes lands in that DuckDB file."""
+        raise NotImplementedError
+        yield
+
 
 def frame_of(table: pa.Table) -> pd.DataFrame:
     """``table`` as DuckDB's ``.df()`` gives a query's rows (see :class:`EngineWarehouse`)."""
@@ -315,6 +325,11 @@ class SparkWarehouse(EngineWarehouse):
     connect_url: str | None = None
     warehouse_dir: str
     driver_memory: str = "2g"
+    control_path: str
+    """The control file: the DuckDB file of the loader's raw copy, the consent ledger, the check
+    results and the activation logs, which :meth:`connect` opens."""
+    duckdb: DuckDBSettings = DuckDBSettings()
+    """The settings of :meth:`connect`'s DuckDB connections (see ``Warehouse.duckdb``)."""
 
     def _spark(self):
         from warehouse import spark
@@ -322,6 +337,18 @@ class SparkWarehouse(EngineWarehouse):
         return spark.SparkTables(
             spark.session(self.master, self.connect_url, self.warehouse_dir, self.driver_memory)
         )
+
+    @contextmanager
+    def connect(
+        self, read_only: bool = False, memory_limit: str | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the control file (as ``Warehouse.connect``: the same wait for another
+        holder and settings) in which Spark's tables read by ``schema.table`` as views over
+        their Parquet files, but those the control file holds itself
+        (``warehouse.spark_views``). What it writes lands in the control file."""
+        control = Warehouse(path=self.control_path, duckdb=self.duckdb)
+        with control.connect(read_only, memory_limit) as con, self._spark().exposed_to(con):
+            yield con
 
     def read_arrow(self, sql: str, params: Params = None, views: Views = None) -> pa.Table:
         return self._spark().read_arrow(sql, params, views)
@@ -510,6 +537,8 @@ def warehouse_resource(settings: WeixiSettings) -> EngineWarehouse:
             warehouse_dir=str(settings.spark_warehouse_dir),
             driver_memory=settings.spark_driver_memory,
             batch_rows=settings.score_batch_rows,
+            control_path=str(settings.warehouse),
+            duckdb=DuckDBSettings.from_settings(settings),
         )
     return duckdb_warehouse(settings)
 

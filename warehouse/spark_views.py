@@ -1,0 +1,285 @@
+"""Spark's tables in a DuckDB connection: what ``SparkWarehouse.connect()`` gives the assets that
+run DuckDB SQL (activation, publish, checks, report), so they run unchanged on Spark.
+
+The connection is DuckDB's, to the control file (the loader's raw copy, the consent ledger, the
+check results, the activation logs); Spark's tables appear beside its own under their
+``schema.table`` names, as views over their Parquet files read by DuckDB's ``read_parquet``
+(partitioned tables with hive partitioning). No pyspark here: ``warehouse.spark`` lists the
+tables (:class:`SparkTable`) and this module makes the views.
+
+- **Where.** The views live in an in-memory catalog attached for one connection
+  (:func:`spark_catalog`), never in the control file: persisted views would outlive the run and
+  point at files Spark replaces. DuckDB resolves ``schema.table`` through the connection's
+  search path, which lists the control file's schema before the Spark catalog's of the same
+  name: a table the control file holds wins, and whatever an asset creates lands in the control
+  file (the first catalog of the path). Spark tables the control file holds itself (the raw
+  copy, and the tables the Python side writes that Spark holds as copies) are not exposed.
+- **Types.** Spark writes ``timestamp`` columns as instants (Parquet INT96 by default, read by
+  DuckDB as a UTC ``timestamp``; or TIMESTAMP_MICROS adjusted to UTC, read as ``timestamptz``):
+  the views give them as the wall-clock ``timestamp`` in Spark's session time zone, as
+  ``SparkWarehouse.read_arrow`` does (``warehouse.spark.wall_clock``). Nested timestamps
+  (inside lists or structs) are left as read. Decimals, dates, booleans, strings and lists are
+  read as written.
+- **No files.** A Spark view (dbt's view models) has no files: only the views of
+  ``COPIED_VIEWS`` are exposed, copied as their rows through Spark (the reference date, one
+  row); a table without a data file yet (a partitioned table with no partition) likewise.
+- **Local files only.** A location that is not a local path (``s3a://``, ``dbfs:/``,
+  ``abfss://``, ``hdfs://``) is refused by name, as is a table stored as anything but Parquet.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import duckdb
+import pyarrow as pa
+
+UTC = "UTC"
+_FIELD = re.compile(r"^ \|-- (?P<name>[^:]+): (?P<type>[a-z_]+)")
+_HIVE_TYPES = {
+    "date": "DATE",
+    "string": "VARCHAR",
+    "integer": "INTEGER",
+    "long": "BIGINT",
+    "short": "SMALLINT",
+    "byte": "TINYINT",
+    "boolean": "BOOLEAN",
+}
+"""DuckDB's type of a partition column of each Spark type (the folder names are text)."""
+
+
+class UnreadableSparkTable(ValueError):
+    """A Spark table whose files DuckDB cannot read here (not local, or not Parquet)."""
+
+
+@dataclass(frozen=True)
+class SparkTable:
+    """A table or view of Spark's catalog, as ``SHOW TABLE EXTENDED`` describes it."""
+
+    schema: str
+    name: str
+    kind: str
+    """``MANAGED``, ``EXTERNAL`` or ``VIEW``."""
+    provider: str | None
+    location: str | None
+    columns: tuple[tuple[str, str], ...]
+    """Each top-level column and its Spark type (``timestamp``, ``decimal``, ``array`` ...)."""
+    partition_columns: tuple[str, ...] = ()
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def is_view(self) -> bool:
+        return self.kind == "VIEW"
+
+    @property
+    def instant_columns(self) -> list[str]:
+        """The columns Spark holds as instants (its ``timestamp``, not ``timestamp_ntz``)."""
+        return [name for name, kind in self.columns if kind == "timestamp"]
+
+    @classmethod
+    def described(cls, schema: str, name: str, information: str) -> SparkTable:
+        """The table of one row of ``SHOW TABLE EXTENDED`` (its ``information`` text)."""
+        fields = dict(_fields(information))
+        columns = tuple(
+            (found["name"].strip(), found["type"])
+            for line in information.splitlines()
+            if (found := _FIELD.match(line))
+        )
+        partitions = fields.get("Partition Columns", "").strip("[]")
+        return cls(
+            schema=schema,
+            name=name,
+            kind=fields.get("Type", "").upper(),
+            provider=fields.get("Provider", "").lower() or None,
+            location=fields.get("Location"),
+            columns=columns,
+            partition_columns=tuple(
+                column.strip().strip("`") for column in partitions.split(",") if column.strip()
+            ),
+        )
+
+    def local_folder(self) -> Path:
+        """The local folder of the table's files; refuses any other location or format."""
+        if self.provider != "parquet":
+            raise UnreadableSparkTable(
+                f"{self.qualified} is stored as {self.provider or 'an unknown format'}: "
+                "SparkWarehouse.connect() reads Parquet tables only"
+            )
+        parsed = urlparse(self.location or "")
+        if parsed.scheme not in ("", "file") or not parsed.path:
+            raise UnreadableSparkTable(
+                f"{self.qualified} is at {self.location}: SparkWarehouse.connect() reads local "
+                "(or mounted) paths only, not remote storage (docs/scale_out.md)"
+            )
+        return Path(unquote(parsed.path))
+
+    def files_glob(self) -> str:
+        """The glob of the table's data files: one folder level per partition column (named
+        ``column=value``, so the loader's hidden ``.incoming-`` folders are skipped)."""
+        levels = ["*=*"] * len(self.partition_columns)
+        return str(Path(self.local_folder(), *levels, "*.parquet"))
+
+    def has_files(self) -> bool:
+        folder = self.local_folder()
+        pattern = str(Path(self.files_glob()).relative_to(folder))
+        return next(folder.glob(pattern), None) is not None
+
+
+def _fields(information: str) -> Iterator[tuple[str, str]]:
+    for line in information.splitlines():
+        key, separator, value = line.partition(": ")
+        if separator and not line.startswith(" "):
+            yield key.strip(), value.strip()
+
+
+def exposed(
+    tables: Iterable[SparkTable], own: set[str], copied_views: set[str]
+) -> list[SparkTable]:
+    """The tables of ``tables`` a connection shows: not those whose ``schema.table`` the control
+    file holds itself (``own``), and of the views only ``copied_views``."""
+    return [
+        table
+        for table in tables
+        if table.qualified not in own and (not table.is_view or table.qualified in copied_views)
+    ]
+
+
+def control_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The ``schema.table`` names of the control file's own tables and views."""
+    rows = con.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_catalog = current_database()"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_select(con: duckdb.DuckDBPyConnection, table: SparkTable, time_zone: str = UTC) -> str:
+    """The ``select`` of ``table``'s rows from its Parquet files, its instants as wall-clock
+    timestamps in ``time_zone`` (Spark's session time zone)."""
+    options = ["hive_partitioning = false"]
+    if table.partition_columns:
+        kinds = dict(table.columns)
+        hive_types = ", ".join(
+            f"{_literal(column)}: {_HIVE_TYPES[kinds[column]]}"
+            for column in table.partition_columns
+            if kinds.get(column) in _HIVE_TYPES
+        )
+        options = ["hive_partitioning = true"]
+        if hive_types:
+            options.append(f"hive_types = {{{hive_types}}}")
+    scan = f"read_parquet({_literal(table.files_glob())}, {', '.join(options)})"
+    described = con.execute(f"select column_name, column_type from (describe from {scan})")
+    read_types = dict(described.fetchall())
+    replaced = [
+        f"{_wall_clock(_quoted(column), read_types.get(column, ''), time_zone)} as "
+        f"{_quoted(column)}"
+        for column in table.instant_columns
+        if read_types.get(column, "").startswith("TIMESTAMP")
+        and not (read_types[column] == "TIMESTAMP" and time_zone == UTC)
+    ]
+    return f"select * replace ({', '.join(replaced)}) from {scan}" if replaced else f"from {scan}"
+
+
+def _wall_clock(column: str, read_type: str, time_zone: str) -> str:
+    """``column``, an instant read as ``read_type``, as the wall-clock time in ``time_zone``:
+    a ``timestamptz`` as it is, an INT96 ``timestamp`` (naive, in UTC) first made an instant."""
+    instant = column if "TIME ZONE" in read_type else f"timezone({_literal(UTC)}, {column})"
+    return f"timezone({_literal(time_zone)}, {instant})"
+
+
+@contextmanager
+def spark_catalog(
+    con: duckdb.DuckDBPyConnection,
+    tables: Iterable[SparkTable],
+    copies: Mapping[str, pa.Table],
+    time_zone: str = UTC,
+) -> Iterator[str]:
+    """Attach an in-memory catalog to ``con`` holding a view of each table of ``tables`` (those
+    named in ``copies`` as their copied rows instead), and put its schemas in the search path
+    after the control file's; undone on exit. Yields the catalog's name."""
+    catalog = f"spark_{uuid.uuid4().hex[:12]}"
+    tables = list(tables)
+    # Writable even when the control file is opened read-only.
+    con.execute(f"attach ':memory:' as {catalog} (read_only false)")
+    try:
+        for schema in sorted({table.schema for table in tables}):
+            con.execute(f"create schema {catalog}.{_quoted(schema)}")
+        for table in tables:
+            _create(con, catalog, table, copies.get(table.qualified), time_zone)
+        con.execute(f"set search_path = {_literal(_search_path(con, catalog, tables))}")
+        yield catalog
+    finally:
+        con.execute("reset search_path")
+        con.execute(f"detach {catalog}")
+
+
+def _create(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    table: SparkTable,
+    rows: pa.Table | None,
+    time_zone: str,
+) -> None:
+    target = f"{catalog}.{_quoted(table.schema)}.{_quoted(table.name)}"
+    if rows is None:
+        con.execute(f"create view {target} as {parquet_select(con, table, time_zone)}")
+        return
+    con.register("_spark_rows", rows)
+    try:
+        con.execute(f"create table {target} as from _spark_rows")
+    finally:
+        con.unregister("_spark_rows")
+
+
+def _search_path(con: duckdb.DuckDBPyConnection, catalog: str, tables: list[SparkTable]) -> str:
+    """The control file's ``main`` and, for each schema of ``tables``, the control file's
+    schema then the Spark catalog's. DuckDB creates a ``schema.table`` in the first catalog of
+    the path holding the schema, so the control file gets each schema first (a read-only
+    connection, which writes nothing, lists those it has)."""
+    control = con.execute("select current_database()").fetchone()[0]
+    schemas = sorted({table.schema for table in tables})
+    writable = not con.execute(
+        "select readonly from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+    if writable:
+        for schema in schemas:
+            con.execute(f"create schema if not exists {_quoted(control)}.{_quoted(schema)}")
+    held = {
+        schema
+        for (schema,) in con.execute(
+            "select schema_name from duckdb_schemas() where database_name = current_database()"
+        ).fetchall()
+    }
+    entries = [f"{_quoted(control)}.main"]
+    for schema in schemas:
+        if schema in held:
+            entries.append(f"{_quoted(control)}.{_quoted(schema)}")
+        entries.append(f"{catalog}.{_quoted(schema)}")
+    return ",".join(entries)
+
+
+READABLE_CATALOGS = (
+    "(select current_database() union all "
+    "select trim(split_part(unnest(string_split(current_setting('search_path'), ',')), '.', 1), "
+    "'\"'))"
+)
+"""SQL of the catalogs whose tables a connection reads by ``schema.table``: its database and
+those of its search path (the Spark catalog of :func:`spark_catalog`), not the catalogs a step
+attaches for itself (the publish's serving file)."""
