@@ -370,6 +370,14 @@ def _documented(schema: pa.Schema, table: str, descriptions: Descriptions) -> pa
     return pa.schema(fields, metadata={DESCRIPTION_KEY: table_text} if table_text else None)
 
 
+def _same_search_path(con: duckdb.DuckDBPyConnection, reader: duckdb.DuckDBPyConnection) -> None:
+    """Give ``reader`` (a cursor: a connection of its own) the search path of ``con``, through
+    which ``con`` may read some tables (Spark's, on the Spark engine: warehouse.spark_views)."""
+    ((path,),) = con.execute("select current_setting('search_path')").fetchall()
+    if path:
+        reader.execute(f"set search_path = {_literal(path)}")
+
+
 def _write_partitions(
     con: duckdb.DuckDBPyConnection,
     folder: Path,
@@ -587,6 +595,7 @@ def publish(
         # The Parquet files are written by a second connection while the DuckDB file is
         # copied and updated: pyarrow's writer is single-threaded, and the copy waits on disk.
         with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as reader:
+            _same_search_path(con, reader)
             parquet_written = pool.submit(
                 _write_parquet,
                 reader,

@@ -15,7 +15,7 @@ import dagster as dg
 
 from orchestration.defs.dbt.project import weixi_dbt_project
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.resources import WAREHOUSE_POOL, Serving, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Serving
 from orchestration.table_catalog import PYTHON_TABLES
 from serving.snapshot import (
     CURRENT,
@@ -81,7 +81,7 @@ def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         metadata={"storage_version": STORAGE_VERSION, "readable_by": READABLE_BY},
     )
     def published(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, serving: Serving
+        context: dg.AssetExecutionContext, warehouse: EngineWarehouse, serving: Serving
     ) -> dg.MaterializeResult:
         """The marts as BI tools read them, published whole after every mart and check passed."""
         try:

@@ -13,7 +13,7 @@ import dagster as dg
 
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.publish import mart_keys
-from orchestration.defs.resources import WAREHOUSE_POOL, Reports, Warehouse, reference_date_of
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Reports, reference_date_of
 from reporting.page import WrittenReport, write_report
 
 REPORT_KEY = dg.AssetKey(["reports", "nightly_report"])
@@ -30,7 +30,7 @@ def report_upstream(definitions: dg.Definitions) -> list[dg.AssetKey]:
 
 
 def write_nightly_report(
-    warehouse: Warehouse, reports: Reports, read_only: bool = False
+    warehouse: EngineWarehouse, reports: Reports, read_only: bool = False
 ) -> WrittenReport:
     """Write the report of ``warehouse`` as of its reference date into the reports folder
     (`weixi report` and the nightly asset both call this)."""
@@ -78,7 +78,7 @@ def build_report_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def nightly_report(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, reports: Reports
+        context: dg.AssetExecutionContext, warehouse: EngineWarehouse, reports: Reports
     ) -> dg.MaterializeResult:
         """The nightly report of the marts, one HTML file per reference date."""
         written = write_nightly_report(warehouse, reports)

@@ -28,7 +28,7 @@ from activation.destinations.formats import spreadsheet_safe, write_safe_csv
 from activation.holdout import CONTROL, TREATMENT
 from activation.suppressions import LEDGER
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, EngineWarehouse
 from warehouse.table_spec import table_exists
 
 CANDIDATES = dg.AssetKey(["marts", "audience_candidates"])
@@ -64,7 +64,7 @@ def _read_inputs(
     return selected, candidates, history, suppressions
 
 
-def _write_members(warehouse: Warehouse, build: AudienceBuild, audience_date: date) -> None:
+def _write_members(warehouse: EngineWarehouse, build: AudienceBuild, audience_date: date) -> None:
     """Replace the date in the history and the mart with tonight's members, in one transaction."""
     with warehouse.connect() as con:
         con.execute(f"create schema if not exists {AUDIENCE_MEMBERS.schema}")
@@ -149,7 +149,7 @@ def _members_metadata(build: AudienceBuild, audience_date: date, names: list[str
     pool=WAREHOUSE_POOL,
 )
 def audience_members(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, audiences: Audiences
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, audiences: Audiences
 ) -> dg.MaterializeResult:
     """Tonight's members of every audience in the registry, each with its channel, control
     group and reason, after consent, suppressions, deduplication and the frequency cap; the
@@ -206,7 +206,7 @@ def _write_task_lists(tasks: pd.DataFrame, folder: Path) -> dict[str, int]:
     pool=WAREHOUSE_POOL,
 )
 def account_manager_tasks(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, audiences: Audiences
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, audiences: Audiences
 ) -> dg.MaterializeResult:
     """Who each account manager should call today and why, with the context of the call (last
     order, open complaints, churn risk and reasons, recommended products), as a table and one

@@ -24,7 +24,7 @@ from activation.destinations.webhook import WebhookClient, WebhookConfig
 from activation.holdout import TREATMENT
 from activation.suppressions import LEDGER
 from orchestration.defs.metadata import markdown_table
-from orchestration.defs.resources import WAREHOUSE_POOL, Destinations, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Destinations, EngineWarehouse
 from warehouse.table_spec import table_exists
 
 AUDIENCES = AUDIENCE_MEMBERS.name
@@ -176,7 +176,7 @@ def _suppression_table(export: ExportMembers) -> str:
     pool=WAREHOUSE_POOL,
 )
 def activation_syncs(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, destinations: Destinations
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, destinations: Destinations
 ) -> dg.MaterializeResult:
     """Every delivery of the night's audiences to marketing tools (files, ad audiences,
     webhook): who was added and removed, who failed or was refused, and who was held back

@@ -17,7 +17,7 @@ from activation.lift import (
 )
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, left_empty, publish
-from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, Audiences, EngineWarehouse
 from warehouse.table_spec import table_exists
 
 MEMBERS_VIEW = "staging.stg_campaigns__members"
@@ -113,7 +113,7 @@ def headline(lift: pd.DataFrame) -> str:
     deps=[dg.AssetKey(key) for key in UPSTREAM],
 )
 def campaign_lift_table(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, audiences: Audiences
+    context: dg.AssetExecutionContext, warehouse: EngineWarehouse, audiences: Audiences
 ) -> dg.MaterializeResult:
     """Which strategy works: for every audience, repurchase rate, revenue per customer and churn
     of the contacted customers against their random control group 30, 60 and 90 days after

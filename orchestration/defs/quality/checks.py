@@ -26,7 +26,7 @@ from data_quality.rules import CONTRACT, FRESHNESS, INTEGRITY, PLAUSIBILITY, VOL
 from data_quality.table_rules import TableRules, registered
 from ingest.contract import SOURCES, Source
 from orchestration.defs.quality.check_results import check_results, check_specs, shop_now
-from orchestration.defs.resources import WAREHOUSE_POOL, Quality, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Quality, Warehouse
 from orchestration.stages import RANGE_END_TAG, RANGE_START_TAG
 
 PARTITION_TAG = "dagster/partition"
@@ -128,7 +128,7 @@ def build_table_checks(entry: TableRules) -> dg.AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
     )
     def table_quality(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quality: Quality
+        context: dg.AssetCheckExecutionContext, warehouse: EngineWarehouse, quality: Quality
     ):
         from data_quality.checks import all_results, check_table
         from data_quality.validation import EngineError
