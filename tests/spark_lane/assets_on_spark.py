@@ -1,6 +1,6 @@
 """The lane's step for the assets that run DuckDB SQL through ``warehouse.connect()``:
-activation (audiences, task lists, exports, lift), publish and the report, materialised twice
-and what they write compared.
+activation (audiences, task lists, exports, lift), the data-quality checks of its marts,
+publish and the report, materialised twice and what they write compared.
 
 On DuckDB they run on a copy of the DuckDB build. On Spark, the tables they read (every mart
 and the CRM staging table, :func:`spark_inputs`) are the DuckDB build's written as Spark tables
@@ -31,6 +31,7 @@ from orchestration.defs.activation.audiences import account_manager_tasks, audie
 from orchestration.defs.activation.exports import activation_syncs
 from orchestration.defs.activation.lift import campaign_lift_table
 from orchestration.defs.publish import build_publish_asset
+from orchestration.defs.quality.checks import table_checks
 from orchestration.defs.report import build_report_asset
 from orchestration.defs.resources import build_resources
 from orchestration.settings import WeixiSettings
@@ -50,15 +51,17 @@ WRITTEN = (
     "activation.erasures_applied",
 )
 """What the activation assets write through ``connect()``: into the control file on Spark."""
+CHECKS_WRITE = ("quality.check_results", "marts.data_quality_runs")
+"""What the data-quality checks of the activation marts write (beside earlier runs' rows)."""
 CONTROL_MARTS = ("marts.data_quality_runs",)
 """A mart the Python side writes (the checks' runs): it stays in the control file, beside
 Spark's marts of the same schema."""
 DBT_SCHEMAS = ("staging", "intermediate", "features", "marts")
 RUN_COLUMNS = frozenset(
     {"synced_at", "started_at", "finished_at", "applied_at", "updated_at", "duration_seconds"}
-    | {"sync_id"}
+    | {"checked_at", "sync_id", "run_id"}
 )
-"""Columns of what a run took from the clock, and the id it drew for each sync."""
+"""Columns of what a run took from the clock, and the ids it drew (its syncs', its own)."""
 REPORT_CLOCK = re.compile(r"generated \d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 
 
@@ -170,7 +173,8 @@ def _materialise(engine: str, control: Path, folder: Path, scratch: Path) -> str
         dagster_home=folder / "dagster_home",
     ).resolved()
     upstream = [key for asset in ACTIVATION for key in asset.keys]
-    assets = [*ACTIVATION, build_publish_asset(upstream), build_report_asset(upstream)]
+    checks = table_checks({tuple(key.path) for key in upstream})
+    assets = [*ACTIVATION, *checks, build_publish_asset(upstream), build_report_asset(upstream)]
     result = dg.materialize(assets, resources=build_resources(settings), raise_on_error=False)
     return "; ".join(
         f"{engine} {event.step_key}: {event.step_failure_data.error.message.strip()[:300]}"
@@ -194,7 +198,7 @@ def _compare_tables(
                 _table(ours, name),
                 _written_on_spark(control, spark, name),
             )
-            for name in WRITTEN
+            for name in (*WRITTEN, *CHECKS_WRITE)
         ]
 
 
