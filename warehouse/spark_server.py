@@ -67,6 +67,9 @@ class SparkServer:
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.shuffle.partitions": "2",
             "spark.ui.enabled": "false",
+            # The raw tables' partition column is `_partition_date`, which the Hive metastore's
+            # partition filter parser refuses (a leading underscore): Spark prunes instead.
+            "spark.sql.hive.metastorePartitionPruning": "false",
         }
         options = [word for name, value in conf.items() for word in ("--conf", f"{name}={value}")]
         return [
