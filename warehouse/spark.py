@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -128,6 +129,17 @@ class SparkTables:
         self.spark.sql(f"create database if not exists `{schema}`")
         self.spark.createDataFrame(rows).write.mode("overwrite").saveAsTable(table)
         return rows.num_rows
+
+    def register_parquet(self, table: str, folder: Path) -> None:
+        """``schema.table`` as an external table over the partitioned Parquet ``folder``, its
+        partitions as they are now (a day folder added since is picked up, one removed gone)."""
+        schema = table.split(".")[0]
+        self.spark.sql(f"create database if not exists `{schema}`")
+        # Dropped first: an external table's files stay; and a table of that name copied
+        # before its first Parquet day (a raw table without rows yet) is replaced.
+        self.spark.sql(f"drop table if exists {table}")
+        self.spark.catalog.createTable(table, path=str(folder), source="parquet")
+        self.spark.sql(f"alter table {table} recover partitions")
 
     def replace_rows(
         self,

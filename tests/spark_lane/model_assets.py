@@ -85,7 +85,9 @@ def materialise_and_compare(
     for spec in (*OUTPUTS, REPLACED_ROWS):
         spark.sql(f"drop table if exists {spec.name}")
     spark_warehouse = SparkWarehouse(
-        warehouse_dir=str(scratch / "spark_warehouse"), batch_rows=BATCH_ROWS
+        warehouse_dir=str(scratch / "spark_warehouse"),
+        batch_rows=BATCH_ROWS,
+        control_path=str(on_duckdb),
     )
     spark_failed = _materialise(spark_warehouse, registry, scratch / "spark_models")
     failed = "; ".join(f for f in (duckdb_failed, spark_failed) if f)
