@@ -70,6 +70,10 @@ class SparkServer:
             # The raw tables' partition column is `_partition_date`, which the Hive metastore's
             # partition filter parser refuses (a leading underscore): Spark prunes instead.
             "spark.sql.hive.metastorePartitionPruning": "false",
+            # Each client session keeps the file listing of the tables it read; dbt (sessions
+            # of its own) rewrites them, so a long-lived session (the run's Python assets)
+            # would read files that are gone. Without the cache, a table is listed per query.
+            "spark.sql.filesourceTableRelationCacheSize": "0",
         }
         options = [word for name, value in conf.items() for word in ("--conf", f"{name}={value}")]
         return [
