@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from warehouse.table_spec import TableSpec
 
@@ -127,7 +128,7 @@ class SparkTables:
         rows = arrow_of(frame)
         schema = table.split(".")[0]
         self.spark.sql(f"create database if not exists `{schema}`")
-        self.spark.createDataFrame(rows).write.mode("overwrite").saveAsTable(table)
+        self._data_frame(rows).write.mode("overwrite").saveAsTable(table)
         return rows.num_rows
 
     def register_parquet(self, table: str, folder: Path) -> None:
@@ -161,10 +162,18 @@ class SparkTables:
             new_rows = pa.concat_tables([kept.cast(new_rows.schema), new_rows])
         self.write_table(spec.name, new_rows)
 
+    def _data_frame(self, rows: pa.Table) -> DataFrame:
+        """``rows`` (in types Spark reads) as a DataFrame; without rows too, which Spark Connect
+        cannot infer a schema from, so it is given the Arrow schema's (timestamps as Spark's
+        `timestamp`, as ``createDataFrame`` infers them from rows by default)."""
+        empty = rows.num_rows == 0
+        schema = from_arrow_schema(rows.schema, prefer_timestamp_ntz=False) if empty else None
+        return self.spark.createDataFrame(rows, schema=schema)
+
     @contextmanager
     def _views(self, views: Mapping[str, pa.Table] | None) -> Iterator[None]:
         for name, table in (views or {}).items():
-            self.spark.createDataFrame(spark_readable(table)).createOrReplaceTempView(name)
+            self._data_frame(spark_readable(table)).createOrReplaceTempView(name)
         try:
             yield
         finally:
