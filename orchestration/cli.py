@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from orchestration.stages import StopSignals
+    from warehouse.spark_server import SparkServer
 
 OUTPUT_TABLES = (
     "customer_360",
@@ -64,11 +65,22 @@ def refuse_engine_not_built(settings: WeixiSettings, command: str) -> None:
         return
     raise UserError(
         f"WEIXI_ENGINE={settings.engine}: `weixi {command}` does not run on {settings.engine} "
-        "yet. Only the dbt models have a Spark target (dbt_project/profiles.yml, output "
-        "`spark`); the loader, the warehouse resource, the model assets, activation and "
-        "serving still read and write a DuckDB file, so a run would be half on each engine. "
-        "Unset WEIXI_ENGINE (or set it to duckdb) to run on DuckDB; `make test-spark` builds "
-        "the models on local Spark, and docs/scale_out.md says what runs where"
+        "yet (only `weixi run` does, on a Spark Connect server). Unset WEIXI_ENGINE (or set it "
+        "to duckdb) to run on DuckDB; docs/scale_out.md says what runs where"
+    )
+
+
+def refuse_spark_without_server(settings: WeixiSettings, command: str) -> None:
+    """On Spark, stop ``command`` unless a Spark Connect server is named: dbt and the Python
+    assets of a run all talk to that one server (a session per process would each start a
+    JVM of its own, on the same metastore)."""
+    if settings.engine != "spark" or settings.spark_connect_url:
+        return
+    raise UserError(
+        f"WEIXI_ENGINE=spark: `weixi {command}` needs a Spark Connect server, and "
+        "WEIXI_SPARK_CONNECT_URL is not set. Point it at your cluster's (sc://host:15002), or "
+        "start one on this machine with `weixi spark-server start` and set "
+        f"WEIXI_SPARK_CONNECT_URL=sc://localhost:{settings.spark_server_port}"
     )
 
 
@@ -439,7 +451,7 @@ def run(
         os.environ["WEIXI_LANDING"] = str(landing.resolve())
         get_settings.cache_clear()
     settings = get_settings()
-    refuse_engine_not_built(settings, "run")
+    refuse_spark_without_server(settings, "run")
     first, last = _resolve_range(
         settings.landing, start and start.date(), end and end.date(), settings
     )
@@ -607,6 +619,47 @@ def contract(check: bool) -> None:
             click.echo(f"wrote {target}")
     if stale:
         raise UserError(f"out of date: {', '.join(map(str, stale))}; run `weixi contract`")
+
+
+def local_spark_server(settings: WeixiSettings) -> SparkServer:
+    """The local Spark Connect server of ``settings`` (see ``warehouse.spark_server``)."""
+    from warehouse.spark_server import SparkServer
+
+    return SparkServer(
+        port=settings.spark_server_port,
+        folder=settings.spark_server_dir,
+        warehouse_dir=settings.spark_warehouse_dir,
+        master=settings.spark_master,
+        driver_memory=settings.spark_driver_memory,
+    )
+
+
+@main.command("spark-server")
+@click.argument("action", type=click.Choice(["start", "status", "stop"]))
+def spark_server(action: str) -> None:
+    """Start, check or stop the local Spark Connect server WEIXI_ENGINE=spark runs on (one JVM,
+    a Hive catalog with a Derby metastore; docs/scale_out.md). It keeps running after `start`
+    until `stop`."""
+    from warehouse.spark_server import SparkServerError
+
+    server = local_spark_server(get_settings())
+    try:
+        if action == "start":
+            pid = server.start()
+            click.echo(
+                f"Spark Connect server running (pid {pid}, log {server.log_path}); run with "
+                f"WEIXI_ENGINE=spark WEIXI_SPARK_CONNECT_URL={server.url}"
+            )
+        elif action == "stop":
+            stopped = server.stop()
+            click.echo("stopped the Spark Connect server" if stopped else "no server was running")
+        else:
+            pid = server.running_pid()
+            if pid is None:
+                raise UserError(f"no Spark Connect server of {server.folder} is running")
+            click.echo(f"running: pid {pid}, {server.url}, log {server.log_path}")
+    except SparkServerError as exc:
+        raise UserError(str(exc)) from None
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

@@ -77,6 +77,20 @@ class WeixiSettings(BaseSettings):
         description="spark.sql.warehouse.dir of the assets' own session: where its tables live",
     )
     spark_driver_memory: str = Field("2g", description="driver memory of the assets' own session")
+    # The local Spark Connect server (`weixi spark-server start`), as a cluster would offer one.
+    spark_server_port: int = Field(
+        15002,
+        ge=1,
+        le=65535,
+        description="port of the local Spark Connect server (`weixi spark-server start`); point "
+        "WEIXI_SPARK_CONNECT_URL at sc://localhost:<port>",
+    )
+    spark_server_dir: Path | None = Field(
+        None,
+        description="the local Spark Connect server's folder: its Derby metastore, log and pid "
+        "file (default: the folder `spark_server` beside the warehouse; its tables go to "
+        "WEIXI_SPARK_WAREHOUSE_DIR)",
+    )
     score_batch_rows: int = Field(
         200_000,
         ge=1,
@@ -287,6 +301,8 @@ class WeixiSettings(BaseSettings):
             self.reports_dir = self.warehouse.parent / "reports"
         if self.spark_raw_root is None:
             self.spark_raw_root = self.warehouse.parent / "spark_raw"
+        if self.spark_server_dir is None:
+            self.spark_server_dir = self.warehouse.parent / "spark_server"
         if self.erasure_requests_dir is None:
             self.erasure_requests_dir = self.landing / "_erasure_requests"
         # Where the data starts, so the UI shows no partitions before it as missing; a shop
@@ -311,6 +327,8 @@ class WeixiSettings(BaseSettings):
                 "serving_dir": self.serving_dir.resolve(),
                 "reports_dir": self.reports_dir.resolve(),
                 "spark_raw_root": self.spark_raw_root.resolve(),
+                "spark_server_dir": self.spark_server_dir.resolve(),
+                "spark_warehouse_dir": self.spark_warehouse_dir.resolve(),
                 "alert_log": self.alert_log.resolve(),
                 "audiences_file": self.audiences_file.resolve(),
                 "exports_dir": self.exports_dir.resolve(),

@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from warehouse.spark_views import SparkTable, control_tables, exposed, spark_catalog
 from warehouse.table_spec import TableSpec
@@ -144,8 +146,19 @@ class SparkTables:
         rows = arrow_of(frame)
         schema = table.split(".")[0]
         self.spark.sql(f"create database if not exists `{schema}`")
-        self.spark.createDataFrame(rows).write.mode("overwrite").saveAsTable(table)
+        self._data_frame(rows).write.mode("overwrite").saveAsTable(table)
         return rows.num_rows
+
+    def register_parquet(self, table: str, folder: Path) -> None:
+        """``schema.table`` as an external table over the partitioned Parquet ``folder``, its
+        partitions as they are now (a day folder added since is picked up, one removed gone)."""
+        schema = table.split(".")[0]
+        self.spark.sql(f"create database if not exists `{schema}`")
+        # Dropped first: an external table's files stay; and a table of that name copied
+        # before its first Parquet day (a raw table without rows yet) is replaced.
+        self.spark.sql(f"drop table if exists {table}")
+        self.spark.catalog.createTable(table, path=str(folder), source="parquet")
+        self.spark.sql(f"alter table {table} recover partitions")
 
     def replace_rows(
         self,
@@ -197,11 +210,18 @@ class SparkTables:
         }
         with spark_catalog(con, tables, copies, self.time_zone()) as catalog:
             yield catalog
+    def _data_frame(self, rows: pa.Table) -> DataFrame:
+        """``rows`` (in types Spark reads) as a DataFrame; without rows too, which Spark Connect
+        cannot infer a schema from, so it is given the Arrow schema's (timestamps as Spark's
+        `timestamp`, as ``createDataFrame`` infers them from rows by default)."""
+        empty = rows.num_rows == 0
+        schema = from_arrow_schema(rows.schema, prefer_timestamp_ntz=False) if empty else None
+        return self.spark.createDataFrame(rows, schema=schema)
 
     @contextmanager
     def _views(self, views: Mapping[str, pa.Table] | None) -> Iterator[None]:
         for name, table in (views or {}).items():
-            self.spark.createDataFrame(spark_readable(table)).createOrReplaceTempView(name)
+            self._data_frame(spark_readable(table)).createOrReplaceTempView(name)
         try:
             yield
         finally:

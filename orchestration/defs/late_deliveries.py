@@ -22,13 +22,13 @@ LATE_DELIVERY_TAG = "weixi/late_delivery"
     ),
 )
 def late_deliveries_sensor(
-    context: dg.SensorEvaluationContext, warehouse: Warehouse, landing: Landing
+    context: dg.SensorEvaluationContext, control: Warehouse, landing: Landing
 ) -> dg.SensorResult | dg.SkipReason:
     """Requests the nightly job for each loaded day whose landing files changed."""
-    if not Path(warehouse.path).exists():
-        return dg.SkipReason(f"no warehouse at {warehouse.path} yet")
+    if not Path(control.path).exists():
+        return dg.SkipReason(f"no warehouse at {control.path} yet")
     try:
-        with warehouse.connect(read_only=True) as con:
+        with control.connect(read_only=True) as con:
             late = find_late_deliveries(con, landing.path)
     except (duckdb.IOException, WarehouseLocked) as exc:
         # A run holds the file; the next tick looks again.

@@ -68,7 +68,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
         metadata={"tables": tables, "contract": "docs/data_contract.md"},
     )
     def ingest(
-        context: dg.AssetExecutionContext, warehouse: Warehouse, landing: Landing
+        context: dg.AssetExecutionContext, control: Warehouse, landing: Landing
     ) -> dg.MaterializeResult:
         start, end = partition_dates(context)
         store = landing.parquet_store()
@@ -78,7 +78,7 @@ def build_ingest_asset(source: Source) -> dg.AssetsDefinition:
                 context.log.info(f"{source.name}: through {day}, {rows_read:,} rows read")
 
         try:
-            with warehouse.connect(memory_limit=landing.memory_limit) as con:
+            with control.connect(memory_limit=landing.memory_limit) as con:
                 report = load_source(
                     con,
                     source,

@@ -35,6 +35,12 @@ from orchestration.defs.dbt.resource import dbt_resource
 from orchestration.defs.duckdb_settings import DuckDBSettings, lowered_memory_limit
 from orchestration.settings import WeixiSettings
 from orchestration.warehouse_lock import writer_lock
+from warehouse.spark_sources import (
+    SourcePlan,
+    manifest_sources,
+    plan_sources,
+    spark_readable_select,
+)
 from warehouse.table_spec import TableSpec
 
 WAREHOUSE_POOL = "weixi_warehouse"
@@ -148,6 +154,12 @@ class EngineWarehouse(dg.ConfigurableResource):
         ``warehouse.spark_views``). What it writes lands in that DuckDB file."""
         raise NotImplementedError
         yield
+
+    def prepare_dbt_sources(self, control: Warehouse, manifest: Path) -> SourcePlan | None:
+        """Make every source of the dbt ``manifest`` readable by dbt's target, from the control
+        file ``control`` where the Python side writes them. On DuckDB nothing: the control file
+        is the warehouse. Returns what was done, or None."""
+        return None
 
 
 def frame_of(table: pa.Table) -> pd.DataFrame:
@@ -326,10 +338,13 @@ class SparkWarehouse(EngineWarehouse):
     warehouse_dir: str
     driver_memory: str = "2g"
     control_path: str
-    """The control file: the DuckDB file of the loader's raw copy, the consent ledger, the check
-    results and the activation logs, which :meth:`connect` opens."""
+    """The control file: the local DuckDB file the loader, the consent ledger, the checks and
+    activation write (the ``control`` resource's), which :meth:`connect` opens and whose dbt
+    sources are copied to Spark before each dbt invocation."""
     duckdb: DuckDBSettings = DuckDBSettings()
     """The settings of :meth:`connect`'s DuckDB connections (see ``Warehouse.duckdb``)."""
+    raw_root: str | None = None
+    """The loader's Parquet copy of the raw tables (``spark_raw_root``), registered in Spark."""
 
     def _spark(self):
         from warehouse import spark
@@ -369,6 +384,38 @@ class SparkWarehouse(EngineWarehouse):
 
     def days_between(self, start: str, end: str) -> str:
         return f"datediff({end}, {start})"
+
+    def prepare_dbt_sources(self, control: Warehouse, manifest: Path) -> SourcePlan:
+        """Bridge 1 (``warehouse.spark_sources``): the raw Parquet day folders registered as
+        tables, every other source the control file holds copied whole, the model assets'
+        tables left as they are on Spark."""
+        sources = manifest_sources(manifest)
+        plan = plan_sources(sources, Path(self.raw_root) if self.raw_root else None)
+        tables = self._spark()
+        for table, folder in plan.registered.items():
+            tables.register_parquet(table, folder)
+        for table in plan.copied:
+            rows = control_rows(control, table)
+            if rows is not None:
+                tables.write_table(table, rows)
+        return plan
+
+
+def control_rows(control: Warehouse, table: str) -> pa.Table | None:
+    """The rows of ``schema.table`` in the control file, in types Spark reads, or None when the
+    file has no such table."""
+    schema, name = table.split(".")
+    with control.connect() as con:
+        columns = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+        )
+        if not columns:
+            return None
+        return con.sql(f"select {spark_readable_select(columns)} from {table}").to_arrow_table()
 
 
 class Models(dg.ConfigurableResource):
@@ -539,14 +586,15 @@ def warehouse_resource(settings: WeixiSettings) -> EngineWarehouse:
             batch_rows=settings.score_batch_rows,
             control_path=str(settings.warehouse),
             duckdb=DuckDBSettings.from_settings(settings),
+            raw_root=str(settings.spark_raw_root),
         )
     return duckdb_warehouse(settings)
 
 
 def duckdb_warehouse(settings: WeixiSettings) -> Warehouse:
-    """The DuckDB file of ``settings``: the warehouse on DuckDB; on Spark, the loader's working
-    copy of the raw tables, its log and the consent ledger (docs/scale_out.md), which the
-    assets not ported to Spark yet read and write, so not yet a resource of its own."""
+    """The DuckDB file of ``settings``: the warehouse on DuckDB; on Spark, the control file
+    (the resource ``control``): the loader's working copy of the raw tables and its log, the
+    consent ledger, text sentiment, check results and activation logs (docs/scale_out.md)."""
     return Warehouse(
         path=str(settings.warehouse),
         duckdb=DuckDBSettings.from_settings(settings),
@@ -558,6 +606,8 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
     """The resources of a Weixi run for ``settings``."""
     return {
         "warehouse": warehouse_resource(settings),
+        # The same file as `warehouse` on DuckDB (its writer lock is re-entrant per process).
+        "control": duckdb_warehouse(settings),
         "landing": Landing(
             root=str(settings.landing),
             max_amount=settings.max_amount,

@@ -22,9 +22,10 @@ def _materialize(tmp_path, landing, monkeypatch, engine: str) -> dg.ExecuteInPro
     try:
         warehouse = tmp_path / "w.duckdb"
         resources = weixi_resources(warehouse, landing)
-        # On Spark the loader still works in the DuckDB file (docs/scale_out.md).
-        settings = WeixiSettings(warehouse=warehouse, landing=landing).resolved()
-        resources["warehouse"] = duckdb_warehouse(settings)
+        # On Spark too the loader works in the DuckDB file, the control file (docs/scale_out.md).
+        assert resources["control"] == duckdb_warehouse(
+            WeixiSettings(warehouse=warehouse, landing=landing).resolved()
+        )
         return dg.materialize(
             [ORDERS_ASSET], partition_key=DEMO_END.isoformat(), resources=resources
         )

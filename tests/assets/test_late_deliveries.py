@@ -29,7 +29,7 @@ def _evaluate(instance: dg.DagsterInstance, resources: dict) -> list[dg.RunReque
     # A context manager: the warehouse resource sets up and tears down (its writer lock in runs).
     with dg.build_sensor_context(
         instance=instance,
-        resources={k: resources[k] for k in ("warehouse", "landing")},
+        resources={k: resources[k] for k in ("control", "landing")},
     ) as context:
         result = late_deliveries_sensor(context)
     return [] if isinstance(result, dg.SkipReason) else list(result.run_requests)
@@ -91,7 +91,7 @@ def test_sensor_waits_while_a_run_holds_the_warehouse(tmp_path):
         with dg.instance_for_test() as instance:
             with dg.build_sensor_context(
                 instance=instance,
-                resources={k: resources[k] for k in ("warehouse", "landing")},
+                resources={k: resources[k] for k in ("control", "landing")},
             ) as context:
                 result = late_deliveries_sensor(context)
         assert isinstance(result, dg.SkipReason)

@@ -34,7 +34,7 @@ def _failed_run(tmp_path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessRe
         instance=instance,
         partition_key="2025-03-01",
         resources={
-            "warehouse": Warehouse(path=str(tmp_path / "w.duckdb")),
+            "control": Warehouse(path=str(tmp_path / "w.duckdb")),
             "landing": Landing(root=str(tmp_path / "landing")),
         },
         raise_on_error=False,

@@ -145,6 +145,7 @@ def _orders_job(tmp_path: Path, **warehouse: object) -> tuple[dg.JobDefinition, 
     resources = {
         **weixi_resources(path, landing),
         "warehouse": Warehouse(path=str(path), **warehouse),
+        "control": Warehouse(path=str(path), **warehouse),
     }
     definitions = dg.Definitions(assets=ingest_assets, jobs=[job], resources=resources)
     return definitions.resolve_job_def("nightly_like"), path

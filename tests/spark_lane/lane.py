@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from pyspark.sql import SparkSession
 
-from tests.spark_lane import assets_on_spark, model_assets, spark_build
+from tests.spark_lane import assets_on_spark, model_assets, server_run, spark_build
 from tests.spark_lane.compare import ModelComparison, compare_tables, render
 from tests.spark_lane.duckdb_build import (
     SourceTable,
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     with timings.step("dbt parse (spark target)"):
         manifest, sources = spark_build.parse_sources(scratch)
     _remove(scratch, "parquet", "spark_warehouse", "spark_raw", "raw_load")
+    _remove(scratch, "spark_server", "spark_run", "spark_run.log")
     with timings.step("loader on Spark settings (raw tables as Parquet day folders)"):
         raw, others = raw_sources(load_raw_parquet(weixi, scratch), sources)
     with timings.step("export the other sources to Parquet"):
@@ -86,8 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             comparisons += assets_on_spark.materialise_and_compare(spark, warehouse, scratch)
     finally:
         spark.stop()
+    with timings.step("weixi run on a Spark Connect server, compared with DuckDB"):
+        run_lines, run_error = server_run.run_and_compare(scratch, warehouse, manifest)
+        comparisons += run_lines
     timings["total"] = time.monotonic() - began
-    report, passed = _report(comparisons, results, missing, raw_matches, len(exported), timings)
+    report, passed = _report(
+        comparisons, results, missing, raw_matches, len(exported), timings, run_error
+    )
     print(report)
     (scratch / "lane_report.md").write_text(report + "\n")
     return 0 if passed else 1
@@ -200,6 +206,7 @@ def _report(
     raw_matches: dict[str, str],
     sources: int,
     timings: Timings,
+    run_error: str,
 ) -> tuple[str, bool]:
     """The lane's report in Markdown, and whether everything built, passed and matched."""
     # An exposure (a dashboard, a model asset) has nothing to build: dbt reports it `no-op`.
@@ -222,6 +229,9 @@ def _report(
         + (f" (not: {'; '.join(differ)})" if differ else "")
         + f"; other sources exported: {sources}"
         + (f", missing from the DuckDB build: {', '.join(missing)}" if missing else "")
+        + "; the run on a Spark Connect server: "
+        + (f"failed: {run_error}" if run_error else "passed")
+        + " (spark_run.log)"
     )
     sections = [
         "# Spark lane report",
@@ -231,7 +241,13 @@ def _report(
         "## Time per step (seconds)\n"
         + "\n".join(f"- {name}: {seconds:,.1f}" for name, seconds in timings.items()),
     ]
-    passed = not missing and not failures and not differ and matched == len(comparisons)
+    passed = (
+        not missing
+        and not failures
+        and not differ
+        and not run_error
+        and matched == len(comparisons)
+    )
     return "\n\n".join(sections), passed
 
 

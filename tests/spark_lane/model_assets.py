@@ -87,7 +87,7 @@ def materialise_and_compare(
     spark_warehouse = SparkWarehouse(
         warehouse_dir=str(scratch / "spark_warehouse"),
         batch_rows=BATCH_ROWS,
-        control_path=str(scratch / "assets_spark_control.duckdb"),  # not opened: no connect()
+        control_path=str(on_duckdb),
     )
     spark_failed = _materialise(spark_warehouse, registry, scratch / "spark_models")
     failed = "; ".join(f for f in (duckdb_failed, spark_failed) if f)

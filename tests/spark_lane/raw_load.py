@@ -16,7 +16,7 @@ import dagster as dg
 from orchestration.cli import landing_dates
 from orchestration.defs.activation.suppressions import suppressions
 from orchestration.defs.raw import ingest_assets
-from orchestration.defs.resources import build_resources, duckdb_warehouse
+from orchestration.defs.resources import build_resources
 from orchestration.settings import get_settings
 from orchestration.stages import RANGE_END_TAG, RANGE_START_TAG
 
@@ -27,9 +27,8 @@ def main() -> None:
     if resources["landing"].parquet_store() is None:
         raise SystemExit("raw_load: WEIXI_ENGINE must be spark (the Parquet store is off)")
     days = landing_dates(settings.landing)
-    # The loader and the consent ledger work in the DuckDB file (docs/scale_out.md).
-    needed = {name: resources[name] for name in ("landing", "erasure_requests")}
-    needed["warehouse"] = duckdb_warehouse(settings)
+    # The loader and the consent ledger work in the DuckDB file, the control file.
+    needed = {name: resources[name] for name in ("landing", "erasure_requests", "control")}
     loaded = dg.materialize(
         ingest_assets,
         resources=needed,

@@ -1,5 +1,5 @@
 """WEIXI_ENGINE: DuckDB by default, Spark on request, anything else refused by name; the engine
-picks the dbt target, and `weixi run` refuses what Spark cannot run yet."""
+picks the dbt target, and the commands refuse what Spark cannot run (yet)."""
 
 import pytest
 import yaml
@@ -51,10 +51,12 @@ def test_another_engine_is_refused_naming_the_setting_and_the_allowed_values(mon
 
 
 @pytest.mark.parametrize("command", ["run", "backfill"])
-def test_weixi_run_on_spark_refuses_by_name_before_touching_anything(
+def test_weixi_run_on_spark_without_a_server_refuses_by_name_before_touching_anything(
     monkeypatch, tmp_path, command
 ):
     monkeypatch.setenv("WEIXI_ENGINE", "spark")
+    monkeypatch.delenv("WEIXI_SPARK_CONNECT_URL", raising=False)
+    monkeypatch.setenv("WEIXI_SPARK_SERVER_PORT", "15123")
     monkeypatch.setenv("WEIXI_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     get_settings.cache_clear()
     arguments = [command] + (["--start", "2025-01-01", "--end", "2025-01-02"] * (command != "run"))
@@ -64,8 +66,9 @@ def test_weixi_run_on_spark_refuses_by_name_before_touching_anything(
         get_settings.cache_clear()
 
     assert result.exit_code == 1
-    assert "WEIXI_ENGINE=spark: `weixi run` does not run on spark yet" in result.output
-    assert "docs/scale_out.md" in result.output
+    assert "`weixi run` needs a Spark Connect server" in result.output
+    assert "`weixi spark-server start`" in result.output
+    assert "WEIXI_SPARK_CONNECT_URL=sc://localhost:15123" in result.output
     assert list(tmp_path.iterdir()) == []
 
 

@@ -30,7 +30,7 @@ def _parquet_rewrite(landing: Landing) -> OnScrubbed | None:
 )
 def suppressions(
     context: dg.AssetExecutionContext,
-    warehouse: Warehouse,
+    control: Warehouse,
     landing: Landing,
     erasure_requests: ErasureRequests,
 ) -> dg.MaterializeResult:
@@ -41,7 +41,7 @@ def suppressions(
     # the clock of whoever wrote the request.
     now = datetime.now(ZoneInfo(landing.timezone)).replace(tzinfo=None, microsecond=0)
     try:
-        with warehouse.connect() as con:
+        with control.connect() as con:
             ensure_raw_tables(con, (source("crm"),))
             update = update_ledger(
                 con,

@@ -17,7 +17,7 @@ from orchestration.defs.dbt.project import prepare_manifest, weixi_dbt_project
 from orchestration.defs.dbt.resource import WeixiDbt
 from orchestration.defs.dbt.translator import WeixiDbtTranslator
 from orchestration.defs.partitions import daily_partitions, partition_dates
-from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Models, Warehouse
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 # Marts built on the Python model assets' tables. They are a set of their own so that the op
@@ -34,15 +34,25 @@ class DbtModelAssets(NamedTuple):
 def _build(
     context: dg.AssetExecutionContext,
     dbt: WeixiDbt,
-    warehouse: Warehouse,
+    warehouse: EngineWarehouse,
+    control: Warehouse,
     models: Models,
     window: tuple[date, date] | None = None,
 ) -> Iterator[Any]:
     """``dbt build`` of ``context``'s models, with the churn training snapshots only when the
     churn model retrains tonight: the same decision (``Models.churn_cadence``) as the churn
-    model asset, as of the reference date the incremental models have already set."""
+    model asset, as of the reference date the incremental models have already set. On Spark
+    the sources are brought there first (``EngineWarehouse.prepare_dbt_sources``)."""
     cadence = models.churn_cadence(warehouse.known_reference_date())
-    yield from dbt.build(context, warehouse.path, window, train_churn=cadence.retrain)
+    plan = warehouse.prepare_dbt_sources(control, weixi_dbt_project.manifest_path)
+    if plan is not None:
+        context.log.info(
+            f"dbt sources on Spark: {len(plan.registered)} raw tables registered from Parquet, "
+            f"{len(plan.copied)} copied from the control file, {len(plan.on_spark)} written "
+            "there by the model assets"
+        )
+    # The dbt profile's DuckDB path: the control file (on DuckDB, the warehouse itself).
+    yield from dbt.build(context, control.path, window, train_churn=cadence.retrain)
 
 
 @cache
@@ -63,10 +73,14 @@ def dbt_model_assets() -> DbtModelAssets:
         name="dbt_incremental_models",
     )
     def dbt_incremental_models(
-        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse, models: Models
+        context: dg.AssetExecutionContext,
+        dbt: WeixiDbt,
+        warehouse: EngineWarehouse,
+        control: Warehouse,
+        models: Models,
     ) -> Iterator[Any]:
         """Incremental facts, rebuilt for the delivery days of the partition window."""
-        yield from _build(context, dbt, warehouse, models, partition_dates(context))
+        yield from _build(context, dbt, warehouse, control, models, partition_dates(context))
 
     @dbt_assets(
         manifest=manifest,
@@ -77,10 +91,14 @@ def dbt_model_assets() -> DbtModelAssets:
         name="dbt_models",
     )
     def dbt_models(
-        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse, models: Models
+        context: dg.AssetExecutionContext,
+        dbt: WeixiDbt,
+        warehouse: EngineWarehouse,
+        control: Warehouse,
+        models: Models,
     ) -> Iterator[Any]:
         """Staging views, identity matching and the marts that rebuild whole each night."""
-        yield from _build(context, dbt, warehouse, models)
+        yield from _build(context, dbt, warehouse, control, models)
 
     @dbt_assets(
         manifest=manifest,
@@ -91,10 +109,14 @@ def dbt_model_assets() -> DbtModelAssets:
         name="dbt_scored_models",
     )
     def dbt_scored_models(
-        context: dg.AssetExecutionContext, dbt: WeixiDbt, warehouse: Warehouse, models: Models
+        context: dg.AssetExecutionContext,
+        dbt: WeixiDbt,
+        warehouse: EngineWarehouse,
+        control: Warehouse,
+        models: Models,
     ) -> Iterator[Any]:
         """Marts that combine the dbt marts with the model scores (customer segments)."""
-        yield from _build(context, dbt, warehouse, models)
+        yield from _build(context, dbt, warehouse, control, models)
 
     return DbtModelAssets(dbt_incremental_models, dbt_models, dbt_scored_models)
 

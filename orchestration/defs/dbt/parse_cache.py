@@ -60,16 +60,22 @@ def keep(cache: Path, key: str, target: Path) -> None:
 
 @contextmanager
 def window_environment(window: tuple[date, date] | None) -> Iterator[None]:
-    """The partition window in the environment of the dbt process started inside the block.
+    """The partition window in the environment of the dbt process started inside the block
+    (see ``process_environment``)."""
+    values = {} if window is None else dict(zip(WINDOW_VARIABLES, window, strict=True))
+    with process_environment({name: day.isoformat() for name, day in values.items()}):
+        yield
+
+
+@contextmanager
+def process_environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the environment of the dbt process started inside the block.
 
     dagster-dbt's `cli()` starts dbt with a copy of `os.environ` and takes no environment of its
-    own, so the window is set there only while the process starts. Runs in one process execute
-    their steps one after the other, so no other step sees it."""
-    if window is None:
-        yield
-        return
-    before = {name: os.environ.get(name) for name in WINDOW_VARIABLES}
-    os.environ.update(zip(WINDOW_VARIABLES, (d.isoformat() for d in window), strict=True))
+    own, so they are set there only while the process starts. Runs in one process execute
+    their steps one after the other, so no other step sees them."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:

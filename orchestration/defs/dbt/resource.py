@@ -9,6 +9,7 @@ settings themselves.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
@@ -85,6 +86,9 @@ class WeixiDbt(DbtCliResource):
 
     rules: BusinessRules
     duckdb: DuckDBSettings = DuckDBSettings()
+    spark_remote: str | None = None
+    """On Spark: the Spark Connect server dbt's `session` output builds on (``SPARK_REMOTE``
+    of the dbt process: pyspark's session builder then connects there)."""
 
     @property
     def _cli_version(self) -> Any:
@@ -133,7 +137,8 @@ class WeixiDbt(DbtCliResource):
         variables = json.dumps(self.vars_for(warehouse_path, train_churn))
         key, target = parse_cache.cache_key(variables, self.target), self._target_path(context)
         parse_cache.restore(PARSE_CACHE, key, Path(self.project_dir) / target)
-        with parse_cache.window_environment(window):
+        spark = spark_environment(self.spark_remote) if self.spark_remote else {}
+        with parse_cache.window_environment(window), parse_cache.process_environment(spark):
             invocation = self.cli(
                 # Unit tests check the SQL, not the data: `make test` runs them
                 # (tests/assets/test_dbt_resource.py), a run does not (dbt's advice).
@@ -166,6 +171,17 @@ class WeixiDbt(DbtCliResource):
         return Path("target") / f"{step}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
 
 
+def spark_environment(spark_remote: str) -> dict[str, str]:
+    """The environment of a dbt process on the Spark Connect server ``spark_remote``.
+
+    dbt-spark's session asks for Hive support, a static setting a Connect client cannot change:
+    the server already has it, but pyspark warns about it at every statement, so that warning
+    (only it) is silenced."""
+    quiet = "ignore:Failed to set spark.sql.catalogImplementation"
+    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
+    return {"SPARK_REMOTE": spark_remote, "PYTHONWARNINGS": warnings}
+
+
 def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
     """The dbt resource of a run with ``settings``, building with its engine's dbt target."""
     return WeixiDbt(
@@ -174,4 +190,5 @@ def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
         target=settings.dbt_target,
         rules=BusinessRules.from_settings(settings),
         duckdb=DuckDBSettings.from_settings(settings),
+        spark_remote=settings.spark_connect_url if settings.engine == "spark" else None,
     )

@@ -91,16 +91,21 @@ def publish(
     outputs: Sequence[TableOutput],
     validations: Sequence[Validation] = (),
     multi: bool = False,
+    validations_to: EngineWarehouse | None = None,
 ) -> list[dg.MaterializeResult]:
     """Write each output's table, record every validation (each under the model version whose
-    figures they are) and return one MaterializeResult per table: its row count, its metadata
-    and (on the first) the validation figures. ``multi`` names each result's asset, as a
-    multi-asset must."""
+    figures they are; in ``validations_to`` when given, else ``warehouse``) and return one
+    MaterializeResult per table: its row count, its metadata and (on the first) the validation
+    figures. ``multi`` names each result's asset, as a multi-asset must."""
     rows = [output.write(warehouse) for output in outputs]
     figures: dict[str, dg.MetadataValue] = {}
     for validation in validations:
         record_validation(
-            warehouse, validation.model, validation.version, validation.figures, validation.note
+            validations_to or warehouse,
+            validation.model,
+            validation.version,
+            validation.figures,
+            validation.note,
         )
         for name, value in validation_metadata(validation.figures).items():
             # A figure of a second model version (a validation fit) keeps its version beside.

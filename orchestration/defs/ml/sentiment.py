@@ -26,7 +26,7 @@ from ml.text_themes import COMPLAINT_THEMES, PRAISE_THEMES, THEMES, theme_lists,
 from orchestration.defs.metadata import markdown_table
 from orchestration.defs.ml.model_asset import TableOutput, Validation, publish
 from orchestration.defs.ml.model_validation import Figure
-from orchestration.defs.resources import WAREHOUSE_POOL, Models, Warehouse
+from orchestration.defs.resources import WAREHOUSE_POOL, EngineWarehouse, Models, Warehouse
 from warehouse.model_outputs import TEXT_SENTIMENT
 
 LEXICON_VERSION = "keyword_lexicon"
@@ -201,18 +201,23 @@ def sentiment_figures(v: SentimentValidation, theme_coverage: float | None) -> l
     pool=WAREHOUSE_POOL,
 )
 def text_sentiment(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, models: Models
+    context: dg.AssetExecutionContext,
+    control: Warehouse,
+    warehouse: EngineWarehouse,
+    models: Models,
 ) -> dg.MaterializeResult:
     """How positive or negative every post, ticket description and survey comment is, and which
     complaint or praise themes it names: one row per text version, in ml.text_sentiment. The
-    text model is refitted every ``WEIXI_RETRAIN_EVERY_DAYS`` days."""
+    text model is refitted every ``WEIXI_RETRAIN_EVERY_DAYS`` days. It reads the raw tables and
+    writes its table in the control file (on Spark, dbt reads a copy); the validation figures
+    go to the warehouse, with every other model's."""
     model_notes: dict[str, object] = {}
     validation, model = None, None
-    latest_text_day = _latest_text_day(warehouse)
+    latest_text_day = _latest_text_day(control)
     cadence = models.cadence(MODEL_NAME, latest_text_day or date.min)
     if not cadence.retrain:
         model = cadence.promoted.load()
-    texts, distinct, kept, labelled, nps = _read(warehouse, model.version if model else None)
+    texts, distinct, kept, labelled, nps = _read(control, model.version if model else None)
     if cadence.retrain:
         try:
             validation = validate_sentiment_model(labelled, nps)
@@ -263,7 +268,8 @@ def text_sentiment(
         "complaint_themes": dg.MetadataValue.md(_theme_counts(table)),
         **model_notes,
     }
-    return publish(warehouse, [TableOutput(TEXT_SENTIMENT, table, metadata)], checked)[0]
+    outputs = [TableOutput(TEXT_SENTIMENT, table, metadata)]
+    return publish(control, outputs, checked, validations_to=warehouse)[0]
 
 
 def _label_counts(table: pd.DataFrame) -> str:

@@ -77,14 +77,14 @@ def build_source_checks(source: Source) -> dg.AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
     )
     def source_quality(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quality: Quality
+        context: dg.AssetCheckExecutionContext, control: Warehouse, quality: Quality
     ):
         # Great Expectations is imported when a check runs, not when the code location loads.
         from data_quality.checks import all_results, check_raw_source, check_volume
         from data_quality.validation import EngineError
 
         now = shop_now(quality)
-        with warehouse.connect() as con:
+        with control.connect() as con:
             days = checked_days(context.run.tags, con, source.name)
             if days is None:
                 raise dg.Failure(f"{source.name}: nothing loaded yet to check", allow_retries=False)

@@ -34,10 +34,10 @@ def build_freshness_check(source: Source) -> dg.AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
     )
     def freshness(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, quality: Quality
+        context: dg.AssetCheckExecutionContext, control: Warehouse, quality: Quality
     ) -> dg.AssetCheckResult:
         now = shop_now(quality)
-        with warehouse.connect() as con:
+        with control.connect() as con:
             result = source_freshness(con, source.name, now, quality.source_freshness_hours)
             rule = RuleResult(
                 dataset=f"raw.{source.name}",
