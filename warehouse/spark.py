@@ -210,6 +210,7 @@ class SparkTables:
         }
         with spark_catalog(con, tables, copies, self.time_zone()) as catalog:
             yield catalog
+
     def _data_frame(self, rows: pa.Table) -> DataFrame:
         """``rows`` (in types Spark reads) as a DataFrame; without rows too, which Spark Connect
         cannot infer a schema from, so it is given the Arrow schema's (timestamps as Spark's
