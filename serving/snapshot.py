@@ -52,8 +52,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse.spark_views import READABLE_CATALOGS
-
 SERVING_DATABASE = "weixi.duckdb"
 PARQUET_FOLDER = "parquet"
 CURRENT = "current"
@@ -134,6 +132,16 @@ class _Table:
         """The partition's file, relative to a Parquet version folder."""
         short = self.name.split(".", 1)[1]
         return f"{short}.parquet" if self.date_column is None else f"{short}/{partition}.parquet"
+
+
+READABLE_CATALOGS = (
+    "(select current_database() union all "
+    "select trim(split_part(unnest(string_split(current_setting('search_path'), ',')), '.', 1), "
+    "'\"'))"
+)
+"""SQL of the catalogs whose tables a connection reads by ``schema.table``: its database and
+those of its search path (on Spark, the catalog of Spark's tables: warehouse.spark_views), not
+the catalogs a step attaches for itself (the publish's serving file)."""
 
 
 def _literal(text: str | Path) -> str:

@@ -273,13 +273,3 @@ def _search_path(con: duckdb.DuckDBPyConnection, catalog: str, tables: list[Spar
             entries.append(f"{_quoted(control)}.{_quoted(schema)}")
         entries.append(f"{catalog}.{_quoted(schema)}")
     return ",".join(entries)
-
-
-READABLE_CATALOGS = (
-    "(select current_database() union all "
-    "select trim(split_part(unnest(string_split(current_setting('search_path'), ',')), '.', 1), "
-    "'\"'))"
-)
-"""SQL of the catalogs whose tables a connection reads by ``schema.table``: its database and
-those of its search path (the Spark catalog of :func:`spark_catalog`), not the catalogs a step
-attaches for itself (the publish's serving file)."""
