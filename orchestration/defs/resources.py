@@ -331,6 +331,22 @@ class SparkWarehouse(EngineWarehouse):
     duckdb: DuckDBSettings = DuckDBSettings()
     """The settings of :meth:`connect`'s DuckDB connections (see ``Warehouse.duckdb``)."""
 
+    _control_run: Warehouse | None = PrivateAttr(default=None)
+
+    def _control(self) -> Warehouse:
+        return Warehouse(path=self.control_path, duckdb=self.duckdb)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A run writes the control file through connect(): it holds the file's writer lock
+        # from start to end, as a run on DuckDB holds the warehouse's.
+        self._control_run = self._control()
+        self._control_run.setup_for_execution(context)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._control_run is not None:
+            self._control_run.teardown_after_execution(context)
+            self._control_run = None
+
     def _spark(self):
         from warehouse import spark
 
@@ -346,9 +362,9 @@ class SparkWarehouse(EngineWarehouse):
         holder and settings) in which Spark's tables read by ``schema.table`` as views over
         their Parquet files, but those the control file holds itself
         (``warehouse.spark_views``). What it writes lands in the control file."""
-        control = Warehouse(path=self.control_path, duckdb=self.duckdb)
-        with control.connect(read_only, memory_limit) as con, self._spark().exposed_to(con):
-            yield con
+        with self._control().connect(read_only, memory_limit) as con:
+            with self._spark().exposed_to(con):
+                yield con
 
     def read_arrow(self, sql: str, params: Params = None, views: Views = None) -> pa.Table:
         return self._spark().read_arrow(sql, params, views)
