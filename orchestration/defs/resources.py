@@ -346,6 +346,22 @@ class SparkWarehouse(EngineWarehouse):
     raw_root: str | None = None
     """The loader's Parquet copy of the raw tables (``spark_raw_root``), registered in Spark."""
 
+    _control_run: Warehouse | None = PrivateAttr(default=None)
+
+    def _control(self) -> Warehouse:
+        return Warehouse(path=self.control_path, duckdb=self.duckdb)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A run writes the control file through connect(): it holds the file's writer lock
+        # from start to end, as a run on DuckDB holds the warehouse's.
+        self._control_run = self._control()
+        self._control_run.setup_for_execution(context)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._control_run is not None:
+            self._control_run.teardown_after_execution(context)
+            self._control_run = None
+
     def _spark(self):
         from warehouse import spark
 
@@ -361,9 +377,9 @@ class SparkWarehouse(EngineWarehouse):
         holder and settings) in which Spark's tables read by ``schema.table`` as views over
         their Parquet files, but those the control file holds itself
         (``warehouse.spark_views``). What it writes lands in the control file."""
-        control = Warehouse(path=self.control_path, duckdb=self.duckdb)
-        with control.connect(read_only, memory_limit) as con, self._spark().exposed_to(con):
-            yield con
+        with self._control().connect(read_only, memory_limit) as con:
+            with self._spark().exposed_to(con):
+                yield con
 
     def read_arrow(self, sql: str, params: Params = None, views: Views = None) -> pa.Table:
         return self._spark().read_arrow(sql, params, views)

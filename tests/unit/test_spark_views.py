@@ -6,11 +6,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration import warehouse_lock
+from orchestration.defs.resources import EngineWarehouse, SparkWarehouse
+from orchestration.warehouse_lock import lock_path
 from serving.snapshot import published_tables
 from warehouse.spark_views import (
     SparkTable,
@@ -152,3 +156,17 @@ def test_views_are_not_exposed_unless_copied():
     table = SparkTable("marts", "kpi", "MANAGED", "parquet", "file:/x", ())
     assert exposed([view, table], set(), set()) == [table]
     assert exposed([view, table], set(), {"intermediate.int_reference"}) == [view, table]
+
+
+def test_a_run_on_spark_holds_the_control_files_writer_lock(tmp_path):
+    control = tmp_path / "control.duckdb"
+    held_during_run = []
+
+    @dg.asset
+    def probe(warehouse: EngineWarehouse) -> None:
+        held_during_run.append(lock_path(control) in warehouse_lock._held)
+
+    warehouse = SparkWarehouse(warehouse_dir=str(tmp_path / "spark"), control_path=str(control))
+    assert dg.materialize([probe], resources={"warehouse": warehouse}).success
+    assert held_during_run == [True]
+    assert lock_path(control) not in warehouse_lock._held
