@@ -151,14 +151,22 @@ class SparkTables:
 
     def register_parquet(self, table: str, folder: Path) -> None:
         """``schema.table`` as an external table over the partitioned Parquet ``folder``, its
-        partitions as they are now (a day folder added since is picked up, one removed gone)."""
+        partitions as they are now: day folders added since are added, removed ones dropped.
+        Created once (the catalog then holds every day); a table of that name that is not
+        external (copied before the raw table had a Parquet day) is replaced."""
+        if self._is_external(table):
+            self.spark.sql(f"repair table {table} sync partitions")
+            return
         schema = table.split(".")[0]
         self.spark.sql(f"create database if not exists `{schema}`")
-        # Dropped first: an external table's files stay; and a table of that name copied
-        # before its first Parquet day (a raw table without rows yet) is replaced.
         self.spark.sql(f"drop table if exists {table}")
         self.spark.catalog.createTable(table, path=str(folder), source="parquet")
         self.spark.sql(f"alter table {table} recover partitions")
+
+    def _is_external(self, table: str) -> bool:
+        if not self.table_exists(table):
+            return False
+        return self.spark.catalog.getTable(table).tableType == "EXTERNAL"
 
     def replace_rows(
         self,
