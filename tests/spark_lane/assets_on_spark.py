@@ -63,6 +63,10 @@ RUN_COLUMNS = frozenset(
 )
 """Columns of what a run took from the clock, and the ids it drew (its syncs', its own)."""
 REPORT_CLOCK = re.compile(r"generated \d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+LABEL = "(connect)"
+OUTPUT_FOLDERS = ("exports", "reports", "serving")
+"""The folders of a run's outputs (settings ``exports_dir``, ``reports_dir``, ``serving_dir``)
+under the folder the lane gives each run."""
 
 
 def materialise_and_compare(
@@ -85,7 +89,8 @@ def materialise_and_compare(
     }
     status = "error" if any(failed.values()) else "success"
     note = "; ".join(f for f in failed.values() if f)
-    lines = _compare_tables(files, spark, status) + _compare_files(folders, status)
+    lines = compare_written_tables(files, spark, status, LABEL)
+    lines += compare_files(folders, status, LABEL)
     return [line if line.ok or not note else _with(line, note) for line in lines]
 
 
@@ -182,8 +187,8 @@ def _materialise(engine: str, control: Path, folder: Path, scratch: Path) -> str
     )
 
 
-def _compare_tables(
-    files: dict[str, Path], spark: SparkSession, status: str
+def compare_written_tables(
+    files: dict[str, Path], spark: SparkSession, status: str, label: str
 ) -> list[ModelComparison]:
     """Each table of :data:`WRITTEN`; on Spark, from the control file or, when an asset wrote it
     with ``EngineWarehouse.write`` (the lift), from Spark."""
@@ -193,7 +198,7 @@ def _compare_tables(
     ):
         return [
             _compared(
-                f"{name} (connect)",
+                f"{name} {label}",
                 status,
                 _table(ours, name),
                 _written_on_spark(control, spark, name),
@@ -211,22 +216,16 @@ def _written_on_spark(
     return table
 
 
-def _compare_files(folders: dict[str, Path], status: str) -> list[ModelComparison]:
-    """Every export file, every table of the serving file and the report, by relative path."""
-    paths = {
-        engine: sorted(
-            path.relative_to(folder)
-            for path in folder.glob("**/*")
-            if path.is_file() and _compared_file(path.relative_to(folder))
-        )
-        for engine, folder in folders.items()
-    }
+def compare_files(folders: dict[str, Path], status: str, label: str) -> list[ModelComparison]:
+    """Every export file, every table of the serving file and the report, by their path in
+    each engine's folder (:data:`OUTPUT_FOLDERS`)."""
+    paths = {engine: _written_files(folder) for engine, folder in folders.items()}
     lines = []
     if paths["duckdb"] != paths["spark"]:
         differ = sorted(set(paths["duckdb"]) ^ set(paths["spark"]))
         lines.append(
             ModelComparison(
-                "files (connect)",
+                f"files {label}",
                 status,
                 len(paths["duckdb"]),
                 len(paths["spark"]),
@@ -236,10 +235,19 @@ def _compare_files(folders: dict[str, Path], status: str) -> list[ModelCompariso
     for relative in sorted(set(paths["duckdb"]) & set(paths["spark"])):
         ours, theirs = (folders[engine] / relative for engine in ("duckdb", "spark"))
         if relative.name == SERVING_DATABASE:
-            lines += _compare_serving(ours, theirs, status)
+            lines += _compare_serving(ours, theirs, status, label)
         else:
-            lines.append(_compared(f"{relative} (connect)", status, _read(ours), _read(theirs)))
+            lines.append(_compared(f"{relative} {label}", status, _read(ours), _read(theirs)))
     return lines
+
+
+def _written_files(folder: Path) -> list[Path]:
+    return sorted(
+        path.relative_to(folder)
+        for output in OUTPUT_FOLDERS
+        for path in (folder / output).glob("**/*")
+        if path.is_file() and _compared_file(path.relative_to(folder))
+    )
 
 
 def _compared_file(relative: Path) -> bool:
@@ -249,7 +257,7 @@ def _compared_file(relative: Path) -> bool:
     return relative.parts[0] in ("exports", "reports") or relative.name == SERVING_DATABASE
 
 
-def _compare_serving(ours: Path, theirs: Path, status: str) -> list[ModelComparison]:
+def _compare_serving(ours: Path, theirs: Path, status: str, label: str) -> list[ModelComparison]:
     with (
         duckdb.connect(str(ours), read_only=True) as left,
         duckdb.connect(str(theirs), read_only=True) as right,
@@ -262,7 +270,7 @@ def _compare_serving(ours: Path, theirs: Path, status: str) -> list[ModelCompari
             ).fetchall()
         ]
         return [
-            _compared(f"serving {name} (connect)", status, _table(left, name), _table(right, name))
+            _compared(f"serving {name} {label}", status, _table(left, name), _table(right, name))
             for name in names
         ]
 

@@ -1,11 +1,12 @@
 """The lane's last step: the pipeline run on a local Spark Connect server, as on a cluster.
 
 A server of its own (``warehouse.spark_server``, Hive catalog, Derby metastore, under
-``scratch/spark_server``) is started; the run (``spark_run.py``, in a process of its own, with
-``WEIXI_ENGINE=spark`` over the DuckDB build's landing folder, its control file and model
-registry under ``scratch/spark_run``) builds everything there; then every dbt model and the
-model assets' tables that Spark holds are compared with the DuckDB build, and the server is
-stopped (also when something failed)."""
+``scratch/spark_server``) is started; ``weixi run`` (the Spark environment's command, with
+``WEIXI_ENGINE=spark`` over the DuckDB build's landing folder, its control file, model registry
+and outputs under ``scratch/spark_run``) runs the whole pipeline there. Then every dbt model and
+the model assets' tables that Spark holds, the tables activation and the checks write, every
+export file, the serving file's tables and the report are compared with the DuckDB build's, and
+the server is stopped (also when something failed)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ import duckdb
 import pyarrow as pa
 from pyspark.sql import SparkSession
 
+from tests.spark_lane.assets_on_spark import compare_files, compare_written_tables
 from tests.spark_lane.compare import ModelComparison, compare_tables
 from tests.spark_lane.duckdb_build import REPO, shop_environment
 from warehouse.spark_server import SparkServer
 from warehouse.spark_sources import WRITTEN_ON_SPARK
 
 LABEL = "(weixi run)"
+RUN_FOLDER = "spark_run"
+"""The run's folder in the scratch folder: its control file, model registry and outputs."""
 COPIED_SOURCES = ("governance.suppressions", "ml.text_sentiment")
 """Sources the run writes in its control file and copies into Spark before dbt (bridge 1)."""
 RUN_TIME_COLUMNS = ("recorded_at", "validated_at")
@@ -41,7 +45,7 @@ def local_server(scratch: Path) -> SparkServer:
 def run_environment(scratch: Path, server: SparkServer) -> dict[str, str]:
     """The run's environment: the lane's landing folder, everything it writes under
     ``scratch/spark_run``, on Spark at ``server``."""
-    run = scratch / "spark_run"
+    run = scratch / RUN_FOLDER
     return {
         **shop_environment(run),
         "WEIXI_ENGINE": "spark",
@@ -61,7 +65,7 @@ def run_and_compare(
     server.start()
     try:
         run = subprocess.run(
-            [sys.executable, "-m", "tests.spark_lane.spark_run"],
+            [str(Path(sys.executable).parent / "weixi"), "run"],
             env=run_environment(scratch, server),
             cwd=REPO,
             capture_output=True,
@@ -69,9 +73,14 @@ def run_and_compare(
         )
         (scratch / "spark_run.log").write_text(run.stdout + run.stderr)
         error = "" if run.returncode == 0 else (run.stderr.strip().splitlines() or ["?"])[-1]
+        status = "error" if error else "success"
+        outputs = {"duckdb": warehouse.parent, "spark": scratch / RUN_FOLDER}
         spark = SparkSession.builder.remote(server.url).getOrCreate()
         try:
-            return compare_run(spark, warehouse, manifest), error
+            lines = compare_run(spark, warehouse, manifest)
+            controls = {engine: folder / "warehouse.duckdb" for engine, folder in outputs.items()}
+            lines += compare_written_tables(controls, spark, status, LABEL)
+            return lines + compare_files(outputs, status, LABEL), error
         finally:
             spark.stop()
     finally:
