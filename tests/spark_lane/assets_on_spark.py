@@ -13,7 +13,7 @@ activation (its tables and logs dropped), so every audience is exported whole.
 Compared: the tables the assets write (in each control file), every export file, every table
 of the serving file and the report's page, as ``<what> (connect)`` lines of the lane's table.
 Values the assets take from the clock (when a sync ran, when the report was made) are left out
-(:data:`RUN_COLUMNS`, :data:`REPORT_CLOCK`)."""
+(:data:`RUN_COLUMNS`, :data:`CLOCK_TEXT`)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
@@ -59,10 +60,12 @@ Spark's marts of the same schema."""
 DBT_SCHEMAS = ("staging", "intermediate", "features", "marts")
 RUN_COLUMNS = frozenset(
     {"synced_at", "started_at", "finished_at", "applied_at", "updated_at", "duration_seconds"}
-    | {"checked_at", "sync_id", "run_id"}
+    | {"checked_at", "sync_id", "run_id", "recorded_at", "validated_at"}
 )
 """Columns of what a run took from the clock, and the ids it drew (its syncs', its own)."""
-REPORT_CLOCK = re.compile(r"generated \d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+CLOCK_TEXT = re.compile(r"generated \d{4}-\d{2}-\d{2} \d{2}:\d{2}|[\d,]+\.\d hours ago")
+"""What a run writes from the clock in its texts: the report's "generated" time, the freshness
+checks' age of the last delivery (now minus the delivery's time)."""
 LABEL = "(connect)"
 OUTPUT_FOLDERS = ("exports", "reports", "serving")
 """The folders of a run's outputs (settings ``exports_dir``, ``reports_dir``, ``serving_dir``)
@@ -280,7 +283,7 @@ def _read(path: Path) -> pa.Table:
     lines in any order, without what the clock put there."""
     if path.suffix == ".parquet":
         return pq.read_table(path)
-    return pa.table({"line": REPORT_CLOCK.sub("generated", path.read_text()).splitlines()})
+    return pa.table({"line": CLOCK_TEXT.sub("(clock)", path.read_text()).splitlines()})
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str) -> pa.Table | None:
@@ -298,7 +301,7 @@ def _compared(
     if ours is None or theirs is None:
         match = f"no: missing on {'DuckDB' if ours is None else 'Spark'}"
     else:
-        match = compare_tables(_without_clock(ours), _without_clock(theirs))
+        match = compare_tables(without_clock(ours), without_clock(theirs))
     return ModelComparison(
         what,
         status,
@@ -308,8 +311,17 @@ def _compared(
     )
 
 
-def _without_clock(table: pa.Table) -> pa.Table:
-    return table.drop_columns([name for name in table.column_names if name in RUN_COLUMNS])
+def without_clock(table: pa.Table) -> pa.Table:
+    """``table`` without what the run took from the clock (:data:`RUN_COLUMNS`,
+    :data:`CLOCK_TEXT` in its text columns)."""
+    table = table.drop_columns([c for c in table.column_names if c.lower() in RUN_COLUMNS])
+    for position, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            column = pc.replace_substring_regex(
+                table.column(position), CLOCK_TEXT.pattern, "(clock)"
+            )
+            table = table.set_column(position, field.name, column)
+    return table
 
 
 def _with(line: ModelComparison, note: str) -> ModelComparison:

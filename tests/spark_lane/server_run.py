@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from pyspark.sql import SparkSession
 
-from tests.spark_lane.assets_on_spark import compare_files, compare_written_tables
+from tests.spark_lane.assets_on_spark import compare_files, compare_written_tables, without_clock
 from tests.spark_lane.compare import ModelComparison, compare_tables
 from tests.spark_lane.duckdb_build import REPO, shop_environment
 from warehouse.spark_server import SparkServer
@@ -31,9 +30,6 @@ RUN_FOLDER = "spark_run"
 """The run's folder in the scratch folder: its control file, model registry and outputs."""
 COPIED_SOURCES = ("governance.suppressions", "ml.text_sentiment")
 """Sources the run writes in its control file and copies into Spark before dbt (bridge 1)."""
-RUN_TIME_COLUMNS = ("recorded_at", "validated_at")
-"""When a run wrote the row (the consent ledger's entries, the models' validation figures):
-the DuckDB build and the run on Spark are two runs, so these are left out of this comparison."""
 
 
 def local_server(scratch: Path) -> SparkServer:
@@ -115,7 +111,8 @@ def _compared(
     elif ours is None:
         match = "no: not in the DuckDB build"
     else:
-        match = compare_tables(_without_run_time(ours), _without_run_time(theirs))
+        # Two runs: what each took from the clock (when it recorded a row) is left out.
+        match = compare_tables(without_clock(ours), without_clock(theirs))
     return ModelComparison(
         f"{table} {LABEL}",
         "success" if theirs is not None else "missing",
@@ -123,10 +120,6 @@ def _compared(
         None if theirs is None else theirs.num_rows,
         match,
     )
-
-
-def _without_run_time(table: pa.Table) -> pa.Table:
-    return table.drop_columns([c for c in table.column_names if c.lower() in RUN_TIME_COLUMNS])
 
 
 def _free_port() -> int:
