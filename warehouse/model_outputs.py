@@ -257,3 +257,14 @@ MODEL_VALIDATION = TableSpec(
         SpecColumn("note", "string", "How it was validated, or why it was (not) promoted."),
     ),
 )
+
+ENGINE_OUTPUTS = (
+    CHURN_SCORES,
+    CUSTOMER_VALUE,
+    CUSTOMER_PERSONAS,
+    PERSONA_PROFILES,
+    RECOMMENDATIONS,
+    MODEL_VALIDATION,
+)
+"""The tables the model assets write through the warehouse resource, so Spark tables on
+``WEIXI_ENGINE=spark`` (text sentiment writes the control file: ``TEXT_SENTIMENT``)."""

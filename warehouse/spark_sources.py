@@ -21,27 +21,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.model_outputs import (
-    CHURN_SCORES,
-    CUSTOMER_PERSONAS,
-    CUSTOMER_VALUE,
-    MODEL_VALIDATION,
-    PERSONA_PROFILES,
-    RECOMMENDATIONS,
-)
+from warehouse.model_outputs import ENGINE_OUTPUTS
 
 RAW_SCHEMA = "raw"
-WRITTEN_ON_SPARK = frozenset(
-    spec.name
-    for spec in (
-        CHURN_SCORES,
-        CUSTOMER_VALUE,
-        CUSTOMER_PERSONAS,
-        PERSONA_PROFILES,
-        RECOMMENDATIONS,
-        MODEL_VALIDATION,
-    )
-)
+WRITTEN_ON_SPARK = frozenset(spec.name for spec in ENGINE_OUTPUTS)
 """The sources the model assets write on Spark directly (``SparkWarehouse``): never copied."""
 
 

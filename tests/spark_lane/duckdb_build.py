@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.spark_sources import spark_readable_select
+
 # The test suite's demo warehouse (tests/support: DEMO_*, and tests/conftest.py's seed);
 # tests/unit/test_spark_lane.py keeps them equal.
 DEMO_CUSTOMERS = 400
@@ -147,7 +149,7 @@ def _export(
     partitioned = PARTITION_COLUMN in columns and rows > 0
     target = out / schema / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    query = f'select {_spark_readable(columns)} from "{schema}"."{name}"'
+    query = f'select {spark_readable_select(columns)} from "{schema}"."{name}"'
     if partitioned:
         options = f"format parquet, partition_by ({PARTITION_COLUMN})"
         connection.execute(f"copy ({query}) to '{target}' ({options})")
@@ -155,20 +157,3 @@ def _export(
         target.mkdir(parents=True, exist_ok=True)
         connection.execute(f"copy ({query}) to '{target / 'data.parquet'}' (format parquet)")
     return SourceTable(schema, name, target, partitioned)
-
-
-def _spark_readable(columns: dict[str, str]) -> str:
-    """The select list of an export: types Spark's Parquet reader refuses (UUID, JSON, HUGEINT,
-    unsigned integers) as the nearest it reads; every other column as it is."""
-    as_text = ("UUID", "JSON")
-    as_wide = ("HUGEINT", "UHUGEINT", "UBIGINT")
-    listed = []
-    for column, data_type in columns.items():
-        quoted = f'"{column}"'
-        if data_type in as_text:
-            listed.append(f"cast({quoted} as varchar) as {quoted}")
-        elif data_type in as_wide:
-            listed.append(f"cast({quoted} as decimal(38, 0)) as {quoted}")
-        else:
-            listed.append(quoted)
-    return ", ".join(listed)
