@@ -65,8 +65,9 @@ def refuse_engine_not_built(settings: WeixiSettings, command: str) -> None:
         return
     raise UserError(
         f"WEIXI_ENGINE={settings.engine}: `weixi {command}` does not run on {settings.engine} "
-        "yet (only `weixi run` does, on a Spark Connect server). Unset WEIXI_ENGINE (or set it "
-        "to duckdb) to run on DuckDB; docs/scale_out.md says what runs where"
+        "yet (`weixi run`, `backfill` and `dev` do, on a Spark Connect server). Unset "
+        "WEIXI_ENGINE (or set it to duckdb) to run on DuckDB; docs/scale_out.md says what runs "
+        "where"
     )
 
 
@@ -679,7 +680,8 @@ def dev(host: str, port: int, dg_args: tuple[str, ...]) -> None:
     Stops on SIGINT (Ctrl-C) or SIGTERM. Other `dg dev` options pass through."""
     from orchestration.instance import prepare_dagster_home
 
-    refuse_engine_not_built(get_settings(), "dev")
+    # The UI's runs (and the nightly schedule's) are `weixi run`'s: on Spark, on its server.
+    refuse_spark_without_server(get_settings(), "dev")
     dg = Path(sys.executable).with_name("dg")
     env = {
         **os.environ,

@@ -72,8 +72,9 @@ def test_weixi_run_on_spark_without_a_server_refuses_by_name_before_touching_any
     assert list(tmp_path.iterdir()) == []
 
 
-def test_weixi_dev_on_spark_refuses_before_starting_the_ui(monkeypatch):
+def test_weixi_dev_on_spark_needs_a_server_before_starting_the_ui(monkeypatch):
     monkeypatch.setenv("WEIXI_ENGINE", "spark")
+    monkeypatch.delenv("WEIXI_SPARK_CONNECT_URL", raising=False)
     monkeypatch.setattr("os.execve", _no_exec)
     get_settings.cache_clear()
     try:
@@ -82,7 +83,24 @@ def test_weixi_dev_on_spark_refuses_before_starting_the_ui(monkeypatch):
         get_settings.cache_clear()
 
     assert result.exit_code == 1
-    assert "WEIXI_ENGINE=spark: `weixi dev` does not run on spark yet" in result.output
+    assert "`weixi dev` needs a Spark Connect server" in result.output
+
+
+def test_weixi_dev_on_spark_with_a_server_starts_the_ui(monkeypatch, tmp_path):
+    started = []
+    monkeypatch.setenv("WEIXI_ENGINE", "spark")
+    monkeypatch.setenv("WEIXI_SPARK_CONNECT_URL", "sc://localhost:15123")
+    monkeypatch.setenv("WEIXI_DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setattr("os.execve", lambda path, arguments, env: started.append(arguments))
+    monkeypatch.setattr("signal.signal", lambda *arguments: None)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["dev", "--port", "3123"])
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    assert started and started[0][1:] == ["dev", "--host", "127.0.0.1", "--port", "3123"]
 
 
 def _no_exec(*arguments: object) -> None:
