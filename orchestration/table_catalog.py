@@ -25,15 +25,7 @@ from activation.suppressions import SUPPRESSIONS
 from data_quality.results import CHECK_RESULTS, QUALITY_RUNS
 from ingest.dbt_sources import Quoted, dump_yaml
 from ingest.log_tables import LOG_TABLES
-from warehouse.model_outputs import (
-    CHURN_SCORES,
-    CUSTOMER_PERSONAS,
-    CUSTOMER_VALUE,
-    MODEL_VALIDATION,
-    PERSONA_PROFILES,
-    RECOMMENDATIONS,
-    TEXT_SENTIMENT,
-)
+from warehouse.model_outputs import ENGINE_OUTPUTS, MODEL_VALIDATION, TEXT_SENTIMENT
 from warehouse.table_spec import TableSpec
 
 
@@ -58,15 +50,7 @@ PYTHON_SOURCES: tuple[PythonSource, ...] = (
         "ml",
         "Written by the model assets (orchestration/defs/ml/): sentiment before dbt runs, "
         "the scores after the dbt marts they read and before the scored marts.",
-        (
-            TEXT_SENTIMENT,
-            CHURN_SCORES,
-            CUSTOMER_VALUE,
-            CUSTOMER_PERSONAS,
-            PERSONA_PROFILES,
-            RECOMMENDATIONS,
-            MODEL_VALIDATION,
-        ),
+        (TEXT_SENTIMENT, *ENGINE_OUTPUTS),
     ),
     PythonSource(
         "governance",
