@@ -20,9 +20,9 @@ from typing import Any
 
 import duckdb
 
-from data_quality.rules import Rule
+from data_quality.rules import BLANK_PATTERN, Rule
 from data_quality.validation import EngineError, Measured
-from ingest.row_rules import sql_literal
+from ingest.row_rules import hashes_repeat_sql, sql_literal
 
 TABLE_KINDS = ("expect_table_columns_to_match_set", "expect_table_row_count_to_be_between")
 UNIQUE_KINDS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
@@ -109,6 +109,14 @@ def _broken(kind: str, kwargs: dict[str, Any]) -> str | None:
         return f"{present} and {column} not in {literal(kwargs['value_set'])}"
     if kind in ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"):
         matches = f"regexp_matches({column}::varchar, {literal(_re2(kwargs['regex']))})"
+        if kwargs["regex"] == BLANK_PATTERN:
+            # A value starting with printable ASCII (no space) is not blank; the regular
+            # expression, the costly part of the raw checks, looks at the other values only
+            # (a `case`: DuckDB evaluates both sides of an `and` on every row).
+            matches = (
+                f"case when unicode({column}::varchar) between 33 and 126 then false "
+                f"else {matches} end"
+            )
         return f"{present} and {'not ' if kind.endswith('to_match_regex') else ''}{matches}"
     if kind == PAIR_KIND:
         a, b = quote(kwargs["column_A"]), quote(kwargs["column_B"])
@@ -141,21 +149,53 @@ def _duplicates(columns: list[str], relation: str, examples: int) -> str:
         )"""
 
 
+def _key_columns(rule: Rule) -> list[str] | None:
+    """The columns of a uniqueness rule measured by :func:`_duplicates`, None for other rules."""
+    kind = rule.expectation.expectation_type
+    kwargs = rule.expectation.configuration.kwargs
+    if kind not in UNIQUE_KINDS or kwargs.get("row_condition"):
+        return None
+    return kwargs.get("column_list") or [kwargs["column"]]
+
+
+def _keys_may_repeat(con: duckdb.DuckDBPyConnection, columns: list[str], relation: str) -> bool:
+    """Whether a key of ``columns`` may repeat in ``relation``: nearly always not, which a pass
+    over the keys' hashes shows for less than grouping by the values (see
+    :func:`_duplicates`), needed only otherwise."""
+    quoted = [quote(c) for c in columns]
+    keyed = f"({relation}) where not ({' and '.join(f'{c} is null' for c in quoted)})"
+    try:
+        [(repeats,)] = con.execute(hashes_repeat_sql(", ".join(quoted), keyed)).fetchall()
+    except duckdb.CatalogException:
+        raise
+    except duckdb.Error:
+        return True  # the rules' query then names the rule DuckDB cannot evaluate
+    return repeats
+
+
 def _aggregates(
-    number: int, rule: Rule, relation: str, examples: int, keys_relation: str | None = None
+    number: int,
+    rule: Rule,
+    relation: str,
+    examples: int,
+    keys_relation: str | None = None,
+    keys_repeat: bool = True,
 ) -> list[str]:
     """The select items measuring rule ``number`` over ``relation``: ``u<n>`` rows breaking it,
     ``r<n>`` rows its row condition keeps, ``v<n>`` values present in its column, ``m<n>`` rows
     a pair rule skips, ``e<n>`` example values; ``d<n>`` holds ``u`` and ``e`` of a uniqueness
-    rule, measured over ``keys_relation`` when given (see :func:`measure`)."""
+    rule, measured over ``keys_relation`` when given (see :func:`measure`), or none when
+    ``keys_repeat`` is false (no key repeats)."""
     kind = rule.expectation.expectation_type
     kwargs = rule.expectation.configuration.kwargs
     if kind in TABLE_KINDS or kind == TYPE_KIND:
         return []
     if kwargs.get("mostly", 1) != 1:
         raise EngineError(f"{rule.name}: no SQL measure for mostly={kwargs['mostly']}")
-    if kind in UNIQUE_KINDS and not kwargs.get("row_condition"):
-        columns = kwargs.get("column_list") or [kwargs["column"]]
+    columns = _key_columns(rule)
+    if columns is not None:
+        if not keys_repeat:
+            return [f"{{'u': 0, 'e': []::varchar[]}} as d{number}"]
         return [f"({_duplicates(columns, keys_relation or relation, examples)}) as d{number}"]
     broken = _broken(kind, kwargs)
     if broken is None:
@@ -244,8 +284,15 @@ def measure(
     ``duckdb.CatalogException`` when a table is missing and :class:`EngineError` naming the
     rules DuckDB cannot evaluate."""
     columns = relation_columns(con, relation)
+    keys = {n: _key_columns(rule) for n, rule in enumerate(rules)}
+    repeat = {
+        n: _keys_may_repeat(con, key, keys_relation or relation)
+        for n, key in keys.items()
+        if key is not None
+    }
     items = {
-        n: _aggregates(n, rule, relation, examples, keys_relation) for n, rule in enumerate(rules)
+        n: _aggregates(n, rule, relation, examples, keys_relation, repeat.get(n, True))
+        for n, rule in enumerate(rules)
     }
     try:
         values = _query(con, dataset, relation, [i for group in items.values() for i in group])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from data_quality.gx import Col, gxe
-from data_quality.rules import CONTRACT, PLAUSIBILITY, Rule
+from data_quality.rules import BLANK_PATTERN, CONTRACT, PLAUSIBILITY, Rule
 from ingest.contract import DUCKDB_TYPES, LINEAGE_COLUMNS, Column, Entity, Source
 
 DELIVERED_BY = "_delivered_by"
@@ -79,7 +79,7 @@ def _column_rules(table: str, column: Column, required: bool) -> list[Rule]:
     if column.type == "string":
         rules.append(
             Rule(
-                gxe.ExpectColumnValuesToNotMatchRegex(column=name, regex=r"^\s*$"),
+                gxe.ExpectColumnValuesToNotMatchRegex(column=name, regex=BLANK_PATTERN),
                 PLAUSIBILITY,
                 f"blank stored as null({name})",
             )

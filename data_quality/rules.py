@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from data_quality.gx import gxe
 
 
+BLANK_PATTERN = r"^\s*$"
+"""A value of only whitespace (or empty): text that should have been loaded as no value."""
+
+
 @dataclass(frozen=True)
 class Check:
     """A group of rules reported as one Dagster asset check."""

@@ -57,6 +57,7 @@ from ingest.row_rules import (
     TYPE_CHANGE_MIN_VALUES,
     DeliveryRules,
     changed_type_columns,
+    hashes_repeat_sql,
     keys_repeat,
     passing_rows_sql,
     sql_literal,
@@ -630,16 +631,15 @@ class _EntityStage:
         rows written for the days ``first``..``last`` (the key rules then name them)."""
         if not self.straight:
             return
-        # Grouping by one hash of the day and the key keeps the hash table small (at 18M keys
-        # and 8 GB: 2.5x faster than by the text, and a quarter faster again than by the day
-        # and a hash of the key); two keys sharing a hash (about one chance in 10^5) only send
-        # the files to the key rules, which compare the text.
-        key = "hash(_partition_date, " + ", ".join(f'"{k}"' for k in self.entity.key) + ")"
-        [(repeats,)] = self.con.execute(
-            f"""select exists (select 1 from {self.source.raw_table(self.entity)}
-                where _partition_date between ? and ? group by {key} having count(*) > 1)""",
-            [first, last],
-        ).fetchall()
+        # One hash of the day and the key (at 18M keys and 8 GB, grouping by it was 2.5x faster
+        # than by the text); two keys sharing a hash (about one chance in 10^5) only send the
+        # files to the key rules, which compare the text.
+        key = ", ".join(["_partition_date", *(f'"{k}"' for k in self.entity.key)])
+        written = (
+            f"{self.source.raw_table(self.entity)} where _partition_date "
+            f"between date '{first.isoformat()}' and date '{last.isoformat()}'"
+        )
+        [(repeats,)] = self.con.execute(hashes_repeat_sql(key, written)).fetchall()
         if repeats:
             raise _NotStraight(self, list(self.straight))
 

@@ -276,15 +276,28 @@ def _key_rules(entity: Entity) -> str:
         else '' end"""
 
 
+def hashes_repeat_sql(columns: str, relation: str) -> str:
+    """A query of whether two rows of ``relation`` share one hash of ``columns`` (SQL
+    expressions, comma-separated). When none do, no combination of their values repeats; when
+    some do, it usually does (two different values share a 64-bit hash about once in 10^5 at
+    20M rows), and the caller compares the values themselves.
+
+    Sorting the hashes and comparing neighbours costs less than grouping by them, whose hash
+    table of one entry per row outgrows the caches (18.4M keys of one day, two threads:
+    2.0 against 2.5-3.3 CPU-s)."""
+    return f"""select coalesce(bool_or(_hash = _previous), false) from (
+        select _hash, lag(_hash) over (order by _hash) as _previous
+        from (select hash({columns}) as _hash from {relation}))"""
+
+
 def keys_repeat(con: duckdb.DuckDBPyConnection, entity: Entity, validated: str) -> bool:
-    """Whether a key of ``entity`` occurs twice on one delivery day among the rows that pass in
-    ``validated`` (the output of :func:`validation_sql` without the key rules). Usually none
-    does, and then the key rules (windows over every row) need not run."""
-    key = ", ".join(_quote(k) for k in entity.key)
-    [(repeats,)] = con.execute(
-        f"""select exists (select 1 from {validated} where _reason = ''
-            group by _partition_date, {key} having count(*) > 1)"""
-    ).fetchall()
+    """Whether a key of ``entity`` may occur twice on one delivery day among the rows that pass
+    in ``validated`` (the output of :func:`validation_sql` without the key rules). Usually none
+    does, and then the key rules (windows over every row, comparing the keys' text) need not
+    run."""
+    key = ", ".join(["_partition_date", *(_quote(k) for k in entity.key)])
+    passing = f"(select * from {validated} where _reason = '')"
+    [(repeats,)] = con.execute(hashes_repeat_sql(key, passing)).fetchall()
     return repeats
 
 
