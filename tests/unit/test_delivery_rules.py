@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingest import reading
 from ingest.contract import CRM, ORDERS, SOCIAL
 from ingest.encoding import EncodingError, decode
 from ingest.late import find_late_deliveries
@@ -424,6 +425,39 @@ def test_json_objects_arrays_and_booleans_in_text_fields_are_quarantined(tmp_pat
     ]
     assert con.execute("select post_id, customer_id from raw.social__posts").fetchall() == [
         ("4", "1234")
+    ]
+    assert_rows_balance(con)
+
+
+def test_json_lines_keep_their_line_numbers_across_batches(tmp_path, monkeypatch):
+    # Columns are taken from a batch's objects at once: rows rejected on the way (bad JSON,
+    # wrong types, two in one row) must not shift the line numbers of the rows after them.
+    monkeypatch.setattr(reading, "BATCH_ROWS", 3)
+    base = {"platform": "weibo", "author_handle": "a", "posted_at": "2025-03-01 10:00:00"}
+    lines = [json.dumps({**base, "post_id": f"S{n}", "text": f"t{n}"}) for n in range(1, 10)]
+    lines[1] = "{broken"
+    lines[3] = json.dumps({**base, "post_id": "S4", "text": 1.5, "author_handle": False})
+    lines[4] = "  "
+    lines[6] = json.dumps({**base, "post_id": "S7", "text": "", "likes": 3, "rating": 4.0})
+    deliver(tmp_path / "landing", "posts.jsonl", "\n".join(lines) + "\n", "social")
+    con, _ = load(tmp_path, SOCIAL)
+    assert [(row, reason) for _, row, reason in quarantined(con)] == [
+        (2, "invalid JSON: Expecting property name enclosed in double quotes"),
+        (
+            4,
+            "author_handle: a JSON boolean where text is expected; "
+            "text: a JSON decimal number where text is expected",
+        ),
+        (7, "text: required value missing; rating: '4.0' is not a valid integer"),
+    ]
+    assert con.execute(
+        "select post_id, _row_number, text, likes from raw.social__posts order by 2"
+    ).fetchall() == [
+        ("S1", 1, "t1", None),
+        ("S3", 3, "t3", None),
+        ("S6", 6, "t6", None),
+        ("S8", 8, "t8", None),
+        ("S9", 9, "t9", None),
     ]
     assert_rows_balance(con)
 
