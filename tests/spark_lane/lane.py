@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from pyspark.sql import SparkSession
 
-from tests.spark_lane import assets_on_spark, model_assets, server_run, spark_build
+from tests.spark_lane import assets_on_spark, batches, model_assets, server_run, spark_build
 from tests.spark_lane.compare import ModelComparison, compare_tables, render
 from tests.spark_lane.duckdb_build import (
     SourceTable,
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             raw_matches = compare_raw_tables(spark, warehouse, raw)
         with timings.step("model assets on DuckDB and Spark, compared"):
             comparisons += model_assets.materialise_and_compare(spark, warehouse, registry, scratch)
+            comparisons.append(batches.check_read_batches(spark, "classic session"))
         with timings.step("activation, publish and report over connect() on both, compared"):
             comparisons += assets_on_spark.materialise_and_compare(spark, warehouse, scratch)
     finally:

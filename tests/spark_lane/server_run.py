@@ -20,6 +20,7 @@ import duckdb
 from pyspark.sql import SparkSession
 
 from tests.spark_lane.assets_on_spark import compare_files, compare_written_tables, without_clock
+from tests.spark_lane.batches import check_read_batches
 from tests.spark_lane.compare import ModelComparison, compare_tables
 from tests.spark_lane.duckdb_build import REPO, shop_environment
 from warehouse.spark_server import SparkServer
@@ -73,7 +74,10 @@ def run_and_compare(
         outputs = {"duckdb": warehouse.parent, "spark": scratch / RUN_FOLDER}
         spark = SparkSession.builder.remote(server.url).getOrCreate()
         try:
-            lines = compare_run(spark, warehouse, manifest)
+            lines = [
+                *compare_run(spark, warehouse, manifest),
+                check_read_batches(spark, "Spark Connect"),
+            ]
             controls = {engine: folder / "warehouse.duckdb" for engine, folder in outputs.items()}
             lines += compare_written_tables(controls, spark, status, LABEL)
             return lines + compare_files(outputs, status, LABEL), error
