@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     with timings.step("dbt parse (spark target)"):
         manifest, sources = spark_build.parse_sources(scratch)
     _remove(scratch, "parquet", "spark_warehouse", "spark_raw", "raw_load")
-    _remove(scratch, "spark_server", "spark_run", "spark_run.log")
+    _remove(scratch, "spark_server", "spark_run", "spark_run.log", server_run.DUCKDB_FOLDER)
     with timings.step("loader on Spark settings (raw tables as Parquet day folders)"):
         raw, others = raw_sources(load_raw_parquet(weixi, scratch), sources)
     with timings.step("export the other sources to Parquet"):
@@ -88,9 +88,16 @@ def main(argv: list[str] | None = None) -> int:
             comparisons += assets_on_spark.materialise_and_compare(spark, warehouse, scratch)
     finally:
         spark.stop()
-    with timings.step("weixi run on a Spark Connect server, compared with DuckDB"):
-        run_lines, run_error = server_run.run_and_compare(scratch, warehouse, manifest)
+    with timings.step("DuckDB: weixi run, then weixi backfill of the last days"):
+        duckdb_error = server_run.run_on_duckdb(weixi, scratch)
+    with timings.step("the same on a Spark Connect server, compared with DuckDB"):
+        run_lines, spark_error = server_run.run_and_compare(scratch, manifest)
         comparisons += run_lines
+    run_error = "; ".join(
+        f"{engine}: {error}"
+        for engine, error in (("duckdb", duckdb_error), ("spark", spark_error))
+        if error
+    )
     timings["total"] = time.monotonic() - began
     report, passed = _report(
         comparisons, results, missing, raw_matches, len(exported), timings, run_error
@@ -230,9 +237,9 @@ def _report(
         + (f" (not: {'; '.join(differ)})" if differ else "")
         + f"; other sources exported: {sources}"
         + (f", missing from the DuckDB build: {', '.join(missing)}" if missing else "")
-        + "; the run on a Spark Connect server: "
+        + "; weixi run then backfill on DuckDB and on a Spark Connect server: "
         + (f"failed: {run_error}" if run_error else "passed")
-        + " (spark_run.log)"
+        + f" ({server_run.DUCKDB_FOLDER}.log, spark_run.log)"
     )
     sections = [
         "# Spark lane report",
