@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest, sources = spark_build.parse_sources(scratch)
     _remove(scratch, "parquet", "spark_warehouse", "spark_raw", "raw_load")
     _remove(scratch, "spark_server", "spark_run", "spark_run.log", server_run.DUCKDB_FOLDER)
+    _remove(scratch, server_run.DOCS_FOLDER)
     with timings.step("loader on Spark settings (raw tables as Parquet day folders)"):
         raw, others = raw_sources(load_raw_parquet(weixi, scratch), sources)
     with timings.step("export the other sources to Parquet"):

@@ -13,6 +13,7 @@ something failed)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -33,6 +34,8 @@ from warehouse.spark_sources import WRITTEN_ON_SPARK
 LABEL = "(run + backfill)"
 RUN_FOLDER = "spark_run"
 """The run's folder in the scratch folder: its control file, model registry and outputs."""
+DOCS_FOLDER = "spark_docs"
+"""Where `weixi docs` on the server writes its page and catalog.json."""
 DUCKDB_FOLDER = "duckdb_backfill"
 """The same nights on DuckDB: the folder of their warehouse, model registry and outputs."""
 BACKFILL_DAYS = 3
@@ -115,6 +118,7 @@ def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison]
         weixi = Path(sys.executable).parent / "weixi"
         environment = run_environment(scratch, server)
         error = run_nights(weixi, environment, scratch / "spark_run.log")
+        docs = check_docs(weixi, environment, scratch / DOCS_FOLDER, manifest)
         status = "error" if error else "success"
         outputs = {"duckdb": scratch / DUCKDB_FOLDER, "spark": scratch / RUN_FOLDER}
         controls = {engine: folder / "warehouse.duckdb" for engine, folder in outputs.items()}
@@ -123,6 +127,7 @@ def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison]
             lines = [
                 *compare_run(spark, controls["duckdb"], manifest),
                 check_read_batches(spark, "Spark Connect"),
+                docs,
             ]
             lines += compare_written_tables(controls, spark, status, LABEL)
             return lines + compare_files(outputs, status, LABEL), error
@@ -130,6 +135,37 @@ def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison]
             spark.stop()
     finally:
         server.stop()
+
+
+def check_docs(
+    weixi: Path, environment: dict[str, str], folder: Path, manifest: Any
+) -> ModelComparison:
+    """`weixi docs --out folder` on the server: one line of the lane's table, saying whether
+    its catalog.json (the server's catalogue) lists every mart of ``manifest``."""
+    marts = {
+        f"{node.schema}.{node.alias}"
+        for node in manifest.nodes.values()
+        if node.resource_type == "model" and node.schema == "marts"
+    }
+    line = "weixi docs (marts in catalog.json)"
+    done = subprocess.run(
+        [str(weixi), "docs", "--out", str(folder)],
+        env=environment,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        error = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return ModelComparison(line, "error", len(marts), None, f"no: {error[:300]}")
+    catalog = json.loads((folder / "catalog.json").read_text())
+    listed = {
+        f"{entry['metadata']['schema']}.{entry['metadata']['name']}"
+        for entry in catalog["nodes"].values()
+    }
+    missing = sorted(marts - listed)
+    match = f"no: not listed: {', '.join(missing)}" if missing else "yes"
+    return ModelComparison(line, "success", len(marts), len(marts & listed), match)
 
 
 def compare_run(spark: SparkSession, warehouse: Path, manifest: Any) -> list[ModelComparison]:
