@@ -58,19 +58,6 @@ def _yesterday(settings: WeixiSettings) -> date:
     return datetime.now(ZoneInfo(settings.timezone)).date() - timedelta(days=1)
 
 
-def refuse_engine_not_built(settings: WeixiSettings, command: str) -> None:
-    """Stop ``command`` on an engine whose warehouse side is not built yet, rather than build
-    the dbt models there while the loader, the model assets and serving write a DuckDB file."""
-    if settings.engine == "duckdb":
-        return
-    raise UserError(
-        f"WEIXI_ENGINE={settings.engine}: `weixi {command}` does not run on {settings.engine} "
-        "yet (`weixi run`, `backfill` and `dev` do, on a Spark Connect server). Unset "
-        "WEIXI_ENGINE (or set it to duckdb) to run on DuckDB; docs/scale_out.md says what runs "
-        "where"
-    )
-
-
 def refuse_spark_without_server(settings: WeixiSettings, command: str) -> None:
     """On Spark, stop ``command`` unless a Spark Connect server is named: dbt and the Python
     assets of a run all talk to that one server (a session per process would each start a
@@ -510,29 +497,39 @@ DOCS_TARGET = Path("target") / "docs"
 
 
 @main.command()
-def docs() -> None:
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder dbt writes the page and its catalog.json to [default: dbt_project/target/docs].",
+)
+def docs(out: Path | None) -> None:
     """Build the dbt docs as one self-contained page (dbt_project/target/docs/static_index.html):
     every model and source with its columns and descriptions, the lineage, and the catalogue of
-    the warehouse's tables. Opens offline; `make docs` runs it."""
+    the warehouse's tables. Opens offline; `make docs` runs it. On Spark, the catalogue is the
+    Spark Connect server's (WEIXI_SPARK_CONNECT_URL)."""
     import json
 
-    from orchestration.defs.dbt.resource import dbt_resource
+    from orchestration.defs.dbt.parse_cache import process_environment
+    from orchestration.defs.dbt.resource import dbt_resource, spark_environment
 
     settings = get_settings()
-    refuse_engine_not_built(settings, "docs")
-    if not settings.warehouse.exists():
+    refuse_spark_without_server(settings, "docs")
+    if settings.engine == "duckdb" and not settings.warehouse.exists():
         raise UserError(f"{settings.warehouse}: no warehouse yet; run `weixi run` first")
     dbt = dbt_resource(settings)
     variables = json.dumps(dbt.vars_for(str(settings.warehouse)))
-    invocation = dbt.cli(
-        ["docs", "generate", "--static", "--vars", variables],
-        target_path=DOCS_TARGET,
-        raise_on_error=False,
-    )
+    target = out.resolve() if out else DOCS_TARGET
+    spark = spark_environment(dbt.spark_remote) if dbt.spark_remote else {}
+    with process_environment(spark):
+        invocation = dbt.cli(
+            ["docs", "generate", "--static", "--vars", variables],
+            target_path=target,
+            raise_on_error=False,
+        )
     invocation.wait()
     if not invocation.is_successful():
         raise UserError(f"dbt docs generate failed: {invocation.get_error()}")
-    click.echo(f"wrote {DBT_PROJECT_DIR / DOCS_TARGET / 'static_index.html'}")
+    click.echo(f"wrote {DBT_PROJECT_DIR / target / 'static_index.html'}")
 
 
 @main.command()

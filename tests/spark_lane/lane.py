@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from pyspark.sql import SparkSession
 
-from tests.spark_lane import assets_on_spark, model_assets, server_run, spark_build
+from tests.spark_lane import assets_on_spark, batches, model_assets, server_run, spark_build
 from tests.spark_lane.compare import ModelComparison, compare_tables, render
 from tests.spark_lane.duckdb_build import (
     SourceTable,
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     with timings.step("dbt parse (spark target)"):
         manifest, sources = spark_build.parse_sources(scratch)
     _remove(scratch, "parquet", "spark_warehouse", "spark_raw", "raw_load")
-    _remove(scratch, "spark_server", "spark_run", "spark_run.log")
+    _remove(scratch, "spark_server", "spark_run", "spark_run.log", server_run.DUCKDB_FOLDER)
+    _remove(scratch, server_run.DOCS_FOLDER)
     with timings.step("loader on Spark settings (raw tables as Parquet day folders)"):
         raw, others = raw_sources(load_raw_parquet(weixi, scratch), sources)
     with timings.step("export the other sources to Parquet"):
@@ -83,13 +84,21 @@ def main(argv: list[str] | None = None) -> int:
             raw_matches = compare_raw_tables(spark, warehouse, raw)
         with timings.step("model assets on DuckDB and Spark, compared"):
             comparisons += model_assets.materialise_and_compare(spark, warehouse, registry, scratch)
+            comparisons.append(batches.check_read_batches(spark, "classic session"))
         with timings.step("activation, publish and report over connect() on both, compared"):
             comparisons += assets_on_spark.materialise_and_compare(spark, warehouse, scratch)
     finally:
         spark.stop()
-    with timings.step("weixi run on a Spark Connect server, compared with DuckDB"):
-        run_lines, run_error = server_run.run_and_compare(scratch, warehouse, manifest)
+    with timings.step("DuckDB: weixi run, then weixi backfill of the last days"):
+        duckdb_error = server_run.run_on_duckdb(weixi, scratch)
+    with timings.step("the same on a Spark Connect server, compared with DuckDB"):
+        run_lines, spark_error = server_run.run_and_compare(scratch, manifest)
         comparisons += run_lines
+    run_error = "; ".join(
+        f"{engine}: {error}"
+        for engine, error in (("duckdb", duckdb_error), ("spark", spark_error))
+        if error
+    )
     timings["total"] = time.monotonic() - began
     report, passed = _report(
         comparisons, results, missing, raw_matches, len(exported), timings, run_error
@@ -229,9 +238,9 @@ def _report(
         + (f" (not: {'; '.join(differ)})" if differ else "")
         + f"; other sources exported: {sources}"
         + (f", missing from the DuckDB build: {', '.join(missing)}" if missing else "")
-        + "; the run on a Spark Connect server: "
+        + "; weixi run then backfill on DuckDB and on a Spark Connect server: "
         + (f"failed: {run_error}" if run_error else "passed")
-        + " (spark_run.log)"
+        + f" ({server_run.DUCKDB_FOLDER}.log, spark_run.log)"
     )
     sections = [
         "# Spark lane report",

@@ -1,18 +1,23 @@
-"""The lane's last step: the pipeline run on a local Spark Connect server, as on a cluster.
+"""The lane's last step: the pipeline run on a local Spark Connect server, as on a cluster, as a
+night of `weixi run` then a `weixi backfill` of the last days, on both engines.
 
-A server of its own (``warehouse.spark_server``, Hive catalog, Derby metastore, under
-``scratch/spark_server``) is started; ``weixi run`` (the Spark environment's command, with
-``WEIXI_ENGINE=spark`` over the DuckDB build's landing folder, its control file, model registry
-and outputs under ``scratch/spark_run``) runs the whole pipeline there. Then every dbt model and
-the model assets' tables that Spark holds, the tables activation and the checks write, every
-export file, the serving file's tables and the report are compared with the DuckDB build's, and
-the server is stopped (also when something failed)."""
+On DuckDB first (``scratch/duckdb_backfill``, the lane's landing folder): ``weixi run`` up to
+the day before the last :data:`BACKFILL_DAYS` days, then ``weixi backfill`` over them. Then a
+server of its own (``warehouse.spark_server``, Hive catalog, Derby metastore, under
+``scratch/spark_server``) is started, and the same two commands (the Spark environment's, with
+``WEIXI_ENGINE=spark``, its control file, model registry and outputs under ``scratch/spark_run``)
+run the whole pipeline there. Then every dbt model and the model assets' tables that Spark
+holds, the tables activation and the checks write, every export file, the serving file's tables
+and the report are compared with the DuckDB folder's, and the server is stopped (also when
+something failed)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +25,21 @@ import duckdb
 from pyspark.sql import SparkSession
 
 from tests.spark_lane.assets_on_spark import compare_files, compare_written_tables, without_clock
+from tests.spark_lane.batches import check_read_batches
 from tests.spark_lane.compare import ModelComparison, compare_tables
-from tests.spark_lane.duckdb_build import REPO, shop_environment
+from tests.spark_lane.duckdb_build import DEMO_END, REPO, shop_environment
 from warehouse.spark_server import SparkServer
 from warehouse.spark_sources import WRITTEN_ON_SPARK
 
-LABEL = "(weixi run)"
+LABEL = "(run + backfill)"
 RUN_FOLDER = "spark_run"
 """The run's folder in the scratch folder: its control file, model registry and outputs."""
+DOCS_FOLDER = "spark_docs"
+"""Where `weixi docs` on the server writes its page and catalog.json."""
+DUCKDB_FOLDER = "duckdb_backfill"
+"""The same nights on DuckDB: the folder of their warehouse, model registry and outputs."""
+BACKFILL_DAYS = 3
+"""The last days of the landing folder, backfilled after a run up to the day before them."""
 COPIED_SOURCES = ("governance.suppressions", "ml.text_sentiment")
 """Sources the run writes in its control file and copies into Spark before dbt (bridge 1)."""
 
@@ -36,6 +48,23 @@ def local_server(scratch: Path) -> SparkServer:
     """The lane's Spark Connect server, on a free port, its files under ``scratch``."""
     folder = scratch / "spark_server"
     return SparkServer(port=_free_port(), folder=folder, warehouse_dir=folder / "warehouse")
+
+
+def nights() -> list[list[str]]:
+    """The `weixi` commands of the run: up to the day before the backfill, then the backfill of
+    the last :data:`BACKFILL_DAYS` days of the landing folder."""
+    last_day = date.fromisoformat(DEMO_END)
+    first = last_day - timedelta(days=BACKFILL_DAYS - 1)
+    return [
+        ["run", "--end", str(first - timedelta(days=1))],
+        ["backfill", "--start", str(first), "--end", str(last_day)],
+    ]
+
+
+def duckdb_environment(scratch: Path) -> dict[str, str]:
+    """The DuckDB nights' environment: the lane's landing folder, everything they write under
+    ``scratch/duckdb_backfill``."""
+    return {**shop_environment(scratch / DUCKDB_FOLDER), "WEIXI_LANDING": str(scratch / "landing")}
 
 
 def run_environment(scratch: Path, server: SparkServer) -> dict[str, str]:
@@ -52,35 +81,91 @@ def run_environment(scratch: Path, server: SparkServer) -> dict[str, str]:
     }
 
 
-def run_and_compare(
-    scratch: Path, warehouse: Path, manifest: Any
-) -> tuple[list[ModelComparison], str]:
-    """Start the server, run the pipeline there, compare with the DuckDB build ``warehouse``,
-    stop the server. Returns the comparison lines and the run's error (empty when it passed)."""
+def run_nights(weixi: Path, environment: dict[str, str], log: Path) -> str:
+    """The commands of :func:`nights` with ``weixi`` in ``environment``, their output in ``log``;
+    the error of the first that failed (the later ones are not run), or an empty text."""
+    with log.open("w") as output:
+        for arguments in nights():
+            output.write(f"$ weixi {' '.join(arguments)}\n")
+            output.flush()
+            done = subprocess.run(
+                [str(weixi), *arguments],
+                env=environment,
+                cwd=REPO,
+                stdout=output,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            output.write(done.stderr)
+            if done.returncode:
+                last = (done.stderr.strip().splitlines() or ["?"])[-1]
+                return f"weixi {arguments[0]}: {last}"
+    return ""
+
+
+def run_on_duckdb(weixi: Path, scratch: Path) -> str:
+    """The nights on DuckDB with ``weixi`` (the main environment's); their error, or ''."""
+    return run_nights(weixi, duckdb_environment(scratch), scratch / f"{DUCKDB_FOLDER}.log")
+
+
+def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison], str]:
+    """Start the server, run the nights there, compare with the DuckDB nights' folder (made by
+    :func:`run_on_duckdb`), stop the server. Returns the comparison lines and the run's error
+    (empty when it passed)."""
     server = local_server(scratch)
     server.start()
     try:
-        run = subprocess.run(
-            [str(Path(sys.executable).parent / "weixi"), "run"],
-            env=run_environment(scratch, server),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        (scratch / "spark_run.log").write_text(run.stdout + run.stderr)
-        error = "" if run.returncode == 0 else (run.stderr.strip().splitlines() or ["?"])[-1]
+        weixi = Path(sys.executable).parent / "weixi"
+        environment = run_environment(scratch, server)
+        error = run_nights(weixi, environment, scratch / "spark_run.log")
+        docs = check_docs(weixi, environment, scratch / DOCS_FOLDER, manifest)
         status = "error" if error else "success"
-        outputs = {"duckdb": warehouse.parent, "spark": scratch / RUN_FOLDER}
+        outputs = {"duckdb": scratch / DUCKDB_FOLDER, "spark": scratch / RUN_FOLDER}
+        controls = {engine: folder / "warehouse.duckdb" for engine, folder in outputs.items()}
         spark = SparkSession.builder.remote(server.url).getOrCreate()
         try:
-            lines = compare_run(spark, warehouse, manifest)
-            controls = {engine: folder / "warehouse.duckdb" for engine, folder in outputs.items()}
+            lines = [
+                *compare_run(spark, controls["duckdb"], manifest),
+                check_read_batches(spark, "Spark Connect"),
+                docs,
+            ]
             lines += compare_written_tables(controls, spark, status, LABEL)
             return lines + compare_files(outputs, status, LABEL), error
         finally:
             spark.stop()
     finally:
         server.stop()
+
+
+def check_docs(
+    weixi: Path, environment: dict[str, str], folder: Path, manifest: Any
+) -> ModelComparison:
+    """`weixi docs --out folder` on the server: one line of the lane's table, saying whether
+    its catalog.json (the server's catalogue) lists every mart of ``manifest``."""
+    marts = {
+        f"{node.schema}.{node.alias}"
+        for node in manifest.nodes.values()
+        if node.resource_type == "model" and node.schema == "marts"
+    }
+    line = "weixi docs (marts in catalog.json)"
+    done = subprocess.run(
+        [str(weixi), "docs", "--out", str(folder)],
+        env=environment,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        error = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return ModelComparison(line, "error", len(marts), None, f"no: {error[:300]}")
+    catalog = json.loads((folder / "catalog.json").read_text())
+    listed = {
+        f"{entry['metadata']['schema']}.{entry['metadata']['name']}"
+        for entry in catalog["nodes"].values()
+    }
+    missing = sorted(marts - listed)
+    match = f"no: not listed: {', '.join(missing)}" if missing else "yes"
+    return ModelComparison(line, "success", len(marts), len(marts & listed), match)
 
 
 def compare_run(spark: SparkSession, warehouse: Path, manifest: Any) -> list[ModelComparison]:

@@ -20,6 +20,7 @@ from orchestration.defs.resources import (
     warehouse_resource,
 )
 from orchestration.settings import WeixiSettings
+from warehouse.arrow_batches import rebatched
 from warehouse.model_outputs import MODEL_VALIDATION
 from warehouse.sql_portability import check_sql
 
@@ -61,6 +62,34 @@ def test_frames_come_in_bounded_batches_and_add_up_to_the_query(warehouse):
     pd.testing.assert_frame_equal(together, expected, check_dtype=False)
     batches = list(warehouse.read_batches(ROWS_SQL, {"low": 10}))
     assert [b.num_rows for b in batches] == [2048, 2048, 894]
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, 100, 5000])
+def test_chunks_of_any_size_are_recut_to_full_batches_without_losing_a_row(batch_rows):
+    # As Spark Connect streams a result: chunks of its own sizes, empty ones included.
+    sizes = [0, 3, 250, 1, 0, 99, 100, 1000, 6]
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    schema = pa.schema({"n": pa.int64(), "t": pa.string()})
+    chunks = [
+        pa.table({"n": range(start, start + size), "t": [str(start)] * size}, schema=schema)
+        for start, size in zip(starts, sizes, strict=True)
+    ]
+    chunks[1] = chunks[1].to_batches()[0]  # record batches are taken too
+
+    batches = list(rebatched(chunks, batch_rows))
+
+    counts = [batch.num_rows for batch in batches]
+    assert all(count == batch_rows for count in counts[:-1]) and 0 < counts[-1] <= batch_rows
+    together = pa.Table.from_batches(batches)
+    assert together.column("n").to_pylist() == list(range(sum(sizes)))
+    assert together.schema == schema
+
+
+def test_no_chunk_or_only_empty_ones_is_no_batch():
+    empty = pa.table({"n": pa.array([], pa.int64())})
+    assert list(rebatched([], 10)) == [] and list(rebatched([empty, empty], 10)) == []
+    with pytest.raises(ValueError, match="batch_rows"):
+        list(rebatched([empty], 0))
 
 
 def test_a_query_reads_the_arrow_tables_it_is_given_by_name(warehouse):
