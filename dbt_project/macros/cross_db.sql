@@ -272,12 +272,15 @@
 {#- The config of an incremental model replaced by key: `delete+insert` where the engine
     deletes from a plain table (DuckDB); a full table on Spark, whose local tables (Parquet)
     have neither DELETE nor MERGE, so `post_hook`s (deletes of stale keys) are dropped there
-    too: a full table holds no stale key. -#}
-{% macro incremental_by_key(unique_key, post_hook=[]) -%}
-    {{ return(adapter.dispatch('incremental_by_key', 'weixi')(unique_key, post_hook)) }}
+    too: a full table holds no stale key. A model that reads the rows it built before
+    (`reads_built_rows`) reads them through `built_rows(this)`. -#}
+{% macro incremental_by_key(unique_key, post_hook=[], reads_built_rows=false) -%}
+    {{ return(adapter.dispatch('incremental_by_key', 'weixi')(
+        unique_key, post_hook, reads_built_rows
+    )) }}
 {%- endmacro %}
 
-{% macro default__incremental_by_key(unique_key, post_hook) -%}
+{% macro default__incremental_by_key(unique_key, post_hook, reads_built_rows) -%}
     {%- do config(
         materialized='incremental',
         unique_key=unique_key,
@@ -287,8 +290,39 @@
     ) -%}
 {%- endmacro %}
 
-{% macro spark__incremental_by_key(unique_key, post_hook) -%}
+{#- Spark drops a table before it creates it again, so the rows a model reads of itself are
+    first copied aside (`built_rows`), and the copy dropped once the table is built. -#}
+{% macro spark__incremental_by_key(unique_key, post_hook, reads_built_rows) -%}
+    {%- if reads_built_rows %}
+    {%- set copy = "{{ built_rows(this) }}" %}
+    {%- do config(
+        materialized='table',
+        pre_hook=[
+            "drop table if exists " ~ copy,
+            "{% if load_relation(this) is not none %}create table " ~ copy
+                ~ " as select * from {{ this }}{% else %}select 1{% endif %}",
+        ],
+        post_hook=["drop table if exists " ~ copy],
+    ) -%}
+    {%- else %}
     {%- do config(materialized='table') -%}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The rows an incremental_by_key model (`relation`, its `this`) built before this build, for
+    a model that reads them while it is built again. DuckDB's incremental build reads the table
+    itself before it replaces any of its rows; on Spark, a copy taken before the table is
+    dropped (spark__incremental_by_key). -#}
+{% macro built_rows(relation) -%}
+    {{ return(adapter.dispatch('built_rows', 'weixi')(relation)) }}
+{%- endmacro %}
+
+{% macro default__built_rows(relation) -%}
+    {{ relation }}
+{%- endmacro %}
+
+{% macro spark__built_rows(relation) -%}
+    {{ relation.incorporate(path={'identifier': relation.identifier ~ '__built'}) }}
 {%- endmacro %}
 
 {#- A join of each row to the latest row of `relation` (as `alias`) with the same `key` (its

@@ -17,6 +17,7 @@
 {{
     incremental_by_key(
         'snapshot_date',
+        reads_built_rows=true,
         post_hook=[
             "delete from {{ this }} where snapshot_date not in ("
             ~ "{{ segment_snapshot_dates(ref('fct_orders'), ref('int_reference_date__selected')) }})"
@@ -122,7 +123,7 @@ snapshot_dates as (
 {% if previous is not none -%}
 previous_snapshots as (
 
-    select snapshot_date, customer_id, value_quadrant from {{ this }}
+    select snapshot_date, customer_id, value_quadrant from {{ built_rows(this) }}
     where snapshot_date in (select snapshot_date from snapshot_dates)
 
 ),
