@@ -229,7 +229,8 @@ def _report(
     differ = [f"{table} {verdict}" for table, verdict in raw_matches.items() if verdict != "yes"]
     matched = sum(c.ok for c in comparisons)
     summary = (
-        f"models: {len(comparisons)}, built on Spark {built}, failed "
+        f"lines (dbt models, model outputs, the runs' outputs and checks): {len(comparisons)}, "
+        f"built on Spark {built}, failed "
         f"{sum(c.spark_status == 'error' for c in comparisons)}, skipped "
         f"{sum(c.spark_status == 'skipped' for c in comparisons)}, matching DuckDB {matched}; "
         f"{_test_counts(results, 'test', 'data tests')}; "
