@@ -136,8 +136,10 @@ class SparkTable:
 
     @property
     def is_local_parquet(self) -> bool:
-        """Whether DuckDB can read the table's own files: Parquet at a local (or mounted) path."""
-        return self.provider == "parquet" and _local_path(self.location) is not None
+        """Whether DuckDB can read the table's own files: Parquet in a folder this machine has
+        (a path of the cluster's own, such as a mount only its nodes have, is not)."""
+        folder = _local_path(self.location)
+        return self.provider == "parquet" and folder is not None and folder.is_dir()
 
     def local_folder(self) -> Path:
         """The local folder of the table's files; refuses any other location or format."""
