@@ -237,6 +237,8 @@ class SparkTables:
             try:
                 streams[table.qualified] = self._stream(table.qualified, batch_rows, on_read)
             except Exception as error:
+                # Whatever Spark's reason, the view fails with it when read (not at connect():
+                # one unreadable table must not stop the assets that never read it).
                 unreadable[table.qualified] = f"{type(error).__name__}: {error}"
         copies = {
             table.qualified: self.read_arrow(f"select * from {table.qualified}")
