@@ -383,9 +383,12 @@ class SparkWarehouse(EngineWarehouse):
         when a query reads them (``reads``; ``warehouse.spark_views``). What it writes lands in
         the control file."""
         log = dg.get_dagster_logger()
+        # Told from DuckDB's threads, logged from this one: Dagster's event log is written by
+        # the thread that opened it (SQLite refuses any other).
+        scans: list[tuple[str, int, float]] = []
 
         def on_read(table: str, rows: int, seconds: float) -> None:
-            log.info(f"connect(): {table} read through Spark, {rows:,} rows in {seconds:.2f} s")
+            scans.append((table, rows, seconds))
 
         with self._control().connect(read_only, memory_limit) as con:
             with self._spark().exposed_to(con, self.reads, self.batch_rows, on_read) as reads:
@@ -394,7 +397,11 @@ class SparkWarehouse(EngineWarehouse):
                     f"through Spark, {len(reads.unreadable)} unreadable"
                     + "".join(f"; {table}: {why}" for table, why in reads.unreadable.items())
                 )
-                yield con
+                try:
+                    yield con
+                finally:
+                    if scans:
+                        log.info(streams_read(scans))
 
     def read_arrow(self, sql: str, params: Params = None, views: Views = None) -> pa.Table:
         return self._spark().read_arrow(sql, params, views)
@@ -430,6 +437,23 @@ class SparkWarehouse(EngineWarehouse):
             if rows is not None:
                 tables.write_table(table, rows)
         return plan
+
+
+def streams_read(scans: list[tuple[str, int, float]]) -> str:
+    """What a ``connect()`` read through Spark: each ``(table, rows, seconds)`` scan read to its
+    end, summed, then by table."""
+    tables: dict[str, list[tuple[int, float]]] = {}
+    for table, rows, seconds in scans:
+        tables.setdefault(table, []).append((rows, seconds))
+    by_table = "; ".join(
+        f"{table} {len(read)}x {sum(r for r, _ in read):,} rows {sum(s for _, s in read):.2f} s"
+        for table, read in sorted(tables.items())
+    )
+    rows = sum(rows for _, rows, _ in scans)
+    seconds = sum(seconds for _, _, seconds in scans)
+    return (
+        f"connect(): {len(scans)} reads through Spark, {rows:,} rows in {seconds:.2f} s: {by_table}"
+    )
 
 
 def control_rows(control: Warehouse, table: str) -> pa.Table | None:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from orchestration.defs.resources import warehouse_resource
+from orchestration.defs.resources import streams_read, warehouse_resource
 from orchestration.settings import WeixiSettings
 from warehouse.spark_views import (
     SparkStream,
@@ -194,3 +194,11 @@ def test_a_readable_cursor_reads_the_streams_too():
                 plain.execute(f"select count(*) from {catalog}.marts.streamed").fetchall()
         with readable_cursor(con) as reader:
             assert reader.execute("select count(*) from marts.streamed").fetchall() == [(2,)]
+
+
+def test_what_a_connection_read_through_spark_is_summed_by_table():
+    scans = [("marts.b", 10, 0.5), ("marts.a", 1_000, 1.25), ("marts.b", 10, 0.25)]
+    assert streams_read(scans) == (
+        "connect(): 3 reads through Spark, 1,020 rows in 2.00 s: "
+        "marts.a 1x 1,000 rows 1.25 s; marts.b 2x 20 rows 0.75 s"
+    )
