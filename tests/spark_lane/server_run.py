@@ -14,6 +14,7 @@ something failed)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from tests.spark_lane.assets_on_spark import compare_files, compare_written_tabl
 from tests.spark_lane.batches import check_read_batches
 from tests.spark_lane.compare import ModelComparison, compare_tables
 from tests.spark_lane.duckdb_build import DEMO_END, REPO, shop_environment
+from tests.spark_lane.stored_as import check_stored_as
 from warehouse.spark_server import SparkServer
 from warehouse.spark_sources import WRITTEN_ON_SPARK
 
@@ -40,6 +42,15 @@ DUCKDB_FOLDER = "duckdb_backfill"
 """The same nights on DuckDB: the folder of their warehouse, model registry and outputs."""
 BACKFILL_DAYS = 3
 """The last days of the landing folder, backfilled after a run up to the day before them."""
+_SCANS = re.compile(
+    r"^connect\(\): (?P<reads>\d+) reads through Spark, (?P<rows>[\d,]+) rows in "
+    r"(?P<seconds>[\d.]+) s"
+)
+_THROUGH_SPARK = re.compile(
+    r"^connect\(\) \(spark_reads=through_spark\): \d+ Spark tables through Spark, 0 unreadable$"
+)
+"""What ``SparkWarehouse.connect`` logs: what it read through Spark (``streams_read``); that
+it read every Spark table through Spark and none was unreadable."""
 COPIED_SOURCES = ("governance.suppressions", "ml.text_sentiment")
 """Sources the run writes in its control file and copies into Spark before dbt (bridge 1)."""
 
@@ -78,6 +89,10 @@ def run_environment(scratch: Path, server: SparkServer) -> dict[str, str]:
         "WEIXI_SPARK_CONNECT_URL": server.url,
         "WEIXI_SPARK_SERVER_PORT": str(server.port),
         "WEIXI_SPARK_WAREHOUSE_DIR": str(server.warehouse_dir),
+        # On this machine every Spark table is local Parquet, which connect() would read from
+        # its files: told to read them through Spark, the run's activation, checks, publish
+        # and report take the path of a cluster's remote tables.
+        "WEIXI_SPARK_READS": "through_spark",
     }
 
 
@@ -129,6 +144,8 @@ def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison]
                 check_read_batches(spark, "Spark Connect"),
                 docs,
                 check_first_attempts(scratch / RUN_FOLDER / "dagster_home"),
+                check_reads_through_spark(scratch / RUN_FOLDER / "dagster_home"),
+                *check_stored_as(spark, scratch, "Spark Connect", server.url),
             ]
             lines += compare_written_tables(controls, spark, status, LABEL)
             return lines + compare_files(outputs, status, LABEL), error
@@ -156,6 +173,33 @@ def check_first_attempts(dagster_home: Path) -> ModelComparison:
                 retried.add(event.step_key)
     match = "yes" if not retried else "no: failed at a first attempt: " + ", ".join(sorted(retried))
     return ModelComparison(f"steps at their first attempt {LABEL}", "success", steps, steps, match)
+
+
+def check_reads_through_spark(dagster_home: Path) -> ModelComparison:
+    """One line: every ``connect()`` of the Spark nights read Spark's tables through Spark (the
+    run's ``WEIXI_SPARK_READS``), none was unreadable, and what the streams read (from the
+    runs' logs: ``SparkWarehouse.connect``)."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    messages = [
+        event.user_message
+        for record in instance.get_run_records()
+        for event in instance.all_logs(record.dagster_run.run_id)
+        if event.dagster_event is None
+    ]
+    connects = [m for m in messages if m.startswith("connect() (spark_reads=")]
+    scans = [found for message in messages if (found := _SCANS.match(message))]
+    reads = sum(int(found["reads"]) for found in scans)
+    rows = sum(int(found["rows"].replace(",", "")) for found in scans)
+    seconds = sum(float(found["seconds"]) for found in scans)
+    other = [m for m in connects if not _THROUGH_SPARK.match(m)]
+    if not connects or not reads:
+        match = f"no: {len(connects)} connect() and {reads} reads through Spark logged"
+    else:
+        match = f"no: {other[0]}" if other else "yes"
+    line = f"connect() through Spark {LABEL}: {reads} table reads, {rows:,} rows in {seconds:.1f} s"
+    return ModelComparison(line, "success", len(connects), len(connects) - len(other), match)
 
 
 def check_docs(
