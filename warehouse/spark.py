@@ -49,6 +49,8 @@ WEIXI_DATABASES = (
 )
 """The Spark databases Weixi's tables live in (dbt's models and sources): those
 :meth:`SparkTables.exposed_to` shows a DuckDB connection; a cluster's other databases are not."""
+_ARROW_SCHEMAS: dict[tuple[str, str], pa.Schema] = {}
+"""The Arrow schema of each table streamed to ``connect()``, by name and Spark's schema text."""
 COPIED_VIEWS = frozenset({"intermediate.int_reference_date__selected"})
 """The Spark views (no files) the Python side reads through ``connect()``, copied as their rows:
 the reference date (one row), which the report and the checks read."""
@@ -235,7 +237,7 @@ class SparkTables:
         streams, unreadable = {}, {}
         for table in streamed:
             try:
-                streams[table.qualified] = self._stream(table.qualified, batch_rows, on_read)
+                streams[table.qualified] = self._stream(table, batch_rows, on_read)
             except Exception as error:
                 # Whatever Spark's reason, the view fails with it when read (not at connect():
                 # one unreadable table must not stop the assets that never read it).
@@ -251,21 +253,29 @@ class SparkTables:
 
     def _stream(
         self,
-        table: str,
+        table: SparkTable,
         batch_rows: int,
         on_read: Callable[[str, int, float], None] | None,
     ) -> SparkStream:
-        """``table`` as a stream of its rows (``read_batches``' types); its schema is asked of
-        Spark now (an analysis, nothing read), which fails for a table Spark cannot resolve or
-        whose columns have no Arrow type."""
-        quoted = ".".join(f"`{part}`" for part in table.split("."))
-        schema = wall_clock_schema(to_arrow_schema(self.spark.table(quoted).schema, timezone="UTC"))
+        """``table`` as a stream of its rows (``read_batches``' types)."""
+        quoted = ".".join(f"`{part}`" for part in (table.schema, table.name))
         return SparkStream(
-            table,
-            schema,
+            table.qualified,
+            self._arrow_schema(table, quoted),
             lambda: self.read_batches(f"select * from {quoted}", None, batch_rows),
             on_read,
         )
+
+    def _arrow_schema(self, table: SparkTable, quoted: str) -> pa.Schema:
+        """The Arrow schema of ``read_batches`` of ``table``: asked of Spark (an analysis,
+        nothing read; it fails for a table Spark cannot resolve or whose columns have no Arrow
+        type) once per process and schema, as ``connect()`` runs often (four times in the
+        exports asset) and each analysis is a round trip (54 tables: 0.8 s locally)."""
+        key = (table.qualified, table.schema_tree)
+        if not table.schema_tree or key not in _ARROW_SCHEMAS:
+            spark_schema = self.spark.table(quoted).schema
+            _ARROW_SCHEMAS[key] = wall_clock_schema(to_arrow_schema(spark_schema, timezone="UTC"))
+        return _ARROW_SCHEMAS[key]
 
     def _data_frame(self, rows: pa.Table) -> DataFrame:
         """``rows`` (in types Spark reads) as a DataFrame; without rows too, which Spark Connect

@@ -98,6 +98,9 @@ class SparkTable:
     columns: tuple[tuple[str, str], ...]
     """Each top-level column and its Spark type (``timestamp``, ``decimal``, ``array`` ...)."""
     partition_columns: tuple[str, ...] = ()
+    schema_tree: str = ""
+    """Spark's whole schema as ``SHOW TABLE EXTENDED`` prints it (nested and decimal types
+    included): the same text, the same schema."""
 
     @property
     def qualified(self) -> str:
@@ -131,6 +134,9 @@ class SparkTable:
             columns=columns,
             partition_columns=tuple(
                 column.strip().strip("`") for column in partitions.split(",") if column.strip()
+            ),
+            schema_tree="\n".join(
+                line for line in information.splitlines() if line.startswith(" |")
             ),
         )
 

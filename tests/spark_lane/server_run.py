@@ -18,6 +18,7 @@ import re
 import socket
 import subprocess
 import sys
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,16 @@ _SCANS = re.compile(
     r"^connect\(\): (?P<reads>\d+) reads through Spark, (?P<rows>[\d,]+) rows in "
     r"(?P<seconds>[\d.]+) s"
 )
-_THROUGH_SPARK = re.compile(
-    r"^connect\(\) \(spark_reads=through_spark\): \d+ Spark tables through Spark, 0 unreadable$"
+_CONNECT = re.compile(
+    r"^connect\(\) \(spark_reads=(?P<reads>\w+)\): \d+ Spark tables through Spark, "
+    r"(?P<unreadable>\d+) unreadable"
 )
-"""What ``SparkWarehouse.connect`` logs: what it read through Spark (``streams_read``); that
-it read every Spark table through Spark and none was unreadable."""
+"""What ``SparkWarehouse.connect`` logs: what it read through Spark (``streams_read``); how it
+was told to read Spark's tables and how many it could not read."""
+BACKFILL_READS = {"WEIXI_SPARK_READS": "through_spark"}
+"""On this machine every Spark table is local Parquet, which ``connect()`` reads from its files
+(the run's first night); told to read them through Spark, the backfill's activation, checks,
+publish and report take the path of a cluster's object-store or Delta tables."""
 COPIED_SOURCES = ("governance.suppressions", "ml.text_sentiment")
 """Sources the run writes in its control file and copies into Spark before dbt (bridge 1)."""
 
@@ -89,18 +95,19 @@ def run_environment(scratch: Path, server: SparkServer) -> dict[str, str]:
         "WEIXI_SPARK_CONNECT_URL": server.url,
         "WEIXI_SPARK_SERVER_PORT": str(server.port),
         "WEIXI_SPARK_WAREHOUSE_DIR": str(server.warehouse_dir),
-        # On this machine every Spark table is local Parquet, which connect() would read from
-        # its files: told to read them through Spark, the run's activation, checks, publish
-        # and report take the path of a cluster's remote tables.
-        "WEIXI_SPARK_READS": "through_spark",
     }
 
 
-def run_nights(weixi: Path, environment: dict[str, str], log: Path) -> str:
-    """The commands of :func:`nights` with ``weixi`` in ``environment``, their output in ``log``;
-    the error of the first that failed (the later ones are not run), or an empty text."""
+def run_nights(
+    weixi: Path, environment: dict[str, str], log: Path, backfill: dict[str, str] | None = None
+) -> str:
+    """The commands of :func:`nights` with ``weixi`` in ``environment`` (the backfill's with
+    ``backfill`` added), their output in ``log``; the error of the first that failed (the later
+    ones are not run), or an empty text."""
     with log.open("w") as output:
         for arguments in nights():
+            if arguments[0] == "backfill":
+                environment = {**environment, **(backfill or {})}
             output.write(f"$ weixi {' '.join(arguments)}\n")
             output.flush()
             done = subprocess.run(
@@ -132,7 +139,7 @@ def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison]
     try:
         weixi = Path(sys.executable).parent / "weixi"
         environment = run_environment(scratch, server)
-        error = run_nights(weixi, environment, scratch / "spark_run.log")
+        error = run_nights(weixi, environment, scratch / "spark_run.log", BACKFILL_READS)
         docs = check_docs(weixi, environment, scratch / DOCS_FOLDER, manifest)
         status = "error" if error else "success"
         outputs = {"duckdb": scratch / DUCKDB_FOLDER, "spark": scratch / RUN_FOLDER}
@@ -176,9 +183,9 @@ def check_first_attempts(dagster_home: Path) -> ModelComparison:
 
 
 def check_reads_through_spark(dagster_home: Path) -> ModelComparison:
-    """One line: every ``connect()`` of the Spark nights read Spark's tables through Spark (the
-    run's ``WEIXI_SPARK_READS``), none was unreadable, and what the streams read (from the
-    runs' logs: ``SparkWarehouse.connect``)."""
+    """One line: which way the Spark nights' ``connect()`` calls read Spark's tables (from the
+    runs' logs: ``SparkWarehouse.connect``): the run from the files, the backfill through Spark
+    (:data:`BACKFILL_READS`), what the streams read, and that no table was unreadable."""
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(dagster_home))
@@ -188,18 +195,24 @@ def check_reads_through_spark(dagster_home: Path) -> ModelComparison:
         for event in instance.all_logs(record.dagster_run.run_id)
         if event.dagster_event is None
     ]
-    connects = [m for m in messages if m.startswith("connect() (spark_reads=")]
+    connects = [found for message in messages if (found := _CONNECT.match(message))]
+    ways = Counter(found["reads"] for found in connects)
+    unreadable = [found[0] for found in connects if found["unreadable"] != "0"]
     scans = [found for message in messages if (found := _SCANS.match(message))]
     reads = sum(int(found["reads"]) for found in scans)
     rows = sum(int(found["rows"].replace(",", "")) for found in scans)
     seconds = sum(float(found["seconds"]) for found in scans)
-    other = [m for m in connects if not _THROUGH_SPARK.match(m)]
-    if not connects or not reads:
-        match = f"no: {len(connects)} connect() and {reads} reads through Spark logged"
+    if unreadable:
+        match = f"no: {unreadable[0]}"
+    elif not ways["auto"] or not ways["through_spark"] or not reads:
+        match = f"no: connect() calls {dict(ways)}, {reads} reads through Spark logged"
     else:
-        match = f"no: {other[0]}" if other else "yes"
-    line = f"connect() through Spark {LABEL}: {reads} table reads, {rows:,} rows in {seconds:.1f} s"
-    return ModelComparison(line, "success", len(connects), len(connects) - len(other), match)
+        match = "yes"
+    line = (
+        f"connect(): run from files ({ways['auto']}), backfill through Spark "
+        f"({ways['through_spark']}: {reads} table reads, {rows:,} rows in {seconds:.1f} s)"
+    )
+    return ModelComparison(line, "success", len(connects), len(connects) - len(unreadable), match)
 
 
 def check_docs(

@@ -56,6 +56,11 @@ def test_a_show_table_extended_row_gives_the_table():
         "_partition_date",
     ]
     assert table.instant_columns == ["sent_at"]
+    assert table.schema_tree.splitlines()[2:4] == [
+        " |-- amount: decimal(18,2) (nullable = true)",
+        " |-- tags: array (nullable = true)",
+    ]
+    assert " |    |-- element: string (containsNull = true)" in table.schema_tree
 
 
 @pytest.mark.parametrize(
