@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.landing import first_delivery_day
+from warehouse.spark_views import SparkReads
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -77,6 +78,12 @@ class WeixiSettings(BaseSettings):
         description="spark.sql.warehouse.dir of the assets' own session: where its tables live",
     )
     spark_driver_memory: str = Field("2g", description="driver memory of the assets' own session")
+    spark_reads: SparkReads = Field(
+        "auto",
+        description="how DuckDB SQL (activation, publish, report, checks) reads Spark's tables: "
+        "auto (a local Parquet table from its files, any other through Spark as Arrow) or "
+        "through_spark (every table through Spark)",
+    )
     # The local Spark Connect server (`weixi spark-server start`), as a cluster would offer one.
     spark_server_port: int = Field(
         15002,

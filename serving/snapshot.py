@@ -52,6 +52,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from warehouse.spark_views import readable_cursor
+
 SERVING_DATABASE = "weixi.duckdb"
 PARQUET_FOLDER = "parquet"
 CURRENT = "current"
@@ -378,14 +380,6 @@ def _documented(schema: pa.Schema, table: str, descriptions: Descriptions) -> pa
     return pa.schema(fields, metadata={DESCRIPTION_KEY: table_text} if table_text else None)
 
 
-def _same_search_path(con: duckdb.DuckDBPyConnection, reader: duckdb.DuckDBPyConnection) -> None:
-    """Give ``reader`` (a cursor: a connection of its own) the search path of ``con``, through
-    which ``con`` may read some tables (Spark's, on the Spark engine: warehouse.spark_views)."""
-    ((path,),) = con.execute("select current_setting('search_path')").fetchall()
-    if path:
-        reader.execute(f"set search_path = {_literal(path)}")
-
-
 def _write_partitions(
     con: duckdb.DuckDBPyConnection,
     folder: Path,
@@ -602,8 +596,8 @@ def publish(
     try:
         # The Parquet files are written by a second connection while the DuckDB file is
         # copied and updated: pyarrow's writer is single-threaded, and the copy waits on disk.
-        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as reader:
-            _same_search_path(con, reader)
+        # The reader reads what con reads (on Spark, Spark's tables: warehouse.spark_views).
+        with ThreadPoolExecutor(max_workers=1) as pool, readable_cursor(con) as reader:
             parquet_written = pool.submit(
                 _write_parquet,
                 reader,

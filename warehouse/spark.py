@@ -10,7 +10,7 @@ validation figures)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -23,7 +23,16 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from warehouse.arrow_batches import rebatched
-from warehouse.spark_views import SparkTable, control_tables, exposed, spark_catalog
+from warehouse.spark_views import (
+    SparkStream,
+    SparkTable,
+    TableReads,
+    control_tables,
+    exposed,
+    read_through_spark,
+    spark_catalog,
+    wall_clock_schema,
+)
 from warehouse.table_spec import TableSpec
 
 _PARAMETER = re.compile(r"\$(\w+)")
@@ -40,6 +49,8 @@ WEIXI_DATABASES = (
 )
 """The Spark databases Weixi's tables live in (dbt's models and sources): those
 :meth:`SparkTables.exposed_to` shows a DuckDB connection; a cluster's other databases are not."""
+_ARROW_SCHEMAS: dict[tuple[str, str], pa.Schema] = {}
+"""The Arrow schema of each table streamed to ``connect()``, by name and Spark's schema text."""
 COPIED_VIEWS = frozenset({"intermediate.int_reference_date__selected"})
 """The Spark views (no files) the Python side reads through ``connect()``, copied as their rows:
 the reference date (one row), which the report and the checks read."""
@@ -207,18 +218,64 @@ class SparkTables:
         return self.spark.conf.get("spark.sql.session.timeZone")
 
     @contextmanager
-    def exposed_to(self, con: duckdb.DuckDBPyConnection) -> Iterator[str]:
+    def exposed_to(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        reads: str = "auto",
+        batch_rows: int = 200_000,
+        on_read: Callable[[str, int, float], None] | None = None,
+    ) -> Iterator[TableReads]:
         """Spark's tables as views in ``con`` (a connection to the control file) under their
-        ``schema.table`` names, but those the control file holds itself
-        (``warehouse.spark_views``); yields the catalog holding them."""
+        ``schema.table`` names, but those the control file holds itself: local Parquet tables
+        over their files, the others (all with ``reads="through_spark"``) streamed through
+        Spark in batches of ``batch_rows`` when a query scans them (``warehouse.spark_views``).
+        Yields how the tables not read from their files are read."""
         tables = exposed(self.catalog_tables(), control_tables(con), set(COPIED_VIEWS))
+        streamed = [
+            table for table in tables if not table.is_view and read_through_spark(table, reads)
+        ]
+        streams, unreadable = {}, {}
+        for table in streamed:
+            try:
+                streams[table.qualified] = self._stream(table, batch_rows, on_read)
+            except Exception as error:
+                # Whatever Spark's reason, the view fails with it when read (not at connect():
+                # one unreadable table must not stop the assets that never read it).
+                unreadable[table.qualified] = f"{type(error).__name__}: {error}"
         copies = {
             table.qualified: self.read_arrow(f"select * from {table.qualified}")
             for table in tables
-            if table.is_view or not table.has_files()
+            if table not in streamed and (table.is_view or not table.has_files())
         }
-        with spark_catalog(con, tables, copies, self.time_zone()) as catalog:
-            yield catalog
+        table_reads = TableReads(copies, streams, unreadable)
+        with spark_catalog(con, tables, table_reads, self.time_zone()):
+            yield table_reads
+
+    def _stream(
+        self,
+        table: SparkTable,
+        batch_rows: int,
+        on_read: Callable[[str, int, float], None] | None,
+    ) -> SparkStream:
+        """``table`` as a stream of its rows (``read_batches``' types)."""
+        quoted = ".".join(f"`{part}`" for part in (table.schema, table.name))
+        return SparkStream(
+            table.qualified,
+            self._arrow_schema(table, quoted),
+            lambda: self.read_batches(f"select * from {quoted}", None, batch_rows),
+            on_read,
+        )
+
+    def _arrow_schema(self, table: SparkTable, quoted: str) -> pa.Schema:
+        """The Arrow schema of ``read_batches`` of ``table``: asked of Spark (an analysis,
+        nothing read; it fails for a table Spark cannot resolve or whose columns have no Arrow
+        type) once per process and schema, as ``connect()`` runs often (four times in the
+        exports asset) and each analysis is a round trip (54 tables: 0.8 s locally)."""
+        key = (table.qualified, table.schema_tree)
+        if not table.schema_tree or key not in _ARROW_SCHEMAS:
+            spark_schema = self.spark.table(quoted).schema
+            _ARROW_SCHEMAS[key] = wall_clock_schema(to_arrow_schema(spark_schema, timezone="UTC"))
+        return _ARROW_SCHEMAS[key]
 
     def _data_frame(self, rows: pa.Table) -> DataFrame:
         """``rows`` (in types Spark reads) as a DataFrame; without rows too, which Spark Connect

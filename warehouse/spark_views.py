@@ -23,18 +23,38 @@ tables (:class:`SparkTable`) and this module makes the views.
 - **No files.** A Spark view (dbt's view models) has no files: only the views of
   ``COPIED_VIEWS`` are exposed, copied as their rows through Spark (the reference date, one
   row); a table without a data file yet (a partitioned table with no partition) likewise.
-- **Local files only.** A location that is not a local path (``s3a://``, ``dbfs:/``,
-  ``abfss://``, ``hdfs://``) is refused by name, as is a table stored as anything but Parquet.
+- **Local Parquet, else through Spark.** A Parquet table in a local (or mounted) folder this
+  machine has is read from its files by DuckDB: the fast path. Any other table (in object storage, ``s3a://``,
+  ``abfss://``, ``dbfs:/``, ``hdfs://``; or stored as Delta, Iceberg, ORC, JSON ...), and every
+  table when the setting ``spark_reads`` is ``through_spark``, is a view over a
+  :class:`SparkStream`: the rows of ``select *`` from the table as Spark Connect streams them in
+  Arrow (``SparkTables.read_batches``, the same types as the files' views), pulled by DuckDB a
+  batch at a time. Nothing runs on Spark until a query scans the view: a table no query reads
+  is never copied. A table Spark cannot describe (or whose columns have no Arrow type) is a
+  view that fails, naming the table and why, when it is read (:func:`unreadable_select`).
+
+Why streams read at each scan (and not (a) placeholders filled on first use, nor (b) a list of
+the tables each caller reads): DuckDB scans a registered object with ``__arrow_c_stream__`` by
+calling it once per scan and binds its view from ``__arrow_c_schema__`` alone, so the view is
+lazy without parsing any SQL and without the callers naming what they read (the activation,
+publish, report and checks assets read whatever marts their SQL names, publish every table of
+``marts``); and nothing is held between scans, so memory stays bounded by a batch. The cost is
+that a table read twice is streamed twice (publish reads each mart several times: its
+fingerprints, then each changed table or month): measured in docs/scale_out.md.
+Registered objects are the connection's own: a cursor sees the views but not their streams,
+so a second reader is made with :func:`readable_cursor`.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 from urllib.parse import unquote, urlparse
 
 import duckdb
@@ -51,11 +71,19 @@ _HIVE_TYPES = {
     "byte": "TINYINT",
     "boolean": "BOOLEAN",
 }
-"""DuckDB's type of a partition column of each Spark type (the folder names are text)."""
+"""DuckDB's type of each simple Spark type: of a partition column (the folder names are text),
+and of an unreadable table's columns (others as text)."""
+SparkReads = Literal["auto", "through_spark"]
+SPARK_READS: tuple[str, ...] = get_args(SparkReads)
+"""How ``connect()`` reads Spark's tables (the setting ``spark_reads``): ``auto``, a local
+Parquet table from its files and any other through Spark; ``through_spark``, every table."""
+_STREAMS: dict[int, dict[str, SparkStream]] = {}
+"""The streams registered on each open connection (by ``id``), for :func:`readable_cursor`."""
 
 
 class UnreadableSparkTable(ValueError):
-    """A Spark table whose files DuckDB cannot read here (not local, or not Parquet)."""
+    """A Spark table DuckDB cannot read here: not from its files (not local, or not Parquet),
+    or not through Spark."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +99,9 @@ class SparkTable:
     columns: tuple[tuple[str, str], ...]
     """Each top-level column and its Spark type (``timestamp``, ``decimal``, ``array`` ...)."""
     partition_columns: tuple[str, ...] = ()
+    schema_tree: str = ""
+    """Spark's whole schema as ``SHOW TABLE EXTENDED`` prints it (nested and decimal types
+    included): the same text, the same schema."""
 
     @property
     def qualified(self) -> str:
@@ -105,22 +136,32 @@ class SparkTable:
             partition_columns=tuple(
                 column.strip().strip("`") for column in partitions.split(",") if column.strip()
             ),
+            schema_tree="\n".join(
+                line for line in information.splitlines() if line.startswith(" |")
+            ),
         )
+
+    @property
+    def is_local_parquet(self) -> bool:
+        """Whether DuckDB can read the table's own files: Parquet in a folder this machine has
+        (a path of the cluster's own, such as a mount only its nodes have, is not)."""
+        folder = _local_path(self.location)
+        return self.provider == "parquet" and folder is not None and folder.is_dir()
 
     def local_folder(self) -> Path:
         """The local folder of the table's files; refuses any other location or format."""
         if self.provider != "parquet":
             raise UnreadableSparkTable(
                 f"{self.qualified} is stored as {self.provider or 'an unknown format'}: "
-                "SparkWarehouse.connect() reads Parquet tables only"
+                "DuckDB reads Parquet files only (connect() reads it through Spark)"
             )
-        parsed = urlparse(self.location or "")
-        if parsed.scheme not in ("", "file") or not parsed.path:
+        folder = _local_path(self.location)
+        if folder is None:
             raise UnreadableSparkTable(
-                f"{self.qualified} is at {self.location}: SparkWarehouse.connect() reads local "
-                "(or mounted) paths only, not remote storage (docs/scale_out.md)"
+                f"{self.qualified} is at {self.location}: not a local (or mounted) path "
+                "(connect() reads it through Spark)"
             )
-        return Path(unquote(parsed.path))
+        return folder
 
     def files_glob(self) -> str:
         """The glob of the table's data files: one folder level per partition column (named
@@ -132,6 +173,84 @@ class SparkTable:
         folder = self.local_folder()
         pattern = str(Path(self.files_glob()).relative_to(folder))
         return next(folder.glob(pattern), None) is not None
+
+
+def _local_path(location: str | None) -> Path | None:
+    """The local path of a table's ``location``, or None for remote storage."""
+    parsed = urlparse(location or "")
+    if parsed.scheme not in ("", "file") or not parsed.path:
+        return None
+    return Path(unquote(parsed.path))
+
+
+def read_through_spark(table: SparkTable, reads: str) -> bool:
+    """Whether ``connect()`` reads ``table`` through Spark rather than from its files, as
+    ``reads`` (one of :data:`SPARK_READS`) says."""
+    if reads not in SPARK_READS:
+        raise ValueError(f"spark_reads must be one of {', '.join(SPARK_READS)}, not {reads!r}")
+    return reads == "through_spark" or not table.is_local_parquet
+
+
+class SparkStream:
+    """One Spark table as DuckDB scans it: ``batches()`` is called anew at each scan (nothing
+    runs on Spark before), its batches cast to ``schema``, which DuckDB binds the view with.
+    ``on_read(table, rows, seconds)`` is told of each scan read to the end; an error of Spark's
+    is raised naming the table."""
+
+    def __init__(
+        self,
+        table: str,
+        schema: pa.Schema,
+        batches: Callable[[], Iterable[pa.RecordBatch]],
+        on_read: Callable[[str, int, float], None] | None = None,
+    ) -> None:
+        self.table = table
+        self.schema = schema
+        self.batches = batches
+        self.on_read = on_read
+
+    def __arrow_c_schema__(self) -> object:
+        return self.schema.__arrow_c_schema__()
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        reader = pa.RecordBatchReader.from_batches(self.schema, self._scan())
+        return reader.__arrow_c_stream__(requested_schema)
+
+    def _scan(self) -> Iterator[pa.RecordBatch]:
+        started, rows = time.perf_counter(), 0
+        try:
+            for batch in self.batches():
+                rows += batch.num_rows
+                yield batch.cast(self.schema)
+        except Exception as error:
+            raise UnreadableSparkTable(
+                f"{self.table} could not be read through Spark: {error}"
+            ) from error
+        if self.on_read is not None:
+            self.on_read(self.table, rows, time.perf_counter() - started)
+
+
+def wall_clock_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with its instants as ``warehouse.spark.wall_clock`` gives them (no zone)."""
+    return pa.schema(
+        column.with_type(pa.timestamp(column.type.unit))
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None
+        else column
+        for column in schema
+    )
+
+
+def unreadable_select(table: SparkTable, why: str) -> str:
+    """The ``select`` of a view that has ``table``'s columns (so queries over it bind) and
+    fails when read, naming the table and ``why`` (the filter keeps ``count(*)`` from
+    answering without reading it)."""
+    columns = table.columns or (("unreadable", "string"),)
+    selected = ", ".join(
+        f"cast(null as {_HIVE_TYPES.get(kind, 'VARCHAR')}) as {_quoted(name)}"
+        for name, kind in columns
+    )
+    message = f"{table.qualified} cannot be read by connect(): {why}"
+    return f"select {selected} from range(1) where error({_literal(message)}) is null"
 
 
 def _fields(information: str) -> Iterator[tuple[str, str]]:
@@ -204,43 +323,72 @@ def _wall_clock(column: str, read_type: str, time_zone: str) -> str:
     return f"timezone({_literal(time_zone)}, {instant})"
 
 
+@dataclass(frozen=True)
+class TableReads:
+    """How a connection gets the tables that are not views over their files, by ``schema.table``:
+    their rows copied, a stream through Spark, or the reason they cannot be read."""
+
+    copies: Mapping[str, pa.Table] = field(default_factory=dict)
+    streams: Mapping[str, SparkStream] = field(default_factory=dict)
+    unreadable: Mapping[str, str] = field(default_factory=dict)
+
+
 @contextmanager
 def spark_catalog(
     con: duckdb.DuckDBPyConnection,
     tables: Iterable[SparkTable],
-    copies: Mapping[str, pa.Table],
+    reads: TableReads,
     time_zone: str = UTC,
 ) -> Iterator[str]:
-    """Attach an in-memory catalog to ``con`` holding a view of each table of ``tables`` (those
-    named in ``copies`` as their copied rows instead), and put its schemas in the search path
-    after the control file's; undone on exit. Yields the catalog's name."""
+    """Attach an in-memory catalog to ``con`` holding a view of each table of ``tables`` (over
+    its files, or as ``reads`` says), and put its schemas in the search path after the control
+    file's; undone on exit. Yields the catalog's name."""
     catalog = f"spark_{uuid.uuid4().hex[:12]}"
     tables = list(tables)
+    registered = _STREAMS.setdefault(id(con), {})
     # Writable even when the control file is opened read-only.
     con.execute(f"attach ':memory:' as {catalog} (read_only false)")
     try:
         for schema in sorted({table.schema for table in tables}):
             con.execute(f"create schema {catalog}.{_quoted(schema)}")
-        for table in tables:
-            _create(con, catalog, table, copies.get(table.qualified), time_zone)
+        for position, table in enumerate(tables):
+            target = f"{catalog}.{_quoted(table.schema)}.{_quoted(table.name)}"
+            if table.qualified in reads.streams:
+                stream_name = f"_{catalog}_{position}"
+                con.register(stream_name, reads.streams[table.qualified])
+                registered[stream_name] = reads.streams[table.qualified]
+                con.execute(f"create view {target} as from {stream_name}")
+            elif table.qualified in reads.unreadable:
+                why = reads.unreadable[table.qualified]
+                con.execute(f"create view {target} as {unreadable_select(table, why)}")
+            elif table.qualified in reads.copies:
+                _copy(con, target, reads.copies[table.qualified])
+            else:
+                con.execute(f"create view {target} as {parquet_select(con, table, time_zone)}")
         con.execute(f"set search_path = {_literal(_search_path(con, catalog, tables))}")
         yield catalog
     finally:
         con.execute("reset search_path")
         con.execute(f"detach {catalog}")
+        for stream_name in registered:
+            con.unregister(stream_name)
+        _STREAMS.pop(id(con), None)
 
 
-def _create(
-    con: duckdb.DuckDBPyConnection,
-    catalog: str,
-    table: SparkTable,
-    rows: pa.Table | None,
-    time_zone: str,
-) -> None:
-    target = f"{catalog}.{_quoted(table.schema)}.{_quoted(table.name)}"
-    if rows is None:
-        con.execute(f"create view {target} as {parquet_select(con, table, time_zone)}")
-        return
+def readable_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor (a second connection to ``con``'s database) that reads the tables ``con`` reads
+    by ``schema.table``: ``con``'s search path and the streams :func:`spark_catalog` registered
+    on it (a connection's registered objects are its own)."""
+    cursor = con.cursor()
+    ((path,),) = con.execute("select current_setting('search_path')").fetchall()
+    if path:
+        cursor.execute(f"set search_path = {_literal(path)}")
+    for stream_name, stream in _STREAMS.get(id(con), {}).items():
+        cursor.register(stream_name, stream)
+    return cursor
+
+
+def _copy(con: duckdb.DuckDBPyConnection, target: str, rows: pa.Table) -> None:
     con.register("_spark_rows", rows)
     try:
         con.execute(f"create table {target} as from _spark_rows")

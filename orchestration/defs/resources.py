@@ -41,6 +41,7 @@ from warehouse.spark_sources import (
     plan_sources,
     spark_readable_select,
 )
+from warehouse.spark_views import SparkReads
 from warehouse.table_spec import TableSpec
 
 WAREHOUSE_POOL = "weixi_warehouse"
@@ -345,6 +346,9 @@ class SparkWarehouse(EngineWarehouse):
     """The settings of :meth:`connect`'s DuckDB connections (see ``Warehouse.duckdb``)."""
     raw_root: str | None = None
     """The loader's Parquet copy of the raw tables (``spark_raw_root``), registered in Spark."""
+    reads: SparkReads = "auto"
+    """How :meth:`connect` reads Spark's tables (``spark_reads``): ``auto``, a local Parquet
+    table from its files and any other through Spark; ``through_spark``, every table."""
 
     _control_run: Warehouse | None = PrivateAttr(default=None)
 
@@ -374,12 +378,30 @@ class SparkWarehouse(EngineWarehouse):
         self, read_only: bool = False, memory_limit: str | None = None
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the control file (as ``Warehouse.connect``: the same wait for another
-        holder and settings) in which Spark's tables read by ``schema.table`` as views over
-        their Parquet files, but those the control file holds itself
-        (``warehouse.spark_views``). What it writes lands in the control file."""
+        holder and settings) in which Spark's tables read by ``schema.table``, but those the
+        control file holds itself: as views over their Parquet files, or streamed through Spark
+        when a query reads them (``reads``; ``warehouse.spark_views``). What it writes lands in
+        the control file."""
+        log = dg.get_dagster_logger()
+        # Told from DuckDB's threads, logged from this one: Dagster's event log is written by
+        # the thread that opened it (SQLite refuses any other).
+        scans: list[tuple[str, int, float]] = []
+
+        def on_read(table: str, rows: int, seconds: float) -> None:
+            scans.append((table, rows, seconds))
+
         with self._control().connect(read_only, memory_limit) as con:
-            with self._spark().exposed_to(con):
-                yield con
+            with self._spark().exposed_to(con, self.reads, self.batch_rows, on_read) as reads:
+                log.info(
+                    f"connect() (spark_reads={self.reads}): {len(reads.streams)} Spark tables "
+                    f"through Spark, {len(reads.unreadable)} unreadable"
+                    + "".join(f"; {table}: {why}" for table, why in reads.unreadable.items())
+                )
+                try:
+                    yield con
+                finally:
+                    if scans:
+                        log.info(streams_read(scans))
 
     def read_arrow(self, sql: str, params: Params = None, views: Views = None) -> pa.Table:
         return self._spark().read_arrow(sql, params, views)
@@ -415,6 +437,23 @@ class SparkWarehouse(EngineWarehouse):
             if rows is not None:
                 tables.write_table(table, rows)
         return plan
+
+
+def streams_read(scans: list[tuple[str, int, float]]) -> str:
+    """What a ``connect()`` read through Spark: each ``(table, rows, seconds)`` scan read to its
+    end, summed, then by table."""
+    tables: dict[str, list[tuple[int, float]]] = {}
+    for table, rows, seconds in scans:
+        tables.setdefault(table, []).append((rows, seconds))
+    by_table = "; ".join(
+        f"{table} {len(read)}x {sum(r for r, _ in read):,} rows {sum(s for _, s in read):.2f} s"
+        for table, read in sorted(tables.items())
+    )
+    rows = sum(rows for _, rows, _ in scans)
+    seconds = sum(seconds for _, _, seconds in scans)
+    return (
+        f"connect(): {len(scans)} reads through Spark, {rows:,} rows in {seconds:.2f} s: {by_table}"
+    )
 
 
 def control_rows(control: Warehouse, table: str) -> pa.Table | None:
@@ -603,6 +642,7 @@ def warehouse_resource(settings: WeixiSettings) -> EngineWarehouse:
             control_path=str(settings.warehouse),
             duckdb=DuckDBSettings.from_settings(settings),
             raw_root=str(settings.spark_raw_root),
+            reads=settings.spark_reads,
         )
     return duckdb_warehouse(settings)
 

@@ -22,7 +22,14 @@ from typing import Any
 import duckdb
 from pyspark.sql import SparkSession
 
-from tests.spark_lane import assets_on_spark, batches, model_assets, server_run, spark_build
+from tests.spark_lane import (
+    assets_on_spark,
+    batches,
+    model_assets,
+    server_run,
+    spark_build,
+    stored_as,
+)
 from tests.spark_lane.compare import ModelComparison, compare_tables, render
 from tests.spark_lane.duckdb_build import (
     SourceTable,
@@ -87,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             comparisons.append(batches.check_read_batches(spark, "classic session"))
         with timings.step("activation, publish and report over connect() on both, compared"):
             comparisons += assets_on_spark.materialise_and_compare(spark, warehouse, scratch)
+            comparisons += stored_as.check_stored_as(spark, scratch, "classic session")
     finally:
         spark.stop()
     with timings.step("DuckDB: weixi run, then weixi backfill of the last days"):

@@ -14,9 +14,11 @@ something failed)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from tests.spark_lane.assets_on_spark import compare_files, compare_written_tabl
 from tests.spark_lane.batches import check_read_batches
 from tests.spark_lane.compare import ModelComparison, compare_tables
 from tests.spark_lane.duckdb_build import DEMO_END, REPO, shop_environment
+from tests.spark_lane.stored_as import check_stored_as
 from warehouse.spark_server import SparkServer
 from warehouse.spark_sources import WRITTEN_ON_SPARK
 
@@ -40,6 +43,20 @@ DUCKDB_FOLDER = "duckdb_backfill"
 """The same nights on DuckDB: the folder of their warehouse, model registry and outputs."""
 BACKFILL_DAYS = 3
 """The last days of the landing folder, backfilled after a run up to the day before them."""
+_SCANS = re.compile(
+    r"^connect\(\): (?P<reads>\d+) reads through Spark, (?P<rows>[\d,]+) rows in "
+    r"(?P<seconds>[\d.]+) s"
+)
+_CONNECT = re.compile(
+    r"^connect\(\) \(spark_reads=(?P<reads>\w+)\): \d+ Spark tables through Spark, "
+    r"(?P<unreadable>\d+) unreadable"
+)
+"""What ``SparkWarehouse.connect`` logs: what it read through Spark (``streams_read``); how it
+was told to read Spark's tables and how many it could not read."""
+BACKFILL_READS = {"WEIXI_SPARK_READS": "through_spark"}
+"""On this machine every Spark table is local Parquet, which ``connect()`` reads from its files
+(the run's first night); told to read them through Spark, the backfill's activation, checks,
+publish and report take the path of a cluster's object-store or Delta tables."""
 COPIED_SOURCES = ("governance.suppressions", "ml.text_sentiment")
 """Sources the run writes in its control file and copies into Spark before dbt (bridge 1)."""
 
@@ -81,11 +98,16 @@ def run_environment(scratch: Path, server: SparkServer) -> dict[str, str]:
     }
 
 
-def run_nights(weixi: Path, environment: dict[str, str], log: Path) -> str:
-    """The commands of :func:`nights` with ``weixi`` in ``environment``, their output in ``log``;
-    the error of the first that failed (the later ones are not run), or an empty text."""
+def run_nights(
+    weixi: Path, environment: dict[str, str], log: Path, backfill: dict[str, str] | None = None
+) -> str:
+    """The commands of :func:`nights` with ``weixi`` in ``environment`` (the backfill's with
+    ``backfill`` added), their output in ``log``; the error of the first that failed (the later
+    ones are not run), or an empty text."""
     with log.open("w") as output:
         for arguments in nights():
+            if arguments[0] == "backfill":
+                environment = {**environment, **(backfill or {})}
             output.write(f"$ weixi {' '.join(arguments)}\n")
             output.flush()
             done = subprocess.run(
@@ -117,7 +139,7 @@ def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison]
     try:
         weixi = Path(sys.executable).parent / "weixi"
         environment = run_environment(scratch, server)
-        error = run_nights(weixi, environment, scratch / "spark_run.log")
+        error = run_nights(weixi, environment, scratch / "spark_run.log", BACKFILL_READS)
         docs = check_docs(weixi, environment, scratch / DOCS_FOLDER, manifest)
         status = "error" if error else "success"
         outputs = {"duckdb": scratch / DUCKDB_FOLDER, "spark": scratch / RUN_FOLDER}
@@ -129,6 +151,8 @@ def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison]
                 check_read_batches(spark, "Spark Connect"),
                 docs,
                 check_first_attempts(scratch / RUN_FOLDER / "dagster_home"),
+                check_reads_through_spark(scratch / RUN_FOLDER / "dagster_home"),
+                *check_stored_as(spark, scratch, "Spark Connect", server.url),
             ]
             lines += compare_written_tables(controls, spark, status, LABEL)
             return lines + compare_files(outputs, status, LABEL), error
@@ -156,6 +180,39 @@ def check_first_attempts(dagster_home: Path) -> ModelComparison:
                 retried.add(event.step_key)
     match = "yes" if not retried else "no: failed at a first attempt: " + ", ".join(sorted(retried))
     return ModelComparison(f"steps at their first attempt {LABEL}", "success", steps, steps, match)
+
+
+def check_reads_through_spark(dagster_home: Path) -> ModelComparison:
+    """One line: which way the Spark nights' ``connect()`` calls read Spark's tables (from the
+    runs' logs: ``SparkWarehouse.connect``): the run from the files, the backfill through Spark
+    (:data:`BACKFILL_READS`), what the streams read, and that no table was unreadable."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    messages = [
+        event.user_message
+        for record in instance.get_run_records()
+        for event in instance.all_logs(record.dagster_run.run_id)
+        if event.dagster_event is None
+    ]
+    connects = [found for message in messages if (found := _CONNECT.match(message))]
+    ways = Counter(found["reads"] for found in connects)
+    unreadable = [found[0] for found in connects if found["unreadable"] != "0"]
+    scans = [found for message in messages if (found := _SCANS.match(message))]
+    reads = sum(int(found["reads"]) for found in scans)
+    rows = sum(int(found["rows"].replace(",", "")) for found in scans)
+    seconds = sum(float(found["seconds"]) for found in scans)
+    if unreadable:
+        match = f"no: {unreadable[0]}"
+    elif not ways["auto"] or not ways["through_spark"] or not reads:
+        match = f"no: connect() calls {dict(ways)}, {reads} reads through Spark logged"
+    else:
+        match = "yes"
+    line = (
+        f"connect(): run from files ({ways['auto']}), backfill through Spark "
+        f"({ways['through_spark']}: {reads} table reads, {rows:,} rows in {seconds:.1f} s)"
+    )
+    return ModelComparison(line, "success", len(connects), len(connects) - len(unreadable), match)
 
 
 def check_docs(

@@ -18,6 +18,7 @@ from orchestration.warehouse_lock import lock_path
 from serving.snapshot import published_tables
 from warehouse.spark_views import (
     SparkTable,
+    TableReads,
     UnreadableSparkTable,
     control_tables,
     exposed,
@@ -55,6 +56,11 @@ def test_a_show_table_extended_row_gives_the_table():
         "_partition_date",
     ]
     assert table.instant_columns == ["sent_at"]
+    assert table.schema_tree.splitlines()[2:4] == [
+        " |-- amount: decimal(18,2) (nullable = true)",
+        " |-- tags: array (nullable = true)",
+    ]
+    assert " |    |-- element: string (containsNull = true)" in table.schema_tree
 
 
 @pytest.mark.parametrize(
@@ -108,7 +114,7 @@ def spark_files(tmp_path: Path) -> list[SparkTable]:
 
 def test_views_read_the_wall_clock_times_and_types_duckdb_has(tmp_path, spark_files):
     with duckdb.connect(str(tmp_path / "control-file.duckdb")) as con:
-        with spark_catalog(con, spark_files, {}):
+        with spark_catalog(con, spark_files, TableReads()):
             for name in ("int96", "micros"):
                 described = dict(
                     con.execute(
@@ -124,7 +130,10 @@ def test_views_read_the_wall_clock_times_and_types_duckdb_has(tmp_path, spark_fi
 
 
 def test_instants_read_in_the_session_time_zone(tmp_path, spark_files):
-    with duckdb.connect() as con, spark_catalog(con, spark_files[:2], {}, "Asia/Shanghai"):
+    with (
+        duckdb.connect() as con,
+        spark_catalog(con, spark_files[:2], TableReads(), "Asia/Shanghai"),
+    ):
         rows = con.execute(
             "from marts.int96 select sent_at union all from marts.micros select sent_at"
         )
@@ -138,7 +147,9 @@ def test_the_control_files_own_tables_win_and_take_what_is_written(tmp_path, spa
         con.execute("create table marts.micros as select 1 as own")
         shown = exposed(spark_files, control_tables(con), set())
         assert [table.name for table in shown] == ["int96", "days"]
-        with spark_catalog(con, shown, {"marts.days": pa.table({"copied": [7]})}):
+        with spark_catalog(
+            con, shown, TableReads(copies={"marts.days": pa.table({"copied": [7]})})
+        ):
             assert con.execute("select own from marts.micros").fetchall() == [(1,)]
             assert con.execute("select copied from marts.days").fetchall() == [(7,)]
             con.execute("create schema if not exists activation")
@@ -146,7 +157,7 @@ def test_the_control_files_own_tables_win_and_take_what_is_written(tmp_path, spa
             con.execute("create table marts.written as select 2 as n")
         assert control_tables(con) == {"marts.micros", "activation.members", "marts.written"}
         assert con.execute("select current_setting('search_path')").fetchone() == ("",)
-    with duckdb.connect(path, read_only=True) as con, spark_catalog(con, shown, {}):
+    with duckdb.connect(path, read_only=True) as con, spark_catalog(con, shown, TableReads()):
         assert con.execute("select n from activation.members").fetchall() == [(1,)]
         assert con.execute("select count(*) from marts.int96").fetchall() == [(1,)]
 
