@@ -41,7 +41,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,8 +51,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from warehouse.spark_views import readable_cursor
 
 SERVING_DATABASE = "weixi.duckdb"
 PARQUET_FOLDER = "parquet"
@@ -380,6 +378,16 @@ def _documented(schema: pa.Schema, table: str, descriptions: Descriptions) -> pa
     return pa.schema(fields, metadata={DESCRIPTION_KEY: table_text} if table_text else None)
 
 
+def reading_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of ``con`` (a connection of its own) with ``con``'s search path, through which
+    ``con`` may read some tables (Spark's, on the Spark engine)."""
+    reader = con.cursor()
+    ((path,),) = con.execute("select current_setting('search_path')").fetchall()
+    if path:
+        reader.execute(f"set search_path = {_literal(path)}")
+    return reader
+
+
 def _write_partitions(
     con: duckdb.DuckDBPyConnection,
     folder: Path,
@@ -553,12 +561,17 @@ def publish(
     schemas: Iterable[str] = PUBLISHED_SCHEMAS,
     descriptions: Descriptions | None = None,
     partitions: Mapping[str, str] = MONTHLY_PARTITIONS,
+    second_reader: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyConnection] = (
+        reading_cursor
+    ),
 ) -> Published:
     """Publish every table of ``schemas`` from the warehouse ``con`` as a new serving database
     and a new Parquet folder, audit both, then swap them in. Each table and column named in
     ``descriptions`` carries its description into both copies. The tables named in
     ``partitions`` are split by calendar month of the given date column. Only the tables (and
     months) that changed since the previous publish are written; the rest is kept from it.
+    The Parquet files are read through ``second_reader(con)``, which must read what ``con``
+    reads.
 
     Raises AuditError, leaving the published copies as they were, when a ``required`` table is
     missing or empty, or a copy does not hold the warehouse's rows."""
@@ -596,8 +609,7 @@ def publish(
     try:
         # The Parquet files are written by a second connection while the DuckDB file is
         # copied and updated: pyarrow's writer is single-threaded, and the copy waits on disk.
-        # The reader reads what con reads (on Spark, Spark's tables: warehouse.spark_views).
-        with ThreadPoolExecutor(max_workers=1) as pool, readable_cursor(con) as reader:
+        with ThreadPoolExecutor(max_workers=1) as pool, second_reader(con) as reader:
             parquet_written = pool.submit(
                 _write_parquet,
                 reader,

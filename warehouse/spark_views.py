@@ -42,7 +42,7 @@ publish, report and checks assets read whatever marts their SQL names, publish e
 that a table read twice is streamed twice (publish reads each mart several times: its
 fingerprints, then each changed table or month): measured in docs/scale_out.md.
 Registered objects are the connection's own: a cursor sees the views but not their streams,
-so a second reader is made with :func:`readable_cursor`.
+so a second reader is given them with :func:`with_streams`.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ SPARK_READS: tuple[str, ...] = get_args(SparkReads)
 """How ``connect()`` reads Spark's tables (the setting ``spark_reads``): ``auto``, a local
 Parquet table from its files and any other through Spark; ``through_spark``, every table."""
 _STREAMS: dict[int, dict[str, SparkStream]] = {}
-"""The streams registered on each open connection (by ``id``), for :func:`readable_cursor`."""
+"""The streams registered on each open connection (by ``id``), for :func:`with_streams`."""
 
 
 class UnreadableSparkTable(ValueError):
@@ -375,14 +375,12 @@ def spark_catalog(
         _STREAMS.pop(id(con), None)
 
 
-def readable_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A cursor (a second connection to ``con``'s database) that reads the tables ``con`` reads
-    by ``schema.table``: ``con``'s search path and the streams :func:`spark_catalog` registered
-    on it (a connection's registered objects are its own)."""
-    cursor = con.cursor()
-    ((path,),) = con.execute("select current_setting('search_path')").fetchall()
-    if path:
-        cursor.execute(f"set search_path = {_literal(path)}")
+def with_streams(
+    con: duckdb.DuckDBPyConnection, cursor: duckdb.DuckDBPyConnection
+) -> duckdb.DuckDBPyConnection:
+    """``cursor`` (a second connection to ``con``'s database) with the streams
+    :func:`spark_catalog` registered on ``con``, so that it reads the streamed tables too (a
+    connection's registered objects are its own); the search path is the caller's to give."""
     for stream_name, stream in _STREAMS.get(id(con), {}).items():
         cursor.register(stream_name, stream)
     return cursor

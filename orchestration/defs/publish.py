@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from orchestration.defs.dbt.project import weixi_dbt_project
 from orchestration.defs.metadata import markdown_table
@@ -26,10 +27,17 @@ from serving.snapshot import (
     AuditError,
     Descriptions,
     publish,
+    reading_cursor,
 )
+from warehouse.spark_views import with_streams
 
 PUBLISHED_KEY = dg.AssetKey(["serving", "published"])
 MARTS_PREFIX = "marts"
+
+
+def _second_reader(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second reader of what ``con`` reads: on Spark, its streamed tables too."""
+    return with_streams(con, reading_cursor(con))
 
 
 def mart_keys(definitions: dg.Definitions) -> list[dg.AssetKey]:
@@ -92,6 +100,7 @@ def build_publish_asset(marts: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
                     context.run_id,
                     REQUIRED_TABLES,
                     descriptions=table_descriptions(weixi_dbt_project.manifest_path),
+                    second_reader=_second_reader,
                 )
         except AuditError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None

@@ -15,14 +15,15 @@ from pydantic import ValidationError
 
 from orchestration.defs.resources import streams_read, warehouse_resource
 from orchestration.settings import WeixiSettings
+from serving.snapshot import reading_cursor
 from warehouse.spark_views import (
     SparkStream,
     SparkTable,
     TableReads,
     read_through_spark,
-    readable_cursor,
     spark_catalog,
     wall_clock_schema,
+    with_streams,
 )
 
 AT = datetime(2025, 6, 30, 13, 45, 1, 500000)
@@ -183,7 +184,7 @@ def test_a_table_read_neither_way_binds_and_fails_by_name_when_read():
                 con.execute(query).fetchall()
 
 
-def test_a_readable_cursor_reads_the_streams_too():
+def test_a_cursor_with_the_streams_reads_them_too():
     batches = Batches(SPARK_ROWS)
     reads = TableReads(streams={"marts.streamed": _streamed(batches)})
     streamed = _table("delta", None, name="streamed")
@@ -192,7 +193,7 @@ def test_a_readable_cursor_reads_the_streams_too():
             # The view is there, but not the stream it reads: a connection's own.
             with pytest.raises(duckdb.Error, match="does not exist"):
                 plain.execute(f"select count(*) from {catalog}.marts.streamed").fetchall()
-        with readable_cursor(con) as reader:
+        with with_streams(con, reading_cursor(con)) as reader:
             assert reader.execute("select count(*) from marts.streamed").fetchall() == [(2,)]
 
 
