@@ -24,14 +24,15 @@ tables (:class:`SparkTable`) and this module makes the views.
   ``COPIED_VIEWS`` are exposed, copied as their rows through Spark (the reference date, one
   row); a table without a data file yet (a partitioned table with no partition) likewise.
 - **Local Parquet, else through Spark.** A Parquet table in a local (or mounted) folder this
-  machine has is read from its files by DuckDB: the fast path. Any other table (in object storage, ``s3a://``,
-  ``abfss://``, ``dbfs:/``, ``hdfs://``; or stored as Delta, Iceberg, ORC, JSON ...), and every
-  table when the setting ``spark_reads`` is ``through_spark``, is a view over a
-  :class:`SparkStream`: the rows of ``select *`` from the table as Spark Connect streams them in
-  Arrow (``SparkTables.read_batches``, the same types as the files' views), pulled by DuckDB a
-  batch at a time. Nothing runs on Spark until a query scans the view: a table no query reads
-  is never copied. A table Spark cannot describe (or whose columns have no Arrow type) is a
-  view that fails, naming the table and why, when it is read (:func:`unreadable_select`).
+  machine has is read from its files by DuckDB: the fast path. Any other table (in object
+  storage, ``s3a://``, ``abfss://``, ``dbfs:/``, ``hdfs://``; or stored as Delta, Iceberg, ORC,
+  JSON ...), and every table when the setting ``spark_reads`` is ``through_spark``, is a
+  view over a :class:`SparkStream`: the rows of ``select *`` from the table as Spark Connect
+  streams them in Arrow (``SparkTables.read_batches``, the same types as the files' views),
+  pulled by DuckDB a batch at a time. Nothing runs on Spark until a query scans the view: a
+  table no query reads is never copied. A table Spark cannot describe (or whose columns have no
+  Arrow type) is a view that fails, naming the table and why, when it is read
+  (:func:`unreadable_select`).
 
 Why streams read at each scan (and not (a) placeholders filled on first use, nor (b) a list of
 the tables each caller reads): DuckDB scans a registered object with ``__arrow_c_stream__`` by
