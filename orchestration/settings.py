@@ -111,6 +111,12 @@ class WeixiSettings(BaseSettings):
         PROJECT_ROOT / "data" / "dagster_home",
         description="Dagster instance folder: run history of `weixi` commands and `make dev`",
     )
+    dbt_target_folders_kept: int = Field(
+        30,
+        ge=1,
+        description="dbt target folders (manifest, compiled SQL, run_results.json) kept in "
+        "dbt_project/target, one per dbt invocation of a run; older ones are removed",
+    )
 
     # DuckDB, in every connection of a run (Python steps and dbt). A third of the memory keeps
     # the whole run under half the machine: one DuckDB works at a time (writers take turns),

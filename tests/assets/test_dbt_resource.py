@@ -2,6 +2,7 @@
 that match the settings, a value set on it that reaches the marts, and no dbt run on import."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -143,6 +144,35 @@ def test_a_second_build_reuses_the_parse_and_reads_only_its_window(
     assert "Unable to do partial parsing" not in log
     compiled = next((second / "compiled").rglob("fct_orders.sql")).read_text()
     assert f"between cast('{DEMO_END}' as date)" in compiled, compiled
+
+
+def test_a_build_removes_all_but_the_newest_target_folders(
+    pipeline_warehouse, demo_landing, all_assets, tmp_path
+):
+    """Old invocation folders (here 40 from 2001) go after a build; the run's own stays. Other
+    test workers only add newer folders or remove more old ones, so at most kept - 1 of the old
+    ones can remain."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_warehouse[0], warehouse)
+    target = DBT_PROJECT_DIR / "target"
+    old = [target / f"dbt_models-{n:07x}-0000000" for n in range(40)]
+    for folder in old:
+        folder.mkdir(parents=True)
+        os.utime(folder, (1e9, 1e9))
+    resources = weixi_resources(warehouse, demo_landing, dbt_target_folders_kept=30)
+    try:
+        run = dg.materialize(
+            all_assets,
+            selection=dg.AssetSelection.keys(["marts", "fct_orders"]),
+            partition_key=DEMO_END.isoformat(),
+            resources=resources,
+        )
+        assert run.success
+        assert list(target.glob(f"*-{run.run_id[:7]}-*"))
+        assert sum(folder.exists() for folder in old) <= 29
+    finally:
+        for folder in old:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_failed_data_tests_are_named_and_not_retried(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from importlib import metadata
@@ -21,7 +20,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from packaging import version
 
-from orchestration.defs.dbt import parse_cache
+from orchestration.defs.dbt import parse_cache, target_folders
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, weixi_dbt_project
 from orchestration.defs.duckdb_settings import DuckDBSettings
 from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings
@@ -89,6 +88,8 @@ class WeixiDbt(DbtCliResource):
     spark_remote: str | None = None
     """On Spark: the Spark Connect server dbt's `session` output builds on (``SPARK_REMOTE``
     of the dbt process: pyspark's session builder then connects there)."""
+    target_folders_kept: int = 30
+    """Invocation target folders kept after each build (see ``target_folders``)."""
 
     @property
     def _cli_version(self) -> Any:
@@ -135,7 +136,10 @@ class WeixiDbt(DbtCliResource):
         retried: the same data fails the same tests again (a retry only delays the night's
         alert). Any other dbt failure is raised as it is, and retried."""
         variables = json.dumps(self.vars_for(warehouse_path, train_churn))
-        key, target = parse_cache.cache_key(variables, self.target), self._target_path(context)
+        key = parse_cache.cache_key(variables, self.target)
+        target = target_folders.invocation_folder(
+            context.op_execution_context.op.name, context.run.run_id
+        )
         parse_cache.restore(PARSE_CACHE, key, Path(self.project_dir) / target)
         spark = spark_environment(self.spark_remote) if self.spark_remote else {}
         with parse_cache.window_environment(window), parse_cache.process_environment(spark):
@@ -149,6 +153,7 @@ class WeixiDbt(DbtCliResource):
             )
         yield from invocation.stream()
         parse_cache.keep(PARSE_CACHE, key, invocation.target_path)
+        target_folders.prune(Path(self.project_dir) / "target", self.target_folders_kept)
         error = invocation.get_error()
         if error is None:
             return
@@ -163,12 +168,6 @@ class WeixiDbt(DbtCliResource):
                 allow_retries=False,
             )
         raise error
-
-    @staticmethod
-    def _target_path(context: dg.AssetExecutionContext) -> Path:
-        """A target folder of its own for each invocation (as dagster-dbt names them)."""
-        step = context.op_execution_context.op.name
-        return Path("target") / f"{step}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
 
 
 def spark_environment(spark_remote: str) -> dict[str, str]:
@@ -191,4 +190,5 @@ def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
         rules=BusinessRules.from_settings(settings),
         duckdb=DuckDBSettings.from_settings(settings),
         spark_remote=settings.spark_connect_url if settings.engine == "spark" else None,
+        target_folders_kept=settings.dbt_target_folders_kept,
     )
