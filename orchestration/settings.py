@@ -270,6 +270,12 @@ class WeixiSettings(BaseSettings):
         PROJECT_ROOT / "data" / "exports",
         description="audience files, ad audiences and account-manager task lists, per day",
     )
+    exports_kept_days: int = Field(
+        30,
+        ge=1,
+        description="days of export folders kept (the night's and the days before it); older "
+        "day folders are removed after each night's syncs",
+    )
     erasure_requests_dir: Path | None = Field(
         None,
         description="right-to-be-forgotten requests: CSV files with customer_id, requested_at "

@@ -593,6 +593,7 @@ class Destinations(dg.ConfigurableResource):
     retry policy; all from settings, so the URL and token stay in the environment)."""
 
     exports_dir: str
+    exports_kept_days: int = 30
     webhook_url: str | None = None
     webhook_token: str | None = None
     webhook_batch_size: int = 500
@@ -696,6 +697,7 @@ def build_resources(settings: WeixiSettings) -> dict[str, dg.ConfigurableResourc
         "erasure_requests": ErasureRequests(root=str(settings.erasure_requests_dir)),
         "destinations": Destinations(
             exports_dir=str(settings.exports_dir),
+            exports_kept_days=settings.exports_kept_days,
             webhook_url=settings.webhook_url,
             webhook_token=_webhook_token(settings),
             webhook_batch_size=settings.webhook_batch_size,

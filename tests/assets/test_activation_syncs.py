@@ -2,7 +2,7 @@
 that fails, times out and rejects; planted opt-outs and erasures never leave."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -173,6 +173,19 @@ def test_without_a_webhook_the_files_go_and_the_push_is_skipped(warehouse, tmp_p
     assert (tmp_path / "exports" / DAY1.isoformat() / "email" / "welcome.csv").exists()
     state = _table(warehouse, "select * from activation.sync_state")
     assert "webhook" not in set(state["destination"])
+
+
+def test_export_days_older_than_kept_are_removed_after_the_syncs(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    old, kept = (exports / (DAY1 - timedelta(days=n)).isoformat() for n in (30, 29))
+    for folder in (old, kept, exports / "archive"):
+        (folder / "email").mkdir(parents=True)
+        (folder / "email" / "welcome.csv").write_text("customer_id\nC0001\n")
+    result = _materialise(warehouse, tmp_path, exports_kept_days=30)
+    assert not old.exists() and kept.exists() and (exports / "archive").exists()
+    assert (exports / DAY1.isoformat() / "email" / "welcome.csv").exists()
+    (materialisation,) = result.asset_materializations_for_node("marts__activation_syncs")
+    assert materialisation.metadata["export_days_removed"].value == 1
 
 
 def test_a_refused_batch_is_not_retried_and_goes_out_the_next_run(warehouse, tmp_path):

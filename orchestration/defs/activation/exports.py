@@ -19,6 +19,7 @@ from activation.destinations.members import (
     ExportMembers,
     export_members,
 )
+from activation.destinations.retention import remove_old_days
 from activation.destinations.sync import ACTIVATION_SYNCS, REJECTIONS, SYNC_STATE, update_state
 from activation.destinations.webhook import WebhookClient, WebhookConfig
 from activation.holdout import TREATMENT
@@ -226,6 +227,14 @@ def activation_syncs(
     outcome = run_syncs(night, webhook)
     with warehouse.connect() as con:
         _write(con, outcome, erased)
+    old_days = remove_old_days(
+        destinations.exports_path, audience_date, destinations.exports_kept_days
+    )
+    if old_days:
+        context.log.info(
+            f"removed {len(old_days)} export day folders older than "
+            f"{destinations.exports_kept_days} days: {old_days[0].name} .. {old_days[-1].name}"
+        )
 
     syncs = outcome.sync_frame()
     suppressed = export.blocked[export.blocked["rule"] != "no_address"]
@@ -257,6 +266,7 @@ def activation_syncs(
                 {k: int(v) for k, v in syncs["status"].value_counts().items()}
             ),
             "files_written": len(outcome.files),
+            "export_days_removed": len(old_days),
             "webhook_requests": outcome.requests,
             "erasures_applied": len(erased),
         }
