@@ -33,7 +33,7 @@ test: install
 	$(BIN)/weixi contract --check
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-# The opt-in Spark lane (not part of `make test`: 5-9 min): its own environment with pyspark
+# The opt-in Spark lane (not part of `make test`: about 14 min): its own environment with pyspark
 # and dbt-spark beside Weixi itself (its model assets run on Spark too), the test warehouse
 # built with DuckDB and again on local Spark, every model and model asset's table compared
 # (tests/spark_lane/README.md). SPARK_LANE_DIR holds its scratch files and report.

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
@@ -51,6 +52,10 @@ WEIXI_DATABASES = (
 :meth:`SparkTables.exposed_to` shows a DuckDB connection; a cluster's other databases are not."""
 _ARROW_SCHEMAS: dict[tuple[str, str], pa.Schema] = {}
 """The Arrow schema of each table streamed to ``connect()``, by name and Spark's schema text."""
+_T = TypeVar("_T")
+_STALE_FILES = "FAILED_READ_FILE.FILE_NOT_EXIST"
+"""Spark's error class for a read of a file its listing of a table holds but the disk no
+longer does (the table was rewritten by another session): refreshing the table mends it."""
 COPIED_VIEWS = frozenset({"intermediate.int_reference_date__selected"})
 """The Spark views (no files) the Python side reads through ``connect()``, copied as their rows:
 the reference date (one row), which the report and the checks read."""
@@ -133,8 +138,9 @@ class SparkTables:
         params: Mapping[str, object] | None = None,
         views: Mapping[str, pa.Table] | None = None,
     ) -> pa.Table:
+        """The rows of ``sql`` (see :meth:`_fresh` for a table another session rewrote)."""
         with self._views(views):
-            return wall_clock(self.query(sql, params).toArrow())
+            return self._fresh(lambda: wall_clock(self.query(sql, params).toArrow()))
 
     def read_batches(
         self, sql: str, params: Mapping[str, object] | None, batch_rows: int
@@ -144,11 +150,37 @@ class SparkTables:
         the whole result. On Spark Connect the result comes as the server streams it, in Arrow;
         a classic session gives rows (``toLocalIterator``, one partition at a time), several
         times slower (6.6 times for 2M rows: docs/scale_out.md)."""
-        frame = self.query(sql, params)
-        schema = to_arrow_schema(frame.schema, timezone="UTC")
-        chunks = _arrow_chunks(frame) if _is_connect(frame) else _row_chunks(frame, schema)
+
+        def started() -> tuple[pa.Schema, Iterator[pa.Table]]:
+            frame = self.query(sql, params)
+            schema = to_arrow_schema(frame.schema, timezone="UTC")
+            chunks = _arrow_chunks(frame) if _is_connect(frame) else _row_chunks(frame, schema)
+            first = next(chunks, None)  # a stale table fails here, before any row is given
+            return schema, chain([] if first is None else [first], chunks)
+
+        schema, chunks = self._fresh(started)
         for batch in rebatched((chunk.cast(schema) for chunk in chunks), batch_rows):
             yield from wall_clock(pa.Table.from_batches([batch])).to_batches()
+
+    def refresh(self, table: str) -> None:
+        """Forget what this session knows of ``table``'s files (see :meth:`_fresh`)."""
+        self.spark.catalog.refreshTable(table)
+
+    def _fresh(self, read: Callable[[], _T]) -> _T:
+        """``read()``, again after refreshing every Weixi table when it failed on a file that
+        is gone. A session keeps each table's file listing from its first read; dbt builds in
+        sessions of its own and replaces a table's files, after which this session's next read
+        of the table fails (FAILED_READ_FILE.FILE_NOT_EXIST) until the table is refreshed.
+        Refreshing only on that error keeps the usual read at one round trip."""
+        try:
+            return read()
+        except Exception as error:
+            if _STALE_FILES not in str(error):
+                raise
+        for table in self.catalog_tables():
+            if not table.is_view:
+                self.refresh(table.qualified)
+        return read()
 
     def table_exists(self, table: str) -> bool:
         return self.spark.catalog.tableExists(table)
@@ -243,7 +275,7 @@ class SparkTables:
                 # one unreadable table must not stop the assets that never read it).
                 unreadable[table.qualified] = f"{type(error).__name__}: {error}"
         copies = {
-            table.qualified: self.read_arrow(f"select * from {table.qualified}")
+            table.qualified: self._copy(table)
             for table in tables
             if table not in streamed and (table.is_view or not table.has_files())
         }
@@ -251,20 +283,27 @@ class SparkTables:
         with spark_catalog(con, tables, table_reads, self.time_zone()):
             yield table_reads
 
+    def _copy(self, table: SparkTable) -> pa.Table:
+        """``table``'s rows now (a view's: the tables under it are refreshed on a stale read)."""
+        if not table.is_view:
+            self.refresh(table.qualified)
+        return self.read_arrow(f"select * from {table.qualified}")
+
     def _stream(
         self,
         table: SparkTable,
         batch_rows: int,
         on_read: Callable[[str, int, float], None] | None,
     ) -> SparkStream:
-        """``table`` as a stream of its rows (``read_batches``' types)."""
+        """``table`` as a stream of its rows (``read_batches``' types), refreshed before each
+        scan: dbt may have replaced its files since this session last read it."""
         quoted = ".".join(f"`{part}`" for part in (table.schema, table.name))
-        return SparkStream(
-            table.qualified,
-            self._arrow_schema(table, quoted),
-            lambda: self.read_batches(f"select * from {quoted}", None, batch_rows),
-            on_read,
-        )
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            self.refresh(quoted)
+            return self.read_batches(f"select * from {quoted}", None, batch_rows)
+
+        return SparkStream(table.qualified, self._arrow_schema(table, quoted), batches, on_read)
 
     def _arrow_schema(self, table: SparkTable, quoted: str) -> pa.Schema:
         """The Arrow schema of ``read_batches`` of ``table``: asked of Spark (an analysis,

@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         with timings.step("activation, publish and report over connect() on both, compared"):
             comparisons += assets_on_spark.materialise_and_compare(spark, warehouse, scratch)
             comparisons += stored_as.check_stored_as(spark, scratch, "classic session")
+            comparisons.append(
+                stored_as.check_rewritten_elsewhere(spark, scratch, "classic session")
+            )
     finally:
         spark.stop()
     with timings.step("DuckDB: weixi run, then weixi backfill of the last days"):

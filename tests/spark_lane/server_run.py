@@ -30,7 +30,7 @@ from tests.spark_lane.assets_on_spark import compare_files, compare_written_tabl
 from tests.spark_lane.batches import check_read_batches
 from tests.spark_lane.compare import ModelComparison, compare_tables
 from tests.spark_lane.duckdb_build import DEMO_END, REPO, shop_environment
-from tests.spark_lane.stored_as import check_stored_as
+from tests.spark_lane.stored_as import check_rewritten_elsewhere, check_stored_as
 from warehouse.spark_server import SparkServer
 from warehouse.spark_sources import WRITTEN_ON_SPARK
 
@@ -153,6 +153,7 @@ def run_and_compare(scratch: Path, manifest: Any) -> tuple[list[ModelComparison]
                 check_first_attempts(scratch / RUN_FOLDER / "dagster_home"),
                 check_reads_through_spark(scratch / RUN_FOLDER / "dagster_home"),
                 *check_stored_as(spark, scratch, "Spark Connect", server.url),
+                check_rewritten_elsewhere(spark, scratch, "Spark Connect", server.url),
             ]
             lines += compare_written_tables(controls, spark, status, LABEL)
             return lines + compare_files(outputs, status, LABEL), error

@@ -72,17 +72,71 @@ def check_stored_as(
             spark.sql(f"drop table if exists {table}")
 
 
-def _read(
-    spark: SparkSession, connect_url: str | None, control: Path, reads: str, table: str
-) -> tuple[pa.Table, list]:
-    """``table``'s rows through ``connect()`` read as ``reads`` says, and its DuckDB types."""
-    warehouse = SparkWarehouse(
+def check_rewritten_elsewhere(
+    spark: SparkSession, scratch: Path, label: str, connect_url: str | None = None
+) -> ModelComparison:
+    """A line of the lane's table: a table this process's session has read, replaced by another
+    session (as dbt replaces a model's table: dropped and created again, its files new), read
+    again through ``connect()``, ``read_arrow`` and ``read_batches``: each must give the new
+    rows, where a session that kept the old file listing fails (FILE_NOT_EXIST)."""
+    table = f"{SCHEMA}.lane_rewritten"
+    line = f"{table} rewritten by another session, read again ({label})"
+    spark.sql(f"create database if not exists {SCHEMA}")
+    spark.sql(f"drop table if exists {table}")
+    spark.sql(f"create table {table} using parquet as select id as n from range(1000)")
+    other = (
+        spark.newSession()
+        if connect_url is None
+        else (SparkSession.builder.remote(connect_url).create())
+    )
+    control = scratch / f"rewritten_{label.replace(' ', '_')}.duckdb"
+    try:
+        warehouse = _warehouse(spark, connect_url, control, "through_spark")
+        before = _reads(warehouse, table)
+        other.sql(f"drop table {table}")
+        other.sql(f"create table {table} using parquet as select id as n from range(10, 20)")
+        expected = other.table(table).toArrow().sort_by("n")
+        after = _reads(warehouse, table)
+    except Exception as error:
+        return ModelComparison(line, "error", 10, 0, f"no: {type(error).__name__}: {error}"[:300])
+    finally:
+        spark.sql(f"drop table if exists {table}")
+    counts = [read.num_rows for read in (*before, *after)]
+    print(f"[spark lane] {line}: rows {counts}")
+    differ = [
+        name
+        for name, read in zip(("connect()", "read_arrow", "read_batches"), after, strict=True)
+        if compare_tables(expected, read.sort_by("n")) != "yes"
+    ]
+    match = "yes" if before[0].num_rows == 1000 and not differ else f"no: {differ or counts}"
+    return ModelComparison(line, "success", expected.num_rows, after[0].num_rows, match)
+
+
+def _reads(warehouse: SparkWarehouse, table: str) -> tuple[pa.Table, pa.Table, pa.Table]:
+    with warehouse.connect() as con:
+        streamed = con.sql(f"select n from {table}").to_arrow_table()
+    whole = warehouse.read_arrow(f"select n from {table}")
+    batches = pa.Table.from_batches(list(warehouse.read_batches(f"select n from {table}")))
+    return streamed, whole, batches
+
+
+def _warehouse(
+    spark: SparkSession, connect_url: str | None, control: Path, reads: str
+) -> SparkWarehouse:
+    return SparkWarehouse(
         connect_url=connect_url,
         warehouse_dir=spark.conf.get("spark.sql.warehouse.dir", ""),
         control_path=str(control),
         reads=reads,
         batch_rows=4_096,
     )
+
+
+def _read(
+    spark: SparkSession, connect_url: str | None, control: Path, reads: str, table: str
+) -> tuple[pa.Table, list]:
+    """``table``'s rows through ``connect()`` read as ``reads`` says, and its DuckDB types."""
+    warehouse = _warehouse(spark, connect_url, control, reads)
     began = time.monotonic()
     with warehouse.connect() as con:
         types = con.execute(f"select column_name, column_type from (describe {table})").fetchall()
