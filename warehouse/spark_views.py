@@ -78,8 +78,9 @@ SparkReads = Literal["auto", "through_spark"]
 SPARK_READS: tuple[str, ...] = get_args(SparkReads)
 """How ``connect()`` reads Spark's tables (the setting ``spark_reads``): ``auto``, a local
 Parquet table from its files and any other through Spark; ``through_spark``, every table."""
-_STREAMS: dict[int, dict[str, SparkStream]] = {}
-"""The streams registered on each open connection (by ``id``), for :func:`with_streams`."""
+_STREAMS: dict[int, dict[str, tuple[str, SparkStream]]] = {}
+"""The streams registered on each open connection (by ``id``), each by its registered name with
+the view that reads it, for :func:`with_streams` and :func:`materialise_streams`."""
 
 
 class UnreadableSparkTable(ValueError):
@@ -357,7 +358,7 @@ def spark_catalog(
             if table.qualified in reads.streams:
                 stream_name = f"_{catalog}_{position}"
                 con.register(stream_name, reads.streams[table.qualified])
-                registered[stream_name] = reads.streams[table.qualified]
+                registered[stream_name] = (target, reads.streams[table.qualified])
                 con.execute(f"create view {target} as from {stream_name}")
             elif table.qualified in reads.unreadable:
                 why = reads.unreadable[table.qualified]
@@ -382,9 +383,26 @@ def with_streams(
     """``cursor`` (a second connection to ``con``'s database) with the streams
     :func:`spark_catalog` registered on ``con``, so that it reads the streamed tables too (a
     connection's registered objects are its own); the search path is the caller's to give."""
-    for stream_name, stream in _STREAMS.get(id(con), {}).items():
+    for stream_name, (_view, stream) in _STREAMS.get(id(con), {}).items():
         cursor.register(stream_name, stream)
     return cursor
+
+
+def materialise_streams(con: duckdb.DuckDBPyConnection, schemas: Iterable[str]) -> list[str]:
+    """Replace each view of ``con``'s Spark catalog that streams a table of ``schemas`` with a
+    table of its rows, read through Spark once; returns those tables (``schema.table``). For a
+    caller that scans every table several times, as publish does (its fingerprints, then the
+    serving file and the Parquet files of each changed table): one read of each instead of up
+    to three. The rows live in the catalog's in-memory database (DuckDB spills them to its temp
+    directory beyond its memory limit) until ``spark_catalog`` ends; a cursor of ``con`` reads
+    them too."""
+    wanted, done = set(schemas), []
+    for stream_name, (view, stream) in _STREAMS.get(id(con), {}).items():
+        if stream.table.split(".", 1)[0] in wanted:
+            con.execute(f"drop view {view}")
+            con.execute(f"create table {view} as from {stream_name}")
+            done.append(stream.table)
+    return sorted(done)
 
 
 def _copy(con: duckdb.DuckDBPyConnection, target: str, rows: pa.Table) -> None:

@@ -20,6 +20,7 @@ from warehouse.spark_views import (
     SparkStream,
     SparkTable,
     TableReads,
+    materialise_streams,
     read_through_spark,
     spark_catalog,
     wall_clock_schema,
@@ -195,6 +196,34 @@ def test_a_cursor_with_the_streams_reads_them_too():
                 plain.execute(f"select count(*) from {catalog}.marts.streamed").fetchall()
         with with_streams(con, reading_cursor(con)) as reader:
             assert reader.execute("select count(*) from marts.streamed").fetchall() == [(2,)]
+
+
+def test_materialised_streams_are_read_once_whatever_scans_them():
+    marts, other = Batches(SPARK_ROWS), Batches(SPARK_ROWS)
+    tables = [
+        _table("delta", None, name="streamed"),
+        SparkTable("staging", "left", "MANAGED", "orc", None, COLUMNS),
+    ]
+    reads = TableReads(
+        streams={
+            "marts.streamed": _streamed(marts),
+            "staging.left": SparkStream(
+                "staging.left", wall_clock_schema(SPARK_ROWS.schema), other
+            ),
+        }
+    )
+    with duckdb.connect() as con, spark_catalog(con, tables, reads):
+        before = con.execute("from marts.streamed order by n").fetchall()
+        assert materialise_streams(con, ["marts"]) == ["marts.streamed"]
+        assert marts.scans == 2
+        assert con.execute("from marts.streamed order by n").fetchall() == before
+        assert con.execute("select sum(n) from marts.streamed").fetchall() == [(3,)]
+        with with_streams(con, reading_cursor(con)) as reader:
+            assert reader.execute("select count(*) from marts.streamed").fetchall() == [(2,)]
+            assert reader.execute("select count(*) from staging.left").fetchall() == [(2,)]
+        assert marts.scans == 2
+        con.execute("select count(*) from staging.left").fetchall()
+        assert other.scans == 2
 
 
 def test_what_a_connection_read_through_spark_is_summed_by_table():
