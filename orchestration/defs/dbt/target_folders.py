@@ -2,7 +2,7 @@
 
 Each `dbt build` of a run writes its manifest, compiled SQL and run results to a folder of its
 own, so two steps never overwrite each other's artifacts. Left alone they pile up: four to six
-per night at about 6 MB each, gigabytes within a year of nights. The newest are kept for
+per night at 6 to 9 MB each, gigabytes within a year of nights. The newest are kept for
 reading a failed night's compiled SQL and ``run_results.json``; older ones are removed after
 each invocation.
 """
