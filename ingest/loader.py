@@ -214,6 +214,9 @@ DIRECT_READ_BYTES = 64 << 20
 """A CSV file at least this large that cannot go straight to its raw table (see _DirectFile) is
 read while validating, like the staged rows, rather than copied into the staging table (which
 saves writing its text once); a smaller one is staged."""
+LONG_RANGE_DAYS = 31
+"""A load of at least this many days counts the rows without a parent by hashes of the keys
+(see _count_rows_without_parent)."""
 
 _STAGE_LINEAGE = {
     "_row_number": "bigint",
@@ -795,12 +798,22 @@ def _count_rows_without_parent(
         if entity.parent is None:
             continue
         parent = entities[entity.parent]
-        joined = " and ".join(f'p."{k}" = c."{k}"' for k in parent.key)
+        table = source.raw_table(parent)
+        # Over a long range most of both tables take part, and comparing 64-bit hashes of the
+        # keys costs a third of comparing the keys (two years at 1M customers: 2.0 against
+        # 5.5-7.2 CPU-s); over a night's rows the keys' anti-join is cheaper (0.6 against 1.1
+        # CPU-s). A missing parent whose key shares a hash with another (about one chance in
+        # 10^12 for each such row at 10M orders) would go uncounted.
+        if (report.end - report.start).days >= LONG_RANGE_DAYS:
+            keys = [", ".join(f'{t}."{k}"' for k in parent.key) for t in ("c", "p")]
+            without_parent = f"hash({keys[0]}) not in (select hash({keys[1]}) from {table} p)"
+        else:
+            joined = " and ".join(f'p."{k}" = c."{k}"' for k in parent.key)
+            without_parent = f"not exists (select 1 from {table} p where {joined})"
         by_day = dict(
             con.execute(
                 f"""select c._partition_date, count(*) from {source.raw_table(entity)} c
-                where c._partition_date between ? and ? and not exists (
-                    select 1 from {source.raw_table(parent)} p where {joined})
+                where c._partition_date between ? and ? and {without_parent}
                 group by all""",
                 [report.start, report.end],
             ).fetchall()

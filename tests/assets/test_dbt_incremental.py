@@ -381,29 +381,41 @@ def test_a_nights_tests_find_the_bad_rows_of_its_window_and_a_full_run_all(
 ):
     # The night of EARLY_DAY must find every bad row (its tests read the rows it delivered and
     # probe all history with their keys); the night of another day need not (EARLY_DAY's night
-    # proved those rows); a run without a window (a full build) finds them all, long after.
+    # proved those rows); a run without a window (a full build), or with one of more than 92
+    # days (a backfill, where reading everything costs less), finds them all, long after.
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_warehouse[0], warehouse)
     with duckdb.connect(str(warehouse)) as con:
         for sql, _ in PLANTED_ON_EARLY_DAY:
             con.execute(sql, {"day": EARLY_DAY})
     resources = weixi_resources(warehouse, demo_landing)
+    windows = {
+        "early night": (EARLY_DAY, EARLY_DAY),
+        "last night": (DEMO_END, DEMO_END),
+        "100 days ahead": (DEMO_END + timedelta(days=1), DEMO_END + timedelta(days=100)),
+        "none": None,
+    }
     found = {}
-    for window in (EARLY_DAY, DEMO_END, None):
-        for variable in ("WEIXI_DBT_MIN_DATE", "WEIXI_DBT_MAX_DATE"):
+    for name, window in windows.items():
+        for i, variable in enumerate(("WEIXI_DBT_MIN_DATE", "WEIXI_DBT_MAX_DATE")):
             if window is None:
                 monkeypatch.delenv(variable, raising=False)
             else:
-                monkeypatch.setenv(variable, window.isoformat())
-        target = tmp_path / str(window)
+                monkeypatch.setenv(variable, window[i].isoformat())
+        target = tmp_path / name.replace(" ", "_")
         args = ["test", "--exclude-resource-type", "unit_test", "-s", *SCOPED_MODELS]
         run_dbt(args, resources, warehouse, target)
         results = json.loads((target / "run_results.json").read_text())["results"]
-        found[window] = {
+        found[name] = {
             r["unique_id"].split(".")[2] for r in results if r["status"] in ("fail", "warn")
         }
     planted = set().union(*(tests for _, tests in PLANTED_ON_EARLY_DAY))
-    assert found == {EARLY_DAY: planted, DEMO_END: set(), None: planted}
+    assert found == {
+        "early night": planted,
+        "last night": set(),
+        "100 days ahead": planted,
+        "none": planted,
+    }
 
 
 def test_item_pairs_are_recounted_everywhere_when_a_product_changes_subcategory(
