@@ -9,9 +9,12 @@ folder changes no diff: only the folders of the newest days are kept.
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
+
+_DAY_FOLDER = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def remove_old_days(root: Path, today: date, kept_days: int) -> list[Path]:
@@ -29,7 +32,10 @@ def remove_old_days(root: Path, today: date, kept_days: int) -> list[Path]:
 
 
 def _day(name: str) -> date | None:
+    # Only `YYYY-MM-DD`, as the nights name them: Python also reads `2026-W49-2` as a date.
+    if not _DAY_FOLDER.fullmatch(name):
+        return None
     try:
-        return date.fromisoformat(name) if len(name) == 10 else None
+        return date.fromisoformat(name)
     except ValueError:
         return None

@@ -22,11 +22,14 @@ def test_days_before_the_kept_ones_are_removed(tmp_path: Path):
     later = _day(tmp_path, TODAY + timedelta(days=1))
     other = tmp_path / "2026-12-notes"
     other.mkdir()
+    week = tmp_path / "2020-W01-1"  # an ISO week date, which Python would read as a day
+    week.mkdir()
     (tmp_path / "2020-01-01").write_text("a file, not a day folder")
     removed = remove_old_days(tmp_path, TODAY, kept_days=3)
     assert sorted(removed) == sorted([days[3], days[40]])
     assert {n for n, folder in days.items() if folder.exists()} == {0, 1, 2}
-    assert later.exists() and other.exists() and (tmp_path / "2020-01-01").is_file()
+    assert later.exists() and other.exists() and week.exists()
+    assert (tmp_path / "2020-01-01").is_file()
     assert remove_old_days(tmp_path, TODAY, kept_days=3) == []
 
 
