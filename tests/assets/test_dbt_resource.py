@@ -1,5 +1,6 @@
 """The dbt resource carries the business parameters to dbt: the ``--vars`` it builds, defaults
-that match the settings, a value set on it that reaches the marts, and no dbt run on import."""
+that match the settings, a value set on it that reaches the marts, and no dbt run on import.
+dbt runs in the run's process (``in_process``) unless the settings say otherwise."""
 
 import json
 import os
@@ -7,12 +8,14 @@ import shutil
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import yaml
 from dagster_dbt import DbtCliResource
 
+from orchestration.defs.dbt import in_process
 from orchestration.defs.dbt.resource import (
     BusinessRules,
     dbt_resource,
@@ -117,6 +120,86 @@ def test_a_value_set_on_the_resource_reaches_the_marts(
         ).fetchone()
     assert wrong[:2] == (0, 0)
     assert wrong[2] > before[0] and wrong[3] > before[1]
+
+
+def test_dbt_in_the_run_process_builds_the_same_marts_and_frees_the_warehouse(
+    pipeline_warehouse, demo_landing, all_assets, tmp_path, monkeypatch
+):
+    """The default build starts no dbt process (one would be refused here), builds the same
+    customer 360 as dbt's own process, keeps dbt's log with its other files, and closes the
+    warehouse: another process writes it right after."""
+    started = subprocess.Popen
+
+    def no_dbt_process(args, *rest, **kwargs):
+        assert "dbt" not in os.path.basename(str(args[0])), f"a dbt process was started: {args}"
+        return started(args, *rest, **kwargs)
+
+    built = {}
+    for in_this_process in (True, False):
+        warehouse = tmp_path / f"in_process_{in_this_process}" / "warehouse.duckdb"
+        warehouse.parent.mkdir()
+        shutil.copy(pipeline_warehouse[0], warehouse)
+        resources = weixi_resources(warehouse, demo_landing, dbt_in_process=in_this_process)
+        assert resources["dbt"].in_process is in_this_process
+        with monkeypatch.context() as patched:
+            if in_this_process:
+                patched.setattr(subprocess, "Popen", no_dbt_process)
+            result = dg.materialize(
+                all_assets,
+                selection=dg.AssetSelection.keys(["marts", "customer_360"]),
+                resources=resources,
+            )
+        assert result.success
+        invocation = next((DBT_PROJECT_DIR / "target").glob(f"*-{result.run_id[:7]}-*"))
+        assert (invocation / "dbt.log").exists(), "dbt's log is kept with its other files"
+        assert not (Path.cwd() / "target" / invocation.name).exists()
+        written = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys; duckdb.connect(sys.argv[1]).execute("
+                "'create table main.written_after_dbt as select 1 as n')",
+                str(warehouse),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert written.returncode == 0, written.stderr
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            built[in_this_process] = con.execute(
+                "select count(*), bit_xor(hash(c)) from marts.customer_360 c"
+            ).fetchone()
+    assert built[True] == built[False]
+    assert built[True][0] > 0
+
+
+def test_a_dbt_command_that_fails_in_this_process_is_told_as_a_failed_process():
+    """An argument dbt refuses: the exit code of a dbt process that failed, and an error line
+    dagster-dbt reports with the failure; the environment and folder are put back."""
+    folder, environment = os.getcwd(), dict(os.environ)
+    command = in_process.DbtThread(
+        ["dbt", "build", "--no-such-option"],
+        env={**os.environ, "WEIXI_IN_PROCESS_TEST": "1"},
+        cwd=DBT_PROJECT_DIR,
+    )
+    lines = [json.loads(line) for line in command.stdout]
+    assert command.wait() == 2
+    assert lines[-1]["info"]["level"] == "error"
+    assert "no-such-option" in lines[-1]["info"]["msg"]
+    assert (os.getcwd(), dict(os.environ)) == (folder, environment)
+
+
+def test_the_parsed_project_is_reused_only_while_its_files_are_unchanged(tmp_path):
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "a.sql"
+    model.write_text("select 1 as n")
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "manifest.json").write_text("{}")
+    before = in_process._files_state(tmp_path)
+    (tmp_path / "target" / "manifest.json").write_text('{"written": "by dbt"}')
+    assert in_process._files_state(tmp_path) == before, "dbt's own output is not the project"
+    model.write_text("select 22 as n")
+    assert in_process._files_state(tmp_path) != before
 
 
 def test_a_second_build_reuses_the_parse_and_reads_only_its_window(

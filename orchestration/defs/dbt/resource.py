@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +21,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from packaging import version
 
-from orchestration.defs.dbt import parse_cache, target_folders
+from orchestration.defs.dbt import in_process, parse_cache, target_folders
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, weixi_dbt_project
 from orchestration.defs.duckdb_settings import DuckDBSettings
 from orchestration.settings import DBT_PROJECT_DIR, WeixiSettings
@@ -90,6 +91,8 @@ class WeixiDbt(DbtCliResource):
     of the dbt process: pyspark's session builder then connects there)."""
     target_folders_kept: int = 30
     """Invocation target folders kept after each build (see ``target_folders``)."""
+    in_process: bool = False
+    """Run dbt in this process (``in_process``); DuckDB targets only."""
 
     @property
     def _cli_version(self) -> Any:
@@ -142,7 +145,13 @@ class WeixiDbt(DbtCliResource):
         )
         parse_cache.restore(PARSE_CACHE, key, Path(self.project_dir) / target)
         spark = spark_environment(self.spark_remote) if self.spark_remote else {}
-        with parse_cache.window_environment(window), parse_cache.process_environment(spark):
+        in_this_process = in_process.dbt_in_this_process() if self.in_process else nullcontext()
+        # The window stays in the environment until dbt ends: dbt in this process reads it there.
+        with (
+            parse_cache.window_environment(window),
+            parse_cache.process_environment(spark),
+            in_this_process,
+        ):
             invocation = self.cli(
                 # Unit tests check the SQL, not the data: `make test` runs them
                 # (tests/assets/test_dbt_resource.py), a run does not (dbt's advice).
@@ -151,7 +160,7 @@ class WeixiDbt(DbtCliResource):
                 raise_on_error=False,
                 target_path=target,
             )
-        yield from invocation.stream()
+            yield from invocation.stream()
         parse_cache.keep(PARSE_CACHE, key, invocation.target_path)
         target_folders.prune(Path(self.project_dir) / "target", self.target_folders_kept)
         error = invocation.get_error()
@@ -191,4 +200,5 @@ def dbt_resource(settings: WeixiSettings) -> WeixiDbt:
         duckdb=DuckDBSettings.from_settings(settings),
         spark_remote=settings.spark_connect_url if settings.engine == "spark" else None,
         target_folders_kept=settings.dbt_target_folders_kept,
+        in_process=settings.dbt_in_process and settings.engine == "duckdb",
     )
