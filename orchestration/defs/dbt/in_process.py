@@ -28,8 +28,9 @@ from typing import Any
 
 from dagster_dbt.core import dbt_cli_invocation
 
+from orchestration.defs.dbt.project import NOT_SOURCES
+
 _PROJECT_FILES = (".yml", ".yaml", ".sql", ".md", ".csv", ".py", ".jinja")
-_NOT_PARSED = frozenset({"target", "logs", "dbt_packages"})
 _FOLDERS = ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_PROJECT_DIR", "DBT_PROFILES_DIR")
 _SUBCOMMANDS = frozenset({"build", "run", "test", "seed", "snapshot", "compile", "show"})
 """The commands that start from a parsed project (a `parse` parses itself)."""
@@ -97,8 +98,10 @@ class DbtThread:
             self.returncode = 2
             self._lines.put(_error_line(exc))
         finally:
-            _close_duckdb()
-            self._lines.put(None)
+            try:
+                _close_duckdb()
+            finally:
+                self._lines.put(None)
 
     def wait(self, timeout: float | None = None) -> int | None:
         self._thread.join(timeout)
@@ -197,14 +200,14 @@ def _manifest(args: list[str]) -> Any:
 
 
 def _files_state(project: Path) -> tuple:
-    """When and how large each file dbt parses in ``project`` last was (not what dbt writes:
-    ``target/``, ``logs/``)."""
+    """When and how large each file dbt parses in ``project`` last was (not what dbt writes
+    there: ``NOT_SOURCES``, ``.user.yml``)."""
     state = []
     for folder, subfolders, files in os.walk(project):
         if folder == str(project):
-            subfolders[:] = [name for name in subfolders if name not in _NOT_PARSED]
+            subfolders[:] = [name for name in subfolders if name not in NOT_SOURCES]
         for name in files:
-            if name.endswith(_PROJECT_FILES):
+            if name.endswith(_PROJECT_FILES) and not name.startswith("."):
                 stat = os.stat(os.path.join(folder, name))
                 state.append((folder, name, stat.st_mtime_ns, stat.st_size))
     return tuple(sorted(state))

@@ -24,7 +24,7 @@ _beside = Path(sys.executable).with_name("dbt")
 DBT_EXECUTABLE = str(_beside) if _beside.exists() else (shutil.which("dbt") or "dbt")
 
 
-_NOT_SOURCES = {"target", "dbt_packages", "logs"}
+NOT_SOURCES = frozenset({"target", "dbt_packages", "logs"})
 """Folders of the dbt project that dbt writes, not the project's own files."""
 _MANIFEST_VERSION = re.compile(r'"dbt_version":\s*"([^"]+)"')
 
@@ -46,7 +46,7 @@ def manifest_is_current(
         names = [".", *files]
         if folder == str(project_dir):
             # The top folder's time moves when dbt makes target/ or .user.yml there.
-            folders[:] = [f for f in folders if f not in _NOT_SOURCES]
+            folders[:] = [f for f in folders if f not in NOT_SOURCES]
             names = [f for f in files if f != ".user.yml"]
         if any(Path(folder, name).stat().st_mtime >= parsed_at for name in names):
             return False
