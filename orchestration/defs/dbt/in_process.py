@@ -76,7 +76,7 @@ class DbtThread:
         self.returncode: int | None = None
         self._lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.stdout = _Lines(self._lines)
-        self._restore = _enter(env or {}, cwd)
+        self._restore = _enter(env, cwd)
         self._thread = threading.Thread(target=self._run, name="dbt", daemon=True)
         self._thread.start()
 
@@ -109,9 +109,6 @@ class DbtThread:
             self._restore()
             self._restore = None
         return self.returncode
-
-    def poll(self) -> int | None:
-        return self.returncode if not self._thread.is_alive() else None
 
     def send_signal(self, signal: int) -> None:
         """Nothing: a thread cannot be signalled. dagster-dbt waits a while for the command and
@@ -146,7 +143,7 @@ class _Lines:
         self.closed = True
 
 
-def _enter(env: dict[str, str], cwd: str | os.PathLike | None):
+def _enter(env: dict[str, str] | None, cwd: str | os.PathLike | None):
     """Give this process the environment ``env`` of a dbt process started in ``cwd``, with
     dbt's own printing off (dagster-dbt prints its lines) and its log file as a process keeps
     it; returns what puts the environment back.
@@ -157,7 +154,7 @@ def _enter(env: dict[str, str], cwd: str | os.PathLike | None):
     before = dict(os.environ)
     folder = Path(cwd) if cwd is not None else Path.cwd()
     os.environ.clear()
-    os.environ.update(env or before)
+    os.environ.update(before if env is None else env)
     os.environ.update(DBT_LOG_LEVEL="none", DBT_LOG_LEVEL_FILE="debug")
     for name in _FOLDERS:
         if name in os.environ:
