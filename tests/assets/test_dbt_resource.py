@@ -123,18 +123,19 @@ def test_a_value_set_on_the_resource_reaches_the_marts(
 
 
 def test_dbt_in_the_run_process_builds_the_same_marts_and_frees_the_warehouse(
-    pipeline_warehouse, demo_landing, all_assets, tmp_path, monkeypatch
+    pipeline_warehouse, demo_landing, all_assets, tmp_path, monkeypatch, capsys
 ):
     """The default build starts no dbt process (one would be refused here), builds the same
-    customer 360 as dbt's own process, keeps dbt's log with its other files, and closes the
-    warehouse: another process writes it right after."""
+    customer 360 as dbt's own process, prints what a dbt process prints (not its debug log),
+    keeps dbt's log with its other files, and closes the warehouse: another process writes it
+    right after."""
     started = subprocess.Popen
 
     def no_dbt_process(args, *rest, **kwargs):
         assert "dbt" not in os.path.basename(str(args[0])), f"a dbt process was started: {args}"
         return started(args, *rest, **kwargs)
 
-    built = {}
+    built, printed = {}, {}
     for in_this_process in (True, False):
         warehouse = tmp_path / f"in_process_{in_this_process}" / "warehouse.duckdb"
         warehouse.parent.mkdir()
@@ -150,6 +151,7 @@ def test_dbt_in_the_run_process_builds_the_same_marts_and_frees_the_warehouse(
                 resources=resources,
             )
         assert result.success
+        printed[in_this_process] = capsys.readouterr().out
         invocation = next((DBT_PROJECT_DIR / "target").glob(f"*-{result.run_id[:7]}-*"))
         assert (invocation / "dbt.log").exists(), "dbt's log is kept with its other files"
         assert not (Path.cwd() / "target" / invocation.name).exists()
@@ -171,6 +173,10 @@ def test_dbt_in_the_run_process_builds_the_same_marts_and_frees_the_warehouse(
             ).fetchone()
     assert built[True] == built[False]
     assert built[True][0] > 0
+    for in_this_process, out in printed.items():
+        assert "OK created sql table model marts.customer_360" in out, in_this_process
+        # a debug line of every model, which dbt writes to dbt.log only
+        assert "SQL status" not in out, in_this_process
 
 
 def test_a_dbt_command_that_fails_in_this_process_is_told_as_a_failed_process():

@@ -76,21 +76,25 @@ class DbtThread:
         self.returncode: int | None = None
         self._lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.stdout = _Lines(self._lines)
+        self._printed = _Printed(self._lines)
         self._restore = _enter(env, cwd)
         self._thread = threading.Thread(target=self._run, name="dbt", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         from dbt.cli.main import dbtRunner
-        from dbt_common.events.functions import msg_to_json
-
-        def forward(message: Any) -> None:
-            self._lines.put(msg_to_json(message).encode())
+        from dbt_common.events.functions import capture_stdout_logs, stop_capture_stdout_logs
 
         try:
             with _LOCK:
                 manifest = _manifest(self.args[1:])
-                result = dbtRunner(manifest=manifest, callbacks=[forward]).invoke(self.args[1:])
+                # dbt's console logger writes to the capture stream instead of this process's
+                # stdout: the lines, levels and filters of a dbt process, secrets scrubbed.
+                capture_stdout_logs(self._printed)
+                try:
+                    result = dbtRunner(manifest=manifest).invoke(self.args[1:])
+                finally:
+                    stop_capture_stdout_logs()
             self.returncode = 0 if result.success else 1 if result.exception is None else 2
             if result.exception is not None:
                 self._lines.put(_error_line(result.exception))
@@ -121,6 +125,23 @@ def _error_line(error: BaseException) -> bytes:
     return json.dumps({"info": info, "data": {}}).encode()
 
 
+class _Printed:
+    """What dbt prints, as the lines of a :class:`DbtThread`'s stdout."""
+
+    def __init__(self, lines: queue.SimpleQueue[bytes | None]) -> None:
+        self._lines = lines
+        self._part = ""
+
+    def write(self, text: str) -> int:
+        *whole, self._part = (self._part + text).split("\n")
+        for line in whole:
+            self._lines.put(line.encode())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
 class _Lines:
     """The stdout of a :class:`DbtThread`: its lines until the command ends."""
 
@@ -144,9 +165,8 @@ class _Lines:
 
 
 def _enter(env: dict[str, str] | None, cwd: str | os.PathLike | None):
-    """Give this process the environment ``env`` of a dbt process started in ``cwd``, with
-    dbt's own printing off (dagster-dbt prints its lines) and its log file as a process keeps
-    it; returns what puts the environment back.
+    """Give this process the environment ``env`` of a dbt process started in ``cwd``; returns
+    what puts the environment back.
 
     The working folder stays: dagster-dbt changes it only while it starts the process, and
     dbt reads its folders from the environment (made absolute here: dbt would take a relative
@@ -155,7 +175,6 @@ def _enter(env: dict[str, str] | None, cwd: str | os.PathLike | None):
     folder = Path(cwd) if cwd is not None else Path.cwd()
     os.environ.clear()
     os.environ.update(before if env is None else env)
-    os.environ.update(DBT_LOG_LEVEL="none", DBT_LOG_LEVEL_FILE="debug")
     for name in _FOLDERS:
         if name in os.environ:
             os.environ[name] = str(folder / os.environ[name])
@@ -187,7 +206,7 @@ def _manifest(args: list[str]) -> Any:
     project = Path(os.environ.get("DBT_PROJECT_DIR", os.getcwd()))
     key = (tuple(args[:command]), tuple(options), str(project), _files_state(project))
     if key not in _manifests:
-        parsed = dbtRunner().invoke([*args[:command], "parse", *options])
+        parsed = dbtRunner().invoke([*args[:command], "parse", *options], log_level="none")
         if not parsed.success:
             return None
         _manifests[key] = parsed.result
