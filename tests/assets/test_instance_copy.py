@@ -1,12 +1,17 @@
 """Runs on a throw-away Dagster instance, copied into the persistent one that `weixi dev` shows:
 the runs (failed ones too) with their start and end, every partition's materialisation, the
-latest materialisation of each asset and the check evaluations."""
+latest materialisation of each asset and the check evaluations, in the tables Dagster's own
+storage writes."""
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
 
 import dagster as dg
 import pytest
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from orchestration.instance import copy_runs, throwaway_instance
+from orchestration.instance import NOT_COPIED, copy_runs, throwaway_instance
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2025-01-01")
 
@@ -24,6 +29,14 @@ def rows_present() -> dg.AssetCheckResult:
 @dg.asset
 def summary() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": 1})
+
+
+@dg.asset
+def noted() -> Iterator:
+    """Observes another asset before and after its materialisation."""
+    yield dg.AssetObservation(asset_key="feed", metadata={"seen": 1})
+    yield dg.MaterializeResult(metadata={"dagster/row_count": 2})
+    yield dg.AssetObservation(asset_key="feed", metadata={"seen": 2})
 
 
 @dg.asset
@@ -66,3 +79,74 @@ def test_materialisations_and_check_evaluations_are_copied(copied):
     history = target.event_log_storage.get_asset_check_execution_history(check, 10)
     succeeded = {h.run_id for h in history if h.status == AssetCheckExecutionRecordStatus.SUCCEEDED}
     assert succeeded == set(run_ids[:2])
+
+
+def test_the_copy_writes_the_tables_dagsters_own_storage_writes(tmp_path):
+    """Copied from the rows the run stored: every table of every event log database equals
+    what storing the same events one by one writes (row ids, the assets' latest events, tags,
+    check executions), into an instance that already holds a run of the same assets."""
+    with throwaway_instance() as source:
+        for day in ("2025-01-01", "2025-01-02"):
+            dg.materialize([daily_rows, rows_present], instance=source, partition_key=day)
+            dg.materialize([summary], instance=source)
+        week = {"dagster/asset_partition_range_start": "2025-01-03"}
+        week["dagster/asset_partition_range_end"] = "2025-01-09"
+        dg.materialize([daily_rows, rows_present], instance=source, tags=week)
+        dg.materialize([noted], instance=source)
+        dg.materialize([broken], instance=source, raise_on_error=False)
+        records = sorted(source.get_run_records(), key=lambda r: r.create_timestamp)
+        tables = {}
+        for name in ("copied", "stored"):
+            (tmp_path / name).mkdir()
+            with dg.DagsterInstance.local_temp(str(tmp_path / name)) as target:
+                _store_one_by_one(source, records[:1], target)
+                if name == "copied":
+                    copy_runs(source, target)
+                else:
+                    _store_one_by_one(source, records[1:], target)
+            tables[name] = _event_tables(tmp_path / name)
+    assert tables["copied"] == tables["stored"]
+    index = tables["copied"]["index.db"]
+    materialized = [row for row in index["event_logs"] if row[3] == "ASSET_MATERIALIZATION"]
+    assert len(materialized) == 2 + 2 + 7 + 1, "two days, two summaries, a week, one noted"
+    assert len(index["asset_keys"]) == 4
+    assert index["asset_event_tags"] and index["asset_check_executions"]
+
+
+def _store_one_by_one(source, records, target) -> None:
+    """The runs ``records`` of ``source`` in ``target``, their events stored by Dagster."""
+    for record in records:
+        run = record.dagster_run
+        for snapshot_id, snapshot in (
+            (run.job_snapshot_id, source.get_job_snapshot),
+            (run.execution_plan_snapshot_id, source.get_execution_plan_snapshot),
+        ):
+            if not target.has_snapshot(snapshot_id):
+                target.add_snapshot(snapshot(snapshot_id))
+        events = source.all_logs(run.run_id)
+        target.event_log_storage.store_event_batch(
+            [e for e in events if e.dagster_event_type not in NOT_COPIED]
+        )
+        target.run_storage.add_historical_run(run, record.create_timestamp)
+
+
+def _event_tables(home) -> dict[str, dict[str, list[tuple]]]:
+    """Each table's rows in each event log database of the Dagster home ``home``, but for the
+    times the databases wrote them (``create_timestamp``, ``migration_completed``)."""
+    databases = {}
+    for path in sorted((home / "history" / "runs").glob("*.db")):
+        with closing(sqlite3.connect(path)) as con:
+            tables = {}
+            for (name,) in con.execute("select name from sqlite_master where type = 'table'"):
+                columns = [
+                    f'"{column}"'
+                    for _, column, *_ in con.execute(f"pragma table_info({name})")
+                    if column not in WRITTEN_AT
+                ]
+                rows = con.execute(f"select {', '.join(columns)} from {name} order by 1")
+                tables[name] = rows.fetchall()
+            databases[path.name] = tables
+    return databases
+
+
+WRITTEN_AT = {"create_timestamp", "migration_completed"}
