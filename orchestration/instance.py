@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import dagster as dg
 from dagster._core.events import (
@@ -31,6 +32,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from orchestration.settings import WeixiSettings
+
+T = TypeVar("T")
 
 INSTANCE_YAML = """\
 # Written by weixi; edits are overwritten.
@@ -79,7 +82,11 @@ class _RunEventLog(InMemoryEventLogStorage):
     every "planned" event; a check planned over a two-year range stores one row per day, each
     with the whole range serialised. A two-year run at any size spent about 50 CPU-s there, as
     much as the copy afterwards. Here the writes share one connection, the schema is asked
-    once, and :data:`NOT_COPIED` events reach the listeners but not the tables."""
+    once, and :data:`NOT_COPIED` events reach the listeners but not the tables.
+
+    And an asset's row (its latest materialisation, serialised once more) is written before
+    the next read, not for every event: a ranged step stores one event per day and asset, and
+    only the asset's first and last of each kind change the row (:func:`_asset_row_writes`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,11 +94,23 @@ class _RunEventLog(InMemoryEventLogStorage):
             self._held_conn.execute(text("PRAGMA foreign_keys=ON;")).close()
         self._known_tables: dict[str, bool] = {}
         self._asset_key_index_cols: bool | None = None
+        self._storing = False
+        self._unwritten: list[tuple[str, str, tuple[dg.EventLogEntry, int]]] = []
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
         with self._db_lock, self._held_conn.begin():
+            if self._unwritten and not self._storing:
+                for event, event_id in _asset_row_writes(self._unwritten):
+                    super()._store_asset_event(self._held_conn, event, event_id)
+                self._unwritten.clear()
             yield self._held_conn
+
+    def _store_asset_event(self, conn: Connection, event: dg.EventLogEntry, event_id: int) -> None:
+        dagster_event = event.get_dagster_event()
+        if dagster_event.asset_key is not None:
+            asset = dagster_event.asset_key.to_string()
+            self._unwritten.append((asset, dagster_event.event_type_value, (event, event_id)))
 
     def has_table(self, table_name: str) -> bool:
         if table_name not in self._known_tables:
@@ -105,7 +124,11 @@ class _RunEventLog(InMemoryEventLogStorage):
 
     def store_event(self, event: dg.EventLogEntry) -> None:
         if event.dagster_event_type not in NOT_COPIED:
-            super().store_event(event)
+            self._storing = True
+            try:
+                super().store_event(event)
+            finally:
+                self._storing = False
             return
         for handler in list(self._handlers[event.run_id]):
             handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
@@ -215,13 +238,13 @@ def _copy_event_rows(
         if rows:
             conn.execute(events.insert(), [_without_id(row) for row in rows])
     indexed = [row for row in rows if row["dagster_event_type"] in _INDEXED]
-    assets = [r for r in indexed if r["dagster_event_type"] in _ASSET_EVENTS and r["asset_key"]]
-    # An asset's row is written at its first event and keeps its last event of each kind.
-    first = {row["asset_key"]: row["id"] for row in reversed(assets)}.values()
-    last = {(row["asset_key"], row["dagster_event_type"]): row["id"] for row in assets}.values()
-    first, last = set(first), set(last)
-    asset_updates = [row for row in assets if row["id"] in first]
-    asset_updates += [row for row in assets if row["id"] in last]
+    asset_rows = _asset_row_writes(
+        [
+            (row["asset_key"], row["dagster_event_type"], row)
+            for row in indexed
+            if row["dagster_event_type"] in _ASSET_EVENTS and row["asset_key"]
+        ]
+    )
     with _index_held(target) as conn:
         index_ids = {}
         if indexed:
@@ -237,7 +260,7 @@ def _copy_event_rows(
         ]
         if copied_tags:
             conn.execute(tags.insert(), copied_tags)
-        for row in asset_updates:
+        for row in asset_rows:
             entry = deserialize_value(row["event"], dg.EventLogEntry)
             target._store_asset_event(conn, entry, index_ids[row["id"]])
         for row in indexed:
@@ -249,6 +272,16 @@ def _copy_event_rows(
         for row in rows
         if row["dagster_event_type"] in _JOB_EVENTS
     ]
+
+
+def _asset_row_writes(events: list[tuple[str, str, T]]) -> list[T]:
+    """Of the asset events ``events`` (asset, kind, event) in the order they happened, those
+    that leave each asset's row as writing every one does: the asset's first (which creates
+    the row, so the assets are numbered as they came), then its last of each kind (what the
+    row keeps of that kind), in their order."""
+    first = {asset: i for i, (asset, _, _) in reversed(list(enumerate(events)))}
+    last = {(asset, kind): i for i, (asset, kind, _) in enumerate(events)}
+    return [events[i][2] for i in (*sorted(first.values()), *sorted(last.values()))]
 
 
 def _without_id(row: dict) -> dict:

@@ -14,6 +14,10 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from orchestration.instance import NOT_COPIED, copy_runs, throwaway_instance
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2025-01-01")
+WEEK = {
+    "dagster/asset_partition_range_start": "2025-01-03",
+    "dagster/asset_partition_range_end": "2025-01-09",
+}
 
 
 @dg.asset(partitions_def=DAILY)
@@ -37,6 +41,13 @@ def noted() -> Iterator:
     yield dg.AssetObservation(asset_key="feed", metadata={"seen": 1})
     yield dg.MaterializeResult(metadata={"dagster/row_count": 2})
     yield dg.AssetObservation(asset_key="feed", metadata={"seen": 2})
+
+
+@dg.asset
+def latest_day(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Reads, in its run, the latest materialisation of ``daily_rows``."""
+    latest = context.instance.get_latest_materialization_event(daily_rows.key)
+    return dg.MaterializeResult(metadata={"read": latest.asset_materialization.partition})
 
 
 @dg.asset
@@ -89,9 +100,7 @@ def test_the_copy_writes_the_tables_dagsters_own_storage_writes(tmp_path):
         for day in ("2025-01-01", "2025-01-02"):
             dg.materialize([daily_rows, rows_present], instance=source, partition_key=day)
             dg.materialize([summary], instance=source)
-        week = {"dagster/asset_partition_range_start": "2025-01-03"}
-        week["dagster/asset_partition_range_end"] = "2025-01-09"
-        dg.materialize([daily_rows, rows_present], instance=source, tags=week)
+        dg.materialize([daily_rows, rows_present], instance=source, tags=WEEK)
         dg.materialize([noted], instance=source)
         dg.materialize([broken], instance=source, raise_on_error=False)
         records = sorted(source.get_run_records(), key=lambda r: r.create_timestamp)
@@ -111,6 +120,27 @@ def test_the_copy_writes_the_tables_dagsters_own_storage_writes(tmp_path):
     assert len(materialized) == 2 + 2 + 7 + 1, "two days, two summaries, a week, one noted"
     assert len(index["asset_keys"]) == 4
     assert index["asset_event_tags"] and index["asset_check_executions"]
+
+
+def test_the_run_log_answers_reads_as_dagsters_own():
+    """The throw-away instance writes an asset's row only before the next read: what a run
+    and the copy read of the latest events is what Dagster's in-memory instance answers."""
+    answers = {}
+    for make in (throwaway_instance, dg.DagsterInstance.ephemeral):
+        with make() as instance:
+            dg.materialize([daily_rows], instance=instance, tags=WEEK)
+            noted_run = dg.materialize([noted], instance=instance).run_id
+            read = dg.materialize([latest_day], instance=instance)
+            [record] = instance.get_asset_records([noted.key])
+            feed = instance.fetch_observations(dg.AssetKey("feed"), limit=1).records[0]
+            answers[make] = (
+                read.asset_materializations_for_node("latest_day")[0].metadata["read"].value,
+                record.asset_entry.last_run_id == noted_run,
+                feed.asset_observation.metadata["seen"].value,
+                instance.get_materialized_partitions(daily_rows.key),
+            )
+    assert answers[throwaway_instance] == answers[dg.DagsterInstance.ephemeral]
+    assert answers[throwaway_instance][:3] == ("2025-01-09", True, 2)
 
 
 def _store_one_by_one(source, records, target) -> None:
