@@ -5,6 +5,7 @@ warehouse across instances and processes, throw-away command-line instances incl
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -123,15 +124,20 @@ class _RunEventLog(InMemoryEventLogStorage):
         return self._asset_key_index_cols
 
     def store_event(self, event: dg.EventLogEntry) -> None:
+        # Dagster's in-memory store_event: the SQL event log's, then the listeners, which may
+        # read the log (so after the asset rows can be written).
         if event.dagster_event_type not in NOT_COPIED:
             self._storing = True
             try:
-                super().store_event(event)
+                SqlEventLogStorage.store_event(self, event)
             finally:
                 self._storing = False
-            return
+            self._storage_id += 1
         for handler in list(self._handlers[event.run_id]):
-            handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
+            try:
+                handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
+            except Exception:
+                logging.exception("Exception in callback for event watch on run %s.", event.run_id)
 
 
 def throwaway_instance() -> dg.DagsterInstance:

@@ -9,7 +9,9 @@ from contextlib import closing
 
 import dagster as dg
 import pytest
+from dagster._core.events import DagsterEventType
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.utils import make_new_run_id
 
 from orchestration.instance import NOT_COPIED, copy_runs, throwaway_instance
 
@@ -180,3 +182,20 @@ def _event_tables(home) -> dict[str, dict[str, list[tuple]]]:
 
 
 WRITTEN_AT = {"create_timestamp", "migration_completed"}
+
+
+def test_a_listener_of_the_run_log_reads_what_was_stored():
+    """A listener (as Dagster's UI or a sensor watching a run) that reads the log on each
+    event reads the asset's row with the event it was told of."""
+    job = dg.Definitions(assets=[summary], jobs=[dg.define_asset_job("summary_job")])
+    read = []
+    with throwaway_instance() as instance:
+        run_id = make_new_run_id()
+
+        def listen(event: dg.EventLogEntry, _cursor: str) -> None:
+            if event.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                read.append(instance.get_latest_materialization_event(summary.key))
+
+        instance.event_log_storage.watch(run_id, None, listen)
+        job.resolve_job_def("summary_job").execute_in_process(instance=instance, run_id=run_id)
+    assert [event.run_id for event in read] == [run_id]
