@@ -169,8 +169,14 @@ def copy_runs(source: dg.DagsterInstance, target: dg.DagsterInstance) -> None:
 
     Running on a throw-away instance and copying afterwards spares the run Dagster's
     bookkeeping while it works (a ranged run writes to the instance after every step and
-    partition). Into Weixi's SQLite instance the events are copied as the rows ``source``
-    stored (see :func:`_copy_event_rows`); into another storage, event by event."""
+    partition). The events are copied as the rows ``source`` stored (:func:`_copy_event_rows`):
+    ``target`` is Weixi's SQLite instance (see ``INSTANCE_YAML``)."""
+    stored, storage = source.event_log_storage, target.event_log_storage
+    if not isinstance(stored, SqlEventLogStorage) or not isinstance(storage, SqliteEventLogStorage):
+        raise TypeError(
+            "copy_runs copies a SQL event log into a SQLite one (Weixi's instance), not "
+            f"{type(stored).__name__} into {type(storage).__name__}"
+        )
     for record in sorted(source.get_run_records(), key=lambda r: r.create_timestamp):
         run = record.dagster_run
         run_id = run.run_id
@@ -182,13 +188,7 @@ def copy_runs(source: dg.DagsterInstance, target: dg.DagsterInstance) -> None:
         ):
             if snapshot_id and not target.has_snapshot(snapshot_id):
                 target.add_snapshot(snapshot(snapshot_id))
-        stored, storage = source.event_log_storage, target.event_log_storage
-        if isinstance(stored, SqlEventLogStorage) and isinstance(storage, SqliteEventLogStorage):
-            job_events = _copy_event_rows(stored, storage, run_id)
-        else:
-            events = [e for e in source.all_logs(run_id) if e.dagster_event_type not in NOT_COPIED]
-            storage.store_event_batch(events)
-            job_events = [e for e in events if e.dagster_event_type in PIPELINE_EVENTS]
+        job_events = _copy_event_rows(stored, storage, run_id)
         target.run_storage.add_historical_run(run, record.create_timestamp)
         for entry in job_events:
             target.run_storage.handle_run_event(
@@ -219,9 +219,8 @@ def _copy_event_rows(
     rows (serialised events, tags) are copied as stored, in one transaction per database file,
     and only the events that change more than their own rows are read back: each asset's first
     event and last of each kind (what the asset's row keeps), the check evaluations and the
-    job events.
-    The tables come out as ``store_event`` writes them (``tests/assets/test_instance_copy.py``
-    compares them)."""
+    job events. The tables come out as ``store_event`` writes them
+    (``tests/assets/test_instance_copy.py`` compares them)."""
     events, tags = SqlEventLogStorageTable, AssetEventTagsTable
     with source.run_connection(run_id) as conn:
         rows = [

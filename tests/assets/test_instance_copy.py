@@ -199,3 +199,9 @@ def test_a_listener_of_the_run_log_reads_what_was_stored():
         instance.event_log_storage.watch(run_id, None, listen)
         job.resolve_job_def("summary_job").execute_in_process(instance=instance, run_id=run_id)
     assert [event.run_id for event in read] == [run_id]
+
+
+def test_a_target_other_than_weixis_sqlite_instance_is_refused_by_name():
+    with throwaway_instance() as source, dg.DagsterInstance.ephemeral() as target:
+        with pytest.raises(TypeError, match="into InMemoryEventLogStorage"):
+            copy_runs(source, target)
