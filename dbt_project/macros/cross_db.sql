@@ -362,24 +362,30 @@
         )
 {%- endmacro %}
 
-{#- `latest_version_rows` (qualify_latest_version.sql) on DuckDB, from a table (it needs rowid).
-    The winner of each key is found by an aggregate over the ordering columns alone and its
-    row fetched by rowid, rather than sorting whole rows by key in a window: a third less CPU
-    where every column is read and keys have many versions (2.4M orders kept of 10.7M
-    delivered rows: 5.7 against 8.3 CPU-s). A read of a few columns (a test of the key) costs
-    the same either way, as DuckDB's window then sorts only those. A struct compares field by
-    field; `is not null` ranks a null version below any other, as `desc nulls last` does. -#}
+{#- `latest_version_rows` (qualify_latest_version.sql) on DuckDB, from a raw table (it needs
+    rowid). The winner of each key is found by an aggregate over its rank alone and its row
+    fetched by rowid, rather than sorting whole rows by key in a window: a third less CPU where
+    every column is read and keys have many versions (2.4M orders kept of 10.7M delivered
+    rows: 5.7 against 8.3 CPU-s). A read of a few columns (a test of the key) costs the same
+    either way, as DuckDB's window then sorts only those.
+
+    The rank is the version and the delivery day as one 128-bit number (the version in
+    microseconds, null lowest as `desc nulls last`), which the aggregate compares far faster
+    than a struct of the ordering columns (at 1M customers, 15.9M delivered orders: 3.2 against
+    10.0 CPU-s). The load time, file and row number never decide in a raw table: the loader
+    keeps a key at most once per delivery day (`ingest.row_rules`), so no two rows of a key
+    share the day. -#}
 {% macro default__latest_version_rows(relation, key_columns, version_column) -%}
     select * from {{ relation }}
     where rowid in (
         select arg_max(
             rowid,
-            (
-                {% if version_column -%}
-                {{ version_column }} is not null, {{ version_column }},
-                {% endif -%}
-                _partition_date, _loaded_at is not null, _loaded_at, _file, _row_number
-            )
+            {% if version_column -%}
+            coalesce(epoch_us({{ version_column }}), -4611686018427387904)::hugeint
+                * 18446744073709551616 + (_partition_date - date '0001-01-01')
+            {%- else -%}
+            _partition_date
+            {%- endif %}
         )
         from {{ relation }}
         group by {{ key_columns | join(', ') }}

@@ -16,8 +16,9 @@
     ) = 1
 {%- endmacro %}
 
-{#- The rows `qualify_latest_version` keeps, from a table (not a view or CTE). On DuckDB by
-    the rows' ids (cross_db.sql), on Spark by the window. -#}
+{#- The rows `qualify_latest_version` keeps, from a raw table (not a view or CTE), where a key
+    occurs at most once per delivery day. On DuckDB by the rows' ids (cross_db.sql), on Spark
+    by the window. -#}
 {% macro latest_version_rows(relation, key_columns, version_column=none) -%}
     {{ return(adapter.dispatch('latest_version_rows', 'weixi')(
         relation, key_columns, version_column

@@ -1,9 +1,9 @@
-"""The two ways the dbt project picks the latest version of each key of a raw table
+"""The ways the dbt project picks the latest version of each key of a raw table
 (`dbt_project/macros/qualify_latest_version.sql`) keep the same rows: the window
 (`qualify_latest_version`), the aggregate with a fetch by rowid (`latest_version_rows`) and,
 for entities rarely delivered twice, the window over repeated keys only
-(`latest_rarely_repeated_rows`), with ties on every ordering column and null versions, load
-times and keys."""
+(`latest_rarely_repeated_rows`), with ties on versions, null versions, load times and keys.
+As in a raw table, a key occurs at most once per delivery day (the loader's key rules)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ def _macro(name: str):
 
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
-    """A raw table of 4,000 rows over 300 keys, whose every ordering column repeats often and
-    whose version and load time are sometimes null, in no particular order."""
+    """A raw table of 300 keys delivered on up to 30 days each (at most once a day, as the
+    loader keeps them), whose versions, days and load times repeat often across keys, whose
+    versions tie often within a key, and whose version and load time are sometimes null, in no
+    particular order."""
     con = duckdb.connect()
     con.execute("""
         create table raw_rows as
@@ -37,7 +39,7 @@ def con() -> duckdb.DuckDBPyConnection:
             case when i % 7 = 0 then null
                 else timestamp '2026-01-01' + to_hours(cast(hash(i, 1) % 5 as integer)) end
                 as updated_at,
-            date '2026-01-01' + cast(hash(i, 2) % 3 as integer) as _partition_date,
+            date '2026-01-01' + cast(hash(i, 2) % 30 as integer) as _partition_date,
             case when i % 11 = 0 then null
                 else timestamp '2026-02-01' + to_hours(cast(hash(i, 3) % 2 as integer)) end
                 as _loaded_at,
@@ -46,6 +48,7 @@ def con() -> duckdb.DuckDBPyConnection:
             (i * 7) % 2000 as _row_number,
             i as payload
         from range(4000) as t(i)
+        qualify row_number() over (partition by key, _partition_date order by i) = 1
         order by hash(i, 5)
     """)
     return con
