@@ -55,6 +55,15 @@ def sentiment_labels(scores: np.ndarray) -> np.ndarray:
     return np.asarray(LABELS, dtype=object)[_label_index(scores)]
 
 
+def per_distinct_text(
+    texts: Sequence[str] | pd.Series, f: Callable[[pd.Series], np.ndarray]
+) -> np.ndarray:
+    """``f`` of each text, computed once per distinct text: customers repeat short phrases
+    (好评, "good"), so a million rated texts may hold a few thousand distinct ones."""
+    codes, distinct = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
+    return np.asarray(f(pd.Series(distinct, dtype=object)))[codes]
+
+
 def text_hashes(texts: pd.Series) -> pd.Series:
     """md5 of each text's UTF-8 bytes, as hex (equal to DuckDB's ``md5(text)``)."""
     return texts.map(lambda t: hashlib.md5(t.encode()).hexdigest())
@@ -64,7 +73,14 @@ def is_held_out(texts: pd.Series) -> np.ndarray:
     """True for the texts held out of training: a fixed fifth, chosen by the hash of the text,
     so a text (and each copy of it) is always on the same side and validation never scores a
     text the model was trained on."""
-    return text_hashes(texts).map(lambda h: int(h[:8], 16) % HELD_OUT_SHARE == 0).to_numpy()
+    return per_distinct_text(
+        texts,
+        lambda distinct: (
+            text_hashes(distinct)
+            .map(lambda h: int(h[:8], 16) % HELD_OUT_SHARE == 0)
+            .to_numpy(dtype=bool)
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,11 @@ class SentimentModel:
     version: str
 
     def score(self, texts: Sequence[str] | pd.Series) -> np.ndarray:
-        """Score in [-1, 1] per text (in chunks, so millions of texts fit in memory)."""
+        """Score in [-1, 1] per text (once per distinct text, in chunks, so millions of texts
+        fit in memory)."""
+        return per_distinct_text(texts, self._score_distinct) if len(texts) else np.zeros(0)
+
+    def _score_distinct(self, texts: pd.Series) -> np.ndarray:
         texts = list(texts)
         scores = [
             self.pipeline.predict(texts[start : start + SCORE_CHUNK])
@@ -167,7 +187,8 @@ def _model_and_lexicon(
     if len(texts) == 0:
         return None, None
     texts = texts.astype(str)
-    return figure(target, model.score(texts)), figure(target, lexicon_scores(texts))
+    lexicon = per_distinct_text(texts, lexicon_scores)
+    return figure(target, model.score(texts)), figure(target, lexicon)
 
 
 def _label_index(scores: np.ndarray) -> np.ndarray:
@@ -198,7 +219,7 @@ def validate_sentiment_model(
     stars = reviews["stars"].to_numpy(dtype=float)
     truth = _label_index(stars_to_score(stars))
     score = model.score(reviews["text"])
-    lexicon = lexicon_scores(reviews["text"])
+    lexicon = per_distinct_text(reviews["text"], lexicon_scores)
     train_stars = train.loc[train["source"] == "review", "stars"]
     majority = np.bincount(_label_index(stars_to_score(train_stars)), minlength=3).argmax()
     majority_label = np.full(len(truth), majority)

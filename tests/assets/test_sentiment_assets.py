@@ -11,6 +11,7 @@ import pytest
 from orchestration.defs.ml.sentiment import text_sentiment
 from orchestration.defs.raw import ingest_assets
 from tests.support import DEMO_END, range_tags, table_snapshot, weixi_resources
+from warehouse.model_outputs import TEXT_SENTIMENT
 
 
 @pytest.fixture(scope="module")
@@ -235,3 +236,41 @@ def test_a_young_shop_is_scored_by_the_keyword_lexicon(demo_landing, tmp_path):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         methods = _one(con, "select list(distinct scoring_method), count(*) from ml.text_sentiment")
     assert methods[0] == ["lexicon"] and methods[1] > 0
+    # The counts in the run's metadata are the table's.
+    header, _, *rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in metadata["by_kind_and_label"].value.splitlines()
+    ]
+    shown = {
+        (row[0], label): n for row in rows for label, n in zip(header[1:], row[1:], strict=True)
+    }
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        counted = con.execute(
+            "select text_kind, sentiment_label, count(*) from ml.text_sentiment group by all"
+        ).fetchall()
+    assert {key: n for key, n in shown.items() if n != "0"} == {
+        (kind, label): f"{n:,}" for kind, label, n in counted
+    }
+
+
+def test_a_shop_without_texts_gets_the_empty_table(demo_landing, tmp_path):
+    """A week of a shop whose exports hold no post, ticket or survey."""
+    landing = tmp_path / "landing"
+    for source in demo_landing.iterdir():
+        (landing / source.name).mkdir(parents=True)
+        if source.name not in ("social", "service"):
+            shutil.copytree(source, landing / source.name, dirs_exist_ok=True)
+    warehouse = tmp_path / "no_texts.duckdb"
+    result = dg.materialize(
+        [*ingest_assets, text_sentiment],
+        resources=weixi_resources(warehouse, landing),
+        tags=range_tags(DEMO_END.replace(day=DEMO_END.day - 6), DEMO_END),
+    )
+    assert result.success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns = con.execute("describe ml.text_sentiment").fetchall()
+        rows = _one(con, "select count(*) from ml.text_sentiment")
+    assert rows == (0,)
+    assert [(c[0], c[1]) for c in columns] == [
+        (c.name, c.duckdb_type.upper()) for c in TEXT_SENTIMENT.columns
+    ]

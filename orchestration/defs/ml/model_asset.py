@@ -45,19 +45,22 @@ def _arrow_type_fits(logical: str, arrow: pa.DataType) -> bool:
         arrow = arrow.value_type
     if logical == "string":
         return pa.types.is_string(arrow) or pa.types.is_large_string(arrow)
+    if logical == "string_list":
+        return pa.types.is_list(arrow) and _arrow_type_fits("string", arrow.value_type)
     return arrow == pa.from_numpy_dtype(TYPES[logical].pandas)
 
 
 def _conformed(spec: TableSpec, table: pa.Table) -> pa.Table:
     """``table`` with the spec's columns in order; fails naming the table and the columns
-    missing or of another type (only text, integer and float columns come as Arrow)."""
+    missing or of another type (only text, text list, integer and float columns come as
+    Arrow)."""
     missing = [name for name in spec.column_names if name not in table.column_names]
     if missing:
         raise KeyError(f"{spec.name}: columns missing from the table: {', '.join(missing)}")
     wrong = [
         f"{c.name} ({table.schema.field(c.name).type}, not {c.type})"
         for c in spec.columns
-        if c.type not in ("string", "int64", "int32", "float64")
+        if c.type not in ("string", "string_list", "int64", "int32", "float64")
         or not _arrow_type_fits(c.type, table.schema.field(c.name).type)
     ]
     if wrong:
