@@ -133,13 +133,20 @@ def test_stages_alternate_and_respect_dependencies(dbt_manifest):
     graph = defs().resolve_asset_graph()
     stages = plan_stages(graph)
     assert [s.partitioned for s in stages] == [True, False, True, False]
-    # The loaders, then the incremental base tables that deduplicate what they loaded.
+    # The loaders, then the incremental base tables that deduplicate what they loaded; the base
+    # views of entities delivered about once, and their superseded rows, rebuild whole.
     assert set(stages[0].keys) == {
         dg.AssetKey(["raw", s]) for s in ("crm", "orders", "service", "social", "campaigns")
-    } | {
+    } | {dg.AssetKey(["staging", f"base_{t}"]) for t in ("orders__orders", "service__tickets")}
+    assert {
         dg.AssetKey(["staging", f"base_{t}"])
-        for t in ("orders__orders", "orders__order_lines", "service__tickets", "social__posts")
-    }
+        for t in (
+            "orders__order_lines",
+            "orders__superseded_order_lines",
+            "social__posts",
+            "social__superseded_posts",
+        )
+    } <= set(stages[1].keys)
     assert dg.AssetKey(["marts", "fct_orders"]) in stages[2].keys
     assert dg.AssetKey(["marts", "customer_rfm"]) in stages[3].keys
     assert dg.AssetKey(["marts", "customer_segments"]) in stages[3].keys

@@ -1,9 +1,10 @@
 """The ways the dbt project picks the latest version of each key of a raw table
 (`dbt_project/macros/qualify_latest_version.sql`) keep the same rows: the window
 (`qualify_latest_version`), the aggregate with a fetch by rowid (`latest_version_rows`) and,
-for entities rarely delivered twice, the window over repeated keys only
-(`latest_rarely_repeated_rows`), with ties on versions, null versions, load times and keys.
-As in a raw table, a key occurs at most once per delivery day (the loader's key rules)."""
+for entities rarely delivered twice, the raw rows but those a window over repeated keys only
+ranks below another (`latest_delivered_rows` of `superseded_rows`), with ties on versions, null
+versions, load times and keys. As in a raw table, a key occurs at most once per delivery day
+(the loader's key rules)."""
 
 from __future__ import annotations
 
@@ -90,12 +91,33 @@ def test_only_repeated_keys_need_the_window(con):
         from range(2000) as t(i)
     """)
     con.execute("alter table raw_rows add column line integer default 1")
+    con.execute("alter table raw_rows add column _load_id varchar default 'L1'")
     key = ["key", "line"]
     window = f"select * from raw_rows {_macro('qualify_latest_version')(key)}"
-    rarely = _macro("latest_rarely_repeated_rows")("raw_rows", key)
+    con.execute(f"create table superseded as {_macro('superseded_rows')('raw_rows', key)}")
+    rarely = _macro("latest_delivered_rows")("raw_rows", "superseded")
     kept = {
         name: con.execute(f"select payload from ({sql}) order by payload").fetchall()
         for name, sql in (("window", window), ("rarely", rarely))
     }
     assert len(kept["window"]) == 300 + 1996 + 1  # the four null keys are one key
     assert kept["rarely"] == kept["window"]
+    # Only the rows of repeated keys are named, by their lineage.
+    [(named,)] = con.execute("select count(*) from superseded").fetchall()
+    assert named == con.execute("select count(*) from raw_rows").fetchone()[0] - len(kept["window"])
+
+
+def test_a_day_loaded_again_shows_its_new_rows(con):
+    """A superseded row is named by its load too: once its day is loaded again (new load id),
+    the new row shows until the superseded rows are built again."""
+    con.execute("alter table raw_rows add column _load_id varchar default 'L1'")
+    con.execute(f"create table superseded as {_macro('superseded_rows')('raw_rows', ['key'])}")
+    rarely = _macro("latest_delivered_rows")("raw_rows", "superseded")
+    before = con.execute(f"select count(*) from ({rarely})").fetchone()[0]
+    con.execute("update raw_rows set _load_id = 'L2' where _partition_date = date '2026-01-01'")
+    [(superseded_there,)] = con.execute(
+        "select count(*) from superseded where _partition_date = date '2026-01-01'"
+    ).fetchall()
+    after = con.execute(f"select count(*) from ({rarely})").fetchone()[0]
+    assert superseded_there > 0
+    assert after == before + superseded_there

@@ -1,4 +1,4 @@
--- The base table holds each key's latest version already (deduplicated once per delivery).
+-- The base view holds each key's latest delivery already (latest_delivered).
 with
 
 latest as (

@@ -1,1 +1,1 @@
-{{ latest_deliveries(source('orders', 'order_lines'), ['order_id', 'line_number']) }}
+{{ latest_delivered(source('orders', 'order_lines'), ref('base_orders__superseded_order_lines')) }}

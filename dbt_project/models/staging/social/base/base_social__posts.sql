@@ -1,1 +1,1 @@
-{{ latest_deliveries(source('social', 'posts'), ['post_id']) }}
+{{ latest_delivered(source('social', 'posts'), ref('base_social__superseded_posts')) }}

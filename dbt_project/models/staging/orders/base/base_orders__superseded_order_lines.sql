@@ -1,0 +1,1 @@
+{{ superseded_deliveries(source('orders', 'order_lines'), ['order_id', 'line_number']) }}

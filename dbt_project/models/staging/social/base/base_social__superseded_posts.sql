@@ -1,0 +1,1 @@
+{{ superseded_deliveries(source('social', 'posts'), ['post_id']) }}
