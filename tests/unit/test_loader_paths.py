@@ -1,7 +1,9 @@
-"""The loader's two ways of reading a CSV file give the same rows: DuckDB's reader (the fast path,
-staged or read while validating) and Python's csv module in bounded batches (the exact path)."""
+"""The loader's ways of reading a file give the same rows: for CSV, DuckDB's reader (the fast
+path, staged or read while validating) and Python's csv module in bounded batches (the exact
+path); for JSON Lines, Arrow's reader on the whole file and Python's json line by line."""
 
 import gzip
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 import ingest.loader as loader
 import ingest.reading as reading
-from ingest.contract import ORDERS, SERVICE
+from ingest.contract import ORDERS, SERVICE, SOCIAL
 from ingest.loader import load_source
 from ingest.reading import TRUNCATED, DeliveryError
 from ingest.row_rules import validation_sql
@@ -464,3 +466,180 @@ def test_small_files_that_cannot_go_straight_together_are_validated_like_the_exa
     assert fast == exact
     assert fast_report.reasons == exact_report.reasons
     assert ("O8", 4) in [(r[0], r[-1]) for r in fast["orders"]]
+
+
+def post(post_id: str | int, **values) -> str:
+    """A JSON line of a post: a clean one, with ``values`` changed (None leaves a key out)."""
+    fields = {
+        "post_id": post_id,
+        "platform": "weibo",
+        "author_handle": "@a",
+        "posted_at": "2025-03-01 09:00:00",
+        "text": "质量很好",
+        "rating": 4,
+    } | values
+    return json.dumps({k: v for k, v in fields.items() if v is not None}, ensure_ascii=False)
+
+
+MESSY_BUT_ONE_OBJECT_PER_LINE = [
+    post("P1"),
+    post(" P2 ", text='a "quoted" \\ slash and 😀 text'),  # escaped by json.dumps
+    post("P13").replace("质量很好", r"\u00e9\/"),  # escaped by hand
+    post("P3", rating=9),  # out of range
+    post("P4", posted_at="2025-03-01T01:00:00Z"),  # a zone
+    post("P5", posted_at="yesterday"),  # not a timestamp
+    post("P6", text=""),  # empty text is no text
+    post("P7", author_handle=None),  # a required key left out
+    post("P8", rating=None, likes=0, language="zh"),
+    post("P9", mood="happy"),  # an extra key
+    post("P10", rating=5, likes=None, product_id=None),
+    post("P11", customer_id=None, text=None),
+    post("P1", text="again"),  # the key repeated on the day
+    post("P12", likes=-0),
+]
+
+
+@pytest.fixture
+def whole_jsonl(monkeypatch) -> list[bool]:
+    """Whether Arrow read each JSON Lines file whole, in order."""
+    read: list[bool] = []
+    whole = reading.ExactReader._whole_jsonl
+
+    def spy(self):
+        table = whole(self)
+        read.append(table is not None)
+        return table
+
+    monkeypatch.setattr(reading.ExactReader, "_whole_jsonl", spy)
+    return read
+
+
+def _load_posts(tmp_path: Path, text: str, monkeypatch, by_line: bool, name="posts.jsonl"):
+    """The tables and report of loading ``text`` as a day's posts (``by_line``: every file read
+    line by line)."""
+    folder = tmp_path / ("by_line" if by_line else "whole")
+    deliver(folder / "landing", name, text, source="social")
+    if by_line:
+        monkeypatch.setattr(reading.ExactReader, "_whole_jsonl", lambda self: None)
+    con, report = load(folder, SOCIAL)
+    found = {
+        "posts": con.execute(
+            "select * exclude (_load_id, _loaded_at) from raw.social__posts order by all"
+        ).fetchall(),
+        "quarantine": con.execute(
+            "select _file, _row_number, reason, record from raw._quarantine order by all"
+        ).fetchall(),
+        "loads": con.execute(
+            "select rows_read, rows_loaded, rows_quarantined, extra_columns from raw._loads"
+        ).fetchall(),
+    }
+    return found, report
+
+
+def test_jsonl_read_whole_and_line_by_line_give_identical_rows_and_quarantine(
+    tmp_path, monkeypatch, whole_jsonl
+):
+    text = "".join(line + "\n" for line in MESSY_BUT_ONE_OBJECT_PER_LINE)
+    whole, whole_report = _load_posts(tmp_path, text, monkeypatch, by_line=False)
+    assert whole_jsonl == [True]
+    by_line, by_line_report = _load_posts(tmp_path, text, monkeypatch, by_line=True)
+    assert whole == by_line
+    assert whole_report.reasons == by_line_report.reasons
+    assert whole_report.warnings == by_line_report.warnings
+    assert whole["loads"] == [(14, 7, 7, "mood")]
+    kept = {r[0]: r for r in whole["posts"]}
+    assert kept["P2"][8] == 'a "quoted" \\ slash and 😀 text'
+    assert kept["P13"][8] == "é/"
+    assert kept["P12"][10] == 0  # likes
+    assert kept["P8"][9] is None  # rating
+    assert [r[1] for r in whole["quarantine"]] == [1, 4, 6, 7, 8, 12, 13]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        [post("P2"), "", post("P3")],
+        [post("P2"), "   ", post("P3")],
+        [post("P2"), "{not json", post("P3")],
+        [post("P2"), '["a list"]'],
+        [post("P2")[:-1] + ', "text": "twice"}'],
+        [post("P2", rating=4.0)],
+        [post("P2", rating="4")],
+        [post("P2", likes=True)],
+        [post(12345, customer_id=42)],
+        [post("P2", text={"zh": "好"})],
+        [post("P2", text=["好"])],
+        [post("P2", likes=2**64)],
+        [post("P2", author_handle="a\tb").replace("\\t", "\t")],
+        [post("P2", text="x").replace('"x"', '"\\ud800"')],
+        [post("P2") + "\r" + post("P3")],
+        [post("P2") + post("P3")],
+        [post("P2") + post("P3"), ""],
+        [post("P2", text="a\rb").replace("\\r", "\r")],
+    ],
+    ids=[
+        "blank_line",
+        "spaces_line",
+        "not_json",
+        "not_an_object",
+        "key_twice",
+        "decimal_integer",
+        "integer_as_text",
+        "boolean_integer",
+        "ids_as_numbers",
+        "object",
+        "array",
+        "beyond_64_bits",
+        "raw_tab_in_text",
+        "lone_surrogate",
+        "bare_carriage_return",
+        "two_objects_on_a_line",
+        "two_objects_on_a_line_and_a_blank_line",
+        "raw_carriage_return_in_text",
+    ],
+)
+def test_a_jsonl_file_arrow_may_read_otherwise_is_read_line_by_line(
+    tmp_path, monkeypatch, whole_jsonl, odd
+):
+    text = "".join(line + "\n" for line in [post("P1"), *odd])
+    whole, whole_report = _load_posts(tmp_path, text, monkeypatch, by_line=False)
+    assert whole_jsonl == [False]
+    by_line, by_line_report = _load_posts(tmp_path, text, monkeypatch, by_line=True)
+    assert whole == by_line
+    assert whole_report.reasons == by_line_report.reasons
+
+
+@pytest.mark.parametrize("name", ["posts.jsonl", "posts.jsonl.gz"])
+def test_a_jsonl_file_without_a_final_line_break_or_gzipped_is_read_whole(
+    tmp_path, monkeypatch, whole_jsonl, name
+):
+    text = post("P1") + "\r\n" + post("P2", rating=7)
+    whole, _ = _load_posts(tmp_path, text, monkeypatch, by_line=False, name=name)
+    assert whole_jsonl == [True]
+    assert whole["loads"] == [(2, 1, 1, None)]
+    assert [r[1] for r in whole["quarantine"]] == [2]
+
+
+def test_an_unpaired_surrogate_escape_is_quarantined_with_its_reason(tmp_path, monkeypatch):
+    text = post("P1") + "\n" + post("P2", text="x").replace('"x"', '"\\udc00 x"') + "\n"
+    found, _ = _load_posts(tmp_path, text, monkeypatch, by_line=False)
+    assert [r[1:3] for r in found["quarantine"]] == [
+        (2, "invalid JSON: an unpaired surrogate escape (no character)")
+    ]
+
+
+def test_a_required_key_null_on_every_line_is_read_line_by_line(tmp_path, monkeypatch, whole_jsonl):
+    # Arrow gives a key null on every line and a key on no line alike; json tells them apart.
+    text = "".join(
+        post(f"P{i}", author_handle=None)[:-1] + ', "author_handle": null}\n' for i in (1, 2)
+    )
+    whole, _ = _load_posts(tmp_path, text, monkeypatch, by_line=False)
+    assert whole_jsonl == [False]
+    assert whole["loads"] == [(2, 0, 2, None)]
+
+
+def test_a_jsonl_file_without_a_required_key_on_any_line_is_refused_by_name(tmp_path):
+    lines = [post("P1", author_handle=None), post("P2", author_handle=None)]
+    deliver(tmp_path / "landing", "posts.jsonl", "\n".join(lines) + "\n", source="social")
+    with pytest.raises(DeliveryError, match=r"posts\.jsonl: missing required column\(s\) author"):
+        load(tmp_path, SOCIAL)
