@@ -436,7 +436,8 @@ class ExactReader:
     def _whole_jsonl(self) -> pa.Table | None:
         """The rows of a JSON Lines file as the line-by-line reading below gives them (the
         contract columns as text, and ``_row_number``), parsed whole by Arrow's JSON reader:
-        at 1M customers, x against y CPU-s for 1.1M posts in 730 daily files. None when
+        the posts of 730 days at 1M customers (1.1M rows) load in 10.8-11.1 CPU-s against
+        16.3-18.0 line by line. None when
         Arrow may read a line otherwise, which then goes line by line: a file that is large,
         not UTF-8 or has a blank line (not numbered by Arrow); and a line Arrow refuses, which
         json may take or quarantine with its reason: a value of another JSON type than its
