@@ -4,7 +4,7 @@ Reading knows only the file format (CSV or JSON Lines) and the header; the colum
 value rules of the contract are checked afterwards, in DuckDB (see `row_rules.py`).
 
 Memory must not grow with the file (a 2 GB orders export is a normal night at a large shop), so
-nothing here holds a whole file:
+nothing here holds a whole file larger than 64 MB:
 
 - :func:`scan_file` reads the bytes once, in chunks: their SHA-256 (duplicate deliveries), the
   encoding (`encoding.py`), and the counts the fast path needs.
@@ -20,9 +20,11 @@ nothing here holds a whole file:
   modules, as before, but yielding bounded batches (:class:`ExactReader`) instead of one list
   per column of the whole file. It is slower but exact, and such files are the odd, small ones.
   A GBK file is decoded as it streams rather than transcoded for DuckDB: GBK exports come from
-  CRM tools and are small, and the exact path's memory is flat already. JSON Lines stay with
-  Python's json module: DuckDB's `read_json` types values itself (`1.50` becomes 1.5, an id
-  exported as a number gets a type), where the contract wants the text as sent.
+  CRM tools and are small, and the exact path's memory is flat already. A JSON Lines file of
+  up to 64 MB is first parsed whole by Arrow's JSON reader, which refuses every line it would
+  read otherwise than Python's json (see :meth:`ExactReader._whole_jsonl`); DuckDB's
+  `read_json` types values itself instead (`1.50` becomes 1.5, an id exported as a number gets
+  a type), where the contract wants the text as sent.
 """
 
 from __future__ import annotations
@@ -437,12 +439,12 @@ class ExactReader:
         """The rows of a JSON Lines file as the line-by-line reading below gives them (the
         contract columns as text, and ``_row_number``), parsed whole by Arrow's JSON reader:
         the posts of 730 days at 1M customers (1.1M rows) load in 10.8-11.1 CPU-s against
-        16.3-18.0 line by line. None when
-        Arrow may read a line otherwise, which then goes line by line: a file that is large,
-        not UTF-8 or has a blank line (not numbered by Arrow); and a line Arrow refuses, which
-        json may take or quarantine with its reason: a value of another JSON type than its
-        column's (an id sent as a number, `1.0` or `true` as an integer), a key named twice, a
-        control character or an unpaired surrogate escape in a string, or not one object."""
+        16.3-18.0 line by line. None when Arrow may read a line otherwise, which then goes line
+        by line: a file that is large, not UTF-8 or has a blank line (not numbered by Arrow);
+        and a line Arrow refuses, which json may take or quarantine with its reason: a value of
+        another JSON type than its column's (an id sent as a number, `1.0` or `true` as an
+        integer), a key named twice, a control character or an unpaired surrogate escape in a
+        string, or not one object."""
         if self.scan.encoding != UTF8:
             return None
         with gzip.open(self.path, "rb") if is_gzip(self.path) else self.path.open("rb") as handle:
@@ -508,7 +510,7 @@ class ExactReader:
         return any_kept
 
 
-_ESCAPED_SURROGATE = re.compile(r"\\[uU][dD][89a-fA-F]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _unpaired_surrogate(value: object) -> bool:

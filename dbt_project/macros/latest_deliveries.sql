@@ -50,7 +50,6 @@ select * from final
 {%- endif %}
 {%- endmacro %}
 
-
 {#- The `base_` model of an entity delivered about once (order lines, posts), whose key is
     rarely delivered again: a view of its raw table without the few rows a later delivery
     replaced, which `superseded` (a table, `superseded_deliveries`) names. A copy of every row
