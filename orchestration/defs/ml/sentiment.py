@@ -285,12 +285,17 @@ def _scored_texts(texts: pa.Table, scored: pd.DataFrame) -> pa.Table:
         ).to_arrow_table()
 
 
-def _label_counts(table: pa.Table) -> str:
+def _rows(table: pa.Table, sql: str) -> list[tuple]:
+    """The rows of ``sql`` over ``table``, read as ``scored_texts``."""
     with duckdb.connect() as con:
         con.register("scored_texts", table)
-        counts = con.sql(
-            "select text_kind, sentiment_label, count(*) from scored_texts group by all"
-        ).fetchall()
+        return con.sql(sql).fetchall()
+
+
+def _label_counts(table: pa.Table) -> str:
+    counts = _rows(
+        table, "select text_kind, sentiment_label, count(*) from scored_texts group by all"
+    )
     kinds = sorted({kind for kind, _, _ in counts})
     found = {label for _, label, _ in counts}
     labels = [c for c in ("negative", "neutral", "positive") if c in found]
@@ -301,11 +306,10 @@ def _label_counts(table: pa.Table) -> str:
 
 
 def _theme_counts(table: pa.Table) -> str:
-    with duckdb.connect() as con:
-        con.register("scored_texts", table)
-        themes = con.sql(
-            "select theme, count(*) as texts "
-            "from (select unnest(complaint_themes) as theme from scored_texts) "
-            "group by all order by texts desc, theme"
-        ).fetchall()
+    themes = _rows(
+        table,
+        "select theme, count(*) as texts "
+        "from (select unnest(complaint_themes) as theme from scored_texts) "
+        "group by all order by texts desc, theme",
+    )
     return markdown_table(["complaint theme", "texts"], [[t, n] for t, n in themes])
