@@ -16,6 +16,12 @@ then Weixi ÷ floor. Several sizes are printed side by side, so growth is visibl
 asserted. Example:
     .venv/bin/python benchmarks/bench_pipeline.py --customers 100000 300000 1000000 --days 730
 
+The floor's CPU moves by about a tenth between runs on a 2-core machine, and the core's with
+it, so one pair of runs can put core ÷ floor on either side of a target. ``--repeat N`` runs
+the core and the floor N times each, alternating (core, floor, core, floor, ...) so that both
+meet the same machine; the figures shown are each one's median run by CPU (the lower middle
+one for an even N), and each pair's ratio is printed too.
+
 With --workdir, a size's landing folder left there by an earlier run is reused (generating 1M
 customers takes minutes), and the shop as the backfill left it is kept in `backfilled/`; with
 --stages naming only some of the four, the others are not run and a night without the backfill
@@ -33,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -178,14 +184,30 @@ class Size:
     """None when the landing folder of an earlier run was reused."""
     backfill: Cost | None
     night: Cost | None
-    core: Cost | None
-    floor: Cost | None
     """Each None when not run (see ``--stages``)."""
+    core_runs: tuple[Cost, ...]
+    floor_runs: tuple[Cost, ...]
+    """Every run of each, in order (``--repeat``; none when not run)."""
+
+    @property
+    def core(self) -> Cost | None:
+        return _median(self.core_runs)
+
+    @property
+    def floor(self) -> Cost | None:
+        return _median(self.floor_runs)
 
 
-def bench(customers: int, days: int, work: Path, stages: frozenset[str]) -> Size:
+def _median(runs: tuple[Cost, ...]) -> Cost | None:
+    """The median of ``runs`` by CPU (the lower middle one of an even number)."""
+    if not runs:
+        return None
+    return sorted(runs, key=lambda cost: cost.cpu)[(len(runs) - 1) // 2]
+
+
+def bench(customers: int, days: int, work: Path, stages: frozenset[str], repeat: int = 1) -> Size:
     """Generate ``customers`` × ``days`` of demo data in ``work`` (or reuse it), then run the
-    ``stages`` of Weixi and the floor."""
+    ``stages`` of Weixi and the floor (the core and the floor ``repeat`` times, alternating)."""
     landing, shop, core_shop = work / "landing", work / "weixi", work / "core"
     backfilled = work / "backfilled"
     env = {
@@ -205,7 +227,9 @@ def bench(customers: int, days: int, work: Path, stages: frozenset[str]) -> Size
         shutil.rmtree(folder, ignore_errors=True)
     last = landing_dates(landing)[-1]
     run_env = {**env, **shop_environment(shop)}
-    backfill = night = core = floor = None
+    backfill = night = None
+    core_runs: list[Cost] = []
+    floor_runs: list[Cost] = []
     if "backfill" in stages:
         backfill = measured([WEIXI, "run", "--end", str(last - timedelta(days=1))], run_env)
         shutil.rmtree(backfilled, ignore_errors=True)
@@ -217,21 +241,45 @@ def bench(customers: int, days: int, work: Path, stages: frozenset[str]) -> Size
     if "night" in stages:
         subprocess.run([sys.executable, "-c", PRIME_PARSE], env=run_env, check=True)
         night = measured([WEIXI, "run", "--start", str(last), "--end", str(last)], run_env)
-    if "core" in stages:
-        core_env = {**env, **shop_environment(core_shop)}
-        core = measured([WEIXI, "run", *(a for m in CORE for a in ("--up-to", m))], core_env)
-    if "floor" in stages:
-        floor_database = work / "floor.duckdb"
-        floor_database.unlink(missing_ok=True)
-        floor = measured(
-            [sys.executable, FLOOR, "--landing", str(landing), "--database", str(floor_database)],
-            env,
-        )
+    core_env = {**env, **shop_environment(core_shop)}
+    floor_database = work / "floor.duckdb"
+    for run in range(repeat):
+        if "core" in stages:
+            if run:
+                shutil.rmtree(core_shop)
+            core_runs.append(
+                measured([WEIXI, "run", *(a for m in CORE for a in ("--up-to", m))], core_env)
+            )
+        if "floor" in stages:
+            floor_database.unlink(missing_ok=True)
+            floor_runs.append(
+                measured(
+                    [
+                        sys.executable,
+                        FLOOR,
+                        "--landing",
+                        str(landing),
+                        "--database",
+                        str(floor_database),
+                    ],
+                    env,
+                )
+            )
     orders = lines = None
     for counted in (shop, core_shop):
         if (counted / "warehouse.duckdb").exists() and lines is None:
             orders, lines = fact_rows(counted / "warehouse.duckdb")
-    return Size(customers, days, orders, lines, generate_seconds, backfill, night, core, floor)
+    return Size(
+        customers,
+        days,
+        orders,
+        lines,
+        generate_seconds,
+        backfill,
+        night,
+        tuple(core_runs),
+        tuple(floor_runs),
+    )
 
 
 def fact_rows(database: Path) -> tuple[int | None, int | None]:
@@ -287,12 +335,36 @@ def report(sizes: list[Size]) -> str:
                     ),
                 )
             )
+    if any(len(s.core_runs) > 1 or len(s.floor_runs) > 1 for s in sizes):
+        rows += [
+            (f"{name} CPU s, each run", *(_each(f"{c.cpu:,.1f}" for c in runs) for runs in of))
+            for name, of in (
+                ("core", [s.core_runs for s in sizes]),
+                ("floor", [s.floor_runs for s in sizes]),
+            )
+        ]
+        rows.append(
+            (
+                "core ÷ floor, CPU, each pair",
+                *(
+                    _each(
+                        f"{c.cpu / f.cpu:,.1f}×"
+                        for c, f in zip(s.core_runs, s.floor_runs, strict=False)
+                    )
+                    for s in sizes
+                ),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for name, *values in rows:
         cells = (v.rjust(w) for v, w in zip(values, widths[1:], strict=True))
         lines.append("  ".join([name.ljust(widths[0]), *cells]))
     return "\n".join(lines)
+
+
+def _each(figures: Iterable[str]) -> str:
+    return " ".join(figures) or "—"
 
 
 def _count(rows: int | None) -> str:
@@ -330,7 +402,16 @@ def main() -> None:
         help="run only these (default: all four); a night without the backfill needs --workdir "
         "holding an earlier run's backfilled/ shop",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the core and the floor this many times each, alternating; the median run of "
+        "each is shown, and each pair's ratio",
+    )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if "night" in args.stages and "backfill" not in args.stages and not args.workdir:
         parser.error("a night without the backfill needs --workdir (it starts from backfilled/)")
 
@@ -339,7 +420,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             work = (args.workdir or Path(tmp)) / f"{customers}_customers"
             work.mkdir(parents=True, exist_ok=True)
-            sizes.append(bench(customers, args.days, work, frozenset(args.stages)))
+            sizes.append(bench(customers, args.days, work, frozenset(args.stages), args.repeat))
         print(report(sizes[-1:]), flush=True)
         print(peaks(sizes[-1]), flush=True)
         print(flush=True)
