@@ -15,14 +15,25 @@ from .seasons import Window
 _CENT = pa.scalar(Decimal("0.01"), pa.decimal128(3, 2))
 
 
-def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """Ids such as ``C0000042``: ``prefix`` then ``numbers`` zero-padded to ``width`` digits."""
-    digits = pc.utf8_lpad(
-        pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()),
-        width=width,
-        padding="0",
-    )
-    return pc.binary_join_element_wise(prefix, digits, "")
+_ID_CHUNK_ROWS = 10_000_000
+"""Ids are built in pieces of this many: Arrow's padding reserves room for the widest text per
+row, and past about 100M rows (the order rows of 3M customers) that is more than one string
+array can hold (2 GiB)."""
+
+
+def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array | pa.ChunkedArray:
+    """Ids such as ``C0000042``: ``prefix`` then ``numbers`` zero-padded to ``width`` digits (a
+    chunked array when there are more than ``_ID_CHUNK_ROWS``)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    pieces = [
+        pc.binary_join_element_wise(
+            prefix,
+            pc.utf8_lpad(pc.cast(pa.array(piece), pa.string()), width=width, padding="0"),
+            "",
+        )
+        for piece in np.split(numbers, range(_ID_CHUNK_ROWS, len(numbers), _ID_CHUNK_ROWS))
+    ]
+    return pieces[0] if len(pieces) == 1 else pa.chunked_array(pieces, pa.string())
 
 
 def id_width(count: int, minimum: int) -> int:

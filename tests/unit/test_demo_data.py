@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from demo_data import GenerationSummary, GeneratorConfig, NotDemoData, generate
+from demo_data import GenerationSummary, GeneratorConfig, NotDemoData, columns, generate
 from ingest.contract import SOURCES, Column, Entity
 
 END = date(2025, 6, 30)
@@ -133,6 +133,18 @@ def test_same_seed_same_bytes_and_a_rerun_replaces_the_output(tmp_path: Path) ->
     again = tree_bytes(tmp_path / "a")
     assert again.pop("notes.txt") == b"not ours"
     assert again == first
+
+
+def test_ids_built_in_pieces_give_the_same_shop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 3M customers the order rows' ids are built in pieces (one string array cannot hold
+    # them); every table must take such ids and write the same bytes.
+    generate(GeneratorConfig(out=tmp_path / "a", customers=300, days=120, end_date=END, seed=3))
+    monkeypatch.setattr(columns, "_ID_CHUNK_ROWS", 7)
+    generate(GeneratorConfig(out=tmp_path / "b", customers=300, days=120, end_date=END, seed=3))
+
+    assert tree_bytes(tmp_path / "b") == tree_bytes(tmp_path / "a")
 
 
 def test_a_different_seed_gives_different_data(tmp_path: Path) -> None:
