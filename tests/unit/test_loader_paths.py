@@ -330,6 +330,21 @@ def test_a_large_file_that_cannot_go_straight_is_validated_like_the_exact_path(
     assert straight_report.reasons == exact_report.reasons
 
 
+def test_the_load_gives_the_connection_back_its_threads_after_a_rolled_back_write(
+    tmp_path, monkeypatch
+):
+    # The writes run on one thread; a file DuckDB refuses aborts the write transaction, in
+    # which DuckDB refuses any setting, so the setting must come back after the rollback.
+    monkeypatch.setattr(loader, "DIRECT_READ_BYTES", 0)
+    refused = [row("O1"), row("O2", total="1e400")]
+    deliver(tmp_path / "landing", "orders.csv", "\n".join([HEADER, *refused]) + "\n")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), config={"threads": 3})
+    report = load_source(con, ORDERS, tmp_path / "landing", DAY, DAY, "test")
+    assert report.total("rows_loaded") == 1
+    assert report.total("rows_quarantined") == 1
+    assert con.execute("select current_setting('threads')").fetchone() == (3,)
+
+
 @pytest.mark.parametrize(
     "value", ["1.005", "+1", "-0", ".5", "5.", "1_000", "00012.30", "-1e-3", "1E2", " 3 ", "NaN"]
 )
