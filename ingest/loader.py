@@ -1008,7 +1008,20 @@ def _write_days(
         quarantined = [load.rows_quarantined for load in loads]
         try:
             with _one_thread(con):
-                _write_transaction(con, source, stages, loads, first, last)
+                con.begin()
+                try:
+                    _delete_days(con, source, first, last)
+                    for stage in stages:
+                        stage.write()
+                    for stage in stages:
+                        stage.check_straight_keys(first, last)
+                    _record(con, source, loads, context.load_id, context.loaded_at)
+                    if context.store is not None:
+                        context.store.write_days(con, source, first, last)
+                    con.commit()
+                except BaseException:
+                    con.rollback()
+                    raise
             break
         except _NotStraight as refused:
             # The counts of the rows quarantined by the rolled back writes are counted again.
@@ -1019,33 +1032,6 @@ def _write_days(
             refused.stage.not_straight(refused.files)
     for stage in stages:
         stage.reset()
-
-
-def _write_transaction(
-    con: duckdb.DuckDBPyConnection,
-    source: Source,
-    stages: list[_EntityStage],
-    loads: list[EntityLoad],
-    first: date,
-    last: date,
-) -> None:
-    """Write the days ``first``..``last`` in one transaction, rolled back on any error
-    (_NotStraight included)."""
-    context = stages[0].load
-    con.begin()
-    try:
-        _delete_days(con, source, first, last)
-        for stage in stages:
-            stage.write()
-        for stage in stages:
-            stage.check_straight_keys(first, last)
-        _record(con, source, loads, context.load_id, context.loaded_at)
-        if context.store is not None:
-            context.store.write_days(con, source, first, last)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def _record(
