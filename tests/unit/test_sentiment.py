@@ -12,6 +12,7 @@ from demo_data.catalogue import SUBCATEGORY_NOUNS_EN, SUBCATEGORY_NOUNS_ZH
 from demo_data.social import RATING_RANGE
 from ml.history import NotEnoughHistory
 from ml.sentiment import (
+    MIN_DISTINCT_TEXTS,
     fit_sentiment_model,
     is_held_out,
     sentiment_labels,
@@ -133,6 +134,23 @@ def test_scores_and_labels_follow_the_star_scale():
 def test_too_few_rated_texts_is_not_enough_history(reviews):
     with pytest.raises(NotEnoughHistory, match="rated texts"):
         validate_sentiment_model(reviews.head(50))
+
+
+def test_csat_figures_need_enough_distinct_held_out_comments(reviews, validation):
+    comments = generated_reviews(600, seed=5).assign(source="csat_comment")
+    many = validate_sentiment_model(pd.concat([reviews, comments], ignore_index=True))
+    held_out = comments[is_held_out(comments["text"])]
+    assert held_out["text"].nunique() >= MIN_DISTINCT_TEXTS
+    assert many.csat_correlation > 0.7
+
+    # A few templates, each repeated: the figure would be one text's score, so it is left out.
+    few = held_out.drop_duplicates("text").head(MIN_DISTINCT_TEXTS - 1)
+    repeated = pd.concat([few] * 20, ignore_index=True)
+    figures = validate_sentiment_model(pd.concat([reviews, repeated], ignore_index=True))
+    assert figures.csat_correlation is None
+    assert figures.lexicon_csat_correlation is None
+    # the held-out comments do not train the model: the review figures are unchanged
+    assert figures.rating_correlation == validation.rating_correlation
 
 
 def test_keyword_lexicon_counts_negations_only_as_negative():
