@@ -21,6 +21,7 @@ from ml.sentiment import (
 )
 from ml.sentiment_lexicon import lexicon_scores
 from ml.text_themes import COMPLAINT_THEMES, PRAISE_THEMES, THEMES, theme_lists, theme_matrix
+from orchestration.defs.ml.sentiment import figures_left_out
 
 # How often each theme of the generator occurs among reviews: mostly praise, as in real shops.
 THEME_SHARES = {
@@ -149,6 +150,13 @@ def test_csat_figures_need_enough_distinct_held_out_comments(reviews, validation
     figures = validate_sentiment_model(pd.concat([reviews, repeated], ignore_index=True))
     assert figures.csat_correlation is None
     assert figures.lexicon_csat_correlation is None
+    # named in the asset's metadata; no tickets or NPS comments were given either
+    assert figures_left_out(figures) == [
+        "csat_comment_correlation",
+        "ticket_complaint_auc",
+        "nps_comment_correlation",
+    ]
+    assert "csat_comment_correlation" not in figures_left_out(many)
     # the held-out comments do not train the model: the review figures are unchanged
     assert figures.rating_correlation == validation.rating_correlation
 

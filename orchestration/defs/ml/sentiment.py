@@ -14,6 +14,7 @@ from ingest.loader import ensure_raw_tables
 from ml import registry
 from ml.history import NotEnoughHistory
 from ml.sentiment import (
+    MIN_DISTINCT_TEXTS,
     MODEL_NAME,
     SentimentModel,
     SentimentValidation,
@@ -171,11 +172,11 @@ def score_texts(distinct: pd.DataFrame, model: SentimentModel | None) -> pd.Data
     )
 
 
-def sentiment_figures(v: SentimentValidation, theme_coverage: float | None) -> list[Figure]:
-    """The validation figures of the model, each with its baseline; figures that could not be
-    computed (no held-out texts of that kind) are left out."""
+def _candidate_figures(
+    v: SentimentValidation, theme_coverage: float | None
+) -> list[tuple[str, float | None, str | None, float | None]]:
     lexicon = "keyword_lexicon"
-    candidates = [
+    return [
         ("review_accuracy", v.accuracy, "majority_class", v.majority_accuracy),
         ("review_macro_f1", v.macro_f1, lexicon, v.lexicon_macro_f1),
         ("review_rating_correlation", v.rating_correlation, lexicon, v.lexicon_rating_correlation),
@@ -186,11 +187,24 @@ def sentiment_figures(v: SentimentValidation, theme_coverage: float | None) -> l
         ("training_texts", v.training_texts, None, None),
         ("negative_texts_with_theme", theme_coverage, None, None),
     ]
+
+
+def sentiment_figures(v: SentimentValidation, theme_coverage: float | None) -> list[Figure]:
+    """The validation figures of the model, each with its baseline; figures that could not be
+    computed (too few held-out texts of that kind: see figures_left_out) are left out."""
     return [
         Figure(metric, float(value), baseline, baseline_value)
-        for metric, value, baseline, baseline_value in candidates
+        for metric, value, baseline, baseline_value in _candidate_figures(v, theme_coverage)
         if value is not None
     ]
+
+
+def figures_left_out(v: SentimentValidation) -> list[str]:
+    """The figures of CSAT comments, tickets or NPS comments that ``v`` could not compute: fewer
+    than MIN_DISTINCT_TEXTS distinct held-out texts of that kind (or, for tickets, no
+    complaint or no other ticket among them)."""
+    candidates = _candidate_figures(v, None)
+    return [metric for metric, value, baseline, _ in candidates if value is None and baseline]
 
 
 @dg.asset(
@@ -257,6 +271,12 @@ def text_sentiment(
             )
         ]
         model_notes["majority_class_macro_f1"] = validation.majority_macro_f1
+        left_out = figures_left_out(validation)
+        if left_out:
+            model_notes["figures_left_out"] = (
+                f"{', '.join(left_out)}: fewer than {MIN_DISTINCT_TEXTS} distinct held-out texts "
+                "of that kind (docs/sentiment.md)"
+            )
         model_notes["keyword_lexicon_accuracy"] = validation.lexicon_accuracy
     metadata = {
         "distinct_texts": len(scored),
